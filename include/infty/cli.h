@@ -1,0 +1,48 @@
+/*
+ * cli.h - helpers for the tools' thin mains: messages, exits, number parsing.
+ *
+ * Only tools call these (the library never prints or exits).  Messages follow
+ * one shape: "infty-segment: FILE:LINE: what went wrong", lowercase, on stderr.
+ * Exit codes are the same for every tool (see docs/man):
+ */
+#ifndef INFTY_CLI_H
+#define INFTY_CLI_H
+
+#include <stdint.h>
+#include <stdnoreturn.h>
+
+enum infty_exit {
+	INFTY_EXIT_OK = 0,    /* done, nothing rejected */
+	INFTY_EXIT_DATA = 1,  /* data or runtime failure: records rejected or a stage failed */
+	INFTY_EXIT_USAGE = 2, /* usage or configuration error */
+};
+
+/* Set once from main(): the name printed first in every message. */
+void infty_cli_init(const char *progname);
+const char *infty_cli_progname(void);
+
+/* "prog: message\n" on stderr. */
+void infty_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Same, then exit(status). */
+noreturn void infty_die(int status, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "prog: message" + "Try 'prog --help'." then exit 2. */
+noreturn void infty_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Parse a whole decimal number for option `opt` within [min, max]; on any
+ * error, exit 2 with a message naming the option.
+ */
+long long infty_parse_ll(const char *opt, const char *s, long long min, long long max);
+unsigned long long infty_parse_ull(const char *opt, const char *s, unsigned long long min,
+				   unsigned long long max);
+double infty_parse_double(const char *opt, const char *s, double min, double max);
+
+/* "I/N" with 0 <= I < N; exits 2 on a malformed value. */
+void infty_parse_shard(const char *opt, const char *s, uint32_t *index, uint32_t *count);
+/* Whether the record with this id belongs to shard index of count. */
+int infty_shard_owns(const char *id, uint32_t index, uint32_t count);
+
+/* Print "prog VERSION" to stdout and exit 0 (for --version). */
+noreturn void infty_print_version(void);
+
+#endif

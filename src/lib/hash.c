@@ -1,0 +1,170 @@
+/*
+ * hash.c - SHA-256 (FIPS 180-4) for content hashes written into records, and
+ * a fast 64-bit hash for sharding and tables.  Written here rather than taken
+ * from OpenSSL to keep the dependency list to what the user chose.
+ */
+#include "infty/hash.h"
+#include "infty/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const uint32_t K[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+	0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+	0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+	0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+	0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+	0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+	0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+	0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+	0xc67178f2,
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void sha256_block(uint32_t h[8], const unsigned char *p)
+{
+	uint32_t w[64];
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+		       (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+	for (int i = 16; i < 64; i++) {
+		uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+		uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+		w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+	}
+	uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7];
+	for (int i = 0; i < 64; i++) {
+		uint32_t S1 = ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25);
+		uint32_t ch = (e & f) ^ (~e & g);
+		uint32_t t1 = hh + S1 + ch + K[i] + w[i];
+		uint32_t S0 = ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22);
+		uint32_t maj = (a & b) ^ (a & c) ^ (b & c);
+		uint32_t t2 = S0 + maj;
+		hh = g;
+		g = f;
+		f = e;
+		e = d + t1;
+		d = c;
+		c = b;
+		b = a;
+		a = t1 + t2;
+	}
+	h[0] += a;
+	h[1] += b;
+	h[2] += c;
+	h[3] += d;
+	h[4] += e;
+	h[5] += f;
+	h[6] += g;
+	h[7] += hh;
+}
+
+void infty_sha256_init(struct infty_sha256 *c)
+{
+	static const uint32_t init[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+					 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+	memcpy(c->h, init, sizeof init);
+	c->len = 0;
+	c->used = 0;
+}
+
+void infty_sha256_update(struct infty_sha256 *c, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	c->len += n;
+	if (c->used) {
+		size_t take = 64 - c->used < n ? 64 - c->used : n;
+		memcpy(c->buf + c->used, p, take);
+		c->used += take;
+		p += take;
+		n -= take;
+		if (c->used < 64)
+			return;
+		sha256_block(c->h, c->buf);
+		c->used = 0;
+	}
+	for (; n >= 64; p += 64, n -= 64)
+		sha256_block(c->h, p);
+	memcpy(c->buf, p, n);
+	c->used = n;
+}
+
+void infty_sha256_final(struct infty_sha256 *c, unsigned char out[32])
+{
+	uint64_t bits = c->len * 8;
+	unsigned char pad = 0x80;
+	infty_sha256_update(c, &pad, 1);
+	unsigned char zero = 0;
+	while (c->used != 56)
+		infty_sha256_update(c, &zero, 1);
+	unsigned char len[8];
+	for (int i = 0; i < 8; i++)
+		len[i] = (unsigned char)(bits >> (56 - 8 * i));
+	infty_sha256_update(c, len, 8);
+	for (int i = 0; i < 8; i++) {
+		out[4 * i] = (unsigned char)(c->h[i] >> 24);
+		out[4 * i + 1] = (unsigned char)(c->h[i] >> 16);
+		out[4 * i + 2] = (unsigned char)(c->h[i] >> 8);
+		out[4 * i + 3] = (unsigned char)c->h[i];
+	}
+}
+
+void infty_hex(const unsigned char *bytes, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[bytes[i] >> 4];
+		out[2 * i + 1] = digits[bytes[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void infty_sha256_hex(const void *data, size_t n, char hex[65])
+{
+	struct infty_sha256 c;
+	unsigned char d[32];
+	infty_sha256_init(&c);
+	infty_sha256_update(&c, data, n);
+	infty_sha256_final(&c, d);
+	infty_hex(d, 32, hex);
+}
+
+int infty_sha256_file_hex(const char *path, char hex[65])
+{
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return INFTY_EIO;
+	struct infty_sha256 c;
+	unsigned char buf[1 << 16], d[32];
+	size_t n;
+	infty_sha256_init(&c);
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+		infty_sha256_update(&c, buf, n);
+	int bad = ferror(f);
+	fclose(f);
+	if (bad)
+		return INFTY_EIO;
+	infty_sha256_final(&c, d);
+	infty_hex(d, 32, hex);
+	return 0;
+}
+
+uint64_t infty_hash64(const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	/* FNV's low bits are weak for short keys; mix them (murmur3 fmix64). */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
