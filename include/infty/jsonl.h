@@ -115,9 +115,11 @@ int infty_writer_put_json(struct infty_writer *w, struct json_object *obj);
 int infty_writer_flush(struct infty_writer *w);
 /*
  * Finish: end the frame, flush, fsync (if asked), close and rename into
- * place.  Returns 0 or an error; the handle is freed either way.
+ * place.  Returns 0 or an error, with a one-line reason written to detail
+ * (size detail_len; may be NULL).  The handle is freed either way, and on
+ * error the temporary file is removed.
  */
-int infty_writer_close(struct infty_writer *w);
+int infty_writer_close(struct infty_writer *w, char *detail, size_t detail_len);
 /* Abandon: close and remove the temporary file.  NULL is a no-op. */
 void infty_writer_free(struct infty_writer *w);
 const char *infty_writer_detail(const struct infty_writer *w);
