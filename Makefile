@@ -45,7 +45,7 @@ LDFLAGS  += -fopenmp
 ifneq ($(SANITIZE),)
 CFLAGS  += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS += -fsanitize=$(SANITIZE)
-BUILD   := $(BUILD)/san
+override BUILD := $(BUILD)/san
 endif
 
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
