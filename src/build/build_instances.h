@@ -1,0 +1,86 @@
+/*
+ * build_instances.h - the engine of infty-build: one summarized record in,
+ * exactly n training instances out (or a reject reason for the whole trace).
+ *
+ * Ownership: instances returned in struct infty_build_result belong to the
+ * result until infty_build_result_clear(); the record passed in stays the
+ * caller's.  Stats own their arrays until infty_build_stats_release().
+ */
+#ifndef INFTY_BUILD_INSTANCES_H
+#define INFTY_BUILD_INSTANCES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_object;
+
+enum infty_build_format {
+	INFTY_BUILD_PAPER,    /* {"input","target"}: the reference's raw strings */
+	INFTY_BUILD_MESSAGES, /* {"messages":[user, assistant]} chat turns */
+	INFTY_BUILD_HF,       /* the released dataset's columns */
+};
+
+/* Token counter: the count of text[0..len), or a negative infty_err. */
+typedef int64_t (*infty_build_count_fn)(void *ctx, const char *text, size_t len);
+
+struct infty_build_opts {
+	enum infty_build_format format;
+	int meta;                   /* append a "meta" object to every instance */
+	int64_t max_tokens;         /* > 0: reject a trace with an instance above it */
+	infty_build_count_fn count; /* NULL: no token counts (and no --max-tokens) */
+	void *count_ctx;
+};
+
+struct infty_build_result {
+	struct json_object **inst; /* n_inst instances, owned by the result */
+	size_t n_inst, cap;
+	const char *reason;   /* stable reject code, static; NULL when built */
+	char detail[256];     /* one line for a person */
+	int64_t *prompt_tok;  /* per instance, -1 when not counted */
+	int64_t *target_tok;
+	size_t tok_cap;
+};
+
+/* Parse "paper", "messages" or "hf".  Returns 0 or INFTY_EINVAL. */
+int infty_build_format_parse(const char *s, enum infty_build_format *out);
+const char *infty_build_format_name(enum infty_build_format f);
+
+/*
+ * Build the instances of one summarized record into res (cleared first).
+ * Returns 0 with res->n_inst == the record's n; INFTY_ESCHEMA with
+ * res->reason and res->detail set when the whole trace must be rejected
+ * (reasons: "schema", "missing_summary", "too_long", "token_count"); or
+ * INFTY_ENOMEM.  Never returns a shortened set of instances.
+ */
+int infty_build_trace(const struct infty_build_opts *o, struct json_object *rec,
+		      struct infty_build_result *res);
+/* Drop the instances held by res; res may be reused.  */
+void infty_build_result_clear(struct infty_build_result *res);
+/* Clear and free res's arrays. */
+void infty_build_result_release(struct infty_build_result *res);
+
+/* ---- stats ------------------------------------------------------------ */
+
+#define INFTY_BUILD_MAX_REASONS 16
+
+struct infty_build_stats {
+	uint64_t records_in, traces_out, instances_out, rejects;
+	const char *reason[INFTY_BUILD_MAX_REASONS]; /* static strings */
+	uint64_t reason_count[INFTY_BUILD_MAX_REASONS];
+	size_t n_reasons;
+	uint64_t n_hist[65]; /* traces by n; n >= 64 land in the last bucket */
+	int64_t *prompt_tok, *target_tok; /* per instance, for distributions */
+	size_t n_tok, tok_cap;
+};
+
+void infty_build_stats_init(struct infty_build_stats *s);
+/* Count a built trace (its instances and token counts).  0 or INFTY_ENOMEM. */
+int infty_build_stats_add(struct infty_build_stats *s, const struct infty_build_result *res);
+/* Count a rejected record under reason (a static string). */
+void infty_build_stats_reject(struct infty_build_stats *s, const char *reason);
+/* The stats as a JSON object (caller owns it), or NULL on ENOMEM. */
+struct json_object *infty_build_stats_json(struct infty_build_stats *s,
+					   enum infty_build_format f);
+void infty_build_stats_release(struct infty_build_stats *s);
+
+#endif

@@ -1,0 +1,291 @@
+/*
+ * test_build.c - the infty-build engine: exact templates, all-or-nothing
+ * traces (no silent truncation), formats, --max-tokens, stats, and
+ * allocation failure.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../../src/build/build_instances.h"
+#include "infty/alloc.h"
+#include "infty/error.h"
+
+#include <json.h>
+#include <string.h>
+
+static struct json_object *parse(const char *s)
+{
+	struct json_object *o = json_tokener_parse(s);
+	assert_non_null(o);
+	return o;
+}
+
+static const char *field(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+	assert_true(json_object_object_get_ex(o, k, &v));
+	return json_object_get_string(v);
+}
+
+static const char *N3 =
+	"{\"id\":\"a\",\"question\":\"Q?\",\"conclusion\":\"\\n\\nC.\","
+	"\"segments\":[{\"text\":\"R1\"},{\"text\":\"R2\"},{\"text\":\"R3\"}],\"n\":3,"
+	"\"summaries\":[{\"i\":0,\"text\":\"S1\"},{\"i\":1,\"text\":\"S2\"}]}";
+
+static void paper_templates_exact(void **state)
+{
+	(void)state;
+	struct infty_build_opts o = {.format = INFTY_BUILD_PAPER};
+	struct infty_build_result r = {0};
+	struct json_object *rec = parse(N3);
+	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+	assert_int_equal(r.n_inst, 3);
+	assert_string_equal(field(r.inst[0], "input"), "User:Q?Assistant:");
+	assert_string_equal(field(r.inst[0], "target"),
+			    "<think>\nR1\n</think>\n<summary>\nS1\n</summary>");
+	assert_string_equal(field(r.inst[1], "input"), "User:Q?Assistant:<history>S1</history>");
+	assert_string_equal(field(r.inst[1], "target"),
+			    "<think>\nR2\n</think>\n<summary>\nS2\n</summary>");
+	assert_string_equal(field(r.inst[2], "input"), "User:Q?Assistant:<history>S2</history>");
+	assert_string_equal(field(r.inst[2], "target"), "<think>\nR3\n</think>\n\nC.");
+	/* Without meta the record is exactly {"input","target"}. */
+	assert_int_equal(json_object_object_length(r.inst[2]), 2);
+	infty_build_result_release(&r);
+	json_object_put(rec);
+}
+
+static void single_segment(void **state)
+{
+	(void)state;
+	struct infty_build_opts o = {.format = INFTY_BUILD_PAPER};
+	struct infty_build_result r = {0};
+	struct json_object *rec = parse("{\"id\":\"b\",\"question\":\"Q\",\"conclusion\":\"C\","
+					"\"segments\":[{\"text\":\"R\"}],\"n\":1}");
+	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+	assert_int_equal(r.n_inst, 1);
+	assert_string_equal(field(r.inst[0], "input"), "User:QAssistant:");
+	assert_string_equal(field(r.inst[0], "target"), "<think>\nR\n</think>C");
+	infty_build_result_release(&r);
+	json_object_put(rec);
+}
+
+/*
+ * The reference kept n-1 segments when only the last summary failed.  Here
+ * every variant of a missing summary drops the trace whole: no instance.
+ */
+static void missing_summary_never_truncates(void **state)
+{
+	(void)state;
+	static const char *bad[] = {
+		/* last summary missing: the reference's silent-truncation case */
+		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+		"{\"text\":\"2\"},{\"text\":\"3\"}],\"n\":3,\"summaries\":[{\"i\":0,\"text\":\"S\"}]}",
+		/* no summaries at all */
+		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+		"{\"text\":\"2\"}],\"n\":2}",
+		/* an empty one in the middle */
+		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+		"{\"text\":\"2\"},{\"text\":\"3\"}],\"n\":3,\"summaries\":[{\"i\":0,\"text\":\"\"},"
+		"{\"i\":1,\"text\":\"S\"}]}",
+		/* a null text */
+		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+		"{\"text\":\"2\"}],\"n\":2,\"summaries\":[{\"i\":0,\"text\":null}]}",
+	};
+	struct infty_build_opts o = {.format = INFTY_BUILD_PAPER};
+	struct infty_build_result r = {0};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		struct json_object *rec = parse(bad[i]);
+		assert_int_equal(infty_build_trace(&o, rec, &r), INFTY_ESCHEMA);
+		assert_int_equal(r.n_inst, 0);
+		assert_string_equal(r.reason, "missing_summary");
+		assert_true(strlen(r.detail) > 0);
+		json_object_put(rec);
+	}
+	infty_build_result_release(&r);
+}
+
+static void schema_rejects(void **state)
+{
+	(void)state;
+	static const char *bad[] = {
+		"[1,2]",
+		"{\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"}]}",
+		"{\"id\":\"a\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"}]}",
+		"{\"id\":\"a\",\"question\":\"Q\",\"segments\":[{\"text\":\"1\"}]}",
+		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[]}",
+		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"}],"
+		"\"n\":2}",
+		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"tokens\":1}]}",
+		/* too many summaries, and one out of order */
+		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+		"{\"text\":\"2\"}],\"summaries\":[{\"i\":0,\"text\":\"S\"},{\"i\":1,\"text\":\"T\"}]}",
+		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+		"{\"text\":\"2\"}],\"summaries\":[{\"i\":1,\"text\":\"S\"}]}",
+	};
+	struct infty_build_opts o = {.format = INFTY_BUILD_HF};
+	struct infty_build_result r = {0};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		struct json_object *rec = parse(bad[i]);
+		assert_int_equal(infty_build_trace(&o, rec, &r), INFTY_ESCHEMA);
+		assert_int_equal(r.n_inst, 0);
+		assert_string_equal(r.reason, "schema");
+		json_object_put(rec);
+	}
+	infty_build_result_release(&r);
+}
+
+static void messages_and_hf(void **state)
+{
+	(void)state;
+	struct infty_build_opts o = {.format = INFTY_BUILD_MESSAGES};
+	struct infty_build_result r = {0};
+	struct json_object *rec = parse(N3), *m, *t;
+	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+	assert_int_equal(r.n_inst, 3);
+	assert_true(json_object_object_get_ex(r.inst[1], "messages", &m));
+	assert_int_equal(json_object_array_length(m), 2);
+	t = json_object_array_get_idx(m, 0);
+	assert_string_equal(field(t, "role"), "user");
+	assert_string_equal(field(t, "content"), "Q?\n\n<history>\nS1\n</history>");
+	t = json_object_array_get_idx(m, 1);
+	assert_string_equal(field(t, "role"), "assistant");
+	assert_string_equal(field(t, "content"), "<think>\nR2\n</think>\n<summary>\nS2\n</summary>");
+
+	o.format = INFTY_BUILD_HF;
+	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+	assert_int_equal(r.n_inst, 3);
+	assert_string_equal(field(r.inst[0], "uuid"), "a");
+	assert_string_equal(field(r.inst[0], "history"), "");
+	assert_string_equal(field(r.inst[0], "summary"), "S1");
+	assert_string_equal(field(r.inst[0], "conclusion"), "");
+	assert_string_equal(field(r.inst[2], "reasoning_index"), "2");
+	assert_string_equal(field(r.inst[2], "history"), "S2");
+	assert_string_equal(field(r.inst[2], "reasoning_process"), "R3");
+	assert_string_equal(field(r.inst[2], "summary"), "");
+	assert_string_equal(field(r.inst[2], "conclusion"), "\n\nC.");
+	infty_build_result_release(&r);
+	json_object_put(rec);
+}
+
+/* A stand-in tokenizer: one token per byte, so expected counts are lengths. */
+static int64_t count_bytes(void *ctx, const char *s, size_t n)
+{
+	(void)ctx;
+	(void)s;
+	return (int64_t)n;
+}
+
+static void meta_and_max_tokens(void **state)
+{
+	(void)state;
+	struct infty_build_opts o = {.format = INFTY_BUILD_PAPER, .meta = 1, .count = count_bytes};
+	struct infty_build_result r = {0};
+	struct json_object *rec = parse(N3), *meta, *v;
+	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+	assert_true(json_object_object_get_ex(r.inst[1], "meta", &meta));
+	assert_string_equal(field(meta, "id"), "a");
+	assert_string_equal(field(meta, "iteration"), "2");
+	assert_string_equal(field(meta, "n"), "3");
+	assert_true(json_object_object_get_ex(meta, "prompt_tokens", &v));
+	assert_int_equal(json_object_get_int64(v), strlen("User:Q?Assistant:<history>S1</history>"));
+	assert_true(json_object_object_get_ex(meta, "target_tokens", &v));
+	assert_int_equal(json_object_get_int64(v),
+			 strlen("<think>\nR2\n</think>\n<summary>\nS2\n</summary>"));
+	int64_t longest = 0;
+	for (size_t i = 0; i < r.n_inst; i++)
+		if (r.prompt_tok[i] + r.target_tok[i] > longest)
+			longest = r.prompt_tok[i] + r.target_tok[i];
+
+	/* At the limit every instance fits; one below, the whole trace goes. */
+	o.max_tokens = longest;
+	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+	assert_int_equal(r.n_inst, 3);
+	o.max_tokens = longest - 1;
+	assert_int_equal(infty_build_trace(&o, rec, &r), INFTY_ESCHEMA);
+	assert_int_equal(r.n_inst, 0);
+	assert_string_equal(r.reason, "too_long");
+	assert_non_null(strstr(r.detail, "--max-tokens"));
+	infty_build_result_release(&r);
+	json_object_put(rec);
+}
+
+static void stats_add_up(void **state)
+{
+	(void)state;
+	struct infty_build_opts o = {.format = INFTY_BUILD_PAPER, .count = count_bytes};
+	struct infty_build_result r = {0};
+	struct infty_build_stats s;
+	infty_build_stats_init(&s);
+	struct json_object *rec = parse(N3);
+	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+	assert_int_equal(infty_build_stats_add(&s, &r), 0);
+	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+	assert_int_equal(infty_build_stats_add(&s, &r), 0);
+	infty_build_stats_reject(&s, "missing_summary");
+	infty_build_stats_reject(&s, "bad_json");
+	infty_build_stats_reject(&s, "missing_summary");
+	struct json_object *j = infty_build_stats_json(&s, INFTY_BUILD_PAPER), *v, *d;
+	assert_non_null(j);
+	assert_string_equal(field(j, "records_in"), "5");
+	assert_string_equal(field(j, "traces_out"), "2");
+	assert_string_equal(field(j, "instances_out"), "6");
+	assert_string_equal(field(j, "rejects"), "3");
+	assert_true(json_object_object_get_ex(j, "rejects_by_reason", &v));
+	assert_string_equal(field(v, "missing_summary"), "2");
+	assert_string_equal(field(v, "bad_json"), "1");
+	assert_true(json_object_object_get_ex(j, "traces_by_n", &v));
+	assert_string_equal(field(v, "3"), "2");
+	assert_true(json_object_object_get_ex(j, "prompt_tokens", &d));
+	assert_string_equal(field(d, "count"), "6");
+	assert_string_equal(field(d, "min"), "17"); /* "User:Q?Assistant:" */
+	json_object_put(j);
+	infty_build_stats_release(&s);
+	infty_build_result_release(&r);
+	json_object_put(rec);
+}
+
+/* Every allocation may fail: the engine reports ENOMEM and leaks nothing. */
+static void allocation_failure(void **state)
+{
+	(void)state;
+	struct infty_build_opts o = {.format = INFTY_BUILD_HF, .meta = 1, .count = count_bytes};
+	struct json_object *rec = parse(N3);
+	int saw_enomem = 0, saw_ok = 0;
+	for (long n = 0; n < 200 && !saw_ok; n++) {
+		struct infty_build_result r = {0};
+		infty_alloc_fail_after(n);
+		int rc = infty_build_trace(&o, rec, &r);
+		infty_alloc_fail_after(-1);
+		if (rc == 0) {
+			saw_ok = 1;
+			assert_int_equal(r.n_inst, 3);
+		} else {
+			assert_int_equal(rc, INFTY_ENOMEM);
+			assert_int_equal(r.n_inst, 0);
+			saw_enomem = 1;
+		}
+		infty_build_result_release(&r);
+	}
+	assert_true(saw_enomem);
+	assert_true(saw_ok);
+	json_object_put(rec);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(paper_templates_exact),
+		cmocka_unit_test(single_segment),
+		cmocka_unit_test(missing_summary_never_truncates),
+		cmocka_unit_test(schema_rejects),
+		cmocka_unit_test(messages_and_hf),
+		cmocka_unit_test(meta_and_max_tokens),
+		cmocka_unit_test(stats_add_up),
+		cmocka_unit_test(allocation_failure),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
