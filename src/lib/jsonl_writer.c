@@ -11,6 +11,7 @@
 #include "infty/jsonl.h"
 #include "infty/alloc.h"
 #include "infty/error.h"
+#include "infty/json_write.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +37,7 @@ struct infty_writer {
 	unsigned char *out; /* compressed bytes not yet written */
 	size_t out_cap;
 	uint64_t records, frame_records, frame_bytes;
+	struct infty_buf json; /* reused for put_json */
 	int failed;
 	char detail[256];
 };
@@ -301,12 +303,10 @@ int infty_writer_put(struct infty_writer *w, const char *line, size_t len)
 
 int infty_writer_put_json(struct infty_writer *w, struct json_object *obj)
 {
-	size_t len;
-	const char *s = json_object_to_json_string_length(
-		obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if (!s)
-		return fail(w, INFTY_ENOMEM, "cannot serialize a record");
-	return infty_writer_put(w, s, len);
+	w->json.len = 0;
+	if (infty_json_write(&w->json, obj))
+		return fail(w, INFTY_ENOMEM, "out of memory serializing a record");
+	return infty_writer_put(w, w->json.data, w->json.len);
 }
 
 int infty_writer_flush(struct infty_writer *w)
@@ -356,6 +356,7 @@ void infty_writer_free(struct infty_writer *w)
 	if (w->tmp)
 		unlink(w->tmp);
 	ZSTD_freeCCtx(w->cctx);
+	infty_buf_release(&w->json);
 	infty_free(w->out);
 	infty_free(w->stage);
 	infty_free(w->tmp);
