@@ -1,0 +1,258 @@
+/*
+ * sum.h - the engine of infty-summarize, split into small modules so the
+ * unit tests can drive each one alone:
+ *
+ *   sum_request.c     prompts, request bodies, canonical cache keys, token estimate
+ *   sum_classify.c    one HTTP outcome -> success / retry / permanent / fatal
+ *   sum_extractive.c  the offline extractive summarizer (--backend extractive)
+ *   sum_cache.c       append-only cache of accepted summaries (resume after kill -9)
+ *   sum_http.c        one curl_multi loop: in-flight cap, AIMD, backoff, round robin
+ *   sum_engine.c      streaming input, reorder window, output/dead-letter/stats
+ *
+ * Ownership: every char * documented as "owned" is freed by the struct's
+ * _release/_free function; "borrowed" pointers must outlive the struct.
+ */
+#ifndef INFTY_SUM_H
+#define INFTY_SUM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct json_object;
+
+enum sum_backend { SUM_BACKEND_OPENAI, SUM_BACKEND_EXTRACTIVE };
+enum sum_mode { SUM_MODE_CUMULATIVE, SUM_MODE_UPDATE };
+
+/* Everything the tool's options configure; main.c fills it. */
+struct sum_config {
+	const char *input;       /* path or "-" */
+	const char *output;      /* path or "-" */
+	const char *failed;      /* dead-letter path, or NULL (then failures only counted) */
+	const char *stats;       /* stats JSON path, or NULL */
+	const char *cache;       /* cache path, or NULL (no cache) */
+	const char **endpoints;  /* borrowed; base URLs such as http://host:8000/v1 */
+	size_t n_endpoints;
+	const char *model;
+	const char *api_key;     /* borrowed; never printed or stored */
+	const char *prompt_dir;  /* directory holding cumulative.txt and update.txt */
+	enum sum_backend backend;
+	enum sum_mode mode;
+	double temperature;
+	long max_tokens;
+	int candidates;          /* choices wanted in total before giving up */
+	int use_n;               /* ask for all candidates in one request with "n" */
+	int max_inflight;
+	long window;             /* traces held in the reorder buffer */
+	double stall_timeout;    /* seconds below 1 byte/s before a transfer is dropped */
+	double connect_timeout;
+	double total_timeout;    /* 0: none */
+	int max_retries;         /* retries of retryable errors per request */
+	double backoff_base, backoff_max, retry_after_cap;
+	double rpm, tpm;         /* 0: unlimited */
+	long summary_max_chars;  /* validation cap on an accepted summary */
+	double trunc_ratio;      /* prompt_tokens below ratio * our count: truncated */
+	double ready_timeout;    /* seconds to wait for GET /models; 0: do not wait */
+	long extractive_budget;  /* token budget of one extractive summary */
+	int quiet;
+	double progress_interval;
+};
+
+void infty_sum_config_init(struct sum_config *c);
+
+/* ---- sum_request.c --------------------------------------------------------- */
+
+/* The two prompt texts and their combined hash ("sha256:<hex>"). */
+struct sum_prompts {
+	char *cumulative; /* owned: the instruction after the assistant turn */
+	char *update;     /* owned: template with {question} {summary} {segment} */
+	char hash[72];
+};
+
+/*
+ * Load prompt_dir/cumulative.txt and prompt_dir/update.txt (a trailing
+ * newline of each file is dropped).  Returns 0 or INFTY_EIO/ENOMEM with a
+ * reason in detail.
+ */
+int infty_sum_prompts_load(struct sum_prompts *p, const char *dir, char *detail, size_t dlen);
+void infty_sum_prompts_release(struct sum_prompts *p);
+
+/* One trace as the engine sees it; strings borrowed from the parsed record. */
+struct sum_trace_view {
+	const char *question;
+	size_t n;               /* number of segments */
+	const char **seg;       /* seg[i]: text of segment i */
+	size_t *seg_len;
+};
+
+/*
+ * The messages array of the request for segment i (0-based, i < n-1).
+ * Cumulative: user question, assistant segments 0..i joined by "\n\n", user
+ * instruction.  Update (i > 0): one user turn from the update template with
+ * prev_summary and segment i; for i == 0 it is the cumulative request, so both
+ * modes share that cache entry.  Returns a new json array or NULL (ENOMEM).
+ */
+struct json_object *infty_sum_req_messages(const struct sum_trace_view *t, size_t i,
+					   enum sum_mode mode, const struct sum_prompts *p,
+					   const char *prev_summary);
+
+/*
+ * The canonical key: sha256 of the request without max_tokens (model,
+ * messages, temperature, candidates), as "sha256:<hex>" into key[72].
+ * body_out (if not NULL) gets the full body to POST, owned by the caller.
+ * n_choices is what the body asks for ("n" is omitted when it is 1).
+ * Returns 0 or INFTY_ENOMEM.
+ */
+int infty_sum_req_build(const struct sum_config *c, struct json_object *messages, int n_choices,
+			char key[72], char **body_out, size_t *body_len);
+
+/* Our own count of the tokens in text (estimate until the tokenizer is wired). */
+long infty_sum_count_tokens(const char *text, size_t len);
+/* Same over every "content" of a messages array. */
+long infty_sum_count_messages(struct json_object *messages);
+
+/* Replace every occurrence of secret in s (in place, NUL-terminated) by '*'. */
+void infty_sum_redact(char *s, const char *secret);
+
+/* ---- sum_classify.c -------------------------------------------------------- */
+
+enum sum_class {
+	SUM_OK = 0,        /* an acceptable summary */
+	SUM_RETRY,         /* transient: same request again after a delay */
+	SUM_REJECT,        /* answered, but no choice acceptable: try more candidates */
+	SUM_PERMANENT,     /* this record cannot succeed: dead-letter it */
+	SUM_FATAL,         /* the run cannot succeed: stop */
+};
+
+const char *infty_sum_class_name(enum sum_class c);
+
+/* What a finished transfer looked like. */
+struct sum_http_result {
+	long status;          /* HTTP status, 0 when there was no response */
+	int curl_code;        /* CURLcode, 0 for none */
+	const char *body;     /* borrowed, NUL-terminated (may be "") */
+	size_t body_len;
+	double retry_after;   /* seconds from retry-after-ms / retry-after, -1 if absent */
+	int should_retry;     /* x-should-retry: 1 true, 0 false, -1 absent */
+};
+
+struct sum_verdict {
+	enum sum_class cls;
+	const char *reason;     /* static code: ok, rate_limited, context_overflow, ... */
+	int throttle;           /* the server asked us to slow down (429/503) */
+	double retry_after;     /* seconds, -1 if the server gave none */
+	char *text;             /* owned: accepted summary (SUM_OK) */
+	char finish_reason[24]; /* of the accepted choice, or of the last one seen */
+	long prompt_tokens, completion_tokens, choice_tokens, reasoning_tokens;
+	int choices;            /* choices in the response */
+	char detail[256];       /* one line for messages and dead letters */
+};
+
+void infty_sum_verdict_release(struct sum_verdict *v);
+
+/*
+ * Classify one outcome.  prompt_count is our token count of the prompt (for
+ * silent truncation), 0 to skip the check.  Returns 0, or INFTY_ENOMEM.
+ */
+int infty_sum_classify(const struct sum_http_result *r, const struct sum_config *c,
+		       long prompt_count, struct sum_verdict *v);
+
+/*
+ * Validate a candidate summary: not empty/blank, no <think>, <summary> or
+ * <history> tag, at most max_chars bytes.  Returns NULL if fine, else a
+ * static reason.
+ */
+const char *infty_sum_validate(const char *text, size_t len, long max_chars);
+
+/* ---- sum_extractive.c ------------------------------------------------------ */
+
+/*
+ * Deterministic '*' bullets of the key statements, equations and
+ * intermediate results of segments 0..i, within budget tokens (by
+ * infty_sum_count_tokens).  Returns an owned string or NULL (ENOMEM).
+ */
+char *infty_sum_extractive(const struct sum_trace_view *t, size_t i, long budget);
+
+/* ---- sum_cache.c ----------------------------------------------------------- */
+
+struct sum_cache;
+
+struct sum_cache_entry {
+	char *text; /* owned */
+	char finish_reason[24];
+	long prompt_tokens, completion_tokens, choice_tokens, reasoning_tokens;
+	int attempts;
+};
+
+/*
+ * Open (creating if needed) the append-only cache at path, loading every
+ * complete entry; a tail cut by a kill is dropped.  Returns 0 or an error
+ * with a reason in detail.
+ */
+int infty_sum_cache_open(struct sum_cache **out, const char *path, char *detail, size_t dlen);
+/* Borrowed entry for key, or NULL. */
+const struct sum_cache_entry *infty_sum_cache_get(const struct sum_cache *c, const char *key);
+/* Append one accepted result (kept in memory too).  Returns 0 or an error. */
+int infty_sum_cache_put(struct sum_cache *c, const char *key, const struct sum_cache_entry *e);
+/* End the current frame so everything put so far survives a kill -9. */
+int infty_sum_cache_flush(struct sum_cache *c);
+size_t infty_sum_cache_loaded(const struct sum_cache *c);
+const char *infty_sum_cache_detail(const struct sum_cache *c);
+/* Close (flushes).  Returns 0 or an error; frees c either way. NULL: no-op. */
+int infty_sum_cache_close(struct sum_cache *c);
+
+/* ---- sum_http.c ------------------------------------------------------------ */
+
+struct sum_http;
+
+/* A finished transfer handed back to the engine. */
+typedef void (*sum_http_done_fn)(void *job, const struct sum_http_result *r, double latency,
+				 void *ctx);
+
+/* Returns NULL on failure (ENOMEM or curl init). */
+struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn done, void *ctx);
+void infty_sum_http_free(struct sum_http *h);
+/*
+ * Queue a POST of body (borrowed until done is called) to the next endpoint
+ * in turn, not before not_before (monotonic seconds).  tokens is the cost for
+ * --tpm.
+ */
+int infty_sum_http_submit(struct sum_http *h, void *job, const char *body, size_t len,
+			  double not_before, long tokens);
+/* Run transfers for up to max_wait seconds; calls done for finished ones. */
+int infty_sum_http_step(struct sum_http *h, double max_wait);
+/* The server asked us to slow down: halve the in-flight window. */
+void infty_sum_http_throttle(struct sum_http *h);
+void infty_sum_http_success(struct sum_http *h);
+size_t infty_sum_http_inflight(const struct sum_http *h);
+size_t infty_sum_http_queued(const struct sum_http *h);
+double infty_sum_http_window(const struct sum_http *h);
+/*
+ * Wait until GET <endpoint>/models answers for every endpoint, up to
+ * timeout seconds.  Returns 0, INFTY_EHTTP (timed out: detail says why) or
+ * INFTY_EINVAL (401/403: fatal).
+ */
+int infty_sum_http_ready(struct sum_http *h, double timeout, char *detail, size_t dlen);
+
+/* Monotonic seconds. */
+double infty_sum_now(void);
+
+/* ---- sum_engine.c ---------------------------------------------------------- */
+
+struct sum_stats_out {
+	uint64_t traces_in, traces_out, traces_failed, records_rejected;
+	uint64_t requests_sent, summaries_done, cache_hits;
+	int fatal;
+};
+
+/*
+ * Run the whole stage.  Returns 0 when every trace was written, 1 when some
+ * went to the dead-letter file, or a negative infty_err for a run failure,
+ * with one line (no program name) in detail.
+ */
+/* Ask a running engine to stop at the next step (async-signal-safe). */
+void infty_sum_engine_stop(void);
+
+int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, char *detail,
+			 size_t dlen);
+
+#endif

@@ -1,0 +1,540 @@
+/*
+ * sum_http.c - every request of infty-summarize goes through one curl_multi
+ * loop: a ready queue and a delay heap (backoff, Retry-After), an in-flight
+ * window that halves when a server says 429/503 and grows back by one per
+ * window of successes (AIMD), --rpm/--tpm token buckets, and round robin over
+ * the endpoints.  Connections are kept alive and HTTP/2 is used where TLS
+ * offers it; easy handles are reused so steady state allocates little.
+ */
+#include "sum.h"
+
+#include "infty/alloc.h"
+#include "infty/error.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Bodies bigger than this are not chat completions; stop reading them. */
+#define MAX_BODY (16u << 20)
+
+struct item {
+	void *job;
+	const char *body;
+	size_t len;
+	double not_before;
+	long tokens;
+};
+
+struct xfer {
+	CURL *e;
+	struct item it;
+	char *buf; /* owned response body */
+	size_t len, cap;
+	double retry_after;
+	int should_retry;
+	double started;
+	int overflow;
+};
+
+struct sum_http {
+	const struct sum_config *c;
+	sum_http_done_fn done;
+	void *ctx;
+	CURLM *m;
+	struct curl_slist *hdrs;
+	char **urls; /* owned: endpoint + "/chat/completions" */
+	size_t n_urls, next_url;
+	/* Ready FIFO (ring) and delay heap ordered by not_before. */
+	struct item *ring;
+	size_t rcap, rhead, rlen;
+	struct item *heap;
+	size_t hcap, hlen;
+	struct xfer **idle; /* reusable transfers */
+	size_t nidle, idlecap;
+	struct xfer **all; /* owned: every transfer ever made */
+	size_t nall, allcap;
+	size_t inflight;
+	double window, last_cut;
+	double req_tokens, tok_tokens, last_refill; /* rate buckets */
+};
+
+double infty_sum_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t on_body(char *p, size_t sz, size_t n, void *u)
+{
+	struct xfer *x = u;
+	size_t add = sz * n;
+	if (x->len + add > MAX_BODY) {
+		x->overflow = 1;
+		return 0;
+	}
+	if (infty_grow(&x->buf, &x->cap, x->len + add + 1, 1))
+		return 0;
+	memcpy(x->buf + x->len, p, add);
+	x->len += add;
+	return add;
+}
+
+/* Retry-After in seconds or an HTTP date, retry-after-ms in milliseconds. */
+static size_t on_header(char *p, size_t sz, size_t n, void *u)
+{
+	struct xfer *x = u;
+	size_t len = sz * n;
+	char v[128];
+	const char *colon = memchr(p, ':', len);
+	if (!colon)
+		return len;
+	size_t name = (size_t)(colon - p), vl = len - name - 1;
+	const char *val = colon + 1;
+	while (vl && (*val == ' ' || *val == '\t'))
+		val++, vl--;
+	while (vl && (val[vl - 1] == '\r' || val[vl - 1] == '\n' || val[vl - 1] == ' '))
+		vl--;
+	if (vl >= sizeof v)
+		return len;
+	memcpy(v, val, vl);
+	v[vl] = '\0';
+	char *end;
+	if (name == 14 && !strncasecmp(p, "retry-after-ms", 14)) {
+		double ms = strtod(v, &end);
+		if (end != v && ms >= 0)
+			x->retry_after = ms / 1000.0; /* the finer one wins */
+	} else if (name == 11 && !strncasecmp(p, "retry-after", 11) && x->retry_after < 0) {
+		double s = strtod(v, &end);
+		if (end != v && !*end && s >= 0) {
+			x->retry_after = s;
+		} else {
+			time_t t = curl_getdate(v, NULL);
+			if (t != -1)
+				x->retry_after = difftime(t, time(NULL)) > 0 ? difftime(t, time(NULL)) : 0;
+		}
+	} else if (name == 14 && !strncasecmp(p, "x-should-retry", 14)) {
+		x->should_retry = !strcasecmp(v, "true");
+	}
+	return len;
+}
+
+static void heap_push(struct sum_http *h, struct item it)
+{
+	size_t k = h->hlen++;
+	while (k) {
+		size_t parent = (k - 1) / 2;
+		if (h->heap[parent].not_before <= it.not_before)
+			break;
+		h->heap[k] = h->heap[parent];
+		k = parent;
+	}
+	h->heap[k] = it;
+}
+
+static struct item heap_pop(struct sum_http *h)
+{
+	struct item top = h->heap[0], last = h->heap[--h->hlen];
+	size_t k = 0;
+	for (;;) {
+		size_t c = 2 * k + 1;
+		if (c >= h->hlen)
+			break;
+		if (c + 1 < h->hlen && h->heap[c + 1].not_before < h->heap[c].not_before)
+			c++;
+		if (last.not_before <= h->heap[c].not_before)
+			break;
+		h->heap[k] = h->heap[c];
+		k = c;
+	}
+	if (h->hlen)
+		h->heap[k] = last;
+	return top;
+}
+
+static int ring_push(struct sum_http *h, struct item it)
+{
+	if (h->rlen == h->rcap) {
+		size_t ncap = h->rcap ? h->rcap * 2 : 256;
+		struct item *n = infty_malloc(ncap * sizeof *n);
+		if (!n)
+			return INFTY_ENOMEM;
+		for (size_t k = 0; k < h->rlen; k++)
+			n[k] = h->ring[(h->rhead + k) % h->rcap];
+		infty_free(h->ring);
+		h->ring = n, h->rcap = ncap, h->rhead = 0;
+	}
+	h->ring[(h->rhead + h->rlen++) % h->rcap] = it;
+	return 0;
+}
+
+struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn done, void *ctx)
+{
+	static int global_done;
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT))
+			return NULL;
+		global_done = 1;
+	}
+	struct sum_http *h = infty_calloc(1, sizeof *h);
+	if (!h)
+		return NULL;
+	h->c = c, h->done = done, h->ctx = ctx;
+	h->window = c->max_inflight;
+	h->last_refill = infty_sum_now();
+	h->req_tokens = c->rpm > 0 ? (c->rpm / 60 > 1 ? c->rpm / 60 : 1) : 0;
+	h->tok_tokens = c->tpm > 0 ? c->tpm / 60 : 0;
+	h->m = curl_multi_init();
+	h->urls = infty_calloc(c->n_endpoints ? c->n_endpoints : 1, sizeof *h->urls);
+	if (!h->m || !h->urls)
+		goto fail;
+	for (size_t k = 0; k < c->n_endpoints; k++) {
+		const char *base = c->endpoints[k];
+		size_t bl = strlen(base);
+		while (bl && base[bl - 1] == '/')
+			bl--;
+		if (!(h->urls[k] = infty_malloc(bl + 20)))
+			goto fail;
+		memcpy(h->urls[k], base, bl);
+		memcpy(h->urls[k] + bl, "/chat/completions", 18);
+		h->n_urls++;
+	}
+	h->hcap = 0;
+	curl_multi_setopt(h->m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(h->m, CURLMOPT_MAXCONNECTS, (long)c->max_inflight + 8);
+	h->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	/* No 100-continue round trip before every body over 1 KiB. */
+	h->hdrs = h->hdrs ? curl_slist_append(h->hdrs, "Expect:") : NULL;
+	if (h->hdrs && c->api_key && *c->api_key) {
+		size_t kl = strlen(c->api_key) + 32;
+		char *a = infty_malloc(kl);
+		if (!a)
+			goto fail;
+		snprintf(a, kl, "Authorization: Bearer %s", c->api_key);
+		struct curl_slist *n = curl_slist_append(h->hdrs, a);
+		memset(a, 0, kl); /* do not leave the key in freed memory */
+		infty_free(a);
+		h->hdrs = n;
+	}
+	if (!h->hdrs)
+		goto fail;
+	return h;
+fail:
+	infty_sum_http_free(h);
+	return NULL;
+}
+
+static void xfer_free(struct xfer *x)
+{
+	if (!x)
+		return;
+	curl_easy_cleanup(x->e);
+	infty_free(x->buf);
+	infty_free(x);
+}
+
+void infty_sum_http_free(struct sum_http *h)
+{
+	if (!h)
+		return;
+	/* Transfers still running are abandoned (a fatal stop). */
+	for (size_t k = 0; k < h->nall; k++) {
+		if (h->m)
+			curl_multi_remove_handle(h->m, h->all[k]->e);
+		xfer_free(h->all[k]);
+	}
+	if (h->m)
+		curl_multi_cleanup(h->m);
+	infty_free(h->all);
+	infty_free(h->idle);
+	for (size_t k = 0; k < h->n_urls; k++)
+		infty_free(h->urls[k]);
+	infty_free(h->urls);
+	curl_slist_free_all(h->hdrs);
+	infty_free(h->ring);
+	infty_free(h->heap);
+	infty_free(h);
+}
+
+int infty_sum_http_submit(struct sum_http *h, void *job, const char *body, size_t len,
+			  double not_before, long tokens)
+{
+	struct item it = {job, body, len, not_before, tokens};
+	if (not_before <= infty_sum_now())
+		return ring_push(h, it);
+	if (h->hlen == h->hcap && infty_grow(&h->heap, &h->hcap, h->hlen + 1, sizeof *h->heap))
+		return INFTY_ENOMEM;
+	heap_push(h, it);
+	return 0;
+}
+
+static struct xfer *get_xfer(struct sum_http *h)
+{
+	if (h->nidle)
+		return h->idle[--h->nidle];
+	struct xfer *x = infty_calloc(1, sizeof *x);
+	if (!x)
+		return NULL;
+	if (!(x->e = curl_easy_init()) ||
+	    infty_grow(&h->all, &h->allcap, h->nall + 1, sizeof *h->all)) {
+		xfer_free(x);
+		return NULL;
+	}
+	h->all[h->nall++] = x;
+	const struct sum_config *c = h->c;
+	CURL *e = x->e;
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->hdrs);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(c->connect_timeout * 1000));
+	if (c->total_timeout > 0)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)(c->total_timeout * 1000));
+	/*
+	 * A stall timeout rather than a total one: a slow but live server keeps
+	 * its transfer, a peer that went silent loses it after stall seconds.
+	 */
+	long stall = (long)(c->stall_timeout + 0.5);
+	if (stall > 0) {
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall);
+	}
+	return x;
+}
+
+/* Refill the --rpm/--tpm buckets; 1 s of burst at most. */
+static void refill(struct sum_http *h, double now)
+{
+	double dt = now - h->last_refill;
+	h->last_refill = now;
+	if (h->c->rpm > 0) {
+		double cap = h->c->rpm / 60 > 1 ? h->c->rpm / 60 : 1;
+		h->req_tokens += dt * h->c->rpm / 60;
+		if (h->req_tokens > cap)
+			h->req_tokens = cap;
+	}
+	if (h->c->tpm > 0) {
+		h->tok_tokens += dt * h->c->tpm / 60;
+		if (h->tok_tokens > h->c->tpm / 60)
+			h->tok_tokens = h->c->tpm / 60;
+	}
+}
+
+/* Whether the buckets allow a request of this many tokens now. */
+static int allowed(struct sum_http *h, long tokens)
+{
+	if (h->c->rpm > 0 && h->req_tokens < 1)
+		return 0;
+	/* A request bigger than the bucket goes when the bucket is full. */
+	if (h->c->tpm > 0 && h->tok_tokens < (double)tokens && h->tok_tokens < h->c->tpm / 60)
+		return 0;
+	return 1;
+}
+
+static int start(struct sum_http *h, struct item it)
+{
+	struct xfer *x = get_xfer(h);
+	if (!x)
+		return INFTY_ENOMEM;
+	x->it = it;
+	x->len = 0;
+	x->retry_after = -1;
+	x->should_retry = -1;
+	x->overflow = 0;
+	x->started = infty_sum_now();
+	curl_easy_setopt(x->e, CURLOPT_URL, h->urls[h->next_url]);
+	h->next_url = (h->next_url + 1) % h->n_urls;
+	curl_easy_setopt(x->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)it.len);
+	curl_easy_setopt(x->e, CURLOPT_POSTFIELDS, it.body);
+	if (curl_multi_add_handle(h->m, x->e))
+		return INFTY_EHTTP;
+	h->inflight++;
+	if (h->c->rpm > 0)
+		h->req_tokens -= 1;
+	if (h->c->tpm > 0)
+		h->tok_tokens -= (double)it.tokens;
+	return 0;
+}
+
+static int dispatch(struct sum_http *h, double now)
+{
+	while (h->hlen && h->heap[0].not_before <= now)
+		if (ring_push(h, heap_pop(h)))
+			return INFTY_ENOMEM;
+	refill(h, now);
+	size_t cap = (size_t)h->window;
+	if (cap < 1)
+		cap = 1;
+	while (h->rlen && h->inflight < cap) {
+		struct item it = h->ring[h->rhead];
+		if (!allowed(h, it.tokens))
+			break;
+		h->rhead = (h->rhead + 1) % h->rcap;
+		h->rlen--;
+		int rc = start(h, it);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+static void finish(struct sum_http *h, CURLMsg *msg)
+{
+	struct xfer *x;
+	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+	curl_multi_remove_handle(h->m, x->e);
+	h->inflight--;
+	struct sum_http_result r = {0};
+	long status = 0;
+	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
+	r.curl_code = (int)msg->data.result;
+	r.status = r.curl_code ? 0 : status;
+	if (infty_grow(&x->buf, &x->cap, x->len + 1, 1) == 0)
+		x->buf[x->len] = '\0';
+	r.body = x->buf ? x->buf : "";
+	r.body_len = x->buf ? x->len : 0;
+	r.retry_after = x->retry_after;
+	r.should_retry = x->should_retry;
+	double lat = infty_sum_now() - x->started;
+	void *job = x->it.job;
+	h->done(job, &r, lat, h->ctx);
+	/* Keep the handle (and its connection) for the next request. */
+	if (x->cap > (1u << 20)) {
+		infty_free(x->buf);
+		x->buf = NULL, x->cap = 0;
+	}
+	/* idle never holds more than all, which already has room for it. */
+	if (infty_grow(&h->idle, &h->idlecap, h->nidle + 1, sizeof *h->idle) == 0)
+		h->idle[h->nidle++] = x;
+}
+
+int infty_sum_http_step(struct sum_http *h, double max_wait)
+{
+	double now = infty_sum_now();
+	int rc = dispatch(h, now);
+	if (rc)
+		return rc;
+	int running;
+	if (curl_multi_perform(h->m, &running))
+		return INFTY_EHTTP;
+	CURLMsg *msg;
+	int left;
+	int any = 0;
+	while ((msg = curl_multi_info_read(h->m, &left)))
+		if (msg->msg == CURLMSG_DONE) {
+			finish(h, msg);
+			any = 1;
+		}
+	if (any)
+		return dispatch(h, infty_sum_now());
+	/* Sleep until a socket is ready, a delayed request is due, or max_wait. */
+	double wait = max_wait;
+	if (h->hlen) {
+		double due = h->heap[0].not_before - now;
+		if (due < wait)
+			wait = due;
+	}
+	if (h->rlen && h->inflight < (size_t)h->window && wait > 0.05)
+		wait = 0.05; /* waiting on a rate bucket */
+	if (wait < 0)
+		wait = 0;
+	if (curl_multi_poll(h->m, NULL, 0, (int)(wait * 1000), NULL))
+		return INFTY_EHTTP;
+	return 0;
+}
+
+void infty_sum_http_throttle(struct sum_http *h)
+{
+	double now = infty_sum_now();
+	/* One cut per second: a burst of 429s is one signal, not many. */
+	if (now - h->last_cut < 1.0)
+		return;
+	h->last_cut = now;
+	h->window /= 2;
+	if (h->window < 1)
+		h->window = 1;
+}
+
+void infty_sum_http_success(struct sum_http *h)
+{
+	if (h->window < h->c->max_inflight) {
+		h->window += 1.0 / h->window;
+		if (h->window > h->c->max_inflight)
+			h->window = h->c->max_inflight;
+	}
+}
+
+size_t infty_sum_http_inflight(const struct sum_http *h)
+{
+	return h->inflight;
+}
+
+size_t infty_sum_http_queued(const struct sum_http *h)
+{
+	return h->rlen + h->hlen;
+}
+
+double infty_sum_http_window(const struct sum_http *h)
+{
+	return h->window;
+}
+
+static size_t discard(char *p, size_t sz, size_t n, void *u)
+{
+	(void)p, (void)u;
+	return sz * n;
+}
+
+int infty_sum_http_ready(struct sum_http *h, double timeout, char *detail, size_t dlen)
+{
+	double deadline = infty_sum_now() + timeout;
+	for (size_t k = 0; k < h->n_urls; k++) {
+		const char *base = h->c->endpoints[k];
+		size_t bl = strlen(base);
+		while (bl && base[bl - 1] == '/')
+			bl--;
+		char url[2048];
+		snprintf(url, sizeof url, "%.*s/models", (int)bl, base);
+		for (;;) {
+			CURL *e = curl_easy_init();
+			if (!e)
+				return INFTY_ENOMEM;
+			curl_easy_setopt(e, CURLOPT_URL, url);
+			curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+			curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->hdrs);
+			curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+			curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+			CURLcode cc = curl_easy_perform(e);
+			long status = 0;
+			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+			curl_easy_cleanup(e);
+			if (!cc && (status == 401 || status == 403)) {
+				snprintf(detail, dlen, "%s: http %ld: the API key was refused", url,
+					 status);
+				return INFTY_EINVAL;
+			}
+			/* Anything but "loading" (503) or no answer means the server is up. */
+			if (!cc && status != 503 && status != 502)
+				break;
+			if (infty_sum_now() > deadline) {
+				snprintf(detail, dlen, "%s: not ready after %.0f s (%s)", url, timeout,
+					 cc ? curl_easy_strerror(cc) : "http 503");
+				return INFTY_EHTTP;
+			}
+			usleep(200000);
+		}
+	}
+	return 0;
+}
