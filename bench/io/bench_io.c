@@ -42,7 +42,6 @@ int main(int argc, char **argv)
 		infty_writer_opts_init(&o);
 		o.compress = 1;
 		o.level = 3;
-		o.workers = 1;
 		if (infty_writer_open(&w, argv[3], &o)) {
 			perror(argv[3]);
 			return 1;

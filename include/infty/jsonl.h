@@ -90,14 +90,14 @@ int infty_json_parse(const char *line, size_t len, struct json_object **obj, cha
 struct infty_writer_opts {
 	int compress;           /* -1: by name (".zst"), 0: plain, 1: zstd */
 	int level;              /* zstd level, default 3 */
-	int workers;            /* zstd worker threads, 0 = in the caller's thread */
+	int workers;            /* zstd worker threads (default 1), 0 = in the caller's thread */
 	uint64_t frame_records; /* end a frame after this many records (0: 100000) */
 	uint64_t frame_bytes;   /* ... or this many uncompressed bytes (0: 64 MiB) */
 	int append;             /* append to an existing file, no temp/rename */
 	int fsync;              /* fsync before rename / at each frame end when appending */
 };
 
-/* Defaults: by name, level 3, no workers, 100000 records / 64 MiB frames. */
+/* Defaults: by name, level 3, 1 worker, 100000 records / 64 MiB frames. */
 void infty_writer_opts_init(struct infty_writer_opts *o);
 
 /*

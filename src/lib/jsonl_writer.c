@@ -59,6 +59,10 @@ void infty_writer_opts_init(struct infty_writer_opts *o)
 	memset(o, 0, sizeof *o);
 	o->compress = -1;
 	o->level = 3;
+	/* One zstd worker overlaps compression with the caller's work; that
+	 * is what keeps parse + serialize + compress near the zstd pipeline.
+	 * Output is the same for any workers >= 1, so runs stay identical. */
+	o->workers = 1;
 	o->frame_records = 100000;
 	o->frame_bytes = 64u << 20;
 }
