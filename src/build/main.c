@@ -171,8 +171,9 @@ static void write_stats(struct run *r, const char *path)
 		j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (infty_writer_put(w, s, strlen(s)))
 		write_failed(w);
-	if (infty_writer_close(w))
-		infty_die(INFTY_EXIT_DATA, "%s: cannot write stats", path);
+	char detail[256];
+	if (infty_writer_close(w, detail, sizeof detail))
+		infty_die(INFTY_EXIT_DATA, "%s: %s", path, detail);
 	json_object_put(j);
 }
 
@@ -265,10 +266,11 @@ int main(int argc, char **argv)
 		infty_writer_free(r.rej);
 		return status;
 	}
-	if (infty_writer_close(r.out))
-		infty_die(INFTY_EXIT_DATA, "%s: write failed", output);
-	if (r.rej && infty_writer_close(r.rej))
-		infty_die(INFTY_EXIT_DATA, "%s: write failed", rejects);
+	char detail[256];
+	if (infty_writer_close(r.out, detail, sizeof detail))
+		infty_die(INFTY_EXIT_DATA, "%s: %s", output, detail);
+	if (r.rej && infty_writer_close(r.rej, detail, sizeof detail))
+		infty_die(INFTY_EXIT_DATA, "%s: %s", rejects, detail);
 	if (stats)
 		write_stats(&r, stats);
 	if (r.reject_msgs > MAX_REJECT_MESSAGES)

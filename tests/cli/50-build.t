@@ -1,0 +1,71 @@
+#!/bin/sh
+# infty-build: exact paper/messages/hf output against hand-written fixtures,
+# whole-trace rejects (no silent truncation), --max-tokens, stats, usage.
+. "$(dirname "$0")/lib.sh"
+F=$FIXTURES/build
+plan 27
+
+run infty-build --help
+is_rc 0 "--help exits 0"
+like "$OUT" "usage: infty-build" "--help prints usage to stdout"
+
+run infty-build --bogus
+is_rc 2 "unknown option exits 2"
+like "$ERR" "usage: infty-build" "unknown option prints a usage line"
+
+run infty-build --format xml -t none "$F/summarized.jsonl"
+is_rc 2 "bad --format exits 2"
+
+run infty-build -t none --no-meta -r "$T/rej.jsonl" -s "$T/stats.json" -o "$T/paper.jsonl" "$F/summarized.jsonl"
+is_rc 1 "rejects give exit 1"
+same_file "$T/paper.jsonl" "$F/expected-paper.jsonl" "paper format is byte-exact to the reference templates"
+like "$ERR" "summarized.jsonl:4: missing_summary" "reject message names file:line and reason"
+is "$(grep -c . "$T/rej.jsonl")" 2 "two reject records"
+# The reference kept t4 with its last segment dropped; we keep none of it.
+is "$(grep -c '"id":"t4"' "$T/rej.jsonl")" 1 "the trace missing its last summary is rejected"
+unlike "$(cat "$T/paper.jsonl")" "Last summary lost" "no instance of the rejected trace is written"
+like "$(cat "$T/stats.json")" '"instances_out": 6' "stats: instances"
+like "$(cat "$T/stats.json")" '"missing_summary": 1' "stats: rejects by reason"
+like "$(cat "$T/stats.json")" '"records_in": 5' "stats: records in = traces + rejects"
+
+run infty-build -t none --no-meta -f messages "$F/summarized.jsonl"
+printf '%s\n' "$OUT" >"$T/m.jsonl"
+same_file "$T/m.jsonl" "$F/expected-messages.jsonl" "messages format matches"
+
+run infty-build -t none --no-meta -f hf "$F/summarized.jsonl"
+printf '%s\n' "$OUT" | sed -n 2,3p >"$T/hf.jsonl"
+same_file "$T/hf.jsonl" "$F/expected-hf-t2.jsonl" "hf format matches"
+
+# stdin, and zstd input, give the same bytes.
+zstd -q -c "$F/summarized.jsonl" >"$T/in.jsonl.zst"
+run infty-build -t none --no-meta -o "$T/z.jsonl" "$T/in.jsonl.zst"
+same_file "$T/z.jsonl" "$F/expected-paper.jsonl" "reads .jsonl.zst"
+infty-build -t none --no-meta -q <"$F/summarized.jsonl" >"$T/s.jsonl" 2>/dev/null
+same_file "$T/s.jsonl" "$F/expected-paper.jsonl" "reads stdin"
+
+if [ -f "$INFTY_TOKENIZER_DEFAULT" ]; then
+	run infty-build -t "$INFTY_TOKENIZER_DEFAULT" -q "$F/summarized.jsonl"
+	is_rc 1 "with tokenizer: rejects still exit 1"
+	like "$OUT" '"meta":\{"id":"t3","iteration":3,"n":3,"prompt_tokens":[1-9][0-9]*,"target_tokens":[1-9]' "meta carries id, iteration, n and token counts"
+	# The largest prompt+target decides: at it everything fits, one below it t3 goes.
+	max=$(printf '%s\n' "$OUT" | sed -n 's/.*"prompt_tokens":\([0-9]*\),"target_tokens":\([0-9]*\).*/\1 \2/p' |
+		awk '{ s = $1 + $2; if (s > m) m = s } END { print m }')
+	run infty-build -t "$INFTY_TOKENIZER_DEFAULT" -q --max-tokens "$max" -r "$T/r2.jsonl" "$F/summarized.jsonl"
+	is "$(printf '%s\n' "$OUT" | grep -c .)" 6 "--max-tokens at the largest instance keeps all 6"
+	run infty-build -t "$INFTY_TOKENIZER_DEFAULT" -q --max-tokens "$((max - 1))" -r "$T/r3.jsonl" "$F/summarized.jsonl"
+	like "$(cat "$T/r3.jsonl")" '"reason":"too_long"' "one token less: a too_long reject"
+	like "$ERR" "needs $max tokens > --max-tokens $((max - 1))" "the message gives both figures"
+else
+	for i in 1 2 3 4 5; do skip "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"; done
+fi
+
+run infty-build -t none --max-tokens 10 "$F/summarized.jsonl"
+is_rc 2 "--max-tokens without a tokenizer is a usage error"
+
+run infty-build -t none -o /dev/full "$F/summarized.jsonl"
+is_rc 1 "a write failure exits 1"
+
+printf '{"id":"x"}\n' | zstd -q -c | head -c 12 >"$T/cut.zst"
+run infty-build -t none -o "$T/cut.out" "$T/cut.zst"
+is_rc 1 "a truncated .zst exits 1"
+[ ! -e "$T/cut.out" ]; ok $? "and publishes no output"
