@@ -1,0 +1,138 @@
+/*
+ * test_util.c - the small library modules: SHA-256 against FIPS vectors,
+ * the 64-bit hash and sharding, the progress reporter's output modes,
+ * growable buffers and the allocation seam.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "infty/alloc.h"
+#include "infty/cli.h"
+#include "infty/error.h"
+#include "infty/hash.h"
+#include "infty/progress.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void test_sha256_vectors(void **state)
+{
+	char hex[65];
+	infty_sha256_hex("", 0, hex);
+	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	infty_sha256_hex("abc", 3, hex);
+	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	infty_sha256_hex(two, strlen(two), hex);
+	assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	/* A million 'a' fed in uneven pieces exercises the block carry-over. */
+	struct infty_sha256 c;
+	infty_sha256_init(&c);
+	char a[997];
+	memset(a, 'a', sizeof a);
+	size_t left = 1000000;
+	for (size_t k = 1; left; k = k % 997 + 1) {
+		size_t n = k < left ? k : left;
+		infty_sha256_update(&c, a, n);
+		left -= n;
+	}
+	unsigned char d[32];
+	infty_sha256_final(&c, d);
+	infty_hex(d, 32, hex);
+	assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+
+static void test_shards_partition_ids(void **state)
+{
+	/* Every id lands in exactly one shard, and shards are roughly even. */
+	enum { N = 7, IDS = 7000 };
+	int count[N] = {0};
+	for (int i = 0; i < IDS; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "uuid-%d:m", i);
+		int owners = 0;
+		for (uint32_t s = 0; s < N; s++)
+			if (infty_shard_owns(id, s, N)) {
+				owners++;
+				count[s]++;
+			}
+		assert_int_equal(owners, 1);
+	}
+	for (int s = 0; s < N; s++)
+		assert_in_range(count[s], IDS / N * 8 / 10, IDS / N * 12 / 10);
+	assert_true(infty_shard_owns("anything", 0, 1));
+	/* Stable across builds and machines: a fixed value, not a random seed. */
+	assert_int_equal(infty_hash64("abc", 3), infty_hash64("abc", 3));
+	assert_int_not_equal(infty_hash64("abc", 3), infty_hash64("abd", 3));
+}
+
+static char *capture(int quiet, uint64_t total, int updates)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	setenv("INFTY_PROGRESS_INTERVAL", "0", 1);
+	struct infty_progress *p = infty_progress_new(f, "segment", "records", total, 0, quiet);
+	for (int i = 1; i <= updates; i++)
+		infty_progress_update(p, (uint64_t)i * 10, 0, "3 rejected");
+	infty_progress_finish(p, (uint64_t)updates * 10, "done");
+	unsetenv("INFTY_PROGRESS_INTERVAL");
+	fclose(f);
+	return buf;
+}
+
+static void test_progress_modes(void **state)
+{
+	/* Not a terminal: plain lines, one per update plus the final one. */
+	char *out = capture(0, 100, 3);
+	int lines = 0;
+	for (char *p = out; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, 4);
+	assert_null(strchr(out, '\r'));
+	assert_non_null(strstr(out, "segment: 10/100 records"));
+	assert_non_null(strstr(out, "eta "));
+	assert_non_null(strstr(out, "3 rejected"));
+	assert_non_null(strstr(out, "segment: 30/100 records"));
+	free(out);
+	/* Quiet: nothing at all. */
+	out = capture(1, 100, 3);
+	assert_string_equal(out, "");
+	free(out);
+	char d[32];
+	infty_format_duration(3725, d, sizeof d);
+	assert_string_equal(d, "1h02m");
+	infty_format_duration(185, d, sizeof d);
+	assert_string_equal(d, "3m05s");
+}
+
+static void test_grow_and_alloc_seam(void **state)
+{
+	int *v = NULL;
+	size_t cap = 0;
+	assert_int_equal(infty_grow(&v, &cap, 100, sizeof *v), 0);
+	assert_true(cap >= 100);
+	v[99] = 7;
+	infty_alloc_fail_after(0);
+	assert_int_equal(infty_grow(&v, &cap, cap * 4, sizeof *v), INFTY_ENOMEM);
+	assert_null(infty_strdup("x"));
+	infty_alloc_fail_after(-1);
+	assert_int_equal(v[99], 7); /* the old buffer survives a failed grow */
+	infty_free(v);
+	assert_string_equal(infty_strerror(INFTY_ETRUNCATED), "truncated zstd stream");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sha256_vectors),
+		cmocka_unit_test(test_shards_partition_ids),
+		cmocka_unit_test(test_progress_modes),
+		cmocka_unit_test(test_grow_and_alloc_seam),
+	};
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
