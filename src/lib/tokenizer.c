@@ -1,0 +1,734 @@
+/*
+ * tokenizer.c - load a Hugging Face tokenizer.json (byte-level BPE) into
+ * flat, read-only tables; decode; lookups.  Encoding is in tokenizer_encode.c.
+ *
+ * Only what we implement exactly is accepted: any other model, normalizer,
+ * pre-tokenizer or pattern is INFTY_EUNSUPPORTED with the reason in detail,
+ * so a tokenizer is never silently approximated.
+ */
+#include "infty/tokenizer.h"
+#include "infty/alloc.h"
+#include "infty/error.h"
+#include "infty/hash.h"
+#include "tokenizer_impl.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <utf8proc.h>
+
+/* The split patterns we implement natively, as they appear in tokenizer.json
+ * (after JSON unescaping), with the scanner switches that reproduce them. */
+static const struct {
+	const char *regex;
+	struct tok_pattern pat;
+} known_patterns[] = {
+	/* Qwen2, Qwen2.5, Qwen3 (and DeepSeek-R1-Distill-Qwen): single digits. */
+	{"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+	 "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+	 {1, 1, 1, 1, 1}},
+	/* Llama-3: digits in groups of up to three. */
+	{"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+	 "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+	 {1, 1, 3, 1, 1}},
+	/* GPT-2 (also what ByteLevel with use_regex:true runs). */
+	{"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+	 {0, 0, 0, 0, 0}},
+};
+
+static void set_detail(char *detail, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_detail(char *detail, size_t n, const char *fmt, ...)
+{
+	if (!detail || !n)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, n, fmt, ap);
+	va_end(ap);
+}
+
+void infty_tokenizer_free(struct infty_tokenizer *t)
+{
+	if (!t)
+		return;
+	infty_free(t->arena);
+	infty_free(t->tok_off);
+	infty_free(t->is_added);
+	infty_free(t->vocab_slots);
+	infty_free(t->pair_keys);
+	infty_free(t->pair_rank);
+	infty_free(t->pair_new);
+	infty_free((void *)t->self_enc);
+	for (size_t i = 0; i < t->n_added; i++)
+		infty_free(t->added[i].content);
+	infty_free(t->added);
+	infty_free(t->nfc_unstable);
+	infty_free(t);
+}
+
+/* GPT-2's bytes_to_unicode, inverted: code point -> byte, or -1. */
+static int byte_of_cp[324];
+
+static void init_byte_map(void)
+{
+	for (int i = 0; i < 324; i++)
+		byte_of_cp[i] = -1;
+	int extra = 0;
+	for (int b = 0; b < 256; b++) {
+		int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+		byte_of_cp[printable ? b : 256 + extra++] = b;
+	}
+}
+
+/* Map a byte-level token string to raw bytes in out (room for len bytes).
+ * Returns the byte count, or -1 if a character is outside the alphabet. */
+static long bytelevel_decode(const char *s, size_t len, char *out)
+{
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
+	size_t i = 0;
+	long n = 0;
+	while (i < len) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+		if (k <= 0 || cp < 0 || cp >= 324 || byte_of_cp[cp] < 0)
+			return -1;
+		out[n++] = (char)byte_of_cp[cp];
+		i += (size_t)k;
+	}
+	return n;
+}
+
+static uint32_t pow2_at_least(size_t n)
+{
+	uint32_t p = 1024;
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+uint32_t infty_tok_vocab_find(const struct infty_tokenizer *t, const char *s, size_t n)
+{
+	uint64_t h = tok_hash(s, n);
+	uint32_t tag = (uint32_t)(h >> 32);
+	for (uint32_t i = (uint32_t)h & t->vocab_mask;; i = (i + 1) & t->vocab_mask) {
+		uint64_t v = t->vocab_slots[i];
+		if (!v)
+			return TOK_NONE;
+		if ((uint32_t)(v >> 32) == tag) {
+			uint32_t id = (uint32_t)v - 1;
+			size_t l;
+			const char *b = tok_bytes(t, id, &l);
+			if (l == n && memcmp(b, s, n) == 0)
+				return id;
+		}
+	}
+}
+
+static void vocab_insert(struct infty_tokenizer *t, uint32_t id)
+{
+	size_t n;
+	const char *s = tok_bytes(t, id, &n);
+	uint64_t h = tok_hash(s, n);
+	uint32_t i = (uint32_t)h & t->vocab_mask;
+	while (t->vocab_slots[i])
+		i = (i + 1) & t->vocab_mask;
+	t->vocab_slots[i] = (h >> 32) << 32 | (uint64_t)(id + 1);
+}
+
+/* Insert a merge; returns 0, or 1 if the pair was already there (HF keeps
+ * the first rank of a duplicated merge, and so do we). */
+static int pair_insert(struct infty_tokenizer *t, uint32_t a, uint32_t b, uint32_t rank,
+		       uint32_t new_id)
+{
+	uint64_t key = (uint64_t)a << 32 | b;
+	uint64_t h = key * 0x9e3779b97f4a7c15ULL;
+	uint32_t i = (uint32_t)(h >> 32) & t->pair_mask;
+	while (t->pair_keys[i] != UINT64_MAX) {
+		if (t->pair_keys[i] == key)
+			return 1;
+		i = (i + 1) & t->pair_mask;
+	}
+	t->pair_keys[i] = key;
+	t->pair_rank[i] = rank;
+	t->pair_new[i] = new_id;
+	return 0;
+}
+
+static int get_bool(struct json_object *o, const char *key, int dflt)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return dflt;
+	return json_object_get_boolean(v);
+}
+
+static const char *get_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* Empty or absent string option. */
+static int str_empty(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return 1;
+	return json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0;
+}
+
+static int check_bytelevel(struct json_object *o, int want_regex, char *detail, size_t dn)
+{
+	if (get_bool(o, "add_prefix_space", 0)) {
+		set_detail(detail, dn, "unsupported ByteLevel add_prefix_space:true");
+		return INFTY_EUNSUPPORTED;
+	}
+	if (get_bool(o, "use_regex", 1) != want_regex) {
+		set_detail(detail, dn, "unsupported ByteLevel use_regex:%s here",
+			   want_regex ? "false" : "true");
+		return INFTY_EUNSUPPORTED;
+	}
+	return 0;
+}
+
+static int set_pattern(struct infty_tokenizer *t, const char *regex, char *detail, size_t dn)
+{
+	for (size_t i = 0; i < sizeof known_patterns / sizeof known_patterns[0]; i++)
+		if (strcmp(regex, known_patterns[i].regex) == 0) {
+			t->pat = known_patterns[i].pat;
+			return 0;
+		}
+	set_detail(detail, dn, "unsupported pre_tokenizer pattern '%.120s'", regex);
+	return INFTY_EUNSUPPORTED;
+}
+
+/* Accept Sequence[Split{Regex, Isolated}, ByteLevel{use_regex:false}] or a
+ * ByteLevel{use_regex:true} alone (or in a one-element Sequence). */
+static int parse_pre_tokenizer(struct infty_tokenizer *t, struct json_object *pt, char *detail,
+			       size_t dn)
+{
+	const char *type = get_str(pt, "type");
+	if (!type) {
+		set_detail(detail, dn, "unsupported pre_tokenizer: none");
+		return INFTY_EUNSUPPORTED;
+	}
+	if (strcmp(type, "ByteLevel") == 0) {
+		int rc = check_bytelevel(pt, 1, detail, dn);
+		return rc ? rc : set_pattern(t, known_patterns[2].regex, detail, dn);
+	}
+	struct json_object *seq;
+	if (strcmp(type, "Sequence") != 0 || !json_object_object_get_ex(pt, "pretokenizers", &seq) ||
+	    !json_object_is_type(seq, json_type_array)) {
+		set_detail(detail, dn, "unsupported pre_tokenizer type '%s'", type);
+		return INFTY_EUNSUPPORTED;
+	}
+	size_t n = json_object_array_length(seq);
+	if (n == 1)
+		return parse_pre_tokenizer(t, json_object_array_get_idx(seq, 0), detail, dn);
+	if (n != 2) {
+		set_detail(detail, dn, "unsupported pre_tokenizer: a Sequence of %zu", n);
+		return INFTY_EUNSUPPORTED;
+	}
+	struct json_object *split = json_object_array_get_idx(seq, 0);
+	struct json_object *bl = json_object_array_get_idx(seq, 1);
+	const char *st = get_str(split, "type"), *bt = get_str(bl, "type");
+	if (!st || strcmp(st, "Split") != 0 || !bt || strcmp(bt, "ByteLevel") != 0) {
+		set_detail(detail, dn, "unsupported pre_tokenizer Sequence [%s, %s]",
+			   st ? st : "?", bt ? bt : "?");
+		return INFTY_EUNSUPPORTED;
+	}
+	int rc = check_bytelevel(bl, 0, detail, dn);
+	if (rc)
+		return rc;
+	const char *beh = get_str(split, "behavior");
+	if (!beh || strcmp(beh, "Isolated") != 0 || get_bool(split, "invert", 0)) {
+		set_detail(detail, dn, "unsupported Split behavior '%s'", beh ? beh : "?");
+		return INFTY_EUNSUPPORTED;
+	}
+	struct json_object *pat;
+	const char *regex = NULL;
+	if (json_object_object_get_ex(split, "pattern", &pat))
+		regex = get_str(pat, "Regex");
+	if (!regex) {
+		set_detail(detail, dn, "unsupported Split pattern (not a Regex)");
+		return INFTY_EUNSUPPORTED;
+	}
+	return set_pattern(t, regex, detail, dn);
+}
+
+static int parse_normalizer(struct infty_tokenizer *t, struct json_object *nz, char *detail,
+			    size_t dn)
+{
+	if (!nz)
+		return 0;
+	const char *type = get_str(nz, "type");
+	if (type && strcmp(type, "NFC") == 0) {
+		t->nfc = 1;
+		return 0;
+	}
+	struct json_object *seq;
+	if (type && strcmp(type, "Sequence") == 0 &&
+	    json_object_object_get_ex(nz, "normalizers", &seq) &&
+	    json_object_is_type(seq, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(seq); i++) {
+			int rc = parse_normalizer(t, json_object_array_get_idx(seq, i), detail, dn);
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	set_detail(detail, dn, "unsupported normalizer '%s'", type ? type : "?");
+	return INFTY_EUNSUPPORTED;
+}
+
+/* Code points near which NFC may change the text: a non-zero combining class,
+ * a canonical decomposition whose NFC differs from the code point, or a
+ * possible second half of a composition.  Text without any of them is its
+ * own NFC, so most spans are never copied. */
+static int build_nfc_bitmap(struct infty_tokenizer *t)
+{
+	t->nfc_unstable = infty_calloc(0x110000 / 8, 1);
+	if (!t->nfc_unstable)
+		return INFTY_ENOMEM;
+	for (utf8proc_int32_t cp = 0x80; cp < 0x110000; cp++) {
+		const utf8proc_property_t *p = utf8proc_get_property(cp);
+		int unstable = p->combining_class != 0;
+		/* utf8proc marks code points that compose as a second with the
+		 * high bit of comb_index. */
+		if (p->comb_index != UINT16_MAX && (p->comb_index & 0x8000))
+			unstable = 1;
+		if (!unstable && p->decomp_seqindex != UINT16_MAX &&
+		    p->decomp_type == 0 /* canonical */) {
+			utf8proc_uint8_t in[4], *out = NULL;
+			utf8proc_ssize_t n = utf8proc_encode_char(cp, in);
+			utf8proc_ssize_t m = utf8proc_map(in, n, &out, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+			unstable = m != n || memcmp(in, out, (size_t)n) != 0;
+			free(out);
+		}
+		/* Hangul jamo compose algorithmically, outside comb_index. */
+		if ((cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2))
+			unstable = 1;
+		if (unstable)
+			t->nfc_unstable[cp >> 3] |= (uint8_t)(1u << (cp & 7));
+	}
+	return 0;
+}
+
+static int read_file(const char *path, char **buf, size_t *len, char *detail, size_t dn)
+{
+	FILE *f = fopen(path, "rb");
+	if (!f) {
+		set_detail(detail, dn, "cannot open '%s': %s", path, strerror(errno));
+		return INFTY_EIO;
+	}
+	struct stat st;
+	if (fstat(fileno(f), &st) != 0 || st.st_size < 0) {
+		set_detail(detail, dn, "cannot stat '%s': %s", path, strerror(errno));
+		fclose(f);
+		return INFTY_EIO;
+	}
+	size_t n = (size_t)st.st_size;
+	char *b = infty_malloc(n + 1);
+	if (!b) {
+		fclose(f);
+		return INFTY_ENOMEM;
+	}
+	if (fread(b, 1, n, f) != n) {
+		set_detail(detail, dn, "cannot read '%s': %s", path, strerror(errno));
+		infty_free(b);
+		fclose(f);
+		return INFTY_EIO;
+	}
+	fclose(f);
+	b[n] = 0;
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+struct vocab_entry {
+	const char *s;
+	size_t len;
+};
+
+static int load_model(struct infty_tokenizer *t, struct json_object *root, char *detail,
+		      size_t dn)
+{
+	struct json_object *model, *vocab, *merges, *added = NULL, *v;
+	if (!json_object_object_get_ex(root, "model", &model) || !model) {
+		set_detail(detail, dn, "no 'model' in tokenizer.json");
+		return INFTY_ESCHEMA;
+	}
+	const char *type = get_str(model, "type");
+	if (!type || strcmp(type, "BPE") != 0) {
+		set_detail(detail, dn, "unsupported model type '%s'", type ? type : "?");
+		return INFTY_EUNSUPPORTED;
+	}
+	if (get_bool(model, "byte_fallback", 0)) {
+		set_detail(detail, dn, "unsupported model option byte_fallback:true");
+		return INFTY_EUNSUPPORTED;
+	}
+	if (json_object_object_get_ex(model, "dropout", &v) && v &&
+	    json_object_get_double(v) != 0.0) {
+		set_detail(detail, dn, "unsupported model option dropout");
+		return INFTY_EUNSUPPORTED;
+	}
+	if (!str_empty(model, "continuing_subword_prefix") || !str_empty(model, "end_of_word_suffix")) {
+		set_detail(detail, dn, "unsupported subword prefix/suffix in model");
+		return INFTY_EUNSUPPORTED;
+	}
+	t->ignore_merges = get_bool(model, "ignore_merges", 0);
+	if (!json_object_object_get_ex(model, "vocab", &vocab) ||
+	    !json_object_is_type(vocab, json_type_object) ||
+	    !json_object_object_get_ex(model, "merges", &merges) ||
+	    !json_object_is_type(merges, json_type_array)) {
+		set_detail(detail, dn, "model lacks 'vocab' or 'merges'");
+		return INFTY_ESCHEMA;
+	}
+	json_object_object_get_ex(root, "added_tokens", &added);
+	size_t n_added = added && json_object_is_type(added, json_type_array)
+				 ? json_object_array_length(added)
+				 : 0;
+
+	/* Pass 1: the id range. */
+	int64_t max_id = -1;
+	size_t n_vocab = 0;
+	json_object_object_foreach(vocab, key, val)
+	{
+		(void)key;
+		int64_t id = json_object_get_int64(val);
+		if (!json_object_is_type(val, json_type_int) || id < 0 || id >= INT32_MAX) {
+			set_detail(detail, dn, "bad vocab id for '%.40s'", key);
+			return INFTY_ESCHEMA;
+		}
+		if (id > max_id)
+			max_id = id;
+		n_vocab++;
+	}
+	for (size_t i = 0; i < n_added; i++) {
+		struct json_object *a = json_object_array_get_idx(added, i), *idv;
+		if (!json_object_object_get_ex(a, "id", &idv) || !get_str(a, "content")) {
+			set_detail(detail, dn, "added token %zu lacks id or content", i);
+			return INFTY_ESCHEMA;
+		}
+		int64_t id = json_object_get_int64(idv);
+		if (id < 0 || id >= INT32_MAX) {
+			set_detail(detail, dn, "bad added token id %lld", (long long)id);
+			return INFTY_ESCHEMA;
+		}
+		if (id > max_id)
+			max_id = id;
+	}
+	t->n_ids = (uint32_t)(max_id + 1);
+	t->vocab_size = n_vocab;
+
+	/* Pass 2: bytes of every id into one arena. */
+	struct vocab_entry *ent = infty_calloc(t->n_ids, sizeof *ent);
+	t->tok_off = infty_calloc((size_t)t->n_ids + 1, sizeof *t->tok_off);
+	t->is_added = infty_malloc(t->n_ids);
+	if (!ent || !t->tok_off || !t->is_added) {
+		infty_free(ent);
+		return INFTY_ENOMEM;
+	}
+	memset(t->is_added, 2, t->n_ids); /* 2: no token has this id */
+	size_t total = 0;
+	json_object_object_foreach(vocab, key2, val2)
+	{
+		uint32_t id = (uint32_t)json_object_get_int64(val2);
+		if (ent[id].s) {
+			set_detail(detail, dn, "duplicate vocab id %u", id);
+			infty_free(ent);
+			return INFTY_ESCHEMA;
+		}
+		ent[id].s = key2;
+		ent[id].len = strlen(key2);
+		t->is_added[id] = 0;
+		total += ent[id].len;
+	}
+	t->added = infty_calloc(n_added ? n_added : 1, sizeof *t->added);
+	if (!t->added) {
+		infty_free(ent);
+		return INFTY_ENOMEM;
+	}
+	for (size_t i = 0; i < n_added; i++) {
+		struct json_object *a = json_object_array_get_idx(added, i), *idv;
+		json_object_object_get_ex(a, "id", &idv);
+		uint32_t id = (uint32_t)json_object_get_int64(idv);
+		const char *content = get_str(a, "content");
+		struct tok_added *ad = &t->added[t->n_added++];
+		ad->len = strlen(content);
+		ad->content = infty_strndup(content, ad->len);
+		if (!ad->content) {
+			infty_free(ent);
+			return INFTY_ENOMEM;
+		}
+		ad->id = id;
+		ad->lstrip = get_bool(a, "lstrip", 0);
+		ad->rstrip = get_bool(a, "rstrip", 0);
+		ad->special = get_bool(a, "special", 0);
+		if (get_bool(a, "single_word", 0)) {
+			set_detail(detail, dn, "unsupported added token option single_word ('%s')",
+				   content);
+			infty_free(ent);
+			return INFTY_EUNSUPPORTED;
+		}
+		if (get_bool(a, "normalized", 0) && t->nfc) {
+			/* HF would match it in the NFC text; we match raw text only. */
+			set_detail(detail, dn, "unsupported normalized added token '%s' with NFC",
+				   content);
+			infty_free(ent);
+			return INFTY_EUNSUPPORTED;
+		}
+		if (ad->len == 0) {
+			set_detail(detail, dn, "empty added token %u", id);
+			infty_free(ent);
+			return INFTY_ESCHEMA;
+		}
+		t->added_first[(unsigned char)content[0]] = 1;
+		if (t->is_added[id] == 2)
+			total += ad->len;
+		t->is_added[id] = 1;
+		ent[id].s = NULL; /* added tokens decode to their content */
+	}
+	if (total >= UINT32_MAX) {
+		infty_free(ent);
+		return INFTY_ETOOBIG;
+	}
+	t->arena = infty_malloc(total + 1);
+	if (!t->arena) {
+		infty_free(ent);
+		return INFTY_ENOMEM;
+	}
+	/* Added contents by id, for the arena. */
+	const char **acont = infty_calloc(t->n_ids, sizeof *acont);
+	if (!acont) {
+		infty_free(ent);
+		return INFTY_ENOMEM;
+	}
+	for (size_t i = 0; i < t->n_added; i++)
+		acont[t->added[i].id] = t->added[i].content;
+	uint32_t off = 0;
+	int rc = 0;
+	for (uint32_t id = 0; id < t->n_ids; id++) {
+		t->tok_off[id] = off;
+		if (acont[id]) {
+			size_t l = strlen(acont[id]);
+			memcpy(t->arena + off, acont[id], l);
+			off += (uint32_t)l;
+		} else if (ent[id].s) {
+			long l = bytelevel_decode(ent[id].s, ent[id].len, t->arena + off);
+			if (l < 0) {
+				set_detail(detail, dn, "vocab token '%.40s' is not byte-level",
+					   ent[id].s);
+				rc = INFTY_EUNSUPPORTED;
+				break;
+			}
+			off += (uint32_t)l;
+		}
+	}
+	t->tok_off[t->n_ids] = off;
+	infty_free(acont);
+	infty_free(ent);
+	if (rc)
+		return rc;
+
+	/* bytes -> id over the model vocabulary. */
+	t->vocab_mask = pow2_at_least(n_vocab * 2) - 1;
+	t->vocab_slots = infty_calloc((size_t)t->vocab_mask + 1, sizeof *t->vocab_slots);
+	t->self_enc = infty_calloc(t->n_ids, 1);
+	if (!t->vocab_slots || !t->self_enc)
+		return INFTY_ENOMEM;
+	for (uint32_t id = 0; id < t->n_ids; id++)
+		if (t->is_added[id] == 0)
+			vocab_insert(t, id);
+	for (int b = 0; b < 256; b++) {
+		char c = (char)b;
+		t->byte_id[b] = infty_tok_vocab_find(t, &c, 1);
+		if (t->byte_id[b] == TOK_NONE) {
+			set_detail(detail, dn, "vocab lacks the token for byte 0x%02x", b);
+			return INFTY_EUNSUPPORTED;
+		}
+	}
+
+	/* Merges, as "a b" strings (legacy) or ["a", "b"] pairs. */
+	size_t nm = json_object_array_length(merges);
+	t->pair_mask = pow2_at_least(nm * 2 + 2) - 1;
+	size_t slots = (size_t)t->pair_mask + 1;
+	t->pair_keys = infty_malloc(slots * sizeof *t->pair_keys);
+	t->pair_rank = infty_malloc(slots * sizeof *t->pair_rank);
+	t->pair_new = infty_malloc(slots * sizeof *t->pair_new);
+	if (!t->pair_keys || !t->pair_rank || !t->pair_new)
+		return INFTY_ENOMEM;
+	memset(t->pair_keys, 0xff, slots * sizeof *t->pair_keys);
+	char buf[1024];
+	for (size_t i = 0; i < nm; i++) {
+		struct json_object *m = json_object_array_get_idx(merges, i);
+		const char *a, *b;
+		size_t al, bl;
+		if (json_object_is_type(m, json_type_string)) {
+			a = json_object_get_string(m);
+			const char *sp = strchr(a, ' ');
+			if (!sp || strchr(sp + 1, ' ')) {
+				set_detail(detail, dn, "merge %zu '%.40s' is not 'a b'", i, a);
+				return INFTY_ESCHEMA;
+			}
+			al = (size_t)(sp - a);
+			b = sp + 1;
+			bl = strlen(b);
+		} else if (json_object_is_type(m, json_type_array) &&
+			   json_object_array_length(m) == 2 &&
+			   json_object_is_type(json_object_array_get_idx(m, 0), json_type_string) &&
+			   json_object_is_type(json_object_array_get_idx(m, 1), json_type_string)) {
+			a = json_object_get_string(json_object_array_get_idx(m, 0));
+			b = json_object_get_string(json_object_array_get_idx(m, 1));
+			al = strlen(a);
+			bl = strlen(b);
+		} else {
+			set_detail(detail, dn, "merge %zu is neither 'a b' nor [a, b]", i);
+			return INFTY_ESCHEMA;
+		}
+		if (al + bl > sizeof buf) {
+			set_detail(detail, dn, "merge %zu is too long", i);
+			return INFTY_ETOOBIG;
+		}
+		long la = bytelevel_decode(a, al, buf);
+		long lb = la < 0 ? -1 : bytelevel_decode(b, bl, buf + la);
+		if (la <= 0 || lb <= 0) {
+			set_detail(detail, dn, "merge %zu has a token outside the byte alphabet", i);
+			return INFTY_ESCHEMA;
+		}
+		uint32_t ia = infty_tok_vocab_find(t, buf, (size_t)la);
+		uint32_t ib = infty_tok_vocab_find(t, buf + la, (size_t)lb);
+		uint32_t inew = infty_tok_vocab_find(t, buf, (size_t)(la + lb));
+		if (ia == TOK_NONE || ib == TOK_NONE || inew == TOK_NONE) {
+			set_detail(detail, dn, "merge %zu ('%.30s' + '%.30s') uses a token not in vocab",
+				   i, a, b);
+			return INFTY_ESCHEMA;
+		}
+		if (pair_insert(t, ia, ib, (uint32_t)i, inew) == 0)
+			t->n_merges++;
+	}
+	return 0;
+}
+
+int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *detail,
+			 size_t detail_len)
+{
+	*out = NULL;
+	set_detail(detail, detail_len, "%s", "");
+	static int map_ready;
+	if (!map_ready) { /* idempotent: racing threads write the same values */
+		init_byte_map();
+		map_ready = 1;
+	}
+	char *buf;
+	size_t len;
+	int rc = read_file(path, &buf, &len, detail, detail_len);
+	if (rc)
+		return rc;
+	struct infty_tokenizer *t = infty_calloc(1, sizeof *t);
+	if (!t) {
+		infty_free(buf);
+		return INFTY_ENOMEM;
+	}
+	memcpy(t->hash, "sha256:", 7);
+	infty_sha256_hex(buf, len, t->hash + 7);
+
+	struct json_tokener *tk = json_tokener_new_ex(64);
+	struct json_object *root = tk ? json_tokener_parse_ex(tk, buf, (int)len) : NULL;
+	if (!tk) {
+		rc = INFTY_ENOMEM;
+		goto out;
+	}
+	if (len > INT32_MAX || !root || json_tokener_get_error(tk) != json_tokener_success ||
+	    !json_object_is_type(root, json_type_object)) {
+		set_detail(detail, detail_len, "'%s' is not a JSON object: %s", path,
+			   json_tokener_error_desc(json_tokener_get_error(tk)));
+		rc = INFTY_EJSON;
+		goto out;
+	}
+	struct json_object *nz = NULL, *pt = NULL;
+	json_object_object_get_ex(root, "normalizer", &nz);
+	json_object_object_get_ex(root, "pre_tokenizer", &pt);
+	if ((rc = parse_normalizer(t, nz, detail, detail_len)) ||
+	    (rc = parse_pre_tokenizer(t, pt, detail, detail_len)) ||
+	    (rc = load_model(t, root, detail, detail_len)))
+		goto out;
+	if (t->nfc && (rc = build_nfc_bitmap(t)))
+		goto out;
+out:
+	if (root)
+		json_object_put(root);
+	if (tk)
+		json_tokener_free(tk);
+	infty_free(buf);
+	if (rc) {
+		if (rc == INFTY_ENOMEM && detail && !detail[0])
+			set_detail(detail, detail_len, "out of memory loading '%s'", path);
+		infty_tokenizer_free(t);
+		return rc;
+	}
+	*out = t;
+	return 0;
+}
+
+const char *infty_tokenizer_hash(const struct infty_tokenizer *t)
+{
+	return t->hash;
+}
+
+size_t infty_tokenizer_vocab_size(const struct infty_tokenizer *t)
+{
+	return t->n_ids;
+}
+
+const char *infty_tokenizer_default_path(void)
+{
+	const char *env = getenv("INFTY_TOKENIZER");
+	if (env && *env)
+		return env;
+#ifdef INFTY_DEFAULT_TOKENIZER
+	if (access(INFTY_DEFAULT_TOKENIZER, R_OK) == 0)
+		return INFTY_DEFAULT_TOKENIZER;
+#endif
+#ifdef INFTY_DATADIR
+	return INFTY_DATADIR "/tokenizer.json";
+#else
+	return "tokenizer.json";
+#endif
+}
+
+int64_t infty_tok_decode(const struct infty_tokenizer *t, const uint32_t *ids, size_t n, char *buf,
+			 size_t cap)
+{
+	size_t need = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (ids[i] >= t->n_ids || t->is_added[ids[i]] == 2)
+			return INFTY_EINVAL;
+		size_t l;
+		const char *s = tok_bytes(t, ids[i], &l);
+		if (need + l <= cap)
+			memcpy(buf + need, s, l);
+		else if (need < cap)
+			memcpy(buf + need, s, cap - need);
+		need += l;
+	}
+	return (int64_t)need;
+}
+
+int64_t infty_tok_token_id(const struct infty_tokenizer *t, const char *s, size_t len)
+{
+	for (size_t i = 0; i < t->n_added; i++)
+		if (t->added[i].len == len && memcmp(t->added[i].content, s, len) == 0)
+			return t->added[i].id;
+	uint32_t id = infty_tok_vocab_find(t, s, len);
+	return id == TOK_NONE ? -1 : (int64_t)id;
+}
