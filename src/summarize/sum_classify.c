@@ -149,7 +149,7 @@ static int classify_error_status(const struct sum_http_result *r, struct sum_ver
 		v->throttle = 1;
 	} else if (s == 408 || s == 409 || s == 425) {
 		set(v, SUM_RETRY, "server_busy");
-	} else if (s >= 500) {
+	} else if (s >= 500 || s == 424) { /* 424: TGI's GenerationError */
 		set(v, SUM_RETRY, s == 502 || s == 504 ? "gateway_error" : "server_error");
 	} else if (is_context_overflow(msg, code, type)) {
 		set(v, SUM_PERMANENT, "context_overflow");

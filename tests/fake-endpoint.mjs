@@ -1,0 +1,165 @@
+#!/usr/bin/env node
+// fake-endpoint.mjs - a loopback OpenAI-compatible server that plays one
+// scripted scenario, for infty-summarize's tests and benchmark.
+//
+//   node tests/fake-endpoint.mjs [--scenario NAME] [--times K] [--match TEXT]
+//        [--latency MS] [--lifetime S] [--retry-after S] [--retry-after-ms MS]
+//        [--ignore-n]
+//
+// Listens on 127.0.0.1 at a random free port and prints the port on stdout.
+// The scenario applies to chat requests whose messages contain TEXT (default:
+// all) and, with --times K, only to the first K of them; every other request
+// gets a normal 200.  GET /_stats returns the request counters; GET
+// /v1/models answers readiness.  The process exits after --lifetime seconds
+// (default 300) whatever happens, so a failed test never leaves it behind.
+//
+// Scenarios: ok, 429, quota, 500, 503, overflow-openai, overflow-vllm,
+// overflow-llamacpp, overflow-tgi, overflow-sglang, 400, 401, 404-model, hang,
+// trickle, malformed, html, length, length-first, reasoning,
+// reasoning-content, think, truncate, tag, empty, error-in-200.
+import http from 'node:http';
+import crypto from 'node:crypto';
+
+const opt = { scenario: 'ok', times: Infinity, match: '', latency: 0, lifetime: 300,
+	retryAfter: null, retryAfterMs: null, ignoreN: false };
+const argv = process.argv.slice(2);
+for (let k = 0; k < argv.length; k++) {
+	const a = argv[k], v = () => argv[++k];
+	if (a === '--scenario') opt.scenario = v();
+	else if (a === '--times') opt.times = Number(v());
+	else if (a === '--match') opt.match = v();
+	else if (a === '--latency') opt.latency = Number(v());
+	else if (a === '--lifetime') opt.lifetime = Number(v());
+	else if (a === '--retry-after') opt.retryAfter = v();
+	else if (a === '--retry-after-ms') opt.retryAfterMs = v();
+	else if (a === '--ignore-n') opt.ignoreN = true;
+	else { console.error(`fake-endpoint: unknown option ${a}`); process.exit(2); }
+}
+
+const stats = { requests: 0, chat: 0, scripted: 0, ok: 0, inflight: 0, max_inflight: 0,
+	distinct: 0, repeated_after_ok: 0, models: 0, by_status: {} };
+const answered = new Set(); // message hashes that got a 200 with a stop choice
+const seen = new Set();
+const hangs = [];
+
+function send(res, status, body, headers = {}) {
+	stats.by_status[status] = (stats.by_status[status] || 0) + 1;
+	const text = typeof body === 'string' ? body : JSON.stringify(body);
+	res.writeHead(status, { 'content-type': typeof body === 'string' && body.startsWith('<') ?
+		'text/html' : 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+	res.end(text);
+}
+
+function chars(messages) {
+	let n = 0;
+	for (const m of messages) n += (m.content || '').length;
+	return n;
+}
+
+function completion(req, hash, scenario) {
+	const n = opt.ignoreN ? 1 : (req.n || 1);
+	const promptTokens = scenario === 'truncate' ? 10 : Math.ceil(chars(req.messages) / 3);
+	const choices = [];
+	for (let k = 0; k < n; k++) {
+		let content = `* Progress so far, request ${hash.slice(0, 12)}, choice ${k}.\n* Key result: x = ${parseInt(hash.slice(0, 6), 16) % 1000}.`;
+		let finish = 'stop';
+		const message = { role: 'assistant', content };
+		if (scenario === 'length' || (scenario === 'length-first' && k === 0)) finish = 'length';
+		if (scenario === 'reasoning') message.reasoning = 'I should list the steps. '.repeat(20);
+		if (scenario === 'reasoning-content') message.reasoning_content = 'Thinking hard. '.repeat(20);
+		if (scenario === 'think') message.content = '<think>\nLet me recall the steps.\n</think>\n\n' + content;
+		if (scenario === 'tag') message.content = '<summary>\n' + content + '\n</summary>';
+		if (scenario === 'empty') message.content = '   ';
+		choices.push({ index: k, message, finish_reason: finish });
+	}
+	const ct = choices.reduce((s, c) => s + Math.ceil(c.message.content.length / 3), 0);
+	return { id: 'chatcmpl-' + hash.slice(0, 16), object: 'chat.completion', created: 0,
+		model: req.model, choices,
+		usage: { prompt_tokens: promptTokens, completion_tokens: ct, total_tokens: promptTokens + ct } };
+}
+
+function errorReply(res, scenario) {
+	const ra = {};
+	if (opt.retryAfter !== null) ra['retry-after'] = opt.retryAfter;
+	if (opt.retryAfterMs !== null) ra['retry-after-ms'] = opt.retryAfterMs;
+	switch (scenario) {
+	case '429': return send(res, 429, { error: { message: 'Rate limit reached for requests per min. Please try again in 1s.', type: 'requests', param: null, code: 'rate_limit_exceeded' } }, ra), true;
+	case 'quota': return send(res, 429, { error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }), true;
+	case '500': return send(res, 500, { error: { message: 'The server had an error while processing your request.', type: 'server_error', param: null, code: 500 } }), true;
+	case '503': return send(res, 503, { error: { message: 'server busy, please try again.  maximum pending requests exceeded' } }, ra), true;
+	case 'overflow-openai': return send(res, 400, { error: { message: "This model's maximum context length is 8192 tokens. However, your messages resulted in 9412 tokens. Please reduce the length of the messages.", type: 'invalid_request_error', param: 'messages', code: 'context_length_exceeded' } }), true;
+	case 'overflow-vllm': return send(res, 400, { error: { message: "This model's maximum context length is 8192 tokens. However, your request has 9412 input tokens. Please reduce the length of the input messages.", type: 'BadRequestError', param: null, code: 400 } }), true;
+	case 'overflow-llamacpp': return send(res, 400, { error: { code: 400, type: 'exceed_context_size_error', message: 'request (9412 tokens) exceeds the available context size (8192 tokens), try increasing it', n_prompt_tokens: 9412, n_ctx: 8192 } }), true;
+	case 'overflow-tgi': return send(res, 422, { error: 'Input validation error: `inputs` tokens + `max_new_tokens` must be <= 8192. Given: 9412 `inputs` tokens and 2048 `max_new_tokens`', error_type: 'validation' }), true;
+	case 'overflow-sglang': return send(res, 400, { object: 'error', message: 'The input (9412 tokens) is longer than the model\'s context length (8192 tokens).', type: 'BadRequestError', param: null, code: 400 }), true;
+	case '400': return send(res, 400, { error: { message: "'temperature' must be a number", type: 'invalid_request_error', param: 'temperature', code: null } }), true;
+	case '401': return send(res, 401, { error: { message: 'Incorrect API key provided: sk-te***st. You can find your API key at https://platform.openai.com/account/api-keys.', type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }), true;
+	case '404-model': return send(res, 404, { error: { message: 'The model `nope` does not exist.', type: 'NotFoundError', param: null, code: 404 } }), true;
+	case 'malformed': return send(res, 200, '{"id": "x", "choices": [{"message": {"content": "* cut'), true;
+	case 'html': return send(res, 502, '<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>'), true;
+	case 'error-in-200': return send(res, 200, { error: { message: 'EngineCore encountered an issue', type: 'InternalServerError', code: 500 } }), true;
+	case 'hang': hangs.push(res); stats.by_status.hang = (stats.by_status.hang || 0) + 1; return true;
+	case 'trickle': {
+		// Headers, then one byte every 2 s: alive on the wire, useless in practice.
+		res.writeHead(200, { 'content-type': 'application/json' });
+		stats.by_status.trickle = (stats.by_status.trickle || 0) + 1;
+		const t = setInterval(() => { if (!res.destroyed) res.write(' '); else clearInterval(t); }, 2000);
+		res.on('close', () => clearInterval(t));
+		hangs.push(res);
+		return true;
+	}
+	}
+	return false;
+}
+
+const server = http.createServer((req, res) => {
+	stats.requests++;
+	if (req.method === 'GET' && req.url === '/_stats') return send(res, 200, stats);
+	if (req.method === 'GET' && req.url.endsWith('/models')) {
+		stats.models++;
+		if (opt.scenario === '401') return errorReply(res, '401');
+		return send(res, 200, { object: 'list', data: [{ id: 'fake-model', object: 'model' }] });
+	}
+	if (req.method !== 'POST' || !req.url.endsWith('/chat/completions'))
+		return send(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'not_found' } });
+	const parts = [];
+	req.on('data', (d) => parts.push(d));
+	req.on('end', () => {
+		stats.chat++;
+		let body;
+		try { body = JSON.parse(Buffer.concat(parts).toString('utf8')); } catch {
+			return send(res, 400, { error: { message: 'request body is not JSON', type: 'invalid_request_error' } });
+		}
+		const hash = crypto.createHash('sha256').update(JSON.stringify(body.messages)).digest('hex');
+		if (seen.has(hash)) { if (answered.has(hash)) stats.repeated_after_ok++; }
+		else { seen.add(hash); stats.distinct++; }
+		let scenario = 'ok';
+		if (opt.scenario !== 'ok' && (!opt.match || JSON.stringify(body.messages).includes(opt.match)) &&
+		    stats.scripted < opt.times) {
+			scenario = opt.scenario;
+			stats.scripted++;
+		}
+		stats.inflight++;
+		if (stats.inflight > stats.max_inflight) stats.max_inflight = stats.inflight;
+		res.on('close', () => stats.inflight--);
+		const reply = () => {
+			if (errorReply(res, scenario)) return;
+			const out = completion(body, hash, scenario);
+			if (out.choices.some((c) => c.finish_reason === 'stop')) answered.add(hash);
+			stats.ok++;
+			send(res, 200, out);
+		};
+		if (opt.latency > 0) setTimeout(reply, opt.latency); else reply();
+	});
+});
+server.keepAliveTimeout = 120000;
+server.headersTimeout = 130000;
+server.maxRequestsPerSocket = 0;
+server.listen(0, '127.0.0.1', () => {
+	process.stdout.write(`${server.address().port}\n`);
+});
+setTimeout(() => { for (const r of hangs) r.destroy(); process.exit(0); }, opt.lifetime * 1000).unref();
+// The timer above is unref'd so it cannot keep us alive; this one keeps the
+// process up until the lifetime is over.
+setTimeout(() => {}, opt.lifetime * 1000);
+process.on('SIGTERM', () => process.exit(0));
