@@ -48,6 +48,7 @@
 # OUT/summarize/runtime, so array tasks need not repeat it.
 
 PIPELINE_MK := $(lastword $(MAKEFILE_LIST))
+Q ?= @
 PIPELINE    := $(abspath $(dir $(PIPELINE_MK))../scripts/pipeline)
 
 ETA        ?= 4096
