@@ -4,7 +4,7 @@
 //
 //   node tests/fake-endpoint.mjs [--scenario NAME] [--times K] [--match TEXT]
 //        [--latency MS] [--lifetime S] [--retry-after S] [--retry-after-ms MS]
-//        [--ignore-n]
+//        [--ignore-n] [--jitter MS]
 //
 // Listens on 127.0.0.1 at a random free port and prints the port on stdout.
 // The scenario applies to chat requests whose messages contain TEXT (default:
@@ -20,7 +20,7 @@
 import http from 'node:http';
 import crypto from 'node:crypto';
 
-const opt = { scenario: 'ok', times: Infinity, match: '', latency: 0, lifetime: 300,
+const opt = { scenario: 'ok', times: Infinity, match: '', latency: 0, jitter: 0, lifetime: 300,
 	retryAfter: null, retryAfterMs: null, ignoreN: false };
 const argv = process.argv.slice(2);
 for (let k = 0; k < argv.length; k++) {
@@ -29,6 +29,7 @@ for (let k = 0; k < argv.length; k++) {
 	else if (a === '--times') opt.times = Number(v());
 	else if (a === '--match') opt.match = v();
 	else if (a === '--latency') opt.latency = Number(v());
+	else if (a === '--jitter') opt.jitter = Number(v());
 	else if (a === '--lifetime') opt.lifetime = Number(v());
 	else if (a === '--retry-after') opt.retryAfter = v();
 	else if (a === '--retry-after-ms') opt.retryAfterMs = v();
@@ -149,7 +150,9 @@ const server = http.createServer((req, res) => {
 			stats.ok++;
 			send(res, 200, out);
 		};
-		if (opt.latency > 0) setTimeout(reply, opt.latency); else reply();
+		// --jitter: answers come back in a scrambled order, to test reordering.
+		const delay = opt.latency + (opt.jitter ? Math.floor(Math.random() * opt.jitter) : 0);
+		if (delay > 0) setTimeout(reply, delay); else reply();
 	});
 });
 server.keepAliveTimeout = 120000;
