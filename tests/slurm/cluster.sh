@@ -75,7 +75,9 @@ SlurmctldPort=$ctld_port
 SlurmdPort=$slurmd_port
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$D/munge/socket
+# cred_expire also delays a requeued job's restart (CredExpire + 1 s); the
+# default 120 s would make the requeue test slow.
+AuthInfo=socket=$D/munge/socket,cred_expire=10
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 ReturnToService=2

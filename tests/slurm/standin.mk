@@ -5,7 +5,8 @@
 #   make -f standin.mk missing OUT=d STAGE=s      -> "0-3,7"
 #   make -f standin.mk status OUT=d
 # OUT/run.json holds {"total_shards": N}.  A file OUT/fail-once/<stage>-<i>
-# makes that shard fail once (it is removed by the failure).
+# makes that shard fail once (it is removed by the failure); while a file
+# OUT/slow/<stage>-<i> exists the shard waits before working.
 STAGES := segment summarize build
 prev_segment := input
 prev_summarize := segment
@@ -17,6 +18,7 @@ pad = $(shell printf %05d $(1))
 stage-shard:
 	@s=$(call pad,$(SHARD)); d='$(OUT)/$(STAGE)'; \
 	if [ -e "$$d/done/$$s" ]; then exit 0; fi; \
+	while [ -e '$(OUT)/slow/$(STAGE)-$(SHARD)' ]; do sleep 0.2; done; \
 	if [ -e '$(OUT)/fail-once/$(STAGE)-$(SHARD)' ]; then \
 		rm -f '$(OUT)/fail-once/$(STAGE)-$(SHARD)'; echo "injected failure" >&2; exit 1; fi; \
 	mkdir -p "$$d/out" "$$d/done"; \
