@@ -7,12 +7,15 @@
  *    surrogates through, so we validate ourselves, RFC 3629 strictly);
  *  - a \uD800-\uDFFF escape that is not a proper surrogate pair (json-c would
  *    silently turn it into U+FFFD);
- *  - a \u0000 escape (C strings downstream would cut the text at it).
+ *  - a \u0000 escape (C strings downstream would cut the text at it);
+ *  - NaN and Infinity, which json-c accepts even in strict mode (found by
+ *    fuzzing: they are not JSON and do not survive a round trip).
  */
 #include "infty/jsonl.h"
 #include "infty/error.h"
 
 #include <json.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,6 +138,32 @@ static int validate(const unsigned char *s, size_t n, char *detail, size_t dlen)
 	return 0;
 }
 
+/* Whether any number in the tree is NaN or infinite.  Records are a few
+ * dozen nodes with long string leaves, so the walk costs little. */
+static int has_nonfinite(struct json_object *o)
+{
+	switch (json_object_get_type(o)) {
+	case json_type_double:
+		return !isfinite(json_object_get_double(o));
+	case json_type_object: {
+		json_object_object_foreach(o, k, v)
+		{
+			(void)k;
+			if (has_nonfinite(v))
+				return 1;
+		}
+		return 0;
+	}
+	case json_type_array:
+		for (size_t i = 0, n = json_object_array_length(o); i < n; i++)
+			if (has_nonfinite(json_object_array_get_idx(o, i)))
+				return 1;
+		return 0;
+	default:
+		return 0;
+	}
+}
+
 int infty_json_parse(const char *line, size_t len, struct json_object **obj, char *detail,
 		     size_t detail_len)
 {
@@ -181,6 +210,11 @@ int infty_json_parse(const char *line, size_t len, struct json_object **obj, cha
 	}
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		snprintf(detail, detail_len, "line is not a JSON object");
+		json_object_put(o);
+		return INFTY_EJSON;
+	}
+	if (has_nonfinite(o)) {
+		snprintf(detail, detail_len, "NaN or Infinity is not JSON");
 		json_object_put(o);
 		return INFTY_EJSON;
 	}

@@ -310,6 +310,8 @@ static void test_invalid_utf8_policy(void **state)
 		{"{\"v\":\"\\ud800 lone\"}", INFTY_EUTF8},
 		{"{\"v\":\"\\udc00 lone low\"}", INFTY_EUTF8},
 		{"{\"v\":\"nul \\u0000 inside\"}", INFTY_EUTF8},
+		{"{\"v\":NaN}", INFTY_EJSON},
+		{"{\"v\":[1,-Infinity]}", INFTY_EJSON},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct json_object *o;
