@@ -1,0 +1,279 @@
+/*
+ * seg_split.c - where a reasoning text may be cut: paragraph and sentence
+ * boundaries, found in one linear pass, never inside math or code.
+ *
+ * A candidate is always a whole whitespace run (the separator).  Cutting at
+ * its two edges keeps both neighbours at pre-token boundaries outside the
+ * run, where token counts are additive (reference/tokenizer.md), and the run
+ * itself is recorded as the separator so nothing is lost.
+ */
+#include "seg.h"
+
+#include "infty/alloc.h"
+#include "infty/error.h"
+
+#include <string.h>
+
+void infty_seg_bounds_release(struct infty_seg_bounds *b)
+{
+	infty_free(b->v);
+	infty_free(b->prot);
+	memset(b, 0, sizeof *b);
+}
+
+static int add_prot(struct infty_seg_bounds *b, size_t start, size_t end)
+{
+	if (infty_grow(&b->prot, &b->protcap, 2 * b->nprot + 2, sizeof *b->prot))
+		return INFTY_ENOMEM;
+	b->prot[2 * b->nprot] = start;
+	b->prot[2 * b->nprot + 1] = end;
+	b->nprot++;
+	return 0;
+}
+
+/* Whether s[i..] starts with the NUL-terminated lit. */
+static int at(const char *s, size_t n, size_t i, const char *lit)
+{
+	size_t k = strlen(lit);
+	return i + k <= n && memcmp(s + i, lit, k) == 0;
+}
+
+/*
+ * Index of the closing delimiter for an opener ending at i: the first
+ * unescaped occurrence of close at or after i.  When inline, a blank line
+ * ends the search (an inline formula never spans paragraphs, so a lone "$"
+ * used as a currency sign cannot swallow the rest of the text).  Returns n
+ * when there is none.
+ */
+static size_t find_close(const char *s, size_t n, size_t i, const char *close, int inline_only)
+{
+	size_t k = strlen(close);
+	while (i < n) {
+		char c = s[i];
+		if (c == '\\' && close[0] != '\\') {
+			i += 2; /* an escaped character, e.g. \$ inside math */
+			continue;
+		}
+		if (inline_only && c == '\n' && i + 1 < n && s[i + 1] == '\n')
+			return n;
+		if (c == close[0] && i + k <= n && memcmp(s + i, close, k) == 0)
+			return i;
+		if (c == '\\')
+			i++; /* \\ or \x: never the start of a closer "\]" by itself */
+		i++;
+	}
+	return n;
+}
+
+/* End (exclusive) of \begin{name}..\end{name} starting at i, honouring nesting; 0 if open. */
+static size_t env_end(const char *s, size_t n, size_t i)
+{
+	size_t p = i + 7; /* after "\begin{" */
+	size_t q = p;
+	while (q < n && s[q] != '}' && s[q] != '\n' && q - p < 64)
+		q++;
+	if (q >= n || s[q] != '}' || q == p)
+		return 0;
+	const char *name = s + p;
+	size_t nlen = q - p;
+	int depth = 1;
+	for (size_t j = q + 1; j + 5 < n; j++) {
+		if (s[j] != '\\')
+			continue;
+		if (at(s, n, j, "\\begin{") && j + 7 + nlen < n &&
+		    memcmp(s + j + 7, name, nlen) == 0 && s[j + 7 + nlen] == '}')
+			depth++;
+		else if (at(s, n, j, "\\end{") && j + 5 + nlen < n &&
+			 memcmp(s + j + 5, name, nlen) == 0 && s[j + 5 + nlen] == '}') {
+			if (--depth == 0)
+				return j + 5 + nlen + 1;
+		}
+	}
+	return 0;
+}
+
+int infty_seg_protect(const char *s, size_t n, struct infty_seg_bounds *b)
+{
+	b->nprot = 0;
+	size_t i = 0;
+	while (i < n) {
+		char c = s[i];
+		size_t end = 0;
+		if (c == '\\' && i + 1 < n) {
+			char d = s[i + 1];
+			if (d == '(') {
+				size_t j = find_close(s, n, i + 2, "\\)", 1);
+				end = j < n ? j + 2 : 0;
+			} else if (d == '[') {
+				size_t j = find_close(s, n, i + 2, "\\]", 0);
+				end = j < n ? j + 2 : 0;
+			} else if (d == 'b' && at(s, n, i, "\\begin{")) {
+				end = env_end(s, n, i);
+			}
+			if (!end) {
+				i += 2; /* an escape such as \$ is not a delimiter */
+				continue;
+			}
+		} else if (c == '$') {
+			if (i + 1 < n && s[i + 1] == '$') {
+				size_t j = find_close(s, n, i + 2, "$$", 0);
+				end = j < n ? j + 2 : 0;
+			} else {
+				size_t j = find_close(s, n, i + 1, "$", 1);
+				end = j < n ? j + 1 : 0;
+			}
+		} else if (c == '`' && at(s, n, i, "```") && (i == 0 || s[i - 1] == '\n')) {
+			const char *f = memmem(s + i + 3, n - i - 3, "\n```", 4);
+			end = f ? (size_t)(f - s) + 4 : 0;
+		}
+		if (end) {
+			if (add_prot(b, i, end))
+				return INFTY_ENOMEM;
+			i = end;
+		} else {
+			i++;
+		}
+	}
+	return 0;
+}
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static char lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/*
+ * Words after which a period does not end a sentence.  Lowercase, without
+ * their final period; "e.g" and "i.e" keep their inner one.
+ */
+static const char *const abbrevs[] = {
+	"e.g", "i.e", "fig", "figs", "eq", "eqs", "vs", "cf", "etc", "al", "approx", "resp",
+	"thm", "lem", "prop", "def", "cor", "sec", "ch", "mr", "mrs", "ms", "dr", "st", "p", "pp",
+	"viz", "ref", "vol",
+};
+
+static int is_abbrev(const char *w, size_t k)
+{
+	if (k == 0 || k > 8)
+		return 0;
+	char buf[9];
+	for (size_t i = 0; i < k; i++)
+		buf[i] = lower(w[i]);
+	buf[k] = 0;
+	for (size_t i = 0; i < sizeof abbrevs / sizeof *abbrevs; i++)
+		if (strcmp(buf, abbrevs[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether the whitespace run starting at a follows a sentence end: [.!?]
+ * (then optional closing quotes or brackets), not an abbreviation and not an
+ * enumerator ("1.", "a.", "iv." alone at the start of a line).
+ */
+static int ends_sentence(const char *s, size_t a)
+{
+	size_t p = a;
+	while (p > 0 && (s[p - 1] == ')' || s[p - 1] == '"' || s[p - 1] == '\'' || s[p - 1] == ']'))
+		p--;
+	/* Closing curly quotes are three bytes: ” (E2 80 9D) and ’ (E2 80 99). */
+	while (p >= 3 && (unsigned char)s[p - 3] == 0xE2 && (unsigned char)s[p - 2] == 0x80 &&
+	       ((unsigned char)s[p - 1] == 0x9D || (unsigned char)s[p - 1] == 0x99))
+		p -= 3;
+	if (p == 0)
+		return 0;
+	char t = s[p - 1];
+	if (t == '!' || t == '?')
+		return 1;
+	if (t != '.')
+		return 0;
+	if (p >= 2 && s[p - 2] == '.')
+		return 1; /* an ellipsis "..." ends a sentence */
+	/* The word before the period: letters, digits and inner periods. */
+	size_t w = p - 1;
+	while (w > 0) {
+		char c = s[w - 1];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '.')
+			w--;
+		else
+			break;
+	}
+	size_t k = p - 1 - w;
+	if (is_abbrev(s + w, k))
+		return 0;
+	/* Enumerator: a short token alone at the start of its line. */
+	if (k > 0 && k <= 4) {
+		size_t q = w;
+		while (q > 0 && (s[q - 1] == ' ' || s[q - 1] == '\t' || s[q - 1] == '('))
+			q--;
+		if (q == 0 || s[q - 1] == '\n') {
+			/* "12." , "b." or a roman numeral "iv."; not a word like "One." */
+			int digits = k <= 3, roman = 1;
+			for (size_t i = w; i < p - 1; i++) {
+				char c = lower(s[i]);
+				if (!(c >= '0' && c <= '9'))
+					digits = 0;
+				if (!strchr("ivxlc", c))
+					roman = 0;
+			}
+			int letter = k == 1 && ((s[w] >= 'a' && s[w] <= 'z') || (s[w] >= 'A' && s[w] <= 'Z'));
+			if (digits || letter || roman)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+static int add_bound(struct infty_seg_bounds *b, size_t a, size_t len, enum infty_seg_end level)
+{
+	if (infty_grow(&b->v, &b->cap, b->n + 1, sizeof *b->v))
+		return INFTY_ENOMEM;
+	b->v[b->n].at = a;
+	b->v[b->n].sep_len = len;
+	b->v[b->n].level = level;
+	b->n++;
+	return 0;
+}
+
+int infty_seg_find_bounds(const char *s, size_t n, struct infty_seg_bounds *b)
+{
+	b->n = 0;
+	int rc = infty_seg_protect(s, n, b);
+	if (rc)
+		return rc;
+	size_t pi = 0; /* next protected region that may still matter */
+	size_t i = 0;
+	while (i < n) {
+		if (!is_ws(s[i])) {
+			i++;
+			continue;
+		}
+		size_t a = i, nl = 0;
+		while (i < n && is_ws(s[i])) {
+			nl += s[i] == '\n';
+			i++;
+		}
+		if (a == 0 || i == n)
+			continue; /* leading/trailing whitespace stays with its text */
+		while (pi < b->nprot && b->prot[2 * pi + 1] <= a)
+			pi++;
+		if (pi < b->nprot && b->prot[2 * pi] < a)
+			continue; /* inside math or code */
+		enum infty_seg_end level;
+		if (nl >= 2)
+			level = INFTY_SEG_END_PARAGRAPH;
+		else if (nl == 1 || ends_sentence(s, a))
+			level = INFTY_SEG_END_SENTENCE;
+		else
+			continue;
+		if (add_bound(b, a, i - a, level))
+			return INFTY_ENOMEM;
+	}
+	return 0;
+}
