@@ -1,0 +1,444 @@
+/*
+ * test_tokenizer.c - the tokenizer against Hugging Face tokenizers: the
+ * committed vectors (tests/vectors/qwen3.jsonl, made by HF through its Node
+ * binding) give exact ids; decoding gives back the NFC text; counts equal
+ * encodings; offsets cover the input; threads agree; and the loader refuses
+ * what it does not implement, fails cleanly without memory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "infty/alloc.h"
+#include "infty/error.h"
+#include "infty/tokenizer.h"
+
+#include <json.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <utf8proc.h>
+
+static struct infty_tokenizer *qwen;
+static const char *qwen_path;
+
+struct vec {
+	char *text;
+	size_t len;
+	uint32_t *ids;
+	size_t n;
+};
+static struct vec *vecs;
+static size_t nvecs;
+
+static void load_vectors(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	assert_non_null(f);
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t got;
+	size_t vcap = 0;
+	while ((got = getline(&line, &cap, f)) > 0) {
+		struct json_object *o = json_tokener_parse(line);
+		assert_non_null(o);
+		struct json_object *t, *ids;
+		assert_true(json_object_object_get_ex(o, "text", &t));
+		assert_true(json_object_object_get_ex(o, "ids", &ids));
+		if (nvecs == vcap) {
+			vcap = vcap ? 2 * vcap : 1024;
+			vecs = realloc(vecs, vcap * sizeof *vecs);
+			assert_non_null(vecs);
+		}
+		struct vec *v = &vecs[nvecs++];
+		v->len = (size_t)json_object_get_string_len(t);
+		v->text = malloc(v->len + 1);
+		memcpy(v->text, json_object_get_string(t), v->len + 1);
+		v->n = json_object_array_length(ids);
+		v->ids = malloc((v->n + 1) * sizeof *v->ids);
+		for (size_t i = 0; i < v->n; i++)
+			v->ids[i] = (uint32_t)json_object_get_int64(json_object_array_get_idx(ids, i));
+		json_object_put(o);
+	}
+	free(line);
+	fclose(f);
+}
+
+static int setup_dir(void **state);
+
+static int setup(void **state)
+{
+	if (setup_dir(state))
+		return -1;
+	qwen_path = getenv("INFTY_TOKENIZER_DEFAULT");
+	if (!qwen_path || access(qwen_path, R_OK) != 0)
+		qwen_path = infty_tokenizer_default_path();
+	if (access(qwen_path, R_OK) != 0)
+		return 0; /* tests that need it skip */
+	char detail[256];
+	if (infty_tokenizer_load(&qwen, qwen_path, detail, sizeof detail) != 0) {
+		fprintf(stderr, "# cannot load %s: %s\n", qwen_path, detail);
+		return -1;
+	}
+	load_vectors("tests/vectors/qwen3.jsonl");
+	return 0;
+}
+
+static int teardown_dir(void **state);
+
+static int teardown(void **state)
+{
+	teardown_dir(state);
+	infty_tokenizer_free(qwen);
+	for (size_t i = 0; i < nvecs; i++) {
+		free(vecs[i].text);
+		free(vecs[i].ids);
+	}
+	free(vecs);
+	return 0;
+}
+
+#define NEED_QWEN()                                                                  \
+	do {                                                                         \
+		if (!qwen) {                                                         \
+			fprintf(stderr, "# SKIP no default tokenizer (make tokenizer)\n"); \
+			skip();                                                      \
+		}                                                                    \
+	} while (0)
+
+static void test_vectors_exact(void **state)
+{
+	NEED_QWEN();
+	assert_true(nvecs >= 2000);
+	struct infty_tok_ctx *c = infty_tok_ctx_new(qwen);
+	assert_non_null(c);
+	uint32_t *ids = malloc(65536 * sizeof *ids);
+	size_t bad = 0;
+	/* Twice: the second pass runs from the piece cache. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < nvecs; i++) {
+			struct vec *v = &vecs[i];
+			int64_t n = infty_tok_encode(c, v->text, v->len, ids, 65536, NULL);
+			if (n != (int64_t)v->n || memcmp(ids, v->ids, v->n * sizeof *ids) != 0) {
+				if (bad++ < 10)
+					fprintf(stderr, "# vector %zu: got %lld ids, want %zu\n", i,
+						(long long)n, v->n);
+				continue;
+			}
+			int64_t cnt = infty_tok_count(c, v->text, v->len);
+			if (cnt != n && bad++ < 10)
+				fprintf(stderr, "# vector %zu: count %lld != %lld\n", i, (long long)cnt,
+					(long long)n);
+		}
+	free(ids);
+	infty_tok_ctx_free(c);
+	assert_int_equal(bad, 0);
+}
+
+/* decode(encode(x)) is NFC(x), byte for byte. */
+static void test_round_trip(void **state)
+{
+	NEED_QWEN();
+	struct infty_tok_ctx *c = infty_tok_ctx_new(qwen);
+	uint32_t *ids = malloc(65536 * sizeof *ids);
+	char *buf = malloc(1 << 20);
+	size_t bad = 0;
+	for (size_t i = 0; i < nvecs; i++) {
+		struct vec *v = &vecs[i];
+		int64_t n = infty_tok_encode(c, v->text, v->len, ids, 65536, NULL);
+		assert_true(n >= 0);
+		int64_t m = infty_tok_decode(qwen, ids, (size_t)n, buf, 1 << 20);
+		assert_true(m >= 0);
+		utf8proc_uint8_t *nfc = NULL;
+		utf8proc_ssize_t nl = utf8proc_map((const utf8proc_uint8_t *)v->text,
+						   (utf8proc_ssize_t)v->len, &nfc,
+						   UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+		assert_true(nl >= 0);
+		/* Added tokens are kept out of NFC; the vectors' texts around
+		 * them are already NFC except <think> + U+0338 cases. */
+		if ((m != nl || memcmp(buf, nfc, (size_t)nl) != 0) &&
+		    (m != (int64_t)v->len || memcmp(buf, v->text, v->len) != 0))
+			if (bad++ < 5)
+				fprintf(stderr, "# round trip of vector %zu differs\n", i);
+		free(nfc);
+	}
+	free(buf);
+	free(ids);
+	infty_tok_ctx_free(c);
+	assert_int_equal(bad, 0);
+}
+
+static void test_known_ids(void **state)
+{
+	NEED_QWEN();
+	struct infty_tok_ctx *c = infty_tok_ctx_new(qwen);
+	uint32_t ids[64];
+	/* The reference's own example: X.<|im_end|> is 3 tokens, not 7. */
+	assert_int_equal(infty_tok_encode(c, "X.<|im_end|>", 12, ids, 64, NULL), 3);
+	assert_int_equal(ids[2], infty_tok_token_id(qwen, "<|im_end|>", 10));
+	/* Decomposed e + acute is one token, the composed one's. */
+	int64_t a = infty_tok_encode(c, "e\xcc\x81", 3, ids, 64, NULL);
+	uint32_t composed[4];
+	int64_t b = infty_tok_encode(c, "\xc3\xa9", 2, composed, 4, NULL);
+	assert_int_equal(a, b);
+	assert_memory_equal(ids, composed, (size_t)a * sizeof *ids);
+	/* Ids past the table are refused by decode. */
+	uint32_t huge = 1u << 30;
+	char buf[8];
+	assert_int_equal(infty_tok_decode(qwen, &huge, 1, buf, sizeof buf), INFTY_EINVAL);
+	/* Invalid UTF-8 is an error, not a guess. */
+	assert_int_equal(infty_tok_count(c, "a\xff" "b", 3), INFTY_EUTF8);
+	assert_int_equal(infty_tok_count(c, "\xed\xa0\x80", 3), INFTY_EUTF8);
+	assert_int_equal(infty_tok_count(c, "", 0), 0);
+	/* Too small a buffer: the needed size comes back, nothing overruns. */
+	uint32_t two[2] = {7, 7};
+	assert_int_equal(infty_tok_encode(c, "one two three four", 18, two, 1, NULL), 4);
+	assert_int_equal(two[1], 7);
+	assert_string_equal(infty_tokenizer_hash(qwen) + 0, infty_tokenizer_hash(qwen));
+	assert_memory_equal(infty_tokenizer_hash(qwen), "sha256:", 7);
+	infty_tok_ctx_free(c);
+}
+
+/* Offsets tile the original text, including across NFC-changed spans. */
+static void test_offsets(void **state)
+{
+	NEED_QWEN();
+	struct infty_tok_ctx *c = infty_tok_ctx_new(qwen);
+	uint32_t *ids = malloc(65536 * sizeof *ids);
+	size_t *off = malloc(2 * 65536 * sizeof *off);
+	for (size_t i = 0; i < nvecs; i++) {
+		struct vec *v = &vecs[i];
+		int64_t n = infty_tok_encode(c, v->text, v->len, ids, 65536, off);
+		assert_true(n >= 0);
+		size_t at = 0, prev = 0;
+		for (int64_t k = 0; k < n; k++) {
+			assert_true(off[2 * k] <= off[2 * k + 1]);
+			assert_true(off[2 * k + 1] <= v->len);
+			assert_true(off[2 * k] >= prev); /* starts never go back */
+			prev = off[2 * k];
+			if (off[2 * k + 1] > at)
+				at = off[2 * k + 1];
+		}
+		if (n)
+			assert_int_equal(at, v->len);
+	}
+	/* A plain ASCII text: offsets are the exact token bytes. */
+	const char *t = "Hello world, it's 42.";
+	int64_t n = infty_tok_encode(c, t, strlen(t), ids, 64, off);
+	size_t at = 0;
+	for (int64_t k = 0; k < n; k++) {
+		char buf[64];
+		int64_t m = infty_tok_decode(qwen, &ids[k], 1, buf, sizeof buf);
+		assert_int_equal(off[2 * k], at);
+		assert_int_equal(off[2 * k + 1] - off[2 * k], (size_t)m);
+		assert_memory_equal(t + at, buf, (size_t)m);
+		at += (size_t)m;
+	}
+	assert_int_equal(at, strlen(t));
+	free(ids);
+	free(off);
+	infty_tok_ctx_free(c);
+}
+
+/* One shared tokenizer, a context per thread: the same ids as one thread. */
+static void test_threads(void **state)
+{
+	NEED_QWEN();
+	int64_t *want = calloc(nvecs, sizeof *want), *got = calloc(nvecs, sizeof *got);
+	struct infty_tok_ctx *c = infty_tok_ctx_new(qwen);
+	for (size_t i = 0; i < nvecs; i++)
+		want[i] = infty_tok_count(c, vecs[i].text, vecs[i].len);
+	infty_tok_ctx_free(c);
+	int fails = 0;
+#pragma omp parallel num_threads(4) reduction(+ : fails)
+	{
+		struct infty_tok_ctx *tc = infty_tok_ctx_new(qwen);
+		uint32_t *ids = malloc(65536 * sizeof *ids);
+		for (int rep = 0; rep < 3; rep++) {
+#pragma omp for schedule(dynamic, 7)
+			for (size_t i = 0; i < nvecs; i++) {
+				int64_t n = infty_tok_encode(tc, vecs[i].text, vecs[i].len, ids, 65536, NULL);
+				got[i] = n;
+				if (n != (int64_t)vecs[i].n ||
+				    memcmp(ids, vecs[i].ids, vecs[i].n * sizeof *ids) != 0)
+					fails++;
+			}
+		}
+		free(ids);
+		infty_tok_ctx_free(tc);
+	}
+	assert_int_equal(fails, 0);
+	assert_memory_equal(want, got, nvecs * sizeof *want);
+	free(want);
+	free(got);
+}
+
+/* Long single pieces go through the heap BPE: same ids as HF's vectors
+ * prove for shorter ones, and the split there must not matter. */
+static void test_long_pieces(void **state)
+{
+	NEED_QWEN();
+	struct infty_tok_ctx *c = infty_tok_ctx_new(qwen);
+	size_t n = 100000;
+	char *s = malloc(n);
+	memset(s, '=', n);
+	uint32_t *ids = malloc(n * sizeof *ids);
+	int64_t k = infty_tok_encode(c, s, n, ids, n, NULL);
+	assert_true(k > 0 && k < (int64_t)n / 8);
+	char *back = malloc(n);
+	assert_int_equal(infty_tok_decode(qwen, ids, (size_t)k, back, n), (int64_t)n);
+	assert_memory_equal(back, s, n);
+	free(back);
+	free(ids);
+	free(s);
+	infty_tok_ctx_free(c);
+}
+
+/* ---- small hand-made tokenizers for the loader's error paths ------------- */
+
+static char dir[256];
+
+/* A tokenizer.json with the 256 byte tokens, merges "a b" -> "ab", and the
+ * given pre_tokenizer / model extras. */
+static const char *write_tiny(const char *name, const char *pre, const char *model_extra,
+			      const char *merges)
+{
+	static char path[512];
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":%s,"
+		   "\"added_tokens\":[{\"id\":258,\"content\":\"<x>\",\"special\":true}],"
+		   "\"model\":{\"type\":\"BPE\"%s,\"vocab\":{",
+		pre, model_extra);
+	int extra = 0;
+	for (int b = 0; b < 256; b++) {
+		int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+		int cp = printable ? b : 256 + extra++;
+		fprintf(f, "\"\\u%04x\":%d,", cp, b);
+	}
+	fprintf(f, "\"ab\":256,\"abab\":257},\"merges\":%s}}", merges);
+	assert_int_equal(fclose(f), 0);
+	return path;
+}
+
+static const char *QWEN_PRE =
+	"{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
+	"\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| "
+	"?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+	"\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":"
+	"false,\"use_regex\":false}]}";
+
+static int setup_dir(void **state)
+{
+	snprintf(dir, sizeof dir, "%s/infty-tok.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static void test_tiny_ok(void **state)
+{
+	const char *p = write_tiny("ok.json", QWEN_PRE, "", "[[\"a\",\"b\"],[\"ab\",\"ab\"]]");
+	struct infty_tokenizer *t;
+	char d[256];
+	assert_int_equal(infty_tokenizer_load(&t, p, d, sizeof d), 0);
+	struct infty_tok_ctx *c = infty_tok_ctx_new(t);
+	uint32_t ids[16];
+	assert_int_equal(infty_tok_encode(c, "ababa<x>", 8, ids, 16, NULL), 3);
+	assert_int_equal(ids[0], 257);
+	assert_int_equal(ids[1], 'a');
+	assert_int_equal(ids[2], 258);
+	/* Legacy "a b" merges load to the same result. */
+	infty_tok_ctx_free(c);
+	infty_tokenizer_free(t);
+	p = write_tiny("legacy.json", QWEN_PRE, "", "[\"a b\",\"ab ab\"]");
+	assert_int_equal(infty_tokenizer_load(&t, p, d, sizeof d), 0);
+	c = infty_tok_ctx_new(t);
+	assert_int_equal(infty_tok_encode(c, "ababa", 5, ids, 16, NULL), 2);
+	assert_int_equal(ids[0], 257);
+	infty_tok_ctx_free(c);
+	infty_tokenizer_free(t);
+}
+
+static void test_tiny_refused(void **state)
+{
+	struct infty_tokenizer *t = (void *)1;
+	char d[256];
+	const char *p = write_tiny("pat.json",
+				   "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\w+\"},\"behavior\":"
+				   "\"Isolated\"}",
+				   "", "[]");
+	assert_int_equal(infty_tokenizer_load(&t, p, d, sizeof d), INFTY_EUNSUPPORTED);
+	assert_null(t);
+	assert_non_null(strstr(d, "pre_tokenizer"));
+	p = write_tiny("seq.json",
+		       "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":"
+		       "{\"Regex\":\"\\\\p{N}{1,5}\"},\"behavior\":\"Isolated\"},{\"type\":"
+		       "\"ByteLevel\",\"use_regex\":false}]}",
+		       "", "[]");
+	assert_int_equal(infty_tokenizer_load(&t, p, d, sizeof d), INFTY_EUNSUPPORTED);
+	assert_non_null(strstr(d, "pattern"));
+	p = write_tiny("bf.json", QWEN_PRE, ",\"byte_fallback\":true", "[]");
+	assert_int_equal(infty_tokenizer_load(&t, p, d, sizeof d), INFTY_EUNSUPPORTED);
+	assert_non_null(strstr(d, "byte_fallback"));
+	p = write_tiny("badmerge.json", QWEN_PRE, "", "[\"a c\"]");
+	assert_int_equal(infty_tokenizer_load(&t, p, d, sizeof d), INFTY_ESCHEMA);
+	p = write_tiny("prefix.json",
+		       "{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"use_regex\":true}", "",
+		       "[]");
+	assert_int_equal(infty_tokenizer_load(&t, p, d, sizeof d), INFTY_EUNSUPPORTED);
+	assert_int_equal(infty_tokenizer_load(&t, "/nonexistent/tokenizer.json", d, sizeof d),
+			 INFTY_EIO);
+	assert_non_null(strstr(d, "/nonexistent"));
+	char bad[512];
+	snprintf(bad, sizeof bad, "%s/trunc.json", dir);
+	FILE *f = fopen(bad, "w");
+	fputs("{\"model\": {\"type\": \"BPE\", \"vocab\": {", f);
+	fclose(f);
+	assert_int_equal(infty_tokenizer_load(&t, bad, d, sizeof d), INFTY_EJSON);
+}
+
+/* Every allocation failure is reported as ENOMEM, nothing leaks (ASan). */
+static void test_alloc_failure(void **state)
+{
+	const char *p = write_tiny("oom.json", QWEN_PRE, "", "[[\"a\",\"b\"],[\"ab\",\"ab\"]]");
+	int ok = 0;
+	for (long n = 0; n < 400 && !ok; n++) {
+		struct infty_tokenizer *t = NULL;
+		char d[256];
+		infty_alloc_fail_after(n);
+		int rc = infty_tokenizer_load(&t, p, d, sizeof d);
+		struct infty_tok_ctx *c = rc == 0 ? infty_tok_ctx_new(t) : NULL;
+		int64_t k = c ? infty_tok_count(c, "ab ab\xcc\x81 abab", 12) : -1;
+		infty_alloc_fail_after(-1);
+		if (rc == 0 && c && k >= 0)
+			ok = 1;
+		else if (rc)
+			assert_true(rc == INFTY_ENOMEM || rc == INFTY_EJSON);
+		infty_tok_ctx_free(c);
+		infty_tokenizer_free(t);
+	}
+	assert_true(ok);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_vectors_exact), cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_known_ids),     cmocka_unit_test(test_offsets),
+		cmocka_unit_test(test_threads),       cmocka_unit_test(test_long_pieces),
+		cmocka_unit_test(test_tiny_ok),       cmocka_unit_test(test_tiny_refused),
+		cmocka_unit_test(test_alloc_failure),
+	};
+	return cmocka_run_group_tests_name("tokenizer", tests, setup, teardown);
+}
