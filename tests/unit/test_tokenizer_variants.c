@@ -111,7 +111,37 @@ static void test_llama3(void **state)
 	snprintf(buf, sizeof buf, "%.*s\\p{N}{1,3}|%s", (int)(at - s), s, at + 6);
 	char *old = strdup(s);
 	json_object_object_add(pat, "Regex", json_object_new_string(buf));
+	/* As the generator: multi-digit tokens, so the grouping shows. */
+	struct json_object *model, *vocab, *merges;
+	assert_true(json_object_object_get_ex(base, "model", &model));
+	assert_true(json_object_object_get_ex(model, "vocab", &vocab));
+	assert_true(json_object_object_get_ex(model, "merges", &merges));
+	static const char *const add[3][3] = {{"12", "1", "2"}, {"123", "12", "3"}, {"45", "4", "5"}};
+	/* They take the ids right after the vocabulary; added tokens move up. */
+	int nv = json_object_object_length(vocab);
+	struct json_object *added;
+	assert_true(json_object_object_get_ex(base, "added_tokens", &added));
+	for (size_t i = 0; i < json_object_array_length(added); i++) {
+		struct json_object *id;
+		assert_true(json_object_object_get_ex(json_object_array_get_idx(added, i), "id", &id));
+		json_object_set_int(id, json_object_get_int(id) + 3);
+	}
+	for (int i = 0; i < 3; i++) {
+		json_object_object_add(vocab, add[i][0], json_object_new_int(nv + i));
+		struct json_object *m = json_object_new_array();
+		json_object_array_add(m, json_object_new_string(add[i][1]));
+		json_object_array_add(m, json_object_new_string(add[i][2]));
+		json_object_array_add(merges, m);
+	}
 	check_variant("llama3", base);
+	for (int i = 0; i < 3; i++)
+		json_object_object_del(vocab, add[i][0]);
+	json_object_array_del_idx(merges, json_object_array_length(merges) - 3, 3);
+	for (size_t i = 0; i < json_object_array_length(added); i++) {
+		struct json_object *id;
+		json_object_object_get_ex(json_object_array_get_idx(added, i), "id", &id);
+		json_object_set_int(id, json_object_get_int(id) - 3);
+	}
 	json_object_object_add(pat, "Regex", json_object_new_string(old));
 	free(old);
 }

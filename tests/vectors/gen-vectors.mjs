@@ -208,6 +208,13 @@ const variants = {
 	qwen3: (j) => j,
 	llama3: (j) => {
 		j.pre_tokenizer.pretokenizers[0].pattern.Regex = j.pre_tokenizer.pretokenizers[0].pattern.Regex.replace('\\p{N}|', '\\p{N}{1,3}|');
+		// Qwen's vocabulary has no multi-digit token, so give it some, or
+		// the digit grouping would not show in the ids.
+		// They take the ids right after the vocabulary; added tokens move up.
+		const n = Object.keys(j.model.vocab).length;
+		Object.assign(j.model.vocab, { '12': n, '123': n + 1, '45': n + 2 });
+		for (const t of j.added_tokens) t.id += 3;
+		j.model.merges.push(['1', '2'], ['12', '3'], ['4', '5']);
 		return j;
 	},
 	gpt2: (j) => {
