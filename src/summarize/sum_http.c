@@ -39,6 +39,10 @@ struct xfer {
 	int should_retry;
 	double started;
 	int overflow;
+	/* Stall detection: bytes seen so far and when the count last moved. */
+	curl_off_t seen;
+	double last_move, stall;
+	int stalled;
 };
 
 struct sum_http {
@@ -83,6 +87,29 @@ static size_t on_body(char *p, size_t sz, size_t n, void *u)
 	memcpy(x->buf + x->len, p, add);
 	x->len += add;
 	return add;
+}
+
+/*
+ * Our own stall timeout: curl's LOW_SPEED_* averages the speed over a few
+ * seconds, so a 1 s setting fires after about 6 s.  Here a transfer is
+ * dropped once no byte moved in either direction for stall seconds.
+ */
+static int on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	(void)dltotal, (void)ultotal;
+	struct xfer *x = u;
+	double now = infty_sum_now();
+	if (dlnow + ulnow != x->seen) {
+		x->seen = dlnow + ulnow;
+		x->last_move = now;
+		return 0;
+	}
+	if (x->stall > 0 && now - x->last_move > x->stall) {
+		x->stalled = 1;
+		return 1;
+	}
+	return 0;
 }
 
 /* Retry-After in seconds or an HTTP date, retry-after-ms in milliseconds. */
@@ -306,11 +333,10 @@ static struct xfer *get_xfer(struct sum_http *h)
 	 * A stall timeout rather than a total one: a slow but live server keeps
 	 * its transfer, a peer that went silent loses it after stall seconds.
 	 */
-	long stall = (long)(c->stall_timeout + 0.5);
-	if (stall > 0) {
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, stall);
-	}
+	x->stall = c->stall_timeout;
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
 	return x;
 }
 
@@ -353,7 +379,9 @@ static int start(struct sum_http *h, struct item it)
 	x->retry_after = -1;
 	x->should_retry = -1;
 	x->overflow = 0;
-	x->started = infty_sum_now();
+	x->started = x->last_move = infty_sum_now();
+	x->seen = 0;
+	x->stalled = 0;
 	curl_easy_setopt(x->e, CURLOPT_URL, h->urls[h->next_url]);
 	h->next_url = (h->next_url + 1) % h->n_urls;
 	curl_easy_setopt(x->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)it.len);
@@ -399,7 +427,7 @@ static void finish(struct sum_http *h, CURLMsg *msg)
 	struct sum_http_result r = {0};
 	long status = 0;
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
-	r.curl_code = (int)msg->data.result;
+	r.curl_code = x->stalled ? CURLE_OPERATION_TIMEDOUT : (int)msg->data.result;
 	r.status = r.curl_code ? 0 : status;
 	if (infty_grow(&x->buf, &x->cap, x->len + 1, 1) == 0)
 		x->buf[x->len] = '\0';
