@@ -33,7 +33,7 @@ is_rc 2 "a bad option exits 2"
 like "$ERR" "^usage:" "a bad option prints a usage line"
 mkdir -p "$T/dry"
 echo '{"total_shards": 6}' >"$T/dry/run.json"
-run "$SLURM" --make "$STANDIN" -n -w 2 --max-array 4 submit "$T/dry" ETA=64
+run "$SLURM" --make "$STANDIN" -n -w 2 --max-array 4 --stages segment,summarize,build submit "$T/dry" ETA=64
 is_rc 0 "dry run exits 0"
 like "$OUT" "sbatch .*--array=0-3%2 .*segment.sbatch" "dry run: first window of 4, throttled to 2"
 like "$OUT" "--array=0-1%2 --export=ALL.?,INFTY_SHARD_BASE=4 " "dry run: second window starts at shard 4"
@@ -71,7 +71,7 @@ O=$T/run
 mkdir -p "$O/fail-once"
 echo '{"total_shards": 6}' >"$O/run.json"
 touch "$O/fail-once/segment-3"
-run "$SLURM" --make "$STANDIN" -w 2 --max-array 4 submit "$O" ETA=64
+run "$SLURM" --make "$STANDIN" -w 2 --max-array 4 --stages segment,summarize,build submit "$O" ETA=64
 is_rc 0 "submit exits 0"
 is "$(jobs_of "$O" segment | wc -l)" 2 "six shards with MaxArraySize 4 make two segment arrays"
 

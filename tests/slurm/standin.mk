@@ -14,7 +14,8 @@ prev_build := summarize
 N = $(shell jq -r .total_shards '$(OUT)/run.json')
 pad = $(shell printf %05d $(1))
 
-.PHONY: stage-shard missing status
+.PHONY: all prepare stage-shard missing status
+all prepare:
 stage-shard:
 	@s=$(call pad,$(SHARD)); d='$(OUT)/$(STAGE)'; \
 	if [ -e "$$d/done/$$s" ]; then exit 0; fi; \
