@@ -1,0 +1,115 @@
+/*
+ * inspect.h - the engine of infty-inspect: what kind of record a line is,
+ * the invariants every stage's records must keep, and the series of
+ * numbers the stats views draw.
+ *
+ * Ownership: a struct inspect_stats owns its series; release it with
+ * inspect_stats_release().  Problems are reported through a callback so the
+ * engine never prints.
+ */
+#ifndef INFTY_INSPECT_H
+#define INFTY_INSPECT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct json_object;
+
+enum inspect_kind {
+	INSPECT_UNKNOWN,
+	INSPECT_ROW,        /* a dataset row (input of infty-segment) */
+	INSPECT_SEGMENT,    /* infty-segment output */
+	INSPECT_SUMMARIZED, /* infty-summarize output */
+	INSPECT_PAPER,      /* infty-build --format paper */
+	INSPECT_MESSAGES,   /* infty-build --format messages */
+	INSPECT_HF,         /* infty-build --format hf */
+	INSPECT_REJECT,     /* a reject / dead-letter record of any stage */
+};
+
+enum inspect_kind inspect_kind_of(struct json_object *rec);
+const char *inspect_kind_name(enum inspect_kind k);
+
+/* The record's trace id: "id", else meta.id, else "uuid"; NULL when none. */
+const char *inspect_record_id(struct json_object *rec);
+
+/* Token counter for validate (NULL: counts are not rechecked). */
+typedef int64_t (*inspect_count_fn)(void *ctx, const char *text, size_t len);
+
+/* Called once per problem found: a one-line, lowercase message. */
+typedef void (*inspect_problem_fn)(void *ctx, uint64_t lineno, const char *msg);
+
+/*
+ * Validation state across the records of one file: instances of one trace
+ * must come together, iterations 1..n in order, exactly n of them.
+ */
+struct inspect_validator {
+	inspect_count_fn count;
+	void *count_ctx;
+	inspect_problem_fn problem;
+	void *problem_ctx;
+	/* the trace whose instances are being read */
+	char *cur_id;
+	int64_t cur_n, cur_seen;
+	uint64_t cur_line;
+	int cur_hf_last; /* hf: the last instance seen had a conclusion */
+	uint64_t problems;
+};
+
+void inspect_validator_init(struct inspect_validator *v);
+/* Check one parsed record (lineno for messages).  Returns problems found. */
+int inspect_validate(struct inspect_validator *v, struct json_object *rec, uint64_t lineno);
+/* End of file: report a trace whose instances stopped short. */
+int inspect_validate_end(struct inspect_validator *v);
+void inspect_validator_release(struct inspect_validator *v);
+
+/* ---- stats ------------------------------------------------------------ */
+
+struct inspect_series {
+	const char *name; /* static */
+	double *v;
+	size_t n, cap;
+};
+
+enum {
+	SER_SEG_TOKENS,     /* tokens per segment */
+	SER_SEGS_PER_TRACE, /* segments per trace (n) */
+	SER_SUMMARY_CHARS,  /* characters per summary */
+	SER_COMPRESSION,    /* summary chars / chars of the segment it follows */
+	SER_PROMPT_TOKENS,  /* instance prompt tokens (meta) */
+	SER_TARGET_TOKENS,  /* instance target tokens (meta) */
+	SER_COUNT
+};
+
+#define INSPECT_MAX_LABELS 32
+
+struct inspect_stats {
+	uint64_t records, by_kind[INSPECT_REJECT + 1];
+	struct inspect_series s[SER_COUNT];
+	/* segment end reasons and reject reasons, counted by label */
+	char *label[INSPECT_MAX_LABELS];
+	uint64_t label_count[INSPECT_MAX_LABELS];
+	size_t n_labels;
+};
+
+void inspect_stats_init(struct inspect_stats *st);
+/* Add one record.  0 or INFTY_ENOMEM. */
+int inspect_stats_add(struct inspect_stats *st, struct json_object *rec);
+void inspect_stats_release(struct inspect_stats *st);
+
+/* A histogram of a series: up to max_bins equal bins over [lo, hi]. */
+struct inspect_hist {
+	double lo, width;
+	size_t bins;
+	uint64_t count[64];
+	double min, max, p50, p90, mean;
+	int integral; /* bin edges are whole numbers */
+};
+/* Sorts s->v.  Returns 0, or 1 when the series is empty. */
+int inspect_hist_make(struct inspect_series *s, size_t max_bins, struct inspect_hist *h);
+
+/* The stats as text (bars) or as a self-contained HTML page (inline SVG). */
+void inspect_stats_text(struct inspect_stats *st, FILE *out);
+void inspect_stats_html(struct inspect_stats *st, const char *title, FILE *out);
+
+#endif

@@ -1,0 +1,505 @@
+/*
+ * infty-inspect: look inside any stage's files (rows, segment, summarized,
+ * instance and reject records): show, stats, validate, head, sample, grep.
+ * Options, reading and exit codes here; views and checks in inspect_*.c.
+ */
+#include "inspect.h"
+#include "inspect_show.h"
+
+#include "infty/alloc.h"
+#include "infty/cli.h"
+#include "infty/error.h"
+#include "infty/jsonl.h"
+#include "infty/tokenizer.h"
+
+#include <getopt.h>
+#include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage_text[] =
+	"usage: infty-inspect COMMAND [OPTIONS] [FILE...]\n"
+	"Look inside infty's files (.jsonl, .jsonl.zst, or stdin when no FILE / '-').\n"
+	"\n"
+	"  show ID [FILE...]           the record(s) of trace ID laid out for a person\n"
+	"  stats [FILE...]             counts and histograms in the terminal\n"
+	"      --html OUT              ... and a self-contained HTML page with charts\n"
+	"  validate [FILE...]          check schema and invariants; file:line: per problem\n"
+	"      -t, --tokenizer PATH    also recount every segment's tokens ('default':\n"
+	"                              the default tokenizer)\n"
+	"  head [-n K] [FILE...]       the first K records (default 10), as they are\n"
+	"  sample -n K [--seed S] [FILE...]   K records drawn uniformly (reservoir),\n"
+	"                              in input order; the same S gives the same draw\n"
+	"  grep --id ID | --field PATH=VALUE | --field PATH~TEXT [FILE...]\n"
+	"                              records whose id, or field (dotted path, e.g.\n"
+	"                              source.uuid, meta.n), equals VALUE / contains TEXT\n"
+	"\n"
+	"      --color WHEN            auto (default: on a terminal), always, never\n"
+	"  -h, --help                  this help\n"
+	"  -V, --version               print the version\n"
+	"\n"
+	"Exit status: 0 done; 1 a problem found (validate), nothing matched (show,\n"
+	"grep) or a read error; 2 usage error.  See infty-inspect(1).\n";
+
+enum { O_HTML = 256, O_SEED, O_ID, O_FIELD, O_COLOR };
+
+struct opts {
+	const char *html, *tokenizer, *id, *field;
+	long long n;
+	unsigned long long seed;
+	int color;
+};
+
+/* Calls fn on every parsed record of every file; a stream error ends with 1. */
+typedef int (*rec_fn)(void *ctx, struct infty_reader *r, struct json_object *rec,
+		      uint64_t line);
+
+static int bad_lines;
+
+static int each_record(char **files, int nfiles, rec_fn fn, void *ctx, int stop_early)
+{
+	static char *stdin_only[] = {"-"};
+	if (!nfiles) {
+		files = stdin_only;
+		nfiles = 1;
+	}
+	int status = 0;
+	for (int i = 0; i < nfiles; i++) {
+		struct infty_reader *r;
+		if (infty_reader_open(&r, files[i], 0)) {
+			infty_warn("%s: cannot open", files[i]);
+			status = 1;
+			continue;
+		}
+		for (;;) {
+			struct json_object *rec = NULL;
+			uint64_t line = 0;
+			int rc = infty_reader_next(r, &rec, &line);
+			if (rc == 0)
+				break;
+			if (rc == INFTY_EJSON || rc == INFTY_EUTF8) {
+				bad_lines++;
+				rc = fn(ctx, r, NULL, line);
+			} else if (rc < 0) {
+				infty_warn("%s:%llu: %s: %s", infty_reader_path(r),
+					   (unsigned long long)line, infty_strerror(rc),
+					   infty_reader_detail(r));
+				status = 1;
+				break;
+			} else {
+				rc = fn(ctx, r, rec, line);
+				json_object_put(rec);
+			}
+			if (rc && stop_early)
+				break;
+		}
+		infty_reader_free(r);
+	}
+	return status;
+}
+
+static void put_line(const char *s, size_t n)
+{
+	if (fwrite(s, 1, n, stdout) != n || putchar('\n') == EOF)
+		infty_die(INFTY_EXIT_DATA, "stdout: write failed");
+}
+
+/* ---- head ------------------------------------------------------------- */
+
+static int cmd_head(const struct opts *o, char **files, int nfiles)
+{
+	static char *stdin_only[] = {"-"};
+	if (!nfiles) {
+		files = stdin_only;
+		nfiles = 1;
+	}
+	long long left = o->n >= 0 ? o->n : 10;
+	int status = 0;
+	for (int i = 0; i < nfiles && left > 0; i++) {
+		struct infty_reader *r;
+		if (infty_reader_open(&r, files[i], 0)) {
+			infty_warn("%s: cannot open", files[i]);
+			status = 1;
+			continue;
+		}
+		const char *line;
+		size_t len;
+		uint64_t no;
+		int rc;
+		while (left > 0 && (rc = infty_reader_next_line(r, &line, &len, &no)) == 1)
+			if (len) {
+				put_line(line, len);
+				left--;
+			}
+		if (left > 0 && rc < 0) {
+			infty_warn("%s:%llu: %s", files[i], (unsigned long long)no, infty_strerror(rc));
+			status = 1;
+		}
+		infty_reader_free(r);
+	}
+	return status;
+}
+
+/* ---- sample ----------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+struct kept {
+	uint64_t index;
+	char *line;
+	size_t len;
+};
+
+static int cmp_kept(const void *a, const void *b)
+{
+	uint64_t x = ((const struct kept *)a)->index, y = ((const struct kept *)b)->index;
+	return (x > y) - (x < y);
+}
+
+static int cmd_sample(const struct opts *o, char **files, int nfiles)
+{
+	static char *stdin_only[] = {"-"};
+	if (o->n < 0)
+		infty_usage_error("sample: -n K is required");
+	if (!nfiles) {
+		files = stdin_only;
+		nfiles = 1;
+	}
+	size_t k = (size_t)o->n;
+	struct kept *res = infty_calloc(k ? k : 1, sizeof *res);
+	if (!res)
+		infty_die(INFTY_EXIT_DATA, "out of memory");
+	uint64_t seen = 0, state = o->seed;
+	int status = 0;
+	for (int i = 0; i < nfiles; i++) {
+		struct infty_reader *r;
+		if (infty_reader_open(&r, files[i], 0)) {
+			infty_warn("%s: cannot open", files[i]);
+			status = 1;
+			continue;
+		}
+		const char *line;
+		size_t len;
+		uint64_t no;
+		int rc;
+		while ((rc = infty_reader_next_line(r, &line, &len, &no)) == 1) {
+			if (!len)
+				continue;
+			/* Algorithm R: record i replaces a kept one with chance k/(i+1). */
+			uint64_t slot = seen < k ? seen : splitmix64(&state) % (seen + 1);
+			if (slot < k) {
+				char *copy = infty_strndup(line, len);
+				if (!copy)
+					infty_die(INFTY_EXIT_DATA, "out of memory");
+				infty_free(res[slot].line);
+				res[slot] = (struct kept){seen, copy, len};
+			}
+			seen++;
+		}
+		if (rc < 0) {
+			infty_warn("%s:%llu: %s", files[i], (unsigned long long)no, infty_strerror(rc));
+			status = 1;
+		}
+		infty_reader_free(r);
+	}
+	size_t got = seen < k ? (size_t)seen : k;
+	qsort(res, got, sizeof *res, cmp_kept);
+	for (size_t i = 0; i < got; i++) {
+		put_line(res[i].line, res[i].len);
+		infty_free(res[i].line);
+	}
+	infty_free(res);
+	return status;
+}
+
+/* ---- grep and show ---------------------------------------------------- */
+
+struct match {
+	const struct opts *o;
+	const char *path; /* --field: the dotted path (a copy we own) */
+	const char *value;
+	int contains;
+	uint64_t hits;
+	int show;
+};
+
+static struct json_object *lookup(struct json_object *rec, const char *path)
+{
+	char key[256];
+	while (rec && *path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		if (n >= sizeof key || !json_object_is_type(rec, json_type_object))
+			return NULL;
+		memcpy(key, path, n);
+		key[n] = '\0';
+		if (!json_object_object_get_ex(rec, key, &rec))
+			return NULL;
+		path += n + (dot != NULL);
+	}
+	return rec;
+}
+
+static int matches(struct match *m, struct json_object *rec)
+{
+	if (!rec)
+		return 0;
+	if (!m->path) {
+		const char *id = inspect_record_id(rec);
+		return id && !strcmp(id, m->value);
+	}
+	struct json_object *v = lookup(rec, m->path);
+	if (!v)
+		return 0;
+	const char *s = json_object_get_string(v);
+	return m->contains ? strstr(s, m->value) != NULL : !strcmp(s, m->value);
+}
+
+static int on_match(void *ctx, struct infty_reader *r, struct json_object *rec, uint64_t line)
+{
+	struct match *m = ctx;
+	if (!matches(m, rec))
+		return 0;
+	m->hits++;
+	if (m->show) {
+		char where[512];
+		snprintf(where, sizeof where, "%s:%llu", infty_reader_path(r),
+			 (unsigned long long)line);
+		inspect_show(stdout, rec, where, m->o->color);
+	} else {
+		size_t len;
+		const char *raw = infty_reader_line(r, &len);
+		put_line(raw, len);
+	}
+	return 0;
+}
+
+static int cmd_grep(const struct opts *o, char **files, int nfiles, int show, const char *id)
+{
+	struct match m = {.o = o, .show = show};
+	char *path = NULL;
+	if (id) {
+		m.value = id;
+	} else if (o->id) {
+		m.value = o->id;
+	} else if (o->field) {
+		const char *op = strpbrk(o->field, "=~");
+		if (!op || op == o->field)
+			infty_usage_error("--field: '%s' is not PATH=VALUE or PATH~TEXT", o->field);
+		path = infty_strndup(o->field, (size_t)(op - o->field));
+		if (!path)
+			infty_die(INFTY_EXIT_DATA, "out of memory");
+		m.path = path;
+		m.value = op + 1;
+		m.contains = *op == '~';
+	} else {
+		infty_usage_error("grep: give --id ID or --field PATH=VALUE");
+	}
+	int status = each_record(files, nfiles, on_match, &m, 0);
+	infty_free(path);
+	if (fflush(stdout) || ferror(stdout))
+		infty_die(INFTY_EXIT_DATA, "stdout: write failed");
+	if (!m.hits && !status && show)
+		infty_warn("no record with id '%s'", m.value);
+	return status ? status : m.hits ? 0 : 1;
+}
+
+/* ---- stats ------------------------------------------------------------ */
+
+static int on_stats(void *ctx, struct infty_reader *r, struct json_object *rec, uint64_t line)
+{
+	(void)r;
+	(void)line;
+	if (rec && inspect_stats_add(ctx, rec))
+		infty_die(INFTY_EXIT_DATA, "out of memory");
+	return 0;
+}
+
+static int cmd_stats(const struct opts *o, char **files, int nfiles)
+{
+	struct inspect_stats st;
+	inspect_stats_init(&st);
+	int status = each_record(files, nfiles, on_stats, &st, 0);
+	inspect_stats_text(&st, stdout);
+	if (bad_lines)
+		printf("unparsable lines: %d\n", bad_lines);
+	if (o->html) {
+		/* Rename into place, so a reader never sees half a page. */
+		char tmp[4096];
+		snprintf(tmp, sizeof tmp, "%s.tmp%ld", o->html, (long)getpid());
+		FILE *f = fopen(tmp, "w");
+		if (!f)
+			infty_die(INFTY_EXIT_DATA, "%s: cannot write", o->html);
+		inspect_stats_html(&st, nfiles ? files[0] : "<stdin>", f);
+		if (ferror(f) | fclose(f) || rename(tmp, o->html)) {
+			remove(tmp);
+			infty_die(INFTY_EXIT_DATA, "%s: write failed", o->html);
+		}
+	}
+	inspect_stats_release(&st);
+	if (fflush(stdout) || ferror(stdout))
+		infty_die(INFTY_EXIT_DATA, "stdout: write failed");
+	return status;
+}
+
+/* ---- validate --------------------------------------------------------- */
+
+struct vctx {
+	struct inspect_validator v;
+	const char *path;
+	uint64_t records;
+};
+
+static void on_problem(void *ctx, uint64_t line, const char *msg)
+{
+	struct vctx *c = ctx;
+	infty_warn("%s:%llu: %s", c->path, (unsigned long long)line, msg);
+}
+
+static int on_validate(void *ctx, struct infty_reader *r, struct json_object *rec, uint64_t line)
+{
+	struct vctx *c = ctx;
+	c->path = infty_reader_path(r);
+	c->records++;
+	if (!rec) {
+		c->v.problems++;
+		infty_warn("%s:%llu: not valid JSON: %s", c->path, (unsigned long long)line,
+			   infty_reader_detail(r));
+		return 0;
+	}
+	inspect_validate(&c->v, rec, line);
+	return 0;
+}
+
+static int64_t count_tokens(void *ctx, const char *s, size_t n)
+{
+	return infty_tok_count(ctx, s, n);
+}
+
+static int cmd_validate(const struct opts *o, char **files, int nfiles)
+{
+	static char *stdin_only[] = {"-"};
+	struct infty_tokenizer *tok = NULL;
+	struct infty_tok_ctx *tctx = NULL;
+	if (o->tokenizer) {
+		const char *p = strcmp(o->tokenizer, "default") ? o->tokenizer
+								 : infty_tokenizer_default_path();
+		char detail[256] = "";
+		int rc = infty_tokenizer_load(&tok, p, detail, sizeof detail);
+		if (rc)
+			infty_die(INFTY_EXIT_USAGE, "%s: cannot load tokenizer: %s %s", p,
+				  infty_strerror(rc), detail);
+		if (!(tctx = infty_tok_ctx_new(tok)))
+			infty_die(INFTY_EXIT_DATA, "out of memory");
+	}
+	if (!nfiles) {
+		files = stdin_only;
+		nfiles = 1;
+	}
+	int status = 0;
+	uint64_t problems = 0;
+	/* One validator per file: a trace's instances must not span files. */
+	for (int i = 0; i < nfiles; i++) {
+		struct vctx c = {.path = files[i]};
+		inspect_validator_init(&c.v);
+		c.v.problem = on_problem;
+		c.v.problem_ctx = &c;
+		if (tctx) {
+			c.v.count = count_tokens;
+			c.v.count_ctx = tctx;
+		}
+		status |= each_record(&files[i], 1, on_validate, &c, 0);
+		inspect_validate_end(&c.v);
+		printf("%s: %llu records, %llu problems\n", strcmp(files[i], "-") ? files[i] : "<stdin>",
+		       (unsigned long long)c.records, (unsigned long long)c.v.problems);
+		problems += c.v.problems;
+		inspect_validator_release(&c.v);
+	}
+	infty_tok_ctx_free(tctx);
+	infty_tokenizer_free(tok);
+	if (fflush(stdout) || ferror(stdout))
+		infty_die(INFTY_EXIT_DATA, "stdout: write failed");
+	return status || problems ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"html", required_argument, NULL, O_HTML},
+		{"tokenizer", required_argument, NULL, 't'},
+		{"seed", required_argument, NULL, O_SEED},
+		{"id", required_argument, NULL, O_ID},
+		{"field", required_argument, NULL, O_FIELD},
+		{"color", required_argument, NULL, O_COLOR},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	infty_cli_init(argv[0]);
+	if (argc < 2) {
+		fputs("usage: infty-inspect show|stats|validate|head|sample|grep [OPTIONS] [FILE...]\n",
+		      stderr);
+		return INFTY_EXIT_USAGE;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+		fputs(usage_text, stdout);
+		return fflush(stdout) || ferror(stdout) ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version"))
+		infty_print_version();
+	struct opts o = {.n = -1, .color = isatty(STDOUT_FILENO)};
+	int c;
+	/* getopt on the arguments after the command word. */
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, "n:t:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'n': o.n = infty_parse_ll("-n", optarg, 0, 100000000); break;
+		case 't': o.tokenizer = optarg; break;
+		case O_HTML: o.html = optarg; break;
+		case O_SEED: o.seed = infty_parse_ull("--seed", optarg, 0, UINT64_MAX); break;
+		case O_ID: o.id = optarg; break;
+		case O_FIELD: o.field = optarg; break;
+		case O_COLOR:
+			if (!strcmp(optarg, "always"))
+				o.color = 1;
+			else if (!strcmp(optarg, "never"))
+				o.color = 0;
+			else if (strcmp(optarg, "auto"))
+				infty_usage_error("--color: '%s' is not auto, always or never", optarg);
+			break;
+		case 'h': fputs(usage_text, stdout); return INFTY_EXIT_OK;
+		case 'V': infty_print_version();
+		default:
+			fputs("usage: infty-inspect COMMAND [OPTIONS] [FILE...]\n", stderr);
+			return INFTY_EXIT_USAGE;
+		}
+	}
+	char **files = argv + optind;
+	int nfiles = argc - optind;
+	if (!strcmp(cmd, "head"))
+		return cmd_head(&o, files, nfiles);
+	if (!strcmp(cmd, "sample"))
+		return cmd_sample(&o, files, nfiles);
+	if (!strcmp(cmd, "grep"))
+		return cmd_grep(&o, files, nfiles, 0, NULL);
+	if (!strcmp(cmd, "stats"))
+		return cmd_stats(&o, files, nfiles);
+	if (!strcmp(cmd, "validate"))
+		return cmd_validate(&o, files, nfiles);
+	if (!strcmp(cmd, "show")) {
+		if (nfiles < 1)
+			infty_usage_error("show: give the trace ID");
+		return cmd_grep(&o, files + 1, nfiles - 1, 1, files[0]);
+	}
+	infty_usage_error("unknown command '%s' (show, stats, validate, head, sample, grep)", cmd);
+}
