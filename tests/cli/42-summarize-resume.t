@@ -1,0 +1,73 @@
+#!/bin/sh
+# infty-summarize after kill -9: rerun with the same cache at several kill
+# points.  The fake's request counter shows that the final run sends exactly
+# the requests the cache lacks (none twice), that a killed run loses at most
+# its in-flight requests, and the final output is byte-identical to an
+# uninterrupted run.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/sum-fake.sh"
+plan 17
+
+# 150 traces of 5 segments: 600 requests.
+python3 - "$T/in.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for t in range(150):
+        segs = [{"text": f"Trace {t} step {k}: we find x_{k} = {t * 7 + k} so far.", "sep": "\n\n"} for k in range(5)]
+        f.write(json.dumps({"id": f"r{t}", "question": f"Question {t}?", "segments": segs, "n": 5}) + "\n")
+PY
+TOTAL=600
+INF=8
+fake_start --latency 25
+S="$SUM --endpoint $EP --max-inflight $INF"
+
+run $S --cache "$T/ref-cache.jsonl" -o "$T/ref.jsonl" "$T/in.jsonl"
+is_rc 0 "uninterrupted reference run"
+is "$(fstat chat)" "$TOTAL" "reference run: one request per summary"
+
+# A cheaper counter read than fstat, so the kill lands close to its point.
+chat() { curl -s "http://127.0.0.1:$PORT/_stats" | sed 's/.*"chat":\([0-9]*\).*/\1/'; }
+lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
+
+# run_until K: start a run on the shared cache, kill -9 once the fake has
+# seen K more chat requests; sets SENT (requests of that run) and PERSISTED.
+run_until() {
+	before=$(fstat chat); c0=$(lines "$T/c.jsonl")
+	$S --cache "$T/c.jsonl" -o "$T/out.jsonl" "$T/in.jsonl" >/dev/null 2>&1 &
+	pid=$!
+	while kill -0 $pid 2>/dev/null && [ "$(chat)" -lt $((before + $1)) ]; do sleep 0.01; done
+	kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+	SENT=$(( $(fstat chat) - before )); PERSISTED=$(( $(lines "$T/c.jsonl") - c0 ))
+}
+grand=0
+for K in 60 200 150; do
+	run_until $K
+	grand=$((grand + SENT))
+	[ $PERSISTED -le $SENT ] && [ $((SENT - PERSISTED)) -le $INF ]; ok $? \
+		"kill -9 after ~$K requests: sent $SENT, cached $PERSISTED; lost at most the $INF in flight"
+	[ ! -e "$T/out.jsonl" ]; ok $? "kill -9 after ~$K: no partial output under the final name"
+done
+have=$(lines "$T/c.jsonl")
+before=$(fstat chat)
+run $S --cache "$T/c.jsonl" --stats "$T/st.json" -o "$T/out.jsonl" "$T/in.jsonl"
+is_rc 0 "final resumed run exits 0"
+SENT=$(( $(fstat chat) - before )); grand=$((grand + SENT))
+is "$SENT" "$((TOTAL - have))" "final run sends exactly the $((TOTAL - have)) requests the cache lacks"
+is "$(jq_py "$T/st.json" "O['summaries']['cache_hits']")" "$have" "every cached summary was reused"
+same_file "$T/out.jsonl" "$T/ref.jsonl" "output byte-identical to the uninterrupted run"
+[ $grand -le $((TOTAL + 3 * INF)) ]; ok $? "all runs together: $grand requests for $TOTAL summaries"
+
+# the same with the default zstd cache: frames cut by the kill are dropped
+before=$(fstat chat)
+$S --cache "$T/z.jsonl.zst" -o "$T/zout.jsonl" "$T/in.jsonl" >/dev/null 2>&1 &
+pid=$!
+while kill -0 $pid 2>/dev/null && [ "$(chat)" -lt $((before + 250)) ]; do sleep 0.01; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+run $S --cache "$T/z.jsonl.zst" --stats "$T/zst.json" -o "$T/zout.jsonl" "$T/in.jsonl"
+is_rc 0 "zstd cache: resumed run exits 0"
+sent=$(( $(fstat chat) - before ))
+[ $sent -le $((TOTAL + INF)) ] && [ $sent -ge $TOTAL ]; ok $? "zstd cache: $sent requests in both runs for $TOTAL summaries"
+is "$(( $(jq_py "$T/zst.json" "O['summaries']['cache_hits']") + $(jq_py "$T/zst.json" "O['requests']['sent']") ))" "$TOTAL" \
+	"zstd cache: hits + new requests = all summaries"
+same_file "$T/zout.jsonl" "$T/ref.jsonl" "zstd cache: output byte-identical"
+fake_stop
