@@ -538,6 +538,8 @@ static inline void emit(struct sink *k, uint32_t id, size_t a, size_t b)
 
 static int nbuf_put(struct infty_tok_ctx *c, const void *p, size_t n)
 {
+	if (!n)
+		return 0;
 	if (infty_grow(&c->nbuf, &c->ncap, c->nlen + n, 1))
 		return INFTY_ENOMEM;
 	memcpy(c->nbuf + c->nlen, p, n);
