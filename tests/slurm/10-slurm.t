@@ -22,7 +22,7 @@ trap 'exit 143' TERM INT
 if ! "$HERE/cluster.sh" install >"$T/install.log" 2>&1; then
 	skip_all "slurm is not installed and cannot be: $(tail -1 "$T/install.log")"
 fi
-plan 31
+plan 33
 
 # --- without a cluster: options and the dry run ---------------------------
 run "$SLURM" --help
@@ -39,6 +39,10 @@ like "$OUT" "sbatch .*--array=0-3%2 .*segment.sbatch" "dry run: first window of 
 like "$OUT" "--array=0-1%2 --export=ALL.?,INFTY_SHARD_BASE=4 " "dry run: second window starts at shard 4"
 like "$OUT" "summarize.sbatch" "dry run: summarize stage submitted too"
 like "$OUT" "--dependency=afterok:DRYsegment0:DRYsegment4 " "dry run: summarize waits on both segment windows"
+run "$SLURM" --make "$STANDIN" -n --stages segment,summarize --server 'vllm serve m --port {port}' \
+	--health 'http://127.0.0.1:{port}/health' submit "$T/dry" 'ENDPOINT=http://127.0.0.1:{port}/v1'
+like "$(grep '^wrap=' "$T/dry/slurm/summarize.sbatch")" "infty-with-server.*--health=.*--server=vllm" "--server wraps the summarize elements"
+is "$(grep '^wrap=' "$T/dry/slurm/segment.sbatch")" "wrap=()" "and no other stage"
 
 # --- up -------------------------------------------------------------------
 if ! "$HERE/cluster.sh" up "$C" >"$T/up.log" 2>&1; then
