@@ -253,8 +253,11 @@ static int matches(struct match *m, struct json_object *rec)
 	if (!rec)
 		return 0;
 	if (!m->path) {
+		/* The dataset's uuid finds a trace too (ids add a ":m"-style suffix). */
 		const char *id = inspect_record_id(rec);
-		return id && !strcmp(id, m->value);
+		struct json_object *u = lookup(rec, "source.uuid");
+		return (id && !strcmp(id, m->value)) ||
+		       (u && !strcmp(json_object_get_string(u), m->value));
 	}
 	struct json_object *v = lookup(rec, m->path);
 	if (!v)

@@ -1,0 +1,111 @@
+#!/bin/sh
+# The make-driven pipeline end to end on the bundled sample with the fake
+# endpoint: counts add up, sharding does not change the result, a killed
+# run relaunches only what is missing, one stage reruns on one shard,
+# parameters rebuild exactly what depends on them, run.json pins SHARDS.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/sum-fake.sh"
+[ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
+plan 28
+
+IN=$ROOT/data/sample.jsonl
+MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
+SOPTS='--ready-timeout 5 --backoff-max 0.1 --max-retries 2'
+convert() { # convert OUT SHARDS [VAR=VALUE...]
+	_o=$1 _s=$2
+	shift 2
+	run $MK convert IN="$IN" OUT="$_o" SHARDS="$_s" ETA=96 ENDPOINT="$EP" MODEL=fake-model \
+		SUMMARIZE_OPTS="$SOPTS" "$@"
+}
+py_sum_n() { zstd -dcf -- "$@" | python3 -c 'import sys,json; print(sum(json.loads(l)["n"] for l in sys.stdin if l.strip()))'; }
+sorted_train() { zstd -dc "$1/train.jsonl.zst" | sort; }
+
+fake_start
+A=$T/a
+convert "$A" 3 -j2
+is_rc 0 "make convert with the fake endpoint succeeds"
+like "$OUT" "training instances" "prints a summary of what was produced"
+rows=$(grep -c . "$IN")
+seg=$(cat "$A"/segment/out/*.zst | zstd -dc | grep -c .)
+segrej=$(cat "$A"/segment/failed/*.zst | zstd -dc | grep -c .)
+is "$((seg + segrej))" "$rows" "rows = segmented traces + rejects ($seg + $segrej)"
+[ "$segrej" -ge 2 ]; ok $? "the sample's bad rows are rejected"
+summ=$(cat "$A"/summarize/out/*.zst | zstd -dc | grep -c .)
+is "$summ" "$seg" "every segmented trace is summarized"
+inst=$(count_lines "$A/train.jsonl.zst")
+is "$inst" "$(cat "$A"/summarize/out/*.zst | py_sum_n)" "instances = sum of n"
+[ "$inst" -gt "$summ" ]; ok $? "some traces give n >= 2 ($inst instances from $summ traces)"
+like "$(cat "$A/stats.json")" "\"instances\": $inst" "stats.json totals"
+run infty-inspect validate "$A/train.jsonl.zst" "$A"/summarize/out/00000.jsonl.zst
+is_rc 0 "the training file and summaries validate"
+like "$(zstd -dc "$A/train.jsonl.zst" | head -1)" '"meta":\{"id":"[^"]*","iteration":1' "instances carry meta"
+[ "$(fstat chat)" -gt 0 ]; ok $? "summaries came from the endpoint"
+
+# The same run in one shard gives the same instances.
+B=$T/b
+convert "$B" 1
+is_rc 0 "one-shard run"
+sorted_train "$A" >"$T/a.sorted"
+sorted_train "$B" >"$T/b.sorted"
+same_file "$T/a.sorted" "$T/b.sorted" "3 shards and 1 shard give the same instances"
+
+# A relaunch with nothing to do runs nothing.
+touch "$T/ref"
+sleep 0.2
+convert "$A" 3
+is "$(find "$A" -path '*/done/*' -newer "$T/ref" | wc -l | tr -d ' ')" 0 "an up-to-date relaunch redoes nothing"
+
+# Kill a run in the middle of summarizing, then relaunch.
+fake_start --latency 1000
+C=$T/c
+(setsid $MK convert IN="$IN" OUT="$C" SHARDS=3 ETA=96 ENDPOINT="$EP" MODEL=fake-model \
+	SUMMARIZE_OPTS="$SOPTS" -j3 >/dev/null 2>&1 &
+ echo $! >"$T/make.pid")
+i=0
+while [ ! -e "$C/summarize/logs/00000.log" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+sleep 0.3
+pg=$(cat "$T/make.pid")
+kill -KILL "-$pg" 2>/dev/null || diag "could not kill process group $pg"
+# Wait until none of the killed processes is left.
+i=0
+while pgrep -g "$pg" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+[ ! -e "$C/summarize/done/00000" ]; ok $? "the killed summarize shard has no done marker"
+[ ! -e "$C/train.jsonl.zst" ]; ok $? "no training file from a killed run"
+n_seg_done=$(ls "$C/segment/done" | wc -l | tr -d ' ')
+touch "$T/ref2"
+sleep 0.2
+fake_start
+convert "$C" 3 -j2
+is_rc 0 "relaunch after the kill succeeds"
+is "$(find "$C/segment/done" -newer "$T/ref2" | wc -l | tr -d ' ')" 0 "the $n_seg_done finished segment shards are not redone"
+sorted_train "$C" >"$T/c.sorted"
+same_file "$T/c.sorted" "$T/a.sorted" "the relaunched run gives the same instances"
+
+# Rerun one stage on one shard; then only what depends on it is stale.
+run $MK stage-shard OUT="$A" STAGE=build SHARD=1
+like "$ERR" "done and fresh" "stage-shard skips a fresh shard"
+run $MK stage-shard OUT="$A" STAGE=build SHARD=1 FORCE=1
+is_rc 0 "stage-shard FORCE=1 reruns build on shard 1"
+run $MK status OUT="$A"
+like "$OUT" "merge: not done" "status: the merge is stale after it"
+touch "$T/ref3"
+sleep 0.2
+convert "$A" 3
+is "$(find "$A" -path '*/done/*' -newer "$T/ref3" | sort | sed "s|$A/||" | tr '\n' ' ')" "merge/done/all " "make convert then redoes only the merge"
+
+# Parameters: a new FORMAT rebuilds build and merge only.
+touch "$T/ref4"
+sleep 0.2
+convert "$A" 3 FORMAT=hf
+is "$(find "$A" -path '*/done/*' -newer "$T/ref4" | sed "s|$A/||; s|/done/.*||" | sort -u | tr '\n' ' ')" "build merge " "FORMAT=hf reruns build and merge, not segment or summarize"
+
+# missing and the shard pin.
+rm -f "$A/segment/done/00000" "$A/segment/done/00002"
+run $MK missing OUT="$A" STAGE=summarize
+is "$OUT" "0,2" "missing lists the shards downstream of a missing one"
+run $MK missing OUT="$A" STAGE=segment
+is "$OUT" "0,2" "missing STAGE=segment"
+convert "$A" 4
+is_rc 2 "a relaunch with another SHARDS is refused"
+like "$ERR" "has 3 shards, not SHARDS=4" "and says why"
+fake_stop
