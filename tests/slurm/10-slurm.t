@@ -19,6 +19,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 143' TERM INT
 
+# slurmd runs jobs as their owner, so a private cluster needs root.
+[ "$(id -u)" = 0 ] || skip_all "a private Slurm cluster needs root (slurmd)"
 if ! "$HERE/cluster.sh" install >"$T/install.log" 2>&1; then
 	skip_all "slurm is not installed and cannot be: $(tail -1 "$T/install.log")"
 fi

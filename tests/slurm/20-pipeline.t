@@ -28,6 +28,8 @@ done
 [ -f "$ROOT/mk/pipeline.mk" ] || skip_all "mk/pipeline.mk is absent"
 command -v node >/dev/null || skip_all "node is needed for tests/fake-endpoint.mjs"
 [ -f "$IN" ] || skip_all "$IN is absent"
+# slurmd runs jobs as their owner, so a private cluster needs root.
+[ "$(id -u)" = 0 ] || skip_all "a private Slurm cluster needs root (slurmd)"
 if ! "$HERE/cluster.sh" install >"$T/install.log" 2>&1; then
 	skip_all "slurm is not installed and cannot be: $(tail -1 "$T/install.log")"
 fi
