@@ -42,6 +42,7 @@ struct sum_config {
 	int candidates;          /* choices wanted in total before giving up */
 	int use_n;               /* ask for all candidates in one request with "n" */
 	int max_inflight;
+	double ramp;             /* seconds to grow from 1 to max_inflight at start */
 	long window;             /* traces held in the reorder buffer */
 	double stall_timeout;    /* seconds below 1 byte/s before a transfer is dropped */
 	double connect_timeout;
@@ -191,7 +192,10 @@ struct sum_cache_entry {
 int infty_sum_cache_open(struct sum_cache **out, const char *path, char *detail, size_t dlen);
 /* Borrowed entry for key, or NULL. */
 const struct sum_cache_entry *infty_sum_cache_get(const struct sum_cache *c, const char *key);
-/* Append one accepted result (kept in memory too).  Returns 0 or an error. */
+/*
+ * Append one accepted result.  It goes to the file only, not to the table
+ * get() reads: memory stays bounded by what was loaded at open.
+ */
 int infty_sum_cache_put(struct sum_cache *c, const char *key, const struct sum_cache_entry *e);
 /* End the current frame so everything put so far survives a kill -9. */
 int infty_sum_cache_flush(struct sum_cache *c);

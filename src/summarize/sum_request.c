@@ -27,6 +27,7 @@ void infty_sum_config_init(struct sum_config *c)
 	c->candidates = 4;
 	c->use_n = 1;
 	c->max_inflight = 64;
+	c->ramp = 0.25;
 	c->window = 0;
 	/* Long enough for a slow summarizer, short enough to notice a dead peer. */
 	c->stall_timeout = 300;
