@@ -370,7 +370,6 @@ static void on_problem(void *ctx, uint64_t line, const char *msg)
 static int on_validate(void *ctx, struct infty_reader *r, struct json_object *rec, uint64_t line)
 {
 	struct vctx *c = ctx;
-	c->path = infty_reader_path(r);
 	c->records++;
 	if (!rec) {
 		c->v.problems++;
@@ -411,7 +410,9 @@ static int cmd_validate(const struct opts *o, char **files, int nfiles)
 	uint64_t problems = 0;
 	/* One validator per file: a trace's instances must not span files. */
 	for (int i = 0; i < nfiles; i++) {
-		struct vctx c = {.path = files[i]};
+		/* The name as given: the reader (and its copy of it) is gone by the
+		 * time the end-of-file check reports. */
+		struct vctx c = {.path = strcmp(files[i], "-") ? files[i] : "<stdin>"};
 		inspect_validator_init(&c.v);
 		c.v.problem = on_problem;
 		c.v.problem_ctx = &c;
