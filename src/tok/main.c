@@ -69,60 +69,57 @@ static char *slurp_stdin(size_t *len)
 	return buf;
 }
 
-int main(int argc, char **argv)
+static const struct option longopts[] = {
+	{"tokenizer", required_argument, NULL, 't'},
+	{"field", required_argument, NULL, 'f'},
+	{"threads", required_argument, NULL, 'j'},
+	{"total", no_argument, NULL, OPT_TOTAL},
+	{"offsets", no_argument, NULL, OPT_OFFSETS},
+	{"stats", no_argument, NULL, OPT_STATS},
+	{"hash", no_argument, NULL, OPT_HASH},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, 'V'},
+	{NULL, 0, NULL, 0},
+};
+
+/* Options up to the first operand ("+": stop there, as the command word
+ * comes first and options may follow it too). */
+static void parse_options(int argc, char **argv, struct infty_tokrun_opts *o,
+			  const char **tok_path, int *want_hash)
 {
-	infty_cli_init(argv[0]);
-	static const struct option longopts[] = {
-		{"tokenizer", required_argument, NULL, 't'},
-		{"field", required_argument, NULL, 'f'},
-		{"threads", required_argument, NULL, 'j'},
-		{"total", no_argument, NULL, OPT_TOTAL},
-		{"offsets", no_argument, NULL, OPT_OFFSETS},
-		{"stats", no_argument, NULL, OPT_STATS},
-		{"hash", no_argument, NULL, OPT_HASH},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-	struct infty_tokrun_opts o = {0};
-	const char *tok_path = NULL;
-	int want_hash = 0, c;
+	int c;
 	while ((c = getopt_long(argc, argv, "+t:f:j:hV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 't': tok_path = optarg; break;
-		case 'f': o.field = optarg; break;
-		case 'j': o.threads = (int)infty_parse_ll("--threads", optarg, 1, 1024); break;
-		case OPT_TOTAL: o.total = 1; break;
-		case OPT_OFFSETS: o.offsets = 1; break;
-		case OPT_STATS: o.stats = 1; break;
-		case OPT_HASH: want_hash = 1; break;
-		case 'h': fputs(usage_text, stdout); return ferror(stdout) ? 1 : 0;
+		case 't': *tok_path = optarg; break;
+		case 'f': o->field = optarg; break;
+		case 'j': o->threads = (int)infty_parse_ll("--threads", optarg, 1, 1024); break;
+		case OPT_TOTAL: o->total = 1; break;
+		case OPT_OFFSETS: o->offsets = 1; break;
+		case OPT_STATS: o->stats = 1; break;
+		case OPT_HASH: *want_hash = 1; break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(fclose(stdout) ? INFTY_EXIT_DATA : INFTY_EXIT_OK);
 		case 'V': infty_print_version();
 		default: infty_usage_error("unknown option");
 		}
 	}
-	/* Options may also follow the command word. */
-	const char *cmd = optind < argc ? argv[optind++] : NULL;
+}
+
+int main(int argc, char **argv)
+{
+	infty_cli_init(argv[0]);
+	struct infty_tokrun_opts o = {0};
+	const char *tok_path = NULL;
+	int want_hash = 0;
+	parse_options(argc, argv, &o, &tok_path, &want_hash);
+	const char *cmd = optind < argc ? argv[optind] : NULL;
 	if (cmd) {
-		optind--;
-		argv[optind] = argv[0];
+		/* Parse again after the command word: argv[optind] plays argv[0]. */
 		argc -= optind;
 		argv += optind;
 		optind = 1;
-		while ((c = getopt_long(argc, argv, "+t:f:j:hV", longopts, NULL)) != -1) {
-			switch (c) {
-			case 't': tok_path = optarg; break;
-			case 'f': o.field = optarg; break;
-			case 'j': o.threads = (int)infty_parse_ll("--threads", optarg, 1, 1024); break;
-			case OPT_TOTAL: o.total = 1; break;
-			case OPT_OFFSETS: o.offsets = 1; break;
-			case OPT_STATS: o.stats = 1; break;
-			case OPT_HASH: want_hash = 1; break;
-			case 'h': fputs(usage_text, stdout); return ferror(stdout) ? 1 : 0;
-			case 'V': infty_print_version();
-			default: infty_usage_error("unknown option");
-			}
-		}
+		parse_options(argc, argv, &o, &tok_path, &want_hash);
 	}
 	if (!cmd && !want_hash)
 		infty_usage_error("missing command: count, ids or decode");
