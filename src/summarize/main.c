@@ -37,6 +37,7 @@ static const char usage_text[] =
 	"      --candidates N        choices tried before giving up (default 4)\n"
 	"      --no-n                ask one choice per request instead of n=N\n"
 	"      --max-inflight N      requests in flight at most (default 64)\n"
+	"      --ramp S              reach max-inflight over S seconds at start (default 0.25)\n"
 	"      --window N            traces held for reordering (default 4 x max-inflight)\n"
 	"      --stall-timeout S     drop a transfer silent for S seconds (default 300)\n"
 	"      --connect-timeout S   (default 10)\n"
@@ -47,6 +48,8 @@ static const char usage_text[] =
 	"      --rpm N, --tpm N      requests / tokens per minute (default unlimited)\n"
 	"      --summary-max-chars N reject longer summaries (default 16384)\n"
 	"      --trunc-ratio X       prompt_tokens below X x our count = truncated (default 0.9)\n"
+	"      --tokenizer FILE      count question and instruction exactly (segments carry\n"
+	"                            their counts; without it those two are estimated)\n"
 	"      --ready-timeout S     wait for GET /models at start, 0 = no (default 60)\n"
 	"      --extractive-budget N token budget of an extractive summary (default 512)\n"
 	"  -q, --quiet               no progress\n"
@@ -59,7 +62,7 @@ enum {
 	O_FAILED = 256, O_STATS, O_CACHE, O_BACKEND, O_ENDPOINT, O_MODEL, O_KEYFILE, O_MODE,
 	O_PROMPTS, O_TEMP, O_MAXTOK, O_CAND, O_NON, O_INFLIGHT, O_WINDOW, O_STALL, O_CONNECT,
 	O_TIMEOUT, O_RETRIES, O_BACKOFF, O_RACAP, O_RPM, O_TPM, O_MAXCHARS, O_TRUNC, O_READY,
-	O_EXTB, O_HELP, O_VERSION,
+	O_EXTB, O_HELP, O_VERSION, O_TOKENIZER, O_RAMP,
 };
 
 static const struct option longopts[] = {
@@ -92,6 +95,8 @@ static const struct option longopts[] = {
 	{"trunc-ratio", required_argument, 0, O_TRUNC},
 	{"ready-timeout", required_argument, 0, O_READY},
 	{"extractive-budget", required_argument, 0, O_EXTB},
+	{"tokenizer", required_argument, 0, O_TOKENIZER},
+	{"ramp", required_argument, 0, O_RAMP},
 	{"quiet", no_argument, 0, 'q'},
 	{"help", no_argument, 0, O_HELP},
 	{"version", no_argument, 0, O_VERSION},
@@ -241,6 +246,12 @@ int main(int argc, char **argv)
 			break;
 		case O_EXTB:
 			c.extractive_budget = (long)infty_parse_ll("--extractive-budget", optarg, 8, 1 << 20);
+			break;
+		case O_TOKENIZER:
+			c.tokenizer = optarg;
+			break;
+		case O_RAMP:
+			c.ramp = infty_parse_double("--ramp", optarg, 0, 3600);
 			break;
 		case 'q':
 			c.quiet = 1;

@@ -35,6 +35,7 @@ struct sum_config {
 	const char *model;
 	const char *api_key;     /* borrowed; never printed or stored */
 	const char *prompt_dir;  /* directory holding cumulative.txt and update.txt */
+	const char *tokenizer;   /* tokenizer.json for exact prompt counts, or NULL */
 	enum sum_backend backend;
 	enum sum_mode mode;
 	double temperature;
@@ -83,6 +84,7 @@ struct sum_trace_view {
 	size_t n;               /* number of segments */
 	const char **seg;       /* seg[i]: text of segment i */
 	size_t *seg_len;
+	long *seg_tokens;       /* exact counts from the segment stage, -1 if absent */
 };
 
 /*

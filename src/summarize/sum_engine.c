@@ -12,6 +12,7 @@
 #include "infty/hash.h"
 #include "infty/jsonl.h"
 #include "infty/progress.h"
+#include "infty/tokenizer.h"
 
 #include <json-c/json.h>
 #include <math.h>
@@ -73,6 +74,8 @@ struct engine {
 	const char *prompt_hash;
 	struct sum_cache *cache;
 	struct sum_http *http;
+	struct infty_tokenizer *tok; /* NULL: estimate what the records do not count */
+	struct infty_tok_ctx *tctx;
 	struct infty_reader *in;
 	struct infty_writer *out, *failed;
 	struct trace **fifo; /* reorder buffer, input order */
@@ -167,6 +170,7 @@ static void trace_free(struct trace *t)
 	infty_free(t->texts);
 	infty_free((void *)t->v.seg);
 	infty_free(t->v.seg_len);
+	infty_free(t->v.seg_tokens);
 	infty_free(t->fexcerpt);
 	infty_free(t->raw);
 	json_object_put(t->rec);
@@ -291,6 +295,41 @@ static int extractive_job(struct engine *e, struct job *j)
 	return job_done(e, j, s);
 }
 
+/* Tokens of text: exact with --tokenizer, else the estimate. */
+static long count_text(struct engine *e, const char *s, size_t len)
+{
+	if (e->tctx) {
+		int64_t n = infty_tok_count(e->tctx, s, len);
+		if (n >= 0)
+			return (long)n;
+	}
+	return infty_sum_count_tokens(s, len);
+}
+
+/*
+ * Our count of a request's prompt, for the truncation check.  The segments
+ * carry exact counts from the segment stage, so only the question and the
+ * instruction are counted here; chat-template tokens are left out, which
+ * keeps our figure below the server's for an honest server.
+ */
+static long prompt_count(struct engine *e, struct job *j)
+{
+	const struct sum_trace_view *v = &j->t->v;
+	long n = count_text(e, v->question, strlen(v->question));
+	size_t from = e->c->mode == SUM_MODE_UPDATE && j->i > 0 ? j->i : 0;
+	for (size_t k = from; k <= j->i; k++)
+		n += v->seg_tokens[k] >= 0 ? v->seg_tokens[k]
+					   : count_text(e, v->seg[k], v->seg_len[k]);
+	if (from) {
+		const char *prev = j->t->texts[j->i - 1];
+		n += count_text(e, prev, strlen(prev)) +
+		     count_text(e, e->prompts.update, strlen(e->prompts.update));
+	} else {
+		n += count_text(e, e->prompts.cumulative, strlen(e->prompts.cumulative));
+	}
+	return n;
+}
+
 /* Whether a cached result still answers the request under today's options. */
 static int cache_valid(const struct engine *e, const struct sum_cache_entry *c)
 {
@@ -331,7 +370,7 @@ static int start_job(struct engine *e, struct job *j)
 					      ce->completion_tokens, ce->reasoning_tokens,
 					      ce->attempts));
 	}
-	j->prompt_count = infty_sum_count_messages(j->messages);
+	j->prompt_count = prompt_count(e, j);
 	e->sent++;
 	return infty_sum_http_submit(e->http, j, j->body, j->body_len, 0,
 				     j->prompt_count + e->c->max_tokens);
@@ -488,7 +527,8 @@ static const char *view(struct trace *t, char *why, size_t wl)
 	t->v.n = n;
 	t->v.seg = infty_calloc(n, sizeof *t->v.seg);
 	t->v.seg_len = infty_calloc(n, sizeof *t->v.seg_len);
-	if (!t->v.seg || !t->v.seg_len)
+	t->v.seg_tokens = infty_calloc(n, sizeof *t->v.seg_tokens);
+	if (!t->v.seg || !t->v.seg_len || !t->v.seg_tokens)
 		return "out of memory";
 	for (size_t k = 0; k < n; k++) {
 		struct json_object *s = json_object_array_get_idx(segs, k);
@@ -498,6 +538,10 @@ static const char *view(struct trace *t, char *why, size_t wl)
 		}
 		t->v.seg[k] = json_object_get_string(x);
 		t->v.seg_len[k] = (size_t)json_object_get_string_len(x);
+		t->v.seg_tokens[k] = json_object_object_get_ex(s, "tokens", &x) &&
+					     json_object_is_type(x, json_type_int)
+				     ? (long)json_object_get_int64(x)
+				     : -1;
 	}
 	return NULL;
 }
@@ -709,6 +753,15 @@ static int open_all(struct engine *e)
 						 sizeof e->detail)))
 			return rc;
 		e->prompt_hash = e->prompts.hash;
+		if (c->tokenizer) {
+			char td[256] = "";
+			if ((rc = infty_tokenizer_load(&e->tok, c->tokenizer, td, sizeof td))) {
+				snprintf(e->detail, sizeof e->detail, "%s: %s", c->tokenizer, td);
+				return rc;
+			}
+			if (!(e->tctx = infty_tok_ctx_new(e->tok)))
+				return INFTY_ENOMEM;
+		}
 		if (c->cache &&
 		    (rc = infty_sum_cache_open(&e->cache, c->cache, e->detail, sizeof e->detail)))
 			return rc;
@@ -831,6 +884,8 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 	infty_free(e.fifo);
 	infty_sum_http_free(e.http);
 	infty_sum_prompts_release(&e.prompts);
+	infty_tok_ctx_free(e.tctx);
+	infty_tokenizer_free(e.tok);
 	json_object_put(e.reasons);
 	if (rc)
 		return rc;

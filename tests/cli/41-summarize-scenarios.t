@@ -3,7 +3,7 @@
 # what is retried, what is dead-lettered (and how), what stops the run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
-plan 63
+plan 64
 
 # retryable: the run succeeds, with the extra requests the script caused
 for sc in 429 500 503 html malformed error-in-200; do
@@ -90,6 +90,14 @@ is "$(jq_py "$T/f.jsonl" "[r['reason'] for r in R]")" "['empty_summary']" "empty
 fake_start --scenario truncate --match "Solve x^2"
 run $SUM --endpoint "$EP" --failed "$T/f.jsonl" -o "$T/o.jsonl" "$IN"
 is "$(jq_py "$T/f.jsonl" "[r['reason'] for r in R]")" "['prompt_truncated']" "silent prompt truncation (tiny prompt_tokens): flagged"
+TOK=${INFTY_TOKENIZER_DEFAULT:-}
+if [ -n "$TOK" ] && [ -f "$TOK" ]; then
+	run $SUM --endpoint "$EP" --tokenizer "$TOK" --failed "$T/f.jsonl" -o "$T/o.jsonl" "$IN"
+	is "$(jq_py "$T/f.jsonl" "[r['reason'] for r in R]") $(count_lines "$T/o.jsonl")" "['prompt_truncated'] 4" \
+		"--tokenizer: exact counts flag the same truncation and pass honest answers"
+else
+	skip "no tokenizer.json (make tokenizer) for --tokenizer"
+fi
 
 # fatal for the run: stop fast, one message, no output file, cache kept
 for sc in 404-model quota; do

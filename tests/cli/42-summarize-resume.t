@@ -8,15 +8,15 @@
 . "$(dirname "$0")/sum-fake.sh"
 plan 17
 
-# 150 traces of 5 segments: 600 requests.
+# 100 traces of 5 segments: 400 requests.
 python3 - "$T/in.jsonl" <<'PY'
 import json, sys
 with open(sys.argv[1], "w") as f:
-    for t in range(150):
+    for t in range(100):
         segs = [{"text": f"Trace {t} step {k}: we find x_{k} = {t * 7 + k} so far.", "sep": "\n\n"} for k in range(5)]
         f.write(json.dumps({"id": f"r{t}", "question": f"Question {t}?", "segments": segs, "n": 5}) + "\n")
 PY
-TOTAL=600
+TOTAL=400
 INF=8
 fake_start --latency 25
 S="$SUM --endpoint $EP --max-inflight $INF"
@@ -40,7 +40,7 @@ run_until() {
 	SENT=$(( $(fstat chat) - before )); PERSISTED=$(( $(lines "$T/c.jsonl") - c0 ))
 }
 grand=0
-for K in 60 200 150; do
+for K in 40 120 100; do
 	run_until $K
 	grand=$((grand + SENT))
 	[ $PERSISTED -le $SENT ] && [ $((SENT - PERSISTED)) -le $INF ]; ok $? \
@@ -61,7 +61,7 @@ same_file "$T/out.jsonl" "$T/ref.jsonl" "output byte-identical to the uninterrup
 before=$(fstat chat)
 $S --cache "$T/z.jsonl.zst" -o "$T/zout.jsonl" "$T/in.jsonl" >/dev/null 2>&1 &
 pid=$!
-while kill -0 $pid 2>/dev/null && [ "$(chat)" -lt $((before + 250)) ]; do sleep 0.01; done
+while kill -0 $pid 2>/dev/null && [ "$(chat)" -lt $((before + 150)) ]; do sleep 0.01; done
 kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
 run $S --cache "$T/z.jsonl.zst" --stats "$T/zst.json" -o "$T/zout.jsonl" "$T/in.jsonl"
 is_rc 0 "zstd cache: resumed run exits 0"

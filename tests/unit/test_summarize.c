@@ -26,7 +26,7 @@ static size_t seg_len[] = {19, 19, 19};
 
 static struct sum_trace_view view3(void)
 {
-	struct sum_trace_view v = {"What is y?", 3, segs, seg_len};
+	struct sum_trace_view v = {"What is y?", 3, segs, seg_len, NULL};
 	return v;
 }
 
@@ -280,7 +280,7 @@ static void extractive(void **state)
 	/* nothing that looks like progress: still one bullet, never empty */
 	const char *s2[] = {"Hmm, what should I try first here?"};
 	size_t l2[] = {strlen(s2[0])};
-	struct sum_trace_view w = {"Q", 1, s2, l2};
+	struct sum_trace_view w = {"Q", 1, s2, l2, NULL};
 	a = infty_sum_extractive(&w, 0, 512);
 	assert_string_equal(a, "* Hmm, what should I try first here?");
 	infty_free(a);
