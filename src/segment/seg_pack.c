@@ -261,18 +261,39 @@ static int pack_strict(const struct infty_seg_params *p, const char *s, size_t n
 				return (int)exact;
 		}
 		/*
-		 * The joined text is often a little cheaper than the sum (a space
-		 * merges into the next word's token): take further units while an
-		 * optimistic guess says they might fit, confirming each exactly.
+		 * The joined text is usually a little cheaper than the sum (".\n\n"
+		 * is one token, a space merges into the next word): learn the saving
+		 * per join from this segment, extend by that estimate, and confirm
+		 * with one more exact count, so a segment costs two or three counts
+		 * rather than one per extra unit.
 		 */
-		while (j + 1 < N && exact + u[j + 1].tokens - 1 <= p->eta) {
-			int64_t e2 = count_range(p, o, s, i, j + 1);
-			if (e2 < 0)
-				return (int)e2;
-			if (e2 > p->eta)
-				break;
-			exact = e2;
-			j++;
+		if (j + 1 < N && j > i && exact < est) {
+			double save = (double)(est - exact) / (double)(j - i);
+			double guess = (double)exact;
+			size_t k = j;
+			while (k + 1 < N) {
+				int64_t sep = u[k].sep_len ? p->count(p->ctx, s + u[k].off + u[k].len,
+								      u[k].sep_len)
+							   : 0;
+				if (sep < 0)
+					return (int)sep;
+				double g = guess + (double)(sep + u[k + 1].tokens) - save;
+				if (g > (double)p->eta)
+					break;
+				guess = g;
+				k++;
+			}
+			while (k > j) {
+				int64_t e2 = count_range(p, o, s, i, k);
+				if (e2 < 0)
+					return (int)e2;
+				if (e2 <= p->eta) {
+					exact = e2;
+					j = k;
+					break;
+				}
+				k--;
+			}
 		}
 		size_t off = u[i].off;
 		size_t end = u[j].off + u[j].len;

@@ -1,0 +1,149 @@
+/*
+ * bench_segment.c - infty-segment end to end (read, parse, tokenize, segment,
+ * write .jsonl.zst) against tokenizer-only counting of the same reasoning
+ * texts, in the same run, at 1 and 2 threads.  MB/s are over the reasoning
+ * bytes of the traces, so both sides are measured on the same text.
+ *
+ * usage: bench_segment TOKENIZER CORPUS OUTDIR [ETA]
+ * Prints one JSON object on stdout (bench/segment/run.sh formats it).
+ */
+#include "../../src/segment/seg.h"
+#include "../../src/segment/seg_run.h"
+#include "../../src/segment/seg_tok.h"
+#include "infty/alloc.h"
+#include "infty/jsonl.h"
+#include "infty/tokenizer.h"
+
+#include <json.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct texts {
+	char **v;
+	size_t *len;
+	size_t n, cap, lcap, bytes;
+};
+
+/* The reasoning of every usable trace, as infty-segment extracts it. */
+static void load(const char *path, struct texts *t)
+{
+	struct infty_reader *in;
+	if (infty_reader_open(&in, path, 0)) {
+		fprintf(stderr, "bench_segment: %s: cannot open\n", path);
+		exit(1);
+	}
+	struct infty_seg_input_opts io = {0};
+	for (;;) {
+		struct json_object *o = NULL;
+		uint64_t line;
+		int rc = infty_reader_next(in, &o, &line);
+		if (rc == 0)
+			break;
+		if (rc < 0)
+			continue;
+		struct infty_seg_items it = {0};
+		if (infty_seg_extract(o, &io, &it) == 0)
+			for (size_t i = 0; i < it.n; i++) {
+				if (it.v[i].reason != INFTY_SEG_OK)
+					continue;
+				if (infty_grow(&t->v, &t->cap, t->n + 1, sizeof *t->v) ||
+				    infty_grow(&t->len, &t->lcap, t->n + 1, sizeof *t->len))
+					exit(1);
+				t->v[t->n] = it.v[i].reasoning;
+				t->len[t->n] = it.v[i].reasoning_len;
+				t->bytes += it.v[i].reasoning_len;
+				it.v[i].reasoning = NULL; /* kept */
+				t->n++;
+			}
+		infty_seg_items_release(&it);
+		json_object_put(o);
+	}
+	infty_reader_free(in);
+}
+
+/* Tokenizer only: count every text, fresh caches, `threads` threads. */
+static double tok_only(struct infty_tokenizer *tok, const struct texts *t, int threads,
+		       int64_t *total)
+{
+	struct infty_tok_ctx *ctx[64];
+	for (int i = 0; i < threads; i++)
+		ctx[i] = infty_tok_ctx_new(tok);
+	int64_t sum = 0;
+	double t0 = now();
+#pragma omp parallel for schedule(dynamic, 8) num_threads(threads) reduction(+ : sum)
+	for (size_t i = 0; i < t->n; i++)
+		sum += infty_tok_count(ctx[omp_get_thread_num()], t->v[i], t->len[i]);
+	double dt = now() - t0;
+	for (int i = 0; i < threads; i++)
+		infty_tok_ctx_free(ctx[i]);
+	*total = sum;
+	return dt;
+}
+
+static double e2e(const struct infty_seg_counter *c, const char *in, const char *out, int threads,
+		  int64_t eta, struct infty_seg_totals *tt)
+{
+	struct infty_seg_run_opts o = {
+		.input = in, .output = out, .eta = eta, .min_tail = 256, .threads = threads,
+		.quiet = 1,
+	};
+	char detail[256];
+	double t0 = now();
+	if (infty_seg_run(&o, c, tt, detail, sizeof detail)) {
+		fprintf(stderr, "bench_segment: %s\n", detail);
+		exit(1);
+	}
+	return now() - t0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: bench_segment TOKENIZER CORPUS OUTDIR [ETA]\n");
+		return 2;
+	}
+	int64_t eta = argc > 4 ? strtoll(argv[4], NULL, 10) : 4096;
+	struct infty_tokenizer *tok;
+	char detail[256];
+	if (infty_tokenizer_load(&tok, argv[1], detail, sizeof detail)) {
+		fprintf(stderr, "bench_segment: %s: %s\n", argv[1], detail);
+		return 2;
+	}
+	struct texts t = {0};
+	load(argv[2], &t);
+	struct infty_seg_counter c;
+	infty_seg_tok_counter(&c, tok);
+	char out[1024];
+	snprintf(out, sizeof out, "%s/bench-segment.jsonl.zst", argv[3]);
+
+	double mb = (double)t.bytes / 1e6;
+	printf("{\"traces\":%zu,\"reasoning_mb\":%.1f,\"eta\":%lld", t.n, mb, (long long)eta);
+	for (int th = 1; th <= 2; th++) {
+		int64_t toks;
+		double dt_tok = tok_only(tok, &t, th, &toks);
+		struct infty_seg_totals tt;
+		double dt_e2e = e2e(&c, argv[2], out, th, eta, &tt);
+		printf(",\"t%d\":{\"tokens\":%lld,\"tok_only_s\":%.3f,\"tok_only_mbps\":%.1f,"
+		       "\"e2e_s\":%.3f,\"e2e_mbps\":%.1f,\"ratio\":%.3f,\"segments\":%llu}",
+		       th, (long long)toks, dt_tok, mb / dt_tok, dt_e2e, mb / dt_e2e, dt_tok / dt_e2e,
+		       (unsigned long long)tt.segments);
+		fflush(stdout);
+	}
+	printf("}\n");
+	for (size_t i = 0; i < t.n; i++)
+		infty_free(t.v[i]);
+	infty_free(t.v);
+	infty_free(t.len);
+	infty_tokenizer_free(tok);
+	return 0;
+}

@@ -1,0 +1,42 @@
+#!/bin/sh
+# bench/segment/run.sh BENCH_BIN TOOL TOKENIZER CORPUS ETA
+# 1. end-to-end vs tokenizer-only MB/s at 1 and 2 threads (bench_segment);
+# 2. peak RSS of infty-segment at two input sizes (a 2,000-row prefix and the
+#    whole corpus, both plain), which must not grow with the input, and the
+#    whole corpus read from .zst for comparison.
+# Figures go to docs/PERFORMANCE.md ("Segment").
+set -eu
+bin=$1 tool=$2 tok=$3 corpus=$4 eta=${5:-4096}
+if [ ! -f "$corpus" ]; then
+	echo "bench-segment: $corpus: not found (needs ../shared/data)" >&2
+	exit 2
+fi
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-segment.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+
+echo "== throughput (MB/s of reasoning text; ratio = e2e / tokenizer-only)"
+"$bin" "$tok" "$corpus" "$tmp" "$eta" | tee "$tmp/tp.json" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+print("traces %d, reasoning %.1f MB, eta %d" % (d["traces"], d["reasoning_mb"], d["eta"]))
+for t in ("t1", "t2"):
+    x = d[t]
+    print("%s thread(s): tokenizer-only %.1f MB/s, end-to-end %.1f MB/s, ratio %.2f, %d segments"
+          % (t[1], x["tok_only_mbps"], x["e2e_mbps"], x["ratio"], x["segments"]))
+print("1 -> 2 threads: tokenizer-only x%.2f, end-to-end x%.2f"
+      % (d["t1"]["tok_only_s"] / d["t2"]["tok_only_s"], d["t1"]["e2e_s"] / d["t2"]["e2e_s"]))
+'
+
+echo "== peak RSS (2 threads; plain .jsonl inputs, then the .zst corpus as given)"
+zstd -dc "$corpus" | head -n 2000 >"$tmp/small.jsonl"
+zstd -dc "$corpus" >"$tmp/full.jsonl"
+for f in "$tmp/small.jsonl" "$tmp/full.jsonl" "$corpus"; do
+	rows=$(zstd -dcf "$f" | wc -l | tr -d ' ')
+	mb=$(zstd -dcf "$f" | wc -c | awk '{printf "%.0f", $1 / 1e6}')
+	/usr/bin/time -f '%M %e' -o "$tmp/time" "$tool" -q -j 2 --eta "$eta" -t "$tok" \
+		-o "$tmp/out.jsonl.zst" "$f" 2>/dev/null || true
+	read -r kb secs <<EOF2
+$(tail -n 1 "$tmp/time")
+EOF2
+	echo "$(basename "$f"): $rows rows ($mb MB): peak RSS $((kb / 1024)) MiB, $secs s"
+done
