@@ -10,7 +10,8 @@
 // vocabulary under the other pre-tokenizers we implement, so each scanner mode
 // is checked against HF: "qwen3" (the file as is), "llama3" (\p{N}{1,3}),
 // "gpt2" (ByteLevel use_regex:true), "legacy" (merges as "a b" strings,
-// Qwen2/2.5 style, no NFC).  The tests rebuild those variants the same way
+// Qwen2/2.5 style, no NFC), "strip" (lstrip on <think> and <|im_start|>,
+// rstrip on </think> and <|im_end|>, on the strings that contain them).  The tests rebuild those variants the same way
 // (tests/unit/test_tokenizer_vectors.c).
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
@@ -221,6 +222,13 @@ const variants = {
 		j.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true };
 		return j;
 	},
+	strip: (j) => {
+		for (const t of j.added_tokens) {
+			if (t.content === '<think>' || t.content === '<|im_start|>') t.lstrip = true;
+			if (t.content === '</think>' || t.content === '<|im_end|>') t.rstrip = true;
+		}
+		return j;
+	},
 	legacy: (j) => {
 		j.normalizer = null;
 		j.model.merges = j.model.merges.map((m) => m.join(' '));
@@ -232,7 +240,9 @@ for (const [name, fn] of Object.entries(variants)) {
 	const p = path.join(tmp, name + '.json');
 	fs.writeFileSync(p, JSON.stringify(j));
 	const tok = Tokenizer.fromFile(p);
-	const list = name === 'qwen3' ? wellFormed : wellFormed.filter((_, i) => i % 4 === 0);
+	const list = name === 'qwen3' ? wellFormed
+		: name === 'strip' ? wellFormed.filter((t) => /<think>|<\/think>|<\|im_(start|end)\|>/.test(t))
+		: wellFormed.filter((_, i) => i % 4 === 0);
 	const encs = await tok.encodeBatch(list, { addSpecialTokens: false });
 	const lines = list.map((t, i) => JSON.stringify({ text: t, ids: encs[i].getIds() }));
 	fs.writeFileSync(path.join(here, name + '.jsonl'), lines.join('\n') + '\n');
