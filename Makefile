@@ -75,6 +75,8 @@ MANPAGES   := $(wildcard docs/man/*.1)
 .PHONY: all deps tokenizer run test test-unit test-cli check install uninstall \
         clean style style-check help bench fuzz
 .DEFAULT_GOAL := all
+# Keep objects that only a chained rule needs (the tests'): no rebuild each run.
+.SECONDARY:
 
 all: $(BINS)
 
