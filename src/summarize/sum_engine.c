@@ -14,6 +14,7 @@
 #include "infty/progress.h"
 #include "infty/tokenizer.h"
 
+#include <errno.h>
 #include <json-c/json.h>
 #include <math.h>
 #include <signal.h>
@@ -91,6 +92,7 @@ struct engine {
 	uint64_t lat[NBUCKET], nlat;
 	double lat_max;
 	double started;
+	double window_min; /* smallest in-flight window AIMD went down to */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -407,8 +409,11 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 	e->tok_prompt += v.prompt_tokens;
 	e->tok_completion += v.completion_tokens;
 	e->tok_reasoning += v.reasoning_tokens;
-	if (v.throttle)
+	if (v.throttle) {
 		infty_sum_http_throttle(e->http);
+		if (infty_sum_http_window(e->http) < e->window_min)
+			e->window_min = infty_sum_http_window(e->http);
+	}
 	switch (v.cls) {
 	case SUM_OK: {
 		infty_sum_http_success(e->http);
@@ -714,6 +719,7 @@ static int write_stats(struct engine *e, const char *path)
 	json_object_object_add(x, "p99", json_object_new_double(percentile(e, 0.99)));
 	json_object_object_add(x, "max", json_object_new_double(e->lat_max * 1000));
 	json_object_object_add(o, "latency_ms", x);
+	json_object_object_add(o, "window_min", json_object_new_double(e->window_min));
 	json_object_object_add(o, "elapsed_s", json_object_new_double(el));
 	json_object_object_add(o, "req_per_s",
 			       json_object_new_double(el > 0 ? (double)e->done_req / el : 0));
@@ -781,16 +787,20 @@ static int open_all(struct engine *e)
 		infty_sha256_hex(b, strlen(b), h + 7);
 		e->prompt_hash = h;
 	}
+	/* The handles are NULL on failure; errno still says why. */
 	if ((rc = infty_reader_open(&e->in, c->input, 0))) {
-		snprintf(e->detail, sizeof e->detail, "%s: cannot open input", c->input);
+		snprintf(e->detail, sizeof e->detail, "%s: cannot open input: %s", c->input,
+			 rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
 		return rc;
 	}
 	if ((rc = infty_writer_open(&e->out, c->output, NULL))) {
-		snprintf(e->detail, sizeof e->detail, "%s: cannot open output", c->output);
+		snprintf(e->detail, sizeof e->detail, "%s: cannot open output: %s", c->output,
+			 rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
 		return rc;
 	}
 	if (c->failed && (rc = infty_writer_open(&e->failed, c->failed, NULL))) {
-		snprintf(e->detail, sizeof e->detail, "%s: cannot open dead-letter file", c->failed);
+		snprintf(e->detail, sizeof e->detail, "%s: cannot open dead-letter file: %s",
+			 c->failed, rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
 		return rc;
 	}
 	return 0;
@@ -799,7 +809,7 @@ static int open_all(struct engine *e)
 int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, char *detail,
 			 size_t dlen)
 {
-	struct engine e = {.c = c};
+	struct engine e = {.c = c, .window_min = c->max_inflight};
 	e.started = infty_sum_now();
 	e.reasons = json_object_new_object();
 	size_t window = c->window > 0 ? (size_t)c->window

@@ -3,7 +3,7 @@
 # against the fake endpoint, request counts, order, cache reuse, secrets.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
-plan 38
+plan 46
 
 run infty-summarize --help; is_rc 0 "--help exits 0"
 like "$OUT" "usage: infty-summarize" "--help prints usage on stdout"
@@ -80,4 +80,37 @@ INFTY_API_KEY=sk-test-secret-0123456789 run $SUM --endpoint "$EP" --cache "$T/k.
 is_rc 1 "401: the run stops with exit 1"
 like "$ERR" "refused|auth" "401: one clear message"
 unlike "$ERR$(cat "$T"/k* 2>/dev/null | zstd -dcf 2>/dev/null)" "sk-test-secret" "the key appears in no message, output, cache or stats"
+fake_stop
+
+# AIMD: 429s halve the in-flight window
+fake_start --scenario 429 --times 6 --retry-after 0
+run $SUM --endpoint "$EP" --max-inflight 16 --stats "$T/aimd.json" -o "$T/aimd.jsonl" "$IN"
+is_rc 0 "429 burst: exit 0"
+is "$(jq_py "$T/aimd.json" "O['window_min'] < 16")" "True" "429s shrank the in-flight window"
+
+# --rpm: 240 a minute is 4 a second with a 4-request burst: 8 requests take >= ~1 s
+fake_start
+s0=$(date +%s%N)
+run $SUM --endpoint "$EP" --rpm 240 -o "$T/rpm.jsonl" "$IN"
+el=$(( ($(date +%s%N) - s0) / 1000000 ))
+[ "$el" -ge 900 ] && [ "$el" -lt 8000 ]; ok $? "--rpm 240 paces 8 requests over about a second (${el} ms)"
+
+# live progress on stderr without -q
+run infty-summarize --model fake-model --prompt-dir "$ROOT/prompts" --endpoint "$EP" -o "$T/p.jsonl" "$IN"
+like "$ERR" "req/s" "progress on stderr reports req/s"
+
+# SIGTERM stops the run cleanly: exit 1, no output, the cache kept
+fake_start --scenario hang --match "Solve x^2"
+$SUM --endpoint "$EP" --cache "$T/sig.jsonl" -o "$T/sig-out.jsonl" "$IN" 2>"$T/sig.err" &
+pid=$!
+sleep 1
+kill -TERM $pid
+wait $pid; rc=$?
+is "$rc" "1" "SIGTERM: exit 1"
+[ ! -e "$T/sig-out.jsonl" ] && grep -q interrupted "$T/sig.err"; ok $? "SIGTERM: no output published, says interrupted"
+is "$(count_lines "$T/sig.jsonl")" "7" "SIGTERM: the 7 finished summaries are in the cache"
+
+# a write error on stdout is a run failure
+run sh -c "infty-summarize -q '$IN' > /dev/full"
+is_rc 1 "write error on stdout: exit 1"
 fake_stop
