@@ -72,23 +72,22 @@ void infty_tokenizer_free(struct infty_tokenizer *t)
 	infty_free(t);
 }
 
-/* GPT-2's bytes_to_unicode, inverted: code point -> byte, or -1. */
-static int byte_of_cp[324];
-
-static void init_byte_map(void)
+/* GPT-2's bytes_to_unicode, inverted: code point -> byte, or -1.  Built per
+ * load (it is tiny) so concurrent loads share no state. */
+static void init_byte_map(int16_t *byte_of_cp)
 {
 	for (int i = 0; i < 324; i++)
 		byte_of_cp[i] = -1;
 	int extra = 0;
 	for (int b = 0; b < 256; b++) {
 		int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
-		byte_of_cp[printable ? b : 256 + extra++] = b;
+		byte_of_cp[printable ? b : 256 + extra++] = (int16_t)b;
 	}
 }
 
 /* Map a byte-level token string to raw bytes in out (room for len bytes).
  * Returns the byte count, or -1 if a character is outside the alphabet. */
-static long bytelevel_decode(const char *s, size_t len, char *out)
+static long bytelevel_decode(const int16_t *byte_of_cp, const char *s, size_t len, char *out)
 {
 	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)s;
 	size_t i = 0;
@@ -362,6 +361,8 @@ struct vocab_entry {
 static int load_model(struct infty_tokenizer *t, struct json_object *root, char *detail,
 		      size_t dn)
 {
+	int16_t byte_of_cp[324];
+	init_byte_map(byte_of_cp);
 	struct json_object *model, *vocab, *merges, *added = NULL, *v;
 	if (!json_object_object_get_ex(root, "model", &model) || !model) {
 		set_detail(detail, dn, "no 'model' in tokenizer.json");
@@ -524,7 +525,7 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 			memcpy(t->arena + off, acont[id], l);
 			off += (uint32_t)l;
 		} else if (ent[id].s) {
-			long l = bytelevel_decode(ent[id].s, ent[id].len, t->arena + off);
+			long l = bytelevel_decode(byte_of_cp, ent[id].s, ent[id].len, t->arena + off);
 			if (l < 0) {
 				set_detail(detail, dn, "vocab token '%.40s' is not byte-level",
 					   ent[id].s);
@@ -599,8 +600,8 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 			set_detail(detail, dn, "merge %zu is too long", i);
 			return INFTY_ETOOBIG;
 		}
-		long la = bytelevel_decode(a, al, buf);
-		long lb = la < 0 ? -1 : bytelevel_decode(b, bl, buf + la);
+		long la = bytelevel_decode(byte_of_cp, a, al, buf);
+		long lb = la < 0 ? -1 : bytelevel_decode(byte_of_cp, b, bl, buf + la);
 		if (la <= 0 || lb <= 0) {
 			set_detail(detail, dn, "merge %zu has a token outside the byte alphabet", i);
 			return INFTY_ESCHEMA;
@@ -624,11 +625,6 @@ int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *d
 {
 	*out = NULL;
 	set_detail(detail, detail_len, "%s", "");
-	static int map_ready;
-	if (!map_ready) { /* idempotent: racing threads write the same values */
-		init_byte_map();
-		map_ready = 1;
-	}
 	char *buf;
 	size_t len;
 	int rc = read_file(path, &buf, &len, detail, detail_len);
