@@ -46,8 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (n != c)
 		abort(); /* count and encode disagree */
 	utf8proc_uint8_t *nfc = NULL;
-	utf8proc_ssize_t nl = utf8proc_map(data, (utf8proc_ssize_t)size, &nfc,
-					   UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+	utf8proc_ssize_t nl =
+	    utf8proc_map(data, (utf8proc_ssize_t)size, &nfc, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
 	if (n == INFTY_EUTF8) {
 		if (nl >= 0)
 			abort(); /* we refused text utf8proc accepts */

@@ -57,6 +57,8 @@ out.push(` * 3 White_Space (${counts[3]}); 4 code points per byte, low bits firs
 out.push(' */');
 out.push('#include "tok_unicode.h"');
 out.push('');
+out.push('/* clang-format off */');
+out.push('');
 out.push(`const uint16_t infty_tok_uni_index[${index.length}] = {`);
 for (let i = 0; i < index.length; i += 16) out.push('\t' + index.slice(i, i + 16).join(', ') + ',');
 out.push('};');

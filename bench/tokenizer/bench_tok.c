@@ -32,7 +32,7 @@ struct doc {
 
 /* Tokens of all docs with nthreads workers; fresh contexts (cold caches). */
 static double run(const struct infty_tokenizer *tok, struct doc *d, size_t nd, int nthreads,
-		  int count_only, uint64_t *tokens)
+                  int count_only, uint64_t *tokens)
 {
 	uint64_t total = 0;
 	double t0 = now();
@@ -47,13 +47,15 @@ static double run(const struct infty_tokenizer *tok, struct doc *d, size_t nd, i
 			if (count_only)
 				n = infty_tok_count(c, d[i].s, d[i].n);
 			else {
-				while ((n = infty_tok_encode(c, d[i].s, d[i].n, ids, cap, NULL)) > (int64_t)cap) {
+				while ((n = infty_tok_encode(c, d[i].s, d[i].n, ids, cap, NULL)) >
+				       (int64_t)cap) {
 					cap = (size_t)n;
 					ids = realloc(ids, cap * sizeof *ids);
 				}
 			}
 			if (n < 0) {
-				fprintf(stderr, "bench_tok: doc %zu: error %lld\n", i, (long long)n);
+				fprintf(stderr, "bench_tok: doc %zu: error %lld\n", i,
+				        (long long)n);
 				exit(1);
 			}
 			total += (uint64_t)n;
@@ -116,8 +118,10 @@ int main(int argc, char **argv)
 	/* Best of two runs each, as a benchmark usually reports. */
 	double e1 = run(tok, d, nd, 1, 0, &tk1), e1b = run(tok, d, nd, 1, 0, &tk1);
 	double c1 = run(tok, d, nd, 1, 1, &tk1c), c1b = run(tok, d, nd, 1, 1, &tk1c);
-	double en = run(tok, d, nd, (int)threads, 0, &tkn), enb = run(tok, d, nd, (int)threads, 0, &tkn);
-	double cn = run(tok, d, nd, (int)threads, 1, &tknc), cnb = run(tok, d, nd, (int)threads, 1, &tknc);
+	double en = run(tok, d, nd, (int)threads, 0, &tkn),
+	       enb = run(tok, d, nd, (int)threads, 0, &tkn);
+	double cn = run(tok, d, nd, (int)threads, 1, &tknc),
+	       cnb = run(tok, d, nd, (int)threads, 1, &tknc);
 	e1 = e1 < e1b ? e1 : e1b;
 	c1 = c1 < c1b ? c1 : c1b;
 	en = en < enb ? en : enb;
@@ -128,11 +132,12 @@ int main(int argc, char **argv)
 	}
 	struct rusage ru;
 	getrusage(RUSAGE_SELF, &ru);
-	printf("{\"impl\":\"infty\",\"docs\":%zu,\"bytes\":%zu,\"tokens\":%llu,\"load_s\":%.3f,"
-	       "\"encode_1t_s\":%.3f,\"count_1t_s\":%.3f,\"encode_%ldt_s\":%.3f,\"count_%ldt_s\":%.3f,"
-	       "\"peak_rss_mb\":%.1f}\n",
-	       nd, bytes, (unsigned long long)tk1, load, e1, c1, threads, en, threads, cn,
-	       ru.ru_maxrss / 1024.0);
+	printf(
+	    "{\"impl\":\"infty\",\"docs\":%zu,\"bytes\":%zu,\"tokens\":%llu,\"load_s\":%.3f,"
+	    "\"encode_1t_s\":%.3f,\"count_1t_s\":%.3f,\"encode_%ldt_s\":%.3f,\"count_%ldt_s\":%.3f,"
+	    "\"peak_rss_mb\":%.1f}\n",
+	    nd, bytes, (unsigned long long)tk1, load, e1, c1, threads, en, threads, cn,
+	    ru.ru_maxrss / 1024.0);
 	infty_tokenizer_free(tok);
 	for (size_t i = 0; i < nd; i++)
 		free(d[i].s);

@@ -18,7 +18,9 @@ static inline int infty_tok_uni_class(uint32_t cp)
 {
 	if (cp >= 0x110000)
 		return INFTY_TOK_O;
-	return (infty_tok_uni_data[infty_tok_uni_index[cp >> 8]][(cp & 255) >> 2] >> ((cp & 3) * 2)) & 3;
+	return (infty_tok_uni_data[infty_tok_uni_index[cp >> 8]][(cp & 255) >> 2] >>
+	        ((cp & 3) * 2)) &
+	       3;
 }
 
 #endif

@@ -6,6 +6,8 @@
  */
 #include "tok_unicode.h"
 
+/* clang-format off */
+
 const uint16_t infty_tok_uni_index[4352] = {
 	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
 	16, 1, 17, 18, 19, 1, 20, 21, 22, 23, 24, 25, 26, 27, 1, 28,

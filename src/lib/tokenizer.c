@@ -28,21 +28,21 @@ static const struct {
 	const char *regex;
 	struct tok_pattern pat;
 } known_patterns[] = {
-	/* Qwen2, Qwen2.5, Qwen3 (and DeepSeek-R1-Distill-Qwen): single digits. */
-	{"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
-	 "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-	 {1, 1, 1, 1, 1}},
-	/* Llama-3: digits in groups of up to three. */
-	{"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
-	 "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-	 {1, 1, 3, 1, 1}},
-	/* GPT-2 (also what ByteLevel with use_regex:true runs). */
-	{"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
-	 {0, 0, 0, 0, 0}},
+    /* Qwen2, Qwen2.5, Qwen3 (and DeepSeek-R1-Distill-Qwen): single digits. */
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+     {1, 1, 1, 1, 1}},
+    /* Llama-3: digits in groups of up to three. */
+    {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
+     "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
+     {1, 1, 3, 1, 1}},
+    /* GPT-2 (also what ByteLevel with use_regex:true runs). */
+    {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
+     {0, 0, 0, 0, 0}},
 };
 
 static void set_detail(char *detail, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 static void set_detail(char *detail, size_t n, const char *fmt, ...)
 {
 	if (!detail || !n)
@@ -143,7 +143,7 @@ static void vocab_insert(struct infty_tokenizer *t, uint32_t id)
 /* Insert a merge; returns 0, or 1 if the pair was already there (HF keeps
  * the first rank of a duplicated merge, and so do we). */
 static int pair_insert(struct infty_tokenizer *t, uint32_t a, uint32_t b, uint32_t rank,
-		       uint32_t new_id)
+                       uint32_t new_id)
 {
 	uint64_t key = (uint64_t)a << 32 | b;
 	uint64_t h = key * 0x9e3779b97f4a7c15ULL;
@@ -170,7 +170,8 @@ static int get_bool(struct json_object *o, const char *key, int dflt)
 static const char *get_str(struct json_object *o, const char *key)
 {
 	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_string))
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
 		return NULL;
 	return json_object_get_string(v);
 }
@@ -192,7 +193,7 @@ static int check_bytelevel(struct json_object *o, int want_regex, char *detail, 
 	}
 	if (get_bool(o, "use_regex", 1) != want_regex) {
 		set_detail(detail, dn, "unsupported ByteLevel use_regex:%s here",
-			   want_regex ? "false" : "true");
+		           want_regex ? "false" : "true");
 		return INFTY_EUNSUPPORTED;
 	}
 	return 0;
@@ -212,7 +213,7 @@ static int set_pattern(struct infty_tokenizer *t, const char *regex, char *detai
 /* Accept Sequence[Split{Regex, Isolated}, ByteLevel{use_regex:false}] or a
  * ByteLevel{use_regex:true} alone (or in a one-element Sequence). */
 static int parse_pre_tokenizer(struct infty_tokenizer *t, struct json_object *pt, char *detail,
-			       size_t dn)
+                               size_t dn)
 {
 	const char *type = get_str(pt, "type");
 	if (!type) {
@@ -224,7 +225,8 @@ static int parse_pre_tokenizer(struct infty_tokenizer *t, struct json_object *pt
 		return rc ? rc : set_pattern(t, known_patterns[2].regex, detail, dn);
 	}
 	struct json_object *seq;
-	if (strcmp(type, "Sequence") != 0 || !json_object_object_get_ex(pt, "pretokenizers", &seq) ||
+	if (strcmp(type, "Sequence") != 0 ||
+	    !json_object_object_get_ex(pt, "pretokenizers", &seq) ||
 	    !json_object_is_type(seq, json_type_array)) {
 		set_detail(detail, dn, "unsupported pre_tokenizer type '%s'", type);
 		return INFTY_EUNSUPPORTED;
@@ -240,8 +242,8 @@ static int parse_pre_tokenizer(struct infty_tokenizer *t, struct json_object *pt
 	struct json_object *bl = json_object_array_get_idx(seq, 1);
 	const char *st = get_str(split, "type"), *bt = get_str(bl, "type");
 	if (!st || strcmp(st, "Split") != 0 || !bt || strcmp(bt, "ByteLevel") != 0) {
-		set_detail(detail, dn, "unsupported pre_tokenizer Sequence [%s, %s]",
-			   st ? st : "?", bt ? bt : "?");
+		set_detail(detail, dn, "unsupported pre_tokenizer Sequence [%s, %s]", st ? st : "?",
+		           bt ? bt : "?");
 		return INFTY_EUNSUPPORTED;
 	}
 	int rc = check_bytelevel(bl, 0, detail, dn);
@@ -264,7 +266,7 @@ static int parse_pre_tokenizer(struct infty_tokenizer *t, struct json_object *pt
 }
 
 static int parse_normalizer(struct infty_tokenizer *t, struct json_object *nz, char *detail,
-			    size_t dn)
+                            size_t dn)
 {
 	if (!nz)
 		return 0;
@@ -308,7 +310,8 @@ static int build_nfc_bitmap(struct infty_tokenizer *t)
 		    p->decomp_type == 0 /* canonical */) {
 			utf8proc_uint8_t in[4], *out = NULL;
 			utf8proc_ssize_t n = utf8proc_encode_char(cp, in);
-			utf8proc_ssize_t m = utf8proc_map(in, n, &out, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+			utf8proc_ssize_t m =
+			    utf8proc_map(in, n, &out, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
 			unstable = m != n || memcmp(in, out, (size_t)n) != 0;
 			free(out);
 		}
@@ -358,8 +361,7 @@ struct vocab_entry {
 	size_t len;
 };
 
-static int load_model(struct infty_tokenizer *t, struct json_object *root, char *detail,
-		      size_t dn)
+static int load_model(struct infty_tokenizer *t, struct json_object *root, char *detail, size_t dn)
 {
 	int16_t byte_of_cp[324];
 	init_byte_map(byte_of_cp);
@@ -382,7 +384,8 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 		set_detail(detail, dn, "unsupported model option dropout");
 		return INFTY_EUNSUPPORTED;
 	}
-	if (!str_empty(model, "continuing_subword_prefix") || !str_empty(model, "end_of_word_suffix")) {
+	if (!str_empty(model, "continuing_subword_prefix") ||
+	    !str_empty(model, "end_of_word_suffix")) {
 		set_detail(detail, dn, "unsupported subword prefix/suffix in model");
 		return INFTY_EUNSUPPORTED;
 	}
@@ -396,8 +399,8 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 	}
 	json_object_object_get_ex(root, "added_tokens", &added);
 	size_t n_added = added && json_object_is_type(added, json_type_array)
-				 ? json_object_array_length(added)
-				 : 0;
+	                     ? json_object_array_length(added)
+	                     : 0;
 
 	/* Pass 1: the id range. */
 	int64_t max_id = -1;
@@ -477,14 +480,14 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 		ad->special = get_bool(a, "special", 0);
 		if (get_bool(a, "single_word", 0)) {
 			set_detail(detail, dn, "unsupported added token option single_word ('%s')",
-				   content);
+			           content);
 			infty_free(ent);
 			return INFTY_EUNSUPPORTED;
 		}
 		if (get_bool(a, "normalized", 0) && t->nfc) {
 			/* HF would match it in the NFC text; we match raw text only. */
 			set_detail(detail, dn, "unsupported normalized added token '%s' with NFC",
-				   content);
+			           content);
 			infty_free(ent);
 			return INFTY_EUNSUPPORTED;
 		}
@@ -525,10 +528,11 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 			memcpy(t->arena + off, acont[id], l);
 			off += (uint32_t)l;
 		} else if (ent[id].s) {
-			long l = bytelevel_decode(byte_of_cp, ent[id].s, ent[id].len, t->arena + off);
+			long l =
+			    bytelevel_decode(byte_of_cp, ent[id].s, ent[id].len, t->arena + off);
 			if (l < 0) {
 				set_detail(detail, dn, "vocab token '%.40s' is not byte-level",
-					   ent[id].s);
+				           ent[id].s);
 				rc = INFTY_EUNSUPPORTED;
 				break;
 			}
@@ -585,9 +589,9 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 			b = sp + 1;
 			bl = strlen(b);
 		} else if (json_object_is_type(m, json_type_array) &&
-			   json_object_array_length(m) == 2 &&
-			   json_object_is_type(json_object_array_get_idx(m, 0), json_type_string) &&
-			   json_object_is_type(json_object_array_get_idx(m, 1), json_type_string)) {
+		           json_object_array_length(m) == 2 &&
+		           json_object_is_type(json_object_array_get_idx(m, 0), json_type_string) &&
+		           json_object_is_type(json_object_array_get_idx(m, 1), json_type_string)) {
 			a = json_object_get_string(json_object_array_get_idx(m, 0));
 			b = json_object_get_string(json_object_array_get_idx(m, 1));
 			al = strlen(a);
@@ -603,15 +607,17 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 		long la = bytelevel_decode(byte_of_cp, a, al, buf);
 		long lb = la < 0 ? -1 : bytelevel_decode(byte_of_cp, b, bl, buf + la);
 		if (la <= 0 || lb <= 0) {
-			set_detail(detail, dn, "merge %zu has a token outside the byte alphabet", i);
+			set_detail(detail, dn, "merge %zu has a token outside the byte alphabet",
+			           i);
 			return INFTY_ESCHEMA;
 		}
 		uint32_t ia = infty_tok_vocab_find(t, buf, (size_t)la);
 		uint32_t ib = infty_tok_vocab_find(t, buf + la, (size_t)lb);
 		uint32_t inew = infty_tok_vocab_find(t, buf, (size_t)(la + lb));
 		if (ia == TOK_NONE || ib == TOK_NONE || inew == TOK_NONE) {
-			set_detail(detail, dn, "merge %zu ('%.30s' + '%.30s') uses a token not in vocab",
-				   i, a, b);
+			set_detail(detail, dn,
+			           "merge %zu ('%.30s' + '%.30s') uses a token not in vocab", i, a,
+			           b);
 			return INFTY_ESCHEMA;
 		}
 		if (pair_insert(t, ia, ib, (uint32_t)i, inew) == 0)
@@ -621,7 +627,7 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 }
 
 int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *detail,
-			 size_t detail_len)
+                         size_t detail_len)
 {
 	*out = NULL;
 	set_detail(detail, detail_len, "%s", "");
@@ -647,7 +653,7 @@ int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *d
 	if (len > INT32_MAX || !root || json_tokener_get_error(tk) != json_tokener_success ||
 	    !json_object_is_type(root, json_type_object)) {
 		set_detail(detail, detail_len, "'%s' is not a JSON object: %s", path,
-			   json_tokener_error_desc(json_tokener_get_error(tk)));
+		           json_tokener_error_desc(json_tokener_get_error(tk)));
 		rc = INFTY_EJSON;
 		goto out;
 	}
@@ -703,7 +709,7 @@ const char *infty_tokenizer_default_path(void)
 }
 
 int64_t infty_tok_decode(const struct infty_tokenizer *t, const uint32_t *ids, size_t n, char *buf,
-			 size_t cap)
+                         size_t cap)
 {
 	size_t need = 0;
 	for (size_t i = 0; i < n; i++) {

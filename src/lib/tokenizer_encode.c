@@ -16,9 +16,9 @@
 
 /* Piece cache: direct-mapped, one 64-byte line per entry.  Pieces longer
  * than CACHE_KEY bytes are rare (about 0.1 % of real pieces) and not cached. */
-#define CACHE_BITS 15
-#define CACHE_KEY 22
-#define CACHE_IDS 8
+#define CACHE_BITS       15
+#define CACHE_KEY        22
+#define CACHE_IDS        8
 #define CACHE_COUNT_ONLY 0xff /* nids value: ids[0] holds the count */
 
 struct cache_ent {
@@ -68,18 +68,18 @@ struct sink {
 /* ---- code points and classes ---------------------------------------------- */
 
 static const uint8_t ascii_cls[128] = {
-	['\t'] = INFTY_TOK_WS, ['\n'] = INFTY_TOK_WS, ['\v'] = INFTY_TOK_WS,
-	['\f'] = INFTY_TOK_WS, ['\r'] = INFTY_TOK_WS, [' '] = INFTY_TOK_WS,
-	['0'] = INFTY_TOK_N,   ['1'] = INFTY_TOK_N,   ['2'] = INFTY_TOK_N,
-	['3'] = INFTY_TOK_N,   ['4'] = INFTY_TOK_N,   ['5'] = INFTY_TOK_N,
-	['6'] = INFTY_TOK_N,   ['7'] = INFTY_TOK_N,   ['8'] = INFTY_TOK_N,
-	['9'] = INFTY_TOK_N,
+    ['\t'] = INFTY_TOK_WS, ['\n'] = INFTY_TOK_WS, ['\v'] = INFTY_TOK_WS, ['\f'] = INFTY_TOK_WS,
+    ['\r'] = INFTY_TOK_WS, [' '] = INFTY_TOK_WS,  ['0'] = INFTY_TOK_N,   ['1'] = INFTY_TOK_N,
+    ['2'] = INFTY_TOK_N,   ['3'] = INFTY_TOK_N,   ['4'] = INFTY_TOK_N,   ['5'] = INFTY_TOK_N,
+    ['6'] = INFTY_TOK_N,   ['7'] = INFTY_TOK_N,   ['8'] = INFTY_TOK_N,   ['9'] = INFTY_TOK_N,
 #define L2(a, b) [a] = INFTY_TOK_L, [b] = INFTY_TOK_L
-	L2('A', 'a'), L2('B', 'b'), L2('C', 'c'), L2('D', 'd'), L2('E', 'e'), L2('F', 'f'),
-	L2('G', 'g'), L2('H', 'h'), L2('I', 'i'), L2('J', 'j'), L2('K', 'k'), L2('L', 'l'),
-	L2('M', 'm'), L2('N', 'n'), L2('O', 'o'), L2('P', 'p'), L2('Q', 'q'), L2('R', 'r'),
-	L2('S', 's'), L2('T', 't'), L2('U', 'u'), L2('V', 'v'), L2('W', 'w'), L2('X', 'x'),
-	L2('Y', 'y'), L2('Z', 'z'),
+    L2('A', 'a'),          L2('B', 'b'),          L2('C', 'c'),          L2('D', 'd'),
+    L2('E', 'e'),          L2('F', 'f'),          L2('G', 'g'),          L2('H', 'h'),
+    L2('I', 'i'),          L2('J', 'j'),          L2('K', 'k'),          L2('L', 'l'),
+    L2('M', 'm'),          L2('N', 'n'),          L2('O', 'o'),          L2('P', 'p'),
+    L2('Q', 'q'),          L2('R', 'r'),          L2('S', 's'),          L2('T', 't'),
+    L2('U', 'u'),          L2('V', 'v'),          L2('W', 'w'),          L2('X', 'x'),
+    L2('Y', 'y'),          L2('Z', 'z'),
 #undef L2
 };
 
@@ -185,8 +185,8 @@ static size_t next_piece(const struct tok_pattern *pat, const uint8_t *s, size_t
 		size_t l1;
 		uint32_t d = dec(s, q, &l1);
 		if (pat->contractions_ci) {
-			if (d == 's' || d == 'S' || d == 0x17F || d == 't' || d == 'T' || d == 'm' ||
-			    d == 'M' || d == 'd' || d == 'D')
+			if (d == 's' || d == 'S' || d == 0x17F || d == 't' || d == 'T' ||
+			    d == 'm' || d == 'M' || d == 'd' || d == 'D')
 				return q + l1;
 			if (q + 1 < n && d < 0x80) {
 				uint8_t a = (uint8_t)(d | 0x20), b = s[q + 1] | 0x20;
@@ -197,8 +197,9 @@ static size_t next_piece(const struct tok_pattern *pat, const uint8_t *s, size_t
 		} else {
 			if (d == 's' || d == 't' || d == 'm' || d == 'd')
 				return q + 1;
-			if (q + 1 < n && ((d == 'r' && s[q + 1] == 'e') || (d == 'v' && s[q + 1] == 'e') ||
-					  (d == 'l' && s[q + 1] == 'l')))
+			if (q + 1 < n &&
+			    ((d == 'r' && s[q + 1] == 'e') || (d == 'v' && s[q + 1] == 'e') ||
+			     (d == 'l' && s[q + 1] == 'l')))
 				return q + 2;
 		}
 	}
@@ -272,7 +273,7 @@ static size_t next_piece(const struct tok_pattern *pat, const uint8_t *s, size_t
 		return e; /* \s+(?!\S) at the end */
 	if (ncp >= 2)
 		return last; /* \s+(?!\S): leave the last one to prefix what follows */
-	return e;         /* \s+ */
+	return e;            /* \s+ */
 }
 
 /* ---- BPE ------------------------------------------------------------------- */
@@ -285,12 +286,12 @@ static int grow_bpe(struct infty_tok_ctx *c, size_t n)
 	while (cap < n)
 		cap *= 2;
 	void *p;
-#define GROW(f)                                                     \
-	do {                                                        \
-		p = infty_realloc(c->f, cap * sizeof *c->f);        \
-		if (!p)                                             \
-			return INFTY_ENOMEM;                        \
-		c->f = p;                                           \
+#define GROW(f)                                                                                    \
+	do {                                                                                       \
+		p = infty_realloc(c->f, cap * sizeof *c->f);                                       \
+		if (!p)                                                                            \
+			return INFTY_ENOMEM;                                                       \
+		c->f = p;                                                                          \
 	} while (0)
 	GROW(sym);
 	GROW(rank);
@@ -443,8 +444,8 @@ static inline void emit(struct sink *k, uint32_t id, size_t a, size_t b);
 
 /* Ids of one piece into c->out (or just the count when count_only and the
  * cache knows it).  Returns the count or ENOMEM; *ids points at the ids. */
-static int64_t piece_ids(struct infty_tok_ctx *c, const uint8_t *s, size_t n,
-			 const uint32_t **ids, int count_only)
+static int64_t piece_ids(struct infty_tok_ctx *c, const uint8_t *s, size_t n, const uint32_t **ids,
+                         int count_only)
 {
 	const struct infty_tokenizer *t = c->t;
 	struct cache_ent *e = NULL;
@@ -561,7 +562,7 @@ static inline int unstable(const struct infty_tokenizer *t, uint32_t cp)
  * itself when nothing changed, else c->nbuf; c->spans records the mapping.
  */
 static int prepare(struct infty_tok_ctx *c, const uint8_t *s, size_t n, const uint8_t **out,
-		   size_t *outn)
+                   size_t *outn)
 {
 	const struct infty_tokenizer *t = c->t;
 	size_t p = 0, copied = 0, last_stable = 0;
@@ -609,7 +610,7 @@ static int prepare(struct infty_tok_ctx *c, const uint8_t *s, size_t n, const ui
 		}
 		utf8proc_uint8_t *m = NULL;
 		utf8proc_ssize_t ml = utf8proc_map(s + st, (utf8proc_ssize_t)(e - st), &m,
-						   UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+		                                   UTF8PROC_STABLE | UTF8PROC_COMPOSE);
 		if (ml < 0)
 			return ml == UTF8PROC_ERROR_NOMEM ? INFTY_ENOMEM : INFTY_EUTF8;
 		if (nbuf_put(c, s + copied, st - copied)) {
@@ -649,7 +650,7 @@ static int prepare(struct infty_tok_ctx *c, const uint8_t *s, size_t n, const ui
 /* Encode one split (text between added tokens) starting at base in the
  * original text. */
 static int encode_split(struct infty_tok_ctx *c, const uint8_t *s0, size_t n0, size_t base,
-			struct sink *k)
+                        struct sink *k)
 {
 	if (!n0)
 		return 0;
@@ -698,8 +699,8 @@ static inline int is_ws_at(const uint8_t *s, size_t p, size_t *len)
 }
 
 /* Longest added token matching at s[p], or NULL. */
-static const struct tok_added *added_at(const struct infty_tokenizer *t, const uint8_t *s,
-					size_t n, size_t p)
+static const struct tok_added *added_at(const struct infty_tokenizer *t, const uint8_t *s, size_t n,
+                                        size_t p)
 {
 	const struct tok_added *best = NULL;
 	for (size_t i = 0; i < t->n_added; i++) {
@@ -712,7 +713,7 @@ static const struct tok_added *added_at(const struct infty_tokenizer *t, const u
 }
 
 static int64_t encode(struct infty_tok_ctx *c, const char *text, size_t len, uint32_t *ids,
-		      size_t cap, size_t *offs)
+                      size_t cap, size_t *offs)
 {
 	if (!c || (!text && len))
 		return INFTY_EINVAL;
@@ -777,7 +778,7 @@ int64_t infty_tok_count(struct infty_tok_ctx *c, const char *text, size_t len)
 }
 
 int64_t infty_tok_encode(struct infty_tok_ctx *c, const char *text, size_t len, uint32_t *ids,
-			 size_t cap, size_t *offsets)
+                         size_t cap, size_t *offsets)
 {
 	/* A NULL ids with cap 0 would take the count-only path, which is fine. */
 	return encode(c, text, len, ids, cap, offsets);

@@ -15,7 +15,7 @@
 /* Which split pattern the pre-tokenizer runs: one hand-written scanner with
  * these switches covers the known regexes exactly. */
 struct tok_pattern {
-	int contractions_ci; /* (?i:'s|'t|...) rather than 's|'t|... */
+	int contractions_ci;   /* (?i:'s|'t|...) rather than 's|'t|... */
 	int letter_any_prefix; /* [^\r\n\p{L}\p{N}]?\p{L}+ rather than ' ?\p{L}+' */
 	int num_max;           /* \p{N}{1,num_max}; 0 means ' ?\p{N}+' (GPT-2) */
 	int punct_crlf;        /* ' ?[^\s\p{L}\p{N}]+[\r\n]*' rather than no [\r\n]* */
@@ -45,9 +45,9 @@ struct infty_tokenizer {
 	uint32_t byte_id[256]; /* the token of each single byte */
 
 	/* (left id << 32 | right id) -> rank and merged id, open addressing. */
-	uint64_t *pair_keys;  /* owned; UINT64_MAX is empty */
-	uint32_t *pair_rank;  /* owned */
-	uint32_t *pair_new;   /* owned */
+	uint64_t *pair_keys; /* owned; UINT64_MAX is empty */
+	uint32_t *pair_rank; /* owned */
+	uint32_t *pair_new;  /* owned */
 	uint32_t pair_mask;
 	size_t n_merges;
 
@@ -63,8 +63,8 @@ struct infty_tokenizer {
 	size_t n_added;
 	uint8_t added_first[256]; /* 1 if some added token starts with this byte */
 
-	int nfc;                /* the normalizer is NFC (else none) */
-	uint8_t *nfc_unstable;  /* owned bitmap over code points: NFC may change text near it */
+	int nfc;               /* the normalizer is NFC (else none) */
+	uint8_t *nfc_unstable; /* owned bitmap over code points: NFC may change text near it */
 	struct tok_pattern pat;
 
 	char hash[7 + 65]; /* "sha256:<hex>" */
@@ -105,7 +105,7 @@ static inline uint64_t tok_hash(const void *data, size_t n)
 uint32_t infty_tok_vocab_find(const struct infty_tokenizer *t, const char *s, size_t n);
 /* BPE merge of (a, b): returns its rank, TOK_NONE if none, and *out the id. */
 static inline uint32_t tok_pair(const struct infty_tokenizer *t, uint32_t a, uint32_t b,
-				uint32_t *out)
+                                uint32_t *out)
 {
 	uint64_t key = (uint64_t)a << 32 | b;
 	uint64_t h = key * 0x9e3779b97f4a7c15ULL;

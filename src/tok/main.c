@@ -16,28 +16,28 @@
 #include <time.h>
 
 static const char usage_text[] =
-	"usage: infty-tok [OPTIONS] count [TEXT...]\n"
-	"       infty-tok [OPTIONS] ids [TEXT...]\n"
-	"       infty-tok [OPTIONS] count|ids --field NAME FILE.jsonl[.zst]...\n"
-	"       infty-tok [OPTIONS] decode ID...\n"
-	"\n"
-	"Count or list the tokens of each TEXT (one output line each), of standard\n"
-	"input when there is no TEXT, or of field NAME of every JSONL record (one\n"
-	"line per record, in input order). decode prints the bytes of the ids.\n"
-	"\n"
-	"  -t, --tokenizer PATH  tokenizer.json (default: $INFTY_TOKENIZER, else the\n"
-	"                        one make fetched, else the installed copy)\n"
-	"  -f, --field NAME      tokenize this string field of JSONL records\n"
-	"  -j, --threads N       worker threads for JSONL input (default: all cores)\n"
-	"      --total           print only the total count\n"
-	"      --offsets         ids: print id:start-end (byte offsets in the input)\n"
-	"      --stats           print bytes, tokens, time and speed on stderr\n"
-	"      --hash            print the tokenizer's sha256 and exit\n"
-	"  -h, --help            this help\n"
-	"  -V, --version         print the version\n"
-	"\n"
-	"Exit status: 0 done, 1 some input could not be tokenized, 2 usage error\n"
-	"or unusable tokenizer.\n";
+    "usage: infty-tok [OPTIONS] count [TEXT...]\n"
+    "       infty-tok [OPTIONS] ids [TEXT...]\n"
+    "       infty-tok [OPTIONS] count|ids --field NAME FILE.jsonl[.zst]...\n"
+    "       infty-tok [OPTIONS] decode ID...\n"
+    "\n"
+    "Count or list the tokens of each TEXT (one output line each), of standard\n"
+    "input when there is no TEXT, or of field NAME of every JSONL record (one\n"
+    "line per record, in input order). decode prints the bytes of the ids.\n"
+    "\n"
+    "  -t, --tokenizer PATH  tokenizer.json (default: $INFTY_TOKENIZER, else the\n"
+    "                        one make fetched, else the installed copy)\n"
+    "  -f, --field NAME      tokenize this string field of JSONL records\n"
+    "  -j, --threads N       worker threads for JSONL input (default: all cores)\n"
+    "      --total           print only the total count\n"
+    "      --offsets         ids: print id:start-end (byte offsets in the input)\n"
+    "      --stats           print bytes, tokens, time and speed on stderr\n"
+    "      --hash            print the tokenizer's sha256 and exit\n"
+    "  -h, --help            this help\n"
+    "  -V, --version         print the version\n"
+    "\n"
+    "Exit status: 0 done, 1 some input could not be tokenized, 2 usage error\n"
+    "or unusable tokenizer.\n";
 
 enum { OPT_TOTAL = 256, OPT_OFFSETS, OPT_STATS, OPT_HASH };
 
@@ -70,38 +70,49 @@ static char *slurp_stdin(size_t *len)
 }
 
 static const struct option longopts[] = {
-	{"tokenizer", required_argument, NULL, 't'},
-	{"field", required_argument, NULL, 'f'},
-	{"threads", required_argument, NULL, 'j'},
-	{"total", no_argument, NULL, OPT_TOTAL},
-	{"offsets", no_argument, NULL, OPT_OFFSETS},
-	{"stats", no_argument, NULL, OPT_STATS},
-	{"hash", no_argument, NULL, OPT_HASH},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
+    {"tokenizer", required_argument, NULL, 't'}, {"field", required_argument, NULL, 'f'},
+    {"threads", required_argument, NULL, 'j'},   {"total", no_argument, NULL, OPT_TOTAL},
+    {"offsets", no_argument, NULL, OPT_OFFSETS}, {"stats", no_argument, NULL, OPT_STATS},
+    {"hash", no_argument, NULL, OPT_HASH},       {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
 };
 
 /* Options up to the first operand ("+": stop there, as the command word
  * comes first and options may follow it too). */
-static void parse_options(int argc, char **argv, struct infty_tokrun_opts *o,
-			  const char **tok_path, int *want_hash)
+static void parse_options(int argc, char **argv, struct infty_tokrun_opts *o, const char **tok_path,
+                          int *want_hash)
 {
 	int c;
 	while ((c = getopt_long(argc, argv, "+t:f:j:hV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 't': *tok_path = optarg; break;
-		case 'f': o->field = optarg; break;
-		case 'j': o->threads = (int)infty_parse_ll("--threads", optarg, 1, 1024); break;
-		case OPT_TOTAL: o->total = 1; break;
-		case OPT_OFFSETS: o->offsets = 1; break;
-		case OPT_STATS: o->stats = 1; break;
-		case OPT_HASH: *want_hash = 1; break;
+		case 't':
+			*tok_path = optarg;
+			break;
+		case 'f':
+			o->field = optarg;
+			break;
+		case 'j':
+			o->threads = (int)infty_parse_ll("--threads", optarg, 1, 1024);
+			break;
+		case OPT_TOTAL:
+			o->total = 1;
+			break;
+		case OPT_OFFSETS:
+			o->offsets = 1;
+			break;
+		case OPT_STATS:
+			o->stats = 1;
+			break;
+		case OPT_HASH:
+			*want_hash = 1;
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			exit(fclose(stdout) ? INFTY_EXIT_DATA : INFTY_EXIT_OK);
-		case 'V': infty_print_version();
-		default: infty_usage_error("unknown option");
+		case 'V':
+			infty_print_version();
+		default:
+			infty_usage_error("unknown option");
 		}
 	}
 }
@@ -141,7 +152,7 @@ int main(int argc, char **argv)
 	int rc = infty_tokenizer_load(&tok, tok_path, detail, sizeof detail);
 	if (rc)
 		infty_die(INFTY_EXIT_USAGE, "cannot load tokenizer '%s': %s", tok_path,
-			  detail[0] ? detail : infty_strerror(rc));
+		          detail[0] ? detail : infty_strerror(rc));
 	double t_load = now() - t0;
 	if (want_hash) {
 		puts(infty_tokenizer_hash(tok));
@@ -160,7 +171,8 @@ int main(int argc, char **argv)
 		if (!ids)
 			infty_die(INFTY_EXIT_DATA, "out of memory");
 		for (size_t i = 0; i < n; i++)
-			ids[i] = (uint32_t)infty_parse_ll("ID", argv[optind + (int)i], 0, UINT32_MAX);
+			ids[i] =
+			    (uint32_t)infty_parse_ll("ID", argv[optind + (int)i], 0, UINT32_MAX);
 		int64_t need = infty_tok_decode(tok, ids, n, NULL, 0);
 		char *buf = need > 0 ? infty_malloc((size_t)need) : NULL;
 		if (need < 0)
@@ -203,9 +215,10 @@ int main(int argc, char **argv)
 	double dt = now() - t0;
 	if (o.stats)
 		fprintf(stderr,
-			"infty-tok: load %.3f s; %llu bytes, %llu tokens in %.3f s: %.2f MB/s, %.2f M tokens/s\n",
-			t_load, (unsigned long long)bytes, (unsigned long long)tokens, dt,
-			dt > 0 ? bytes / dt / 1e6 : 0.0, dt > 0 ? tokens / dt / 1e6 : 0.0);
+		        "infty-tok: load %.3f s; %llu bytes, %llu tokens in %.3f s: %.2f MB/s, "
+		        "%.2f M tokens/s\n",
+		        t_load, (unsigned long long)bytes, (unsigned long long)tokens, dt,
+		        dt > 0 ? bytes / dt / 1e6 : 0.0, dt > 0 ? tokens / dt / 1e6 : 0.0);
 	infty_tokenizer_free(tok);
 	if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
 		infty_warn("write error on standard output");

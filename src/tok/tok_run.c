@@ -17,8 +17,8 @@
 #include <string.h>
 
 /* Encode into a growing buffer; returns the count or a negative error. */
-static int64_t encode_all(struct infty_tok_ctx *ctx, const char *text, size_t len,
-			  uint32_t **ids, size_t **offs, size_t *cap, int want_offs)
+static int64_t encode_all(struct infty_tok_ctx *ctx, const char *text, size_t len, uint32_t **ids,
+                          size_t **offs, size_t *cap, int want_offs)
 {
 	for (;;) {
 		int64_t n = infty_tok_encode(ctx, text, len, *ids, *cap, want_offs ? *offs : NULL);
@@ -44,7 +44,7 @@ static void print_ids(FILE *out, const uint32_t *ids, const size_t *offs, int64_
 	for (int64_t i = 0; i < n; i++) {
 		if (offs)
 			fprintf(out, "%s%u:%zu-%zu", i ? " " : "", ids[i], offs[2 * i],
-				offs[2 * i + 1]);
+			        offs[2 * i + 1]);
 		else
 			fprintf(out, "%s%u", i ? " " : "", ids[i]);
 	}
@@ -52,7 +52,7 @@ static void print_ids(FILE *out, const uint32_t *ids, const size_t *offs, int64_
 }
 
 int infty_tokrun_text(const struct infty_tokenizer *tok, const struct infty_tokrun_opts *o,
-		      const char *text, size_t len, FILE *out, uint64_t *tokens)
+                      const char *text, size_t len, FILE *out, uint64_t *tokens)
 {
 	struct infty_tok_ctx *ctx = infty_tok_ctx_new(tok);
 	if (!ctx)
@@ -83,16 +83,16 @@ struct item {
 	char *text; /* owned; NULL: rejected while reading */
 	size_t len;
 	uint64_t line;
-	int64_t n; /* count, or a negative error */
+	int64_t n;     /* count, or a negative error */
 	uint32_t *ids; /* owned (ids mode) */
 	size_t *offs;  /* owned (ids mode with offsets) */
 };
 
 #define BATCH_RECORDS 256
-#define BATCH_BYTES (8u << 20)
+#define BATCH_BYTES   (8u << 20)
 
 static int flush_batch(struct infty_tok_ctx **ctxs, int nthreads, const struct infty_tokrun_opts *o,
-		       struct item *it, size_t n, const char *path, FILE *out, uint64_t *tokens)
+                       struct item *it, size_t n, const char *path, FILE *out, uint64_t *tokens)
 {
 	int bad = 0;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
@@ -104,14 +104,15 @@ static int flush_batch(struct infty_tok_ctx **ctxs, int nthreads, const struct i
 			it[i].n = infty_tok_count(ctx, it[i].text, it[i].len);
 		} else {
 			size_t cap = 0;
-			it[i].n = encode_all(ctx, it[i].text, it[i].len, &it[i].ids, &it[i].offs, &cap,
-					     o->offsets);
+			it[i].n = encode_all(ctx, it[i].text, it[i].len, &it[i].ids, &it[i].offs,
+			                     &cap, o->offsets);
 		}
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (it[i].text && it[i].n < 0) {
 			infty_warn("%s:%llu: cannot tokenize field '%s': %s", path,
-				   (unsigned long long)it[i].line, o->field, infty_strerror((int)it[i].n));
+			           (unsigned long long)it[i].line, o->field,
+			           infty_strerror((int)it[i].n));
 			bad = 1;
 		} else if (it[i].text) {
 			*tokens += (uint64_t)it[i].n;
@@ -130,7 +131,7 @@ static int flush_batch(struct infty_tok_ctx **ctxs, int nthreads, const struct i
 }
 
 int infty_tokrun_jsonl(const struct infty_tokenizer *tok, const struct infty_tokrun_opts *o,
-		       const char *path, FILE *out, uint64_t *tokens, uint64_t *bytes)
+                       const char *path, FILE *out, uint64_t *tokens, uint64_t *bytes)
 {
 	int nthreads = o->threads > 0 ? o->threads : omp_get_max_threads();
 	struct infty_reader *r = NULL;
@@ -158,14 +159,14 @@ int infty_tokrun_jsonl(const struct infty_tokenizer *tok, const struct infty_tok
 		int got = infty_reader_next(r, &obj, &line);
 		if (got < 0 && (got == INFTY_EJSON || got == INFTY_EUTF8)) {
 			infty_warn("%s:%llu: %s", infty_reader_path(r), (unsigned long long)line,
-				   infty_reader_detail(r));
+			           infty_reader_detail(r));
 			bad = 1;
 			continue;
 		}
 		if (got < 0) {
-			infty_warn("%s: %s", infty_reader_path(r), infty_reader_detail(r)[0]
-									? infty_reader_detail(r)
-									: infty_strerror(got));
+			infty_warn("%s: %s", infty_reader_path(r),
+			           infty_reader_detail(r)[0] ? infty_reader_detail(r)
+			                                     : infty_strerror(got));
 			rc = got;
 			break;
 		}
@@ -173,8 +174,9 @@ int infty_tokrun_jsonl(const struct infty_tokenizer *tok, const struct infty_tok
 			struct json_object *f;
 			if (!json_object_object_get_ex(obj, o->field, &f) ||
 			    !json_object_is_type(f, json_type_string)) {
-				infty_warn("%s:%llu: missing string field '%s'", infty_reader_path(r),
-					   (unsigned long long)line, o->field);
+				infty_warn("%s:%llu: missing string field '%s'",
+				           infty_reader_path(r), (unsigned long long)line,
+				           o->field);
 				bad = 1;
 			} else {
 				size_t len = (size_t)json_object_get_string_len(f);
@@ -193,7 +195,8 @@ int infty_tokrun_jsonl(const struct infty_tokenizer *tok, const struct infty_tok
 			json_object_put(obj);
 		}
 		if (n && (got == 0 || n == BATCH_RECORDS || batch_bytes >= BATCH_BYTES)) {
-			bad |= flush_batch(ctxs, nthreads, o, it, n, infty_reader_path(r), out, tokens);
+			bad |= flush_batch(ctxs, nthreads, o, it, n, infty_reader_path(r), out,
+			                   tokens);
 			n = 0;
 			batch_bytes = 0;
 		}

@@ -26,7 +26,7 @@ struct infty_tokrun_opts {
  * Returns 0, or a negative infty_err (the text is not UTF-8, no memory).
  */
 int infty_tokrun_text(const struct infty_tokenizer *tok, const struct infty_tokrun_opts *o,
-		      const char *text, size_t len, FILE *out, uint64_t *tokens);
+                      const char *text, size_t len, FILE *out, uint64_t *tokens);
 
 /*
  * Tokenize field o->field of every record of path ("-" = stdin) and print one
@@ -36,6 +36,6 @@ int infty_tokrun_text(const struct infty_tokenizer *tok, const struct infty_tokr
  * (reported too).
  */
 int infty_tokrun_jsonl(const struct infty_tokenizer *tok, const struct infty_tokrun_opts *o,
-		       const char *path, FILE *out, uint64_t *tokens, uint64_t *bytes);
+                       const char *path, FILE *out, uint64_t *tokens, uint64_t *bytes);
 
 #endif

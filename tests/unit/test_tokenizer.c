@@ -61,7 +61,8 @@ static void load_vectors(const char *path)
 		v->n = json_object_array_length(ids);
 		v->ids = malloc((v->n + 1) * sizeof *v->ids);
 		for (size_t i = 0; i < v->n; i++)
-			v->ids[i] = (uint32_t)json_object_get_int64(json_object_array_get_idx(ids, i));
+			v->ids[i] =
+			    (uint32_t)json_object_get_int64(json_object_array_get_idx(ids, i));
 		json_object_put(o);
 	}
 	free(line);
@@ -102,12 +103,12 @@ static int teardown(void **state)
 	return 0;
 }
 
-#define NEED_QWEN()                                                                  \
-	do {                                                                         \
-		if (!qwen) {                                                         \
-			fprintf(stderr, "# SKIP no default tokenizer (make tokenizer)\n"); \
-			skip();                                                      \
-		}                                                                    \
+#define NEED_QWEN()                                                                                \
+	do {                                                                                       \
+		if (!qwen) {                                                                       \
+			fprintf(stderr, "# SKIP no default tokenizer (make tokenizer)\n");         \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
 
 static void test_vectors_exact(void **state)
@@ -126,13 +127,13 @@ static void test_vectors_exact(void **state)
 			if (n != (int64_t)v->n || memcmp(ids, v->ids, v->n * sizeof *ids) != 0) {
 				if (bad++ < 10)
 					fprintf(stderr, "# vector %zu: got %lld ids, want %zu\n", i,
-						(long long)n, v->n);
+					        (long long)n, v->n);
 				continue;
 			}
 			int64_t cnt = infty_tok_count(c, v->text, v->len);
 			if (cnt != n && bad++ < 10)
-				fprintf(stderr, "# vector %zu: count %lld != %lld\n", i, (long long)cnt,
-					(long long)n);
+				fprintf(stderr, "# vector %zu: count %lld != %lld\n", i,
+				        (long long)cnt, (long long)n);
 		}
 	free(ids);
 	infty_tok_ctx_free(c);
@@ -154,9 +155,9 @@ static void test_round_trip(void **state)
 		int64_t m = infty_tok_decode(qwen, ids, (size_t)n, buf, 1 << 20);
 		assert_true(m >= 0);
 		utf8proc_uint8_t *nfc = NULL;
-		utf8proc_ssize_t nl = utf8proc_map((const utf8proc_uint8_t *)v->text,
-						   (utf8proc_ssize_t)v->len, &nfc,
-						   UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+		utf8proc_ssize_t nl =
+		    utf8proc_map((const utf8proc_uint8_t *)v->text, (utf8proc_ssize_t)v->len, &nfc,
+		                 UTF8PROC_STABLE | UTF8PROC_COMPOSE);
 		assert_true(nl >= 0);
 		/* Added tokens are kept out of NFC; the vectors' texts around
 		 * them are already NFC except <think> + U+0338 cases. */
@@ -191,7 +192,11 @@ static void test_known_ids(void **state)
 	char buf[8];
 	assert_int_equal(infty_tok_decode(qwen, &huge, 1, buf, sizeof buf), INFTY_EINVAL);
 	/* Invalid UTF-8 is an error, not a guess. */
-	assert_int_equal(infty_tok_count(c, "a\xff" "b", 3), INFTY_EUTF8);
+	assert_int_equal(infty_tok_count(c,
+	                                 "a\xff"
+	                                 "b",
+	                                 3),
+	                 INFTY_EUTF8);
 	assert_int_equal(infty_tok_count(c, "\xed\xa0\x80", 3), INFTY_EUTF8);
 	assert_int_equal(infty_tok_count(c, "", 0), 0);
 	/* Too small a buffer: the needed size comes back, nothing overruns. */
@@ -261,7 +266,8 @@ static void test_threads(void **state)
 		for (int rep = 0; rep < 3; rep++) {
 #pragma omp for schedule(dynamic, 7)
 			for (size_t i = 0; i < nvecs; i++) {
-				int64_t n = infty_tok_encode(tc, vecs[i].text, vecs[i].len, ids, 65536, NULL);
+				int64_t n = infty_tok_encode(tc, vecs[i].text, vecs[i].len, ids,
+				                             65536, NULL);
 				got[i] = n;
 				if (n != (int64_t)vecs[i].n ||
 				    memcmp(ids, vecs[i].ids, vecs[i].n * sizeof *ids) != 0)
@@ -305,16 +311,17 @@ static char dir[256];
 /* A tokenizer.json with the 256 byte tokens, merges "a b" -> "ab", and the
  * given pre_tokenizer / model extras. */
 static const char *write_tiny(const char *name, const char *pre, const char *model_extra,
-			      const char *merges)
+                              const char *merges)
 {
 	static char path[512];
 	snprintf(path, sizeof path, "%s/%s", dir, name);
 	FILE *f = fopen(path, "w");
 	assert_non_null(f);
-	fprintf(f, "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":%s,"
-		   "\"added_tokens\":[{\"id\":258,\"content\":\"<x>\",\"special\":true}],"
-		   "\"model\":{\"type\":\"BPE\"%s,\"vocab\":{",
-		pre, model_extra);
+	fprintf(f,
+	        "{\"normalizer\":{\"type\":\"NFC\"},\"pre_tokenizer\":%s,"
+	        "\"added_tokens\":[{\"id\":258,\"content\":\"<x>\",\"special\":true}],"
+	        "\"model\":{\"type\":\"BPE\"%s,\"vocab\":{",
+	        pre, model_extra);
 	int extra = 0;
 	for (int b = 0; b < 256; b++) {
 		int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
@@ -327,15 +334,16 @@ static const char *write_tiny(const char *name, const char *pre, const char *mod
 }
 
 static const char *QWEN_PRE =
-	"{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
-	"\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| "
-	"?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
-	"\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":"
-	"false,\"use_regex\":false}]}";
+    "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
+    "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}| "
+    "?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+    "\"behavior\":\"Isolated\",\"invert\":false},{\"type\":\"ByteLevel\",\"add_prefix_space\":"
+    "false,\"use_regex\":false}]}";
 
 static int setup_dir(void **state)
 {
-	snprintf(dir, sizeof dir, "%s/infty-tok.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(dir, sizeof dir, "%s/infty-tok.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	return mkdtemp(dir) ? 0 : -1;
 }
 
@@ -374,18 +382,19 @@ static void test_tiny_refused(void **state)
 {
 	struct infty_tokenizer *t = (void *)1;
 	char d[256];
-	const char *p = write_tiny("pat.json",
-				   "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\w+\"},\"behavior\":"
-				   "\"Isolated\"}",
-				   "", "[]");
+	const char *p =
+	    write_tiny("pat.json",
+	               "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\w+\"},\"behavior\":"
+	               "\"Isolated\"}",
+	               "", "[]");
 	assert_int_equal(infty_tokenizer_load(&t, p, d, sizeof d), INFTY_EUNSUPPORTED);
 	assert_null(t);
 	assert_non_null(strstr(d, "pre_tokenizer"));
 	p = write_tiny("seq.json",
-		       "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":"
-		       "{\"Regex\":\"\\\\p{N}{1,5}\"},\"behavior\":\"Isolated\"},{\"type\":"
-		       "\"ByteLevel\",\"use_regex\":false}]}",
-		       "", "[]");
+	               "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":"
+	               "{\"Regex\":\"\\\\p{N}{1,5}\"},\"behavior\":\"Isolated\"},{\"type\":"
+	               "\"ByteLevel\",\"use_regex\":false}]}",
+	               "", "[]");
 	assert_int_equal(infty_tokenizer_load(&t, p, d, sizeof d), INFTY_EUNSUPPORTED);
 	assert_non_null(strstr(d, "pattern"));
 	p = write_tiny("bf.json", QWEN_PRE, ",\"byte_fallback\":true", "[]");
@@ -394,11 +403,11 @@ static void test_tiny_refused(void **state)
 	p = write_tiny("badmerge.json", QWEN_PRE, "", "[\"a c\"]");
 	assert_int_equal(infty_tokenizer_load(&t, p, d, sizeof d), INFTY_ESCHEMA);
 	p = write_tiny("prefix.json",
-		       "{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"use_regex\":true}", "",
-		       "[]");
+	               "{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"use_regex\":true}", "",
+	               "[]");
 	assert_int_equal(infty_tokenizer_load(&t, p, d, sizeof d), INFTY_EUNSUPPORTED);
 	assert_int_equal(infty_tokenizer_load(&t, "/nonexistent/tokenizer.json", d, sizeof d),
-			 INFTY_EIO);
+	                 INFTY_EIO);
 	assert_non_null(strstr(d, "/nonexistent"));
 	char bad[512];
 	snprintf(bad, sizeof bad, "%s/trunc.json", dir);
@@ -434,11 +443,11 @@ static void test_alloc_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_vectors_exact), cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_known_ids),     cmocka_unit_test(test_offsets),
-		cmocka_unit_test(test_threads),       cmocka_unit_test(test_long_pieces),
-		cmocka_unit_test(test_tiny_ok),       cmocka_unit_test(test_tiny_refused),
-		cmocka_unit_test(test_alloc_failure),
+	    cmocka_unit_test(test_vectors_exact), cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_known_ids),     cmocka_unit_test(test_offsets),
+	    cmocka_unit_test(test_threads),       cmocka_unit_test(test_long_pieces),
+	    cmocka_unit_test(test_tiny_ok),       cmocka_unit_test(test_tiny_refused),
+	    cmocka_unit_test(test_alloc_failure),
 	};
 	return cmocka_run_group_tests_name("tokenizer", tests, setup, teardown);
 }

@@ -30,7 +30,8 @@ static int setup(void **state)
 		p = infty_tokenizer_default_path();
 	if (access(p, R_OK) == 0)
 		base = json_object_from_file(p);
-	snprintf(dir, sizeof dir, "%s/infty-tokv.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(dir, sizeof dir, "%s/infty-tokv.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	return mkdtemp(dir) ? 0 : -1;
 }
 
@@ -63,11 +64,13 @@ static void check_variant(const char *name, struct json_object *j)
 		assert_non_null(o);
 		assert_true(json_object_object_get_ex(o, "text", &tx));
 		assert_true(json_object_object_get_ex(o, "ids", &want));
-		int64_t k = infty_tok_encode(c, json_object_get_string(tx),
-					     (size_t)json_object_get_string_len(tx), ids, 8192, NULL);
+		int64_t k =
+		    infty_tok_encode(c, json_object_get_string(tx),
+		                     (size_t)json_object_get_string_len(tx), ids, 8192, NULL);
 		int same = k == (int64_t)json_object_array_length(want);
 		for (int64_t i = 0; same && i < k; i++)
-			same = ids[i] == (uint32_t)json_object_get_int64(json_object_array_get_idx(want, (size_t)i));
+			same = ids[i] == (uint32_t)json_object_get_int64(
+			                     json_object_array_get_idx(want, (size_t)i));
 		if (!same && bad++ < 5)
 			fprintf(stderr, "# %s vector %zu differs: %s\n", name, n, line);
 		n++;
@@ -81,12 +84,12 @@ static void check_variant(const char *name, struct json_object *j)
 	assert_int_equal(bad, 0);
 }
 
-#define NEED_BASE()                                                                  \
-	do {                                                                         \
-		if (!base) {                                                         \
-			fprintf(stderr, "# SKIP no default tokenizer (make tokenizer)\n"); \
-			skip();                                                      \
-		}                                                                    \
+#define NEED_BASE()                                                                                \
+	do {                                                                                       \
+		if (!base) {                                                                       \
+			fprintf(stderr, "# SKIP no default tokenizer (make tokenizer)\n");         \
+			skip();                                                                    \
+		}                                                                                  \
 	} while (0)
 
 static struct json_object *split_of(struct json_object *j)
@@ -116,14 +119,16 @@ static void test_llama3(void **state)
 	assert_true(json_object_object_get_ex(base, "model", &model));
 	assert_true(json_object_object_get_ex(model, "vocab", &vocab));
 	assert_true(json_object_object_get_ex(model, "merges", &merges));
-	static const char *const add[3][3] = {{"12", "1", "2"}, {"123", "12", "3"}, {"45", "4", "5"}};
+	static const char *const add[3][3] = {
+	    {"12", "1", "2"}, {"123", "12", "3"}, {"45", "4", "5"}};
 	/* They take the ids right after the vocabulary; added tokens move up. */
 	int nv = json_object_object_length(vocab);
 	struct json_object *added;
 	assert_true(json_object_object_get_ex(base, "added_tokens", &added));
 	for (size_t i = 0; i < json_object_array_length(added); i++) {
 		struct json_object *id;
-		assert_true(json_object_object_get_ex(json_object_array_get_idx(added, i), "id", &id));
+		assert_true(
+		    json_object_object_get_ex(json_object_array_get_idx(added, i), "id", &id));
 		json_object_set_int(id, json_object_get_int(id) + 3);
 	}
 	for (int i = 0; i < 3; i++) {
@@ -176,8 +181,8 @@ static void test_legacy(void **state)
 		struct json_object *m = json_object_array_get_idx(merges, i);
 		char buf[1024];
 		snprintf(buf, sizeof buf, "%s %s",
-			 json_object_get_string(json_object_array_get_idx(m, 0)),
-			 json_object_get_string(json_object_array_get_idx(m, 1)));
+		         json_object_get_string(json_object_array_get_idx(m, 0)),
+		         json_object_get_string(json_object_array_get_idx(m, 1)));
 		json_object_array_add(legacy, json_object_new_string(buf));
 	}
 	json_object_object_add(model, "merges", legacy);
@@ -212,10 +217,10 @@ static void test_strip(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_llama3),
-		cmocka_unit_test(test_gpt2),
-		cmocka_unit_test(test_legacy),
-		cmocka_unit_test(test_strip),
+	    cmocka_unit_test(test_llama3),
+	    cmocka_unit_test(test_gpt2),
+	    cmocka_unit_test(test_legacy),
+	    cmocka_unit_test(test_strip),
 	};
 	return cmocka_run_group_tests_name("tokenizer-variants", tests, setup, teardown);
 }
