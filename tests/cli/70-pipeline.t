@@ -10,7 +10,9 @@ plan 28
 
 IN=$ROOT/data/sample.jsonl
 MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
-SOPTS='--ready-timeout 5 --backoff-max 0.1 --max-retries 2'
+# The fake counts prompt tokens as chars/3, below our exact Qwen counts on
+# math text, so the truncation check is loosened for it.
+SOPTS='--ready-timeout 5 --backoff-max 0.1 --max-retries 2 --trunc-ratio 0.5'
 convert() { # convert OUT SHARDS [VAR=VALUE...]
 	_o=$1 _s=$2
 	shift 2
@@ -32,6 +34,7 @@ is "$((seg + segrej))" "$rows" "rows = segmented traces + rejects ($seg + $segre
 [ "$segrej" -ge 2 ]; ok $? "the sample's bad rows are rejected"
 summ=$(cat "$A"/summarize/out/*.zst | zstd -dc | grep -c .)
 is "$summ" "$seg" "every segmented trace is summarized"
+[ "$summ" = "$seg" ] || diag "$(cat "$A"/summarize/failed/*.zst | zstd -dc | cut -c1-300)"
 inst=$(count_lines "$A/train.jsonl.zst")
 is "$inst" "$(cat "$A"/summarize/out/*.zst | py_sum_n)" "instances = sum of n"
 [ "$inst" -gt "$summ" ]; ok $? "some traces give n >= 2 ($inst instances from $summ traces)"
@@ -71,13 +74,14 @@ i=0
 while pgrep -g "$pg" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
 [ ! -e "$C/summarize/done/00000" ]; ok $? "the killed summarize shard has no done marker"
 [ ! -e "$C/train.jsonl.zst" ]; ok $? "no training file from a killed run"
-n_seg_done=$(ls "$C/segment/done" | wc -l | tr -d ' ')
+seg_done=$(ls "$C/segment/done")
 touch "$T/ref2"
 sleep 0.2
 fake_start
 convert "$C" 3 -j2
 is_rc 0 "relaunch after the kill succeeds"
-is "$(find "$C/segment/done" -newer "$T/ref2" | wc -l | tr -d ' ')" 0 "the $n_seg_done finished segment shards are not redone"
+redone=$(cd "$C/segment/done" && for f in $seg_done; do [ "$f" -nt "$T/ref2" ] && echo "$f"; done)
+is "$redone" "" "the segment shards finished before the kill ($(echo $seg_done)) are not redone"
 sorted_train "$C" >"$T/c.sorted"
 same_file "$T/c.sorted" "$T/a.sorted" "the relaunched run gives the same instances"
 
