@@ -90,6 +90,9 @@ static size_t on_body(char *p, size_t sz, size_t n, void *u)
 	return add;
 }
 
+/* The clock read once per step (one loop runs per process). */
+static double step_now;
+
 /*
  * Our own stall timeout: curl's LOW_SPEED_* averages the speed over a few
  * seconds, so a 1 s setting fires after about 6 s.  Here a transfer is
@@ -100,7 +103,8 @@ static int on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t
 {
 	(void)dltotal, (void)ultotal;
 	struct xfer *x = u;
-	double now = infty_sum_now();
+	/* Called for every transfer on every turn: the turn's clock is enough. */
+	double now = step_now;
 	if (dlnow + ulnow != x->seen) {
 		x->seen = dlnow + ulnow;
 		x->last_move = now;
@@ -382,7 +386,7 @@ static int start(struct sum_http *h, struct item it)
 	x->retry_after = -1;
 	x->should_retry = -1;
 	x->overflow = 0;
-	x->started = x->last_move = infty_sum_now();
+	x->started = x->last_move = step_now = infty_sum_now();
 	x->seen = 0;
 	x->stalled = 0;
 	curl_easy_setopt(x->e, CURLOPT_URL, h->urls[h->next_url]);
@@ -467,6 +471,7 @@ static void finish(struct sum_http *h, CURLMsg *msg)
 int infty_sum_http_step(struct sum_http *h, double max_wait)
 {
 	double now = infty_sum_now();
+	step_now = now;
 	int rc = dispatch(h, now);
 	if (rc)
 		return rc;
