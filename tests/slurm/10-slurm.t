@@ -24,7 +24,7 @@ trap 'exit 143' TERM INT
 if ! "$HERE/cluster.sh" install >"$T/install.log" 2>&1; then
 	skip_all "slurm is not installed and cannot be: $(tail -1 "$T/install.log")"
 fi
-plan 33
+plan 36
 
 # --- without a cluster: options and the dry run ---------------------------
 run "$SLURM" --help
@@ -121,6 +121,11 @@ pj=$(jobs_of "$P" segment)
 # The element's first log line comes after its trap is set.
 wait_until 60 grep -qs "job ${pj}_1 on" "$P/segment/logs/slurm-${pj}_1.out"
 ok $? "the slow element is running"
+run "$SLURM" --make "$STANDIN" --stages segment submit "$P"
+is_rc 1 "a second submit while the run's jobs are live is refused"
+run "$SLURM" relaunch "$P"
+like "$ERR" "segment: job\\(s\\) $pj still queued or running; not resubmitted" "relaunch leaves a running stage alone"
+is "$(wc -l <"$P/slurm/jobs.tsv")" 1 "and submits nothing"
 scancel --batch --signal=USR1 "${pj}_1"
 wait_until 30 grep -qs 'USR1' "$P/segment/logs/slurm-${pj}_1.out"
 ok $? "USR1 reaches the element's trap"
