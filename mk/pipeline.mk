@@ -25,6 +25,8 @@
 #   OUT/<stage>/params                 the options that decide the stage's output;
 #                                      rewritten only when they change, so make
 #                                      reruns exactly the stages that depend on them
+#   OUT/config.mk                      the run's variables (IN, ETA, MODEL, …) as
+#                                      defaults: `make convert OUT=…` relaunches as is
 #   OUT/train.jsonl.zst, OUT/rejects.jsonl.zst, OUT/stats.json   the merged result
 # Stages: shard (one job for all shards), segment, summarize, build (per
 # shard), merge (one job).  A shard is done when its marker exists and is
@@ -51,6 +53,11 @@ PIPELINE_MK := $(lastword $(MAKEFILE_LIST))
 Q ?= @
 PIPELINE    := $(abspath $(dir $(PIPELINE_MK))../scripts/pipeline)
 
+# A run's own settings (OUT/config.mk, written by prepare) come first, so a
+# relaunch needs only OUT=; then the defaults.
+ifneq ($(OUT),)
+-include $(OUT)/config.mk
+endif
 ETA        ?= 4096
 FORMAT     ?= paper
 PIPE_GOALS := convert prepare

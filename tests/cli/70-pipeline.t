@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 28
+plan 29
 
 IN=$ROOT/data/sample.jsonl
 MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
@@ -102,6 +102,12 @@ touch "$T/ref4"
 sleep 0.2
 convert "$A" 3 FORMAT=hf
 is "$(find "$A" -path '*/done/*' -newer "$T/ref4" | sed "s|$A/||; s|/done/.*||" | sort -u | tr '\n' ' ')" "build merge " "FORMAT=hf reruns build and merge, not segment or summarize"
+
+# A relaunch with only OUT= reuses the run's settings (FORMAT=hf included).
+touch "$T/ref5"
+sleep 0.2
+run $MK convert OUT="$A"
+is "$RC:$(find "$A" -path '*/done/*' -newer "$T/ref5" | wc -l | tr -d ' ')" "0:0" "make convert OUT= alone relaunches as is"
 
 # missing and the shard pin.
 rm -f "$A/segment/done/00000" "$A/segment/done/00002"
