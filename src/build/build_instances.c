@@ -21,16 +21,16 @@
 #include <string.h>
 
 /* The literal pieces of the reference templates (inftythink-method.md). */
-#define T_USER "User:"
-#define T_ASSISTANT "Assistant:"
-#define T_HIST_OPEN "<history>"
-#define T_HIST_CLOSE "</history>"
-#define T_THINK_OPEN "<think>\n"
+#define T_USER        "User:"
+#define T_ASSISTANT   "Assistant:"
+#define T_HIST_OPEN   "<history>"
+#define T_HIST_CLOSE  "</history>"
+#define T_THINK_OPEN  "<think>\n"
 #define T_THINK_CLOSE "\n</think>"
-#define T_SUM_OPEN "\n<summary>\n"
-#define T_SUM_CLOSE "\n</summary>"
+#define T_SUM_OPEN    "\n<summary>\n"
+#define T_SUM_CLOSE   "\n</summary>"
 /* The messages layout carries the history inside the user turn instead. */
-#define M_HIST_OPEN "\n\n<history>\n"
+#define M_HIST_OPEN  "\n\n<history>\n"
 #define M_HIST_CLOSE "\n</history>"
 
 int infty_build_format_parse(const char *s, enum infty_build_format *out)
@@ -49,9 +49,12 @@ int infty_build_format_parse(const char *s, enum infty_build_format *out)
 const char *infty_build_format_name(enum infty_build_format f)
 {
 	switch (f) {
-	case INFTY_BUILD_PAPER: return "paper";
-	case INFTY_BUILD_MESSAGES: return "messages";
-	case INFTY_BUILD_HF: return "hf";
+	case INFTY_BUILD_PAPER:
+		return "paper";
+	case INFTY_BUILD_MESSAGES:
+		return "messages";
+	case INFTY_BUILD_HF:
+		return "hf";
 	}
 	return "?";
 }
@@ -103,7 +106,7 @@ struct trace {
 };
 
 static int reject(struct infty_build_result *res, const char *reason, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int reject(struct infty_build_result *res, const char *reason, const char *fmt, ...)
 {
@@ -160,13 +163,14 @@ static int read_trace(struct json_object *rec, struct trace *t, struct infty_bui
 	/* Every summary S_1..S_{n-1} is needed: one gap drops the whole trace. */
 	if (!json_object_object_get_ex(rec, "summaries", &sums) ||
 	    !json_object_is_type(sums, json_type_array))
-		return reject(res, "missing_summary", "no 'summaries' array for %zu segments", t->n);
+		return reject(res, "missing_summary", "no 'summaries' array for %zu segments",
+		              t->n);
 	size_t have = json_object_array_length(sums);
 	if (have < t->n - 1)
 		return reject(res, "missing_summary", "%zu of %zu summaries", have, t->n - 1);
 	if (have > t->n - 1)
-		return reject(res, "schema", "%zu summaries for %zu segments (want %zu)", have, t->n,
-			      t->n - 1);
+		return reject(res, "schema", "%zu summaries for %zu segments (want %zu)", have,
+		              t->n, t->n - 1);
 	for (size_t i = 0; i + 1 < t->n; i++) {
 		struct json_object *s = json_object_array_get_idx(sums, i), *iv;
 		if (!json_object_is_type(s, json_type_object))
@@ -174,9 +178,11 @@ static int read_trace(struct json_object *rec, struct trace *t, struct infty_bui
 		if (json_object_object_get_ex(s, "i", &iv) &&
 		    (!json_object_is_type(iv, json_type_int) ||
 		     json_object_get_int64(iv) != (int64_t)i))
-			return reject(res, "schema", "summary at position %zu has a different 'i'", i);
+			return reject(res, "schema", "summary at position %zu has a different 'i'",
+			              i);
 		if (!(t->sum[i].s = get_str(s, "text", &t->sum[i].len)))
-			return reject(res, "missing_summary", "summary %zu has no string 'text'", i);
+			return reject(res, "missing_summary", "summary %zu has no string 'text'",
+			              i);
 		if (t->sum[i].len == 0)
 			return reject(res, "missing_summary", "summary %zu is empty", i);
 	}
@@ -243,7 +249,7 @@ static struct json_object *chat(const struct sbuf *user, const struct sbuf *asst
  * trained text of the chosen format (what the token counts measure).
  */
 static int make_instance(const struct infty_build_opts *o, const struct trace *t, size_t i,
-			 struct sbuf *prompt, struct sbuf *target, struct json_object **out)
+                         struct sbuf *prompt, struct sbuf *target, struct json_object **out)
 {
 	const struct piece *rp = &t->seg[i - 1];
 	const struct piece *prev = i > 1 ? &t->sum[i - 2] : NULL;
@@ -327,8 +333,7 @@ static int make_instance(const struct infty_build_opts *o, const struct trace *t
 	return 0;
 }
 
-static int add_meta(struct json_object *r, const struct trace *t, size_t i, int64_t pt,
-		    int64_t tt)
+static int add_meta(struct json_object *r, const struct trace *t, size_t i, int64_t pt, int64_t tt)
 {
 	struct json_object *m = json_object_new_object();
 	if (!m)
@@ -368,7 +373,7 @@ void infty_build_result_release(struct infty_build_result *res)
 }
 
 int infty_build_trace(const struct infty_build_opts *o, struct json_object *rec,
-		      struct infty_build_result *res)
+                      struct infty_build_result *res)
 {
 	struct trace t = {0};
 	struct sbuf prompt = {0}, target = {0};
@@ -402,13 +407,14 @@ int infty_build_trace(const struct infty_build_opts *o, struct json_object *rec,
 			tt = pt < 0 ? pt : o->count(o->count_ctx, target.p, target.len);
 			if (pt < 0 || tt < 0) {
 				rc = reject(res, "token_count", "instance %zu/%zu: %s", i, t.n,
-					    infty_strerror((int)(pt < 0 ? pt : tt)));
+				            infty_strerror((int)(pt < 0 ? pt : tt)));
 				goto out;
 			}
 			if (o->max_tokens > 0 && pt + tt > o->max_tokens) {
-				rc = reject(res, "too_long",
-					    "instance %zu/%zu needs %lld tokens > --max-tokens %lld",
-					    i, t.n, (long long)(pt + tt), (long long)o->max_tokens);
+				rc =
+				    reject(res, "too_long",
+				           "instance %zu/%zu needs %lld tokens > --max-tokens %lld",
+				           i, t.n, (long long)(pt + tt), (long long)o->max_tokens);
 				goto out;
 			}
 		}
@@ -495,7 +501,7 @@ static struct json_object *dist(int64_t *v, size_t n)
 	int64_t sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += v[i];
-	/* Nearest-rank percentiles: always a value that occurred. */
+		/* Nearest-rank percentiles: always a value that occurred. */
 #define RANK(p) (n ? v[(size_t)((p) * (double)(n - 1) + 0.5)] : 0)
 	int rc = add_obj(d, "count", json_object_new_int64((int64_t)n));
 	if (!rc)
@@ -538,7 +544,7 @@ struct json_object *infty_build_stats_json(struct infty_build_stats *s, enum inf
 	if (!rc && (rc = add_obj(j, "rejects_by_reason", r = json_object_new_object())) == 0)
 		for (size_t i = 0; i < s->n_reasons && !rc; i++)
 			rc = add_obj(r, s->reason[i],
-				     json_object_new_int64((int64_t)s->reason_count[i]));
+			             json_object_new_int64((int64_t)s->reason_count[i]));
 	if (!rc && (rc = add_obj(j, "traces_by_n", h = json_object_new_object())) == 0)
 		for (size_t n = 1; n <= 64 && !rc; n++) {
 			char key[16];

@@ -34,9 +34,9 @@ struct infty_build_opts {
 struct infty_build_result {
 	struct json_object **inst; /* n_inst instances, owned by the result */
 	size_t n_inst, cap;
-	const char *reason;   /* stable reject code, static; NULL when built */
-	char detail[256];     /* one line for a person */
-	int64_t *prompt_tok;  /* per instance, -1 when not counted */
+	const char *reason;  /* stable reject code, static; NULL when built */
+	char detail[256];    /* one line for a person */
+	int64_t *prompt_tok; /* per instance, -1 when not counted */
 	int64_t *target_tok;
 	size_t tok_cap;
 };
@@ -53,7 +53,7 @@ const char *infty_build_format_name(enum infty_build_format f);
  * INFTY_ENOMEM.  Never returns a shortened set of instances.
  */
 int infty_build_trace(const struct infty_build_opts *o, struct json_object *rec,
-		      struct infty_build_result *res);
+                      struct infty_build_result *res);
 /* Drop the instances held by res; res may be reused.  */
 void infty_build_result_clear(struct infty_build_result *res);
 /* Clear and free res's arrays. */
@@ -68,7 +68,7 @@ struct infty_build_stats {
 	const char *reason[INFTY_BUILD_MAX_REASONS]; /* static strings */
 	uint64_t reason_count[INFTY_BUILD_MAX_REASONS];
 	size_t n_reasons;
-	uint64_t n_hist[65]; /* traces by n; n >= 64 land in the last bucket */
+	uint64_t n_hist[65];              /* traces by n; n >= 64 land in the last bucket */
 	int64_t *prompt_tok, *target_tok; /* per instance, for distributions */
 	size_t n_tok, tok_cap;
 };
@@ -79,8 +79,7 @@ int infty_build_stats_add(struct infty_build_stats *s, const struct infty_build_
 /* Count a rejected record under reason (a static string). */
 void infty_build_stats_reject(struct infty_build_stats *s, const char *reason);
 /* The stats as a JSON object (caller owns it), or NULL on ENOMEM. */
-struct json_object *infty_build_stats_json(struct infty_build_stats *s,
-					   enum infty_build_format f);
+struct json_object *infty_build_stats_json(struct infty_build_stats *s, enum infty_build_format f);
 void infty_build_stats_release(struct infty_build_stats *s);
 
 #endif

@@ -66,17 +66,17 @@ struct run {
 static void write_failed(struct infty_writer *w)
 {
 	infty_die(INFTY_EXIT_DATA, "%s: write failed: %s", infty_writer_path(w),
-		  infty_writer_detail(w));
+	          infty_writer_detail(w));
 }
 
 /* Report one rejected record and copy it, raw, into the reject file. */
 static void reject(struct run *r, struct infty_reader *in, uint64_t lineno, const char *reason,
-		   const char *detail, const char *id)
+                   const char *detail, const char *id)
 {
 	infty_build_stats_reject(&r->stats, reason);
 	if (r->reject_msgs++ < MAX_REJECT_MESSAGES)
 		infty_warn("%s:%llu: %s: %s", infty_reader_path(in), (unsigned long long)lineno,
-			   reason, detail);
+		           reason, detail);
 	if (!r->rej)
 		return;
 	size_t len;
@@ -102,12 +102,11 @@ static int build_file(struct run *r, const char *path)
 {
 	struct infty_reader *in;
 	if (infty_reader_open(&in, path, 0))
-		infty_die(INFTY_EXIT_DATA, "%s: cannot open: %s", path, "no such file or unreadable");
-	struct infty_progress *p = infty_progress_new(stderr, "build", "records", 0,
-						      (uint64_t)(infty_reader_size(in) > 0
-								 ? infty_reader_size(in)
-								 : 0),
-						      r->quiet);
+		infty_die(INFTY_EXIT_DATA, "%s: cannot open: %s", path,
+		          "no such file or unreadable");
+	struct infty_progress *p = infty_progress_new(
+	    stderr, "build", "records", 0,
+	    (uint64_t)(infty_reader_size(in) > 0 ? infty_reader_size(in) : 0), r->quiet);
 	int status = 0;
 	for (;;) {
 		struct json_object *rec = NULL;
@@ -122,21 +121,21 @@ static int build_file(struct run *r, const char *path)
 		}
 		if (rc < 0) {
 			infty_warn("%s:%llu: %s: %s", infty_reader_path(in),
-				   (unsigned long long)lineno, infty_strerror(rc),
-				   infty_reader_detail(in));
+			           (unsigned long long)lineno, infty_strerror(rc),
+			           infty_reader_detail(in));
 			status = INFTY_EXIT_DATA;
 			break;
 		}
 		rc = infty_build_trace(&r->opts, rec, &r->res);
 		if (rc == INFTY_ENOMEM)
 			infty_die(INFTY_EXIT_DATA, "%s:%llu: out of memory", infty_reader_path(in),
-				  (unsigned long long)lineno);
+			          (unsigned long long)lineno);
 		if (rc) {
 			struct json_object *idv;
 			const char *id = json_object_object_get_ex(rec, "id", &idv) &&
-						 json_object_is_type(idv, json_type_string)
-					 ? json_object_get_string(idv)
-					 : NULL;
+			                         json_object_is_type(idv, json_type_string)
+			                     ? json_object_get_string(idv)
+			                     : NULL;
 			reject(r, in, lineno, r->res.reason, r->res.detail, id);
 		} else {
 			for (size_t i = 0; i < r->res.n_inst; i++)
@@ -150,7 +149,7 @@ static int build_file(struct run *r, const char *path)
 	}
 	char extra[96];
 	snprintf(extra, sizeof extra, "%llu instances, %llu rejects",
-		 (unsigned long long)r->stats.instances_out, (unsigned long long)r->stats.rejects);
+	         (unsigned long long)r->stats.instances_out, (unsigned long long)r->stats.rejects);
 	infty_progress_finish(p, r->stats.records_in, extra);
 	infty_reader_free(in);
 	return status;
@@ -168,7 +167,7 @@ static void write_stats(struct run *r, const char *path)
 	if (infty_writer_open(&w, path, &wo))
 		infty_die(INFTY_EXIT_DATA, "%s: cannot write stats", path);
 	const char *s = json_object_to_json_string_ext(
-		j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+	    j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
 	if (infty_writer_put(w, s, strlen(s)))
 		write_failed(w);
 	char detail[256];
@@ -183,24 +182,24 @@ static struct infty_writer *open_out(const char *path)
 	int rc = infty_writer_open(&w, path, NULL);
 	if (rc)
 		infty_die(INFTY_EXIT_DATA, "%s: cannot open for writing: %s", path,
-			  infty_strerror(rc));
+		          infty_strerror(rc));
 	return w;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"format", required_argument, NULL, 'f'},
-		{"output", required_argument, NULL, 'o'},
-		{"rejects", required_argument, NULL, 'r'},
-		{"stats", required_argument, NULL, 's'},
-		{"tokenizer", required_argument, NULL, 't'},
-		{"max-tokens", required_argument, NULL, 'm'},
-		{"no-meta", no_argument, NULL, 'M'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"format", required_argument, NULL, 'f'},
+	    {"output", required_argument, NULL, 'o'},
+	    {"rejects", required_argument, NULL, 'r'},
+	    {"stats", required_argument, NULL, 's'},
+	    {"tokenizer", required_argument, NULL, 't'},
+	    {"max-tokens", required_argument, NULL, 'm'},
+	    {"no-meta", no_argument, NULL, 'M'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *output = "-", *rejects = NULL, *stats = NULL, *tokpath = NULL;
 	struct run r = {0};
@@ -213,19 +212,34 @@ int main(int argc, char **argv)
 		case 'f':
 			if (infty_build_format_parse(optarg, &r.opts.format))
 				infty_usage_error("--format: '%s' is not paper, messages or hf",
-						  optarg);
+				                  optarg);
 			break;
-		case 'o': output = optarg; break;
-		case 'r': rejects = optarg; break;
-		case 's': stats = optarg; break;
-		case 't': tokpath = optarg; break;
-		case 'm': r.opts.max_tokens = infty_parse_ll("--max-tokens", optarg, 1, 1LL << 40); break;
-		case 'M': r.opts.meta = 0; break;
-		case 'q': r.quiet = 1; break;
+		case 'o':
+			output = optarg;
+			break;
+		case 'r':
+			rejects = optarg;
+			break;
+		case 's':
+			stats = optarg;
+			break;
+		case 't':
+			tokpath = optarg;
+			break;
+		case 'm':
+			r.opts.max_tokens = infty_parse_ll("--max-tokens", optarg, 1, 1LL << 40);
+			break;
+		case 'M':
+			r.opts.meta = 0;
+			break;
+		case 'q':
+			r.quiet = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return fflush(stdout) || ferror(stdout) ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
-		case 'V': infty_print_version();
+		case 'V':
+			infty_print_version();
 		default:
 			fputs("usage: infty-build [OPTIONS] [FILE...]\n", stderr);
 			fprintf(stderr, "Try 'infty-build --help' for more information.\n");
@@ -242,7 +256,7 @@ int main(int argc, char **argv)
 		int rc = infty_tokenizer_load(&tok, tokpath, detail, sizeof detail);
 		if (rc)
 			infty_die(INFTY_EXIT_USAGE, "%s: cannot load tokenizer: %s%s%s", tokpath,
-				  infty_strerror(rc), *detail ? ": " : "", detail);
+			          infty_strerror(rc), *detail ? ": " : "", detail);
 		if (!(counter.ctx = infty_tok_ctx_new(tok)))
 			infty_die(INFTY_EXIT_DATA, "out of memory");
 		r.opts.count = count_tokens;
@@ -274,8 +288,8 @@ int main(int argc, char **argv)
 	if (stats)
 		write_stats(&r, stats);
 	if (r.reject_msgs > MAX_REJECT_MESSAGES)
-		infty_warn("%llu more rejects not shown", (unsigned long long)(r.reject_msgs -
-									 MAX_REJECT_MESSAGES));
+		infty_warn("%llu more rejects not shown",
+		           (unsigned long long)(r.reject_msgs - MAX_REJECT_MESSAGES));
 	status = r.stats.rejects ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
 	infty_build_result_release(&r.res);
 	infty_build_stats_release(&r.stats);

@@ -54,7 +54,7 @@ enum inspect_kind inspect_kind_of(struct json_object *rec)
 const char *inspect_kind_name(enum inspect_kind k)
 {
 	static const char *names[] = {"unknown", "row",      "segment", "summarized",
-				      "paper",   "messages", "hf",      "reject"};
+	                              "paper",   "messages", "hf",      "reject"};
 	return names[k];
 }
 
@@ -81,7 +81,7 @@ void inspect_validator_release(struct inspect_validator *v)
 }
 
 static void problem(struct inspect_validator *v, uint64_t line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void problem(struct inspect_validator *v, uint64_t line, const char *fmt, ...)
 {
@@ -144,10 +144,11 @@ static void check_segments(struct inspect_validator *v, struct json_object *rec,
 		else if (i + 1 == n && *sep)
 			problem(v, line, "segment %zu: the last segment has a non-empty 'sep'", i);
 		if (!end || (strcmp(end, "paragraph") && strcmp(end, "sentence") &&
-			     strcmp(end, "hard") && strcmp(end, "final") && strcmp(end, "step")))
+		             strcmp(end, "hard") && strcmp(end, "final") && strcmp(end, "step")))
 			problem(v, line, "segment %zu: 'end' is not a known reason", i);
 		else if ((i + 1 == n) != !strcmp(end, "final"))
-			problem(v, line, "segment %zu: 'final' must end exactly the last segment", i);
+			problem(v, line, "segment %zu: 'final' must end exactly the last segment",
+			        i);
 		if (!is_int(tv)) {
 			problem(v, line, "segment %zu: 'tokens' is not a whole number", i);
 			continue;
@@ -155,12 +156,13 @@ static void check_segments(struct inspect_validator *v, struct json_object *rec,
 		int64_t tok = json_object_get_int64(tv);
 		if (strict && eta > 0 && tok > eta)
 			problem(v, line, "segment %zu: %lld tokens > eta %lld", i, (long long)tok,
-				(long long)eta);
+			        (long long)eta);
 		if (v->count) {
 			int64_t real = v->count(v->count_ctx, text, strlen(text));
 			if (real != tok)
-				problem(v, line, "segment %zu: 'tokens' is %lld but the text has %lld",
-					i, (long long)tok, (long long)real);
+				problem(v, line,
+				        "segment %zu: 'tokens' is %lld but the text has %lld", i,
+				        (long long)tok, (long long)real);
 		}
 	}
 	if (get(rec, "summaries")) {
@@ -173,7 +175,8 @@ static void check_segments(struct inspect_validator *v, struct json_object *rec,
 		for (size_t i = 0; i + 1 < n; i++) {
 			struct json_object *s = json_object_array_get_idx(sums, i);
 			const char *t = get_s(s, "text");
-			if (!is_int(get(s, "i")) || json_object_get_int64(get(s, "i")) != (int64_t)i)
+			if (!is_int(get(s, "i")) ||
+			    json_object_get_int64(get(s, "i")) != (int64_t)i)
 				problem(v, line, "summary %zu: 'i' is not %zu", i, i);
 			if (!t || !*t)
 				problem(v, line, "summary %zu: 'text' is missing or empty", i);
@@ -186,9 +189,10 @@ static void end_trace(struct inspect_validator *v)
 {
 	if (v->cur_id && v->cur_n > 0 && v->cur_seen != v->cur_n)
 		problem(v, v->cur_line, "trace '%s': %lld of its %lld instances", v->cur_id,
-			(long long)v->cur_seen, (long long)v->cur_n);
+		        (long long)v->cur_seen, (long long)v->cur_n);
 	if (v->cur_id && v->cur_n < 0 && !v->cur_hf_last)
-		problem(v, v->cur_line, "trace '%s': its last instance has no conclusion", v->cur_id);
+		problem(v, v->cur_line, "trace '%s': its last instance has no conclusion",
+		        v->cur_id);
 	infty_free(v->cur_id);
 	v->cur_id = NULL;
 	v->cur_n = v->cur_seen = 0;
@@ -201,7 +205,7 @@ static void end_trace(struct inspect_validator *v)
  * with the conclusion (cur_n < 0 marks that case).
  */
 static void check_sequence(struct inspect_validator *v, const char *id, int64_t iter, int64_t n,
-			   int hf_last, uint64_t line)
+                           int hf_last, uint64_t line)
 {
 	if (!id) {
 		problem(v, line, "instance without an id (meta.id or uuid)");
@@ -211,16 +215,16 @@ static void check_sequence(struct inspect_validator *v, const char *id, int64_t 
 		end_trace(v);
 		if (iter != 1)
 			problem(v, line, "trace '%s' starts at iteration %lld, not 1", id,
-				(long long)iter);
+			        (long long)iter);
 		v->cur_id = infty_strdup(id);
 		v->cur_n = n;
 	} else if (iter != v->cur_seen + 1) {
 		problem(v, line, "trace '%s': iteration %lld after %lld", id, (long long)iter,
-			(long long)v->cur_seen);
+		        (long long)v->cur_seen);
 	}
 	if (n > 0 && iter > n)
 		problem(v, line, "trace '%s': iteration %lld > n %lld", id, (long long)iter,
-			(long long)n);
+		        (long long)n);
 	v->cur_seen = iter;
 	v->cur_line = line;
 	v->cur_hf_last = hf_last;
@@ -236,8 +240,9 @@ static void check_target(struct inspect_validator *v, const char *t, int last, u
 		problem(v, line, "target does not start with <think>\\n … \\n</think>");
 	int has_sum = strstr(t, "\n</think>\n<summary>\n") != NULL;
 	if (last >= 0 && has_sum == last)
-		problem(v, line, last ? "the last iteration must end with the conclusion, not a summary"
-				      : "a non-final iteration must end with a <summary>");
+		problem(v, line,
+		        last ? "the last iteration must end with the conclusion, not a summary"
+		             : "a non-final iteration must end with a <summary>");
 }
 
 static const char *chat_part(struct json_object *rec, size_t i, const char *role)
@@ -294,12 +299,14 @@ int inspect_validate(struct inspect_validator *v, struct json_object *rec, uint6
 		const char *c = get_s(rec, "conclusion"), *s = get_s(rec, "summary");
 		if (!get_s(rec, "uuid") || !is_int(ri) || !get_s(rec, "question") ||
 		    !get_s(rec, "history") || !s || !c)
-			problem(v, line, "hf record lacks one of uuid, reasoning_index, question, "
-					 "history, summary, conclusion");
+			problem(v, line,
+			        "hf record lacks one of uuid, reasoning_index, question, "
+			        "history, summary, conclusion");
 		else {
 			int hf_last = *c != '\0';
 			if (hf_last == (*s != '\0'))
-				problem(v, line, "exactly one of 'summary' and 'conclusion' must be set");
+				problem(v, line,
+				        "exactly one of 'summary' and 'conclusion' must be set");
 			if (!meta) {
 				iter = json_object_get_int64(ri) + 1;
 				n = -1;
@@ -313,8 +320,11 @@ int inspect_validate(struct inspect_validator *v, struct json_object *rec, uint6
 		if (!get_s(rec, "reason"))
 			problem(v, line, "reject record without a string 'reason'");
 		break;
-	case INSPECT_ROW: break;
-	case INSPECT_UNKNOWN: problem(v, line, "not a JSON object"); break;
+	case INSPECT_ROW:
+		break;
+	case INSPECT_UNKNOWN:
+		problem(v, line, "not a JSON object");
+		break;
 	}
 	return (int)(v->problems - before);
 }

@@ -63,17 +63,18 @@ static void show_trace(FILE *out, struct json_object *rec, const struct style *s
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *s = json_object_array_get_idx(segs, i);
 		fprintf(out, "%s-- segment %zu/%zu: %lld tokens, ended at %s, separator ", st->head,
-			i + 1, n, (long long)json_object_get_int64(get(s, "tokens")), str(s, "end"));
+		        i + 1, n, (long long)json_object_get_int64(get(s, "tokens")),
+		        str(s, "end"));
 		escaped(out, str(s, "sep"));
 		fprintf(out, "%s\n", st->off);
 		block(out, str(s, "text"));
 		struct json_object *sum = json_object_is_type(sums, json_type_array)
-						  ? json_object_array_get_idx(sums, i)
-						  : NULL;
+		                              ? json_object_array_get_idx(sums, i)
+		                              : NULL;
 		if (sum) {
 			fprintf(out, "%s   >> summary S%zu%s%s%s%s%s\n", st->sum, i + 1,
-				*str(sum, "model") ? " (" : "", str(sum, "model"),
-				*str(sum, "model") ? ")" : "", st->off, "");
+			        *str(sum, "model") ? " (" : "", str(sum, "model"),
+			        *str(sum, "model") ? ")" : "", st->off, "");
 			fputs(st->sum, out);
 			block(out, str(sum, "text"));
 			fputs(st->off, out);
@@ -84,15 +85,15 @@ static void show_trace(FILE *out, struct json_object *rec, const struct style *s
 }
 
 static void show_instance(FILE *out, struct json_object *rec, enum inspect_kind k,
-			  const struct style *st)
+                          const struct style *st)
 {
 	struct json_object *meta = get(rec, "meta");
 	if (meta)
 		fprintf(out, "%siteration %lld/%lld: prompt %lld tokens, target %lld tokens%s\n",
-			st->head, (long long)json_object_get_int64(get(meta, "iteration")),
-			(long long)json_object_get_int64(get(meta, "n")),
-			(long long)json_object_get_int64(get(meta, "prompt_tokens")),
-			(long long)json_object_get_int64(get(meta, "target_tokens")), st->off);
+		        st->head, (long long)json_object_get_int64(get(meta, "iteration")),
+		        (long long)json_object_get_int64(get(meta, "n")),
+		        (long long)json_object_get_int64(get(meta, "prompt_tokens")),
+		        (long long)json_object_get_int64(get(meta, "target_tokens")), st->off);
 	if (k == INSPECT_PAPER) {
 		fprintf(out, "%s--- input (not trained)%s\n", st->dim, st->off);
 		block(out, str(rec, "input"));
@@ -106,7 +107,7 @@ static void show_instance(FILE *out, struct json_object *rec, enum inspect_kind 
 		struct json_object *t = json_object_array_get_idx(m, i);
 		const char *role = str(t, "role");
 		fprintf(out, "%s--- %s%s%s\n", st->dim, role,
-			strcmp(role, "assistant") ? " (not trained)" : " (trained)", st->off);
+		        strcmp(role, "assistant") ? " (not trained)" : " (trained)", st->off);
 		block(out, str(t, "content"));
 	}
 }
@@ -117,16 +118,20 @@ void inspect_show(FILE *out, struct json_object *rec, const char *where, int col
 	enum inspect_kind k = inspect_kind_of(rec);
 	const char *id = inspect_record_id(rec);
 	fprintf(out, "%s== %s (%s) %s%s\n", st->head, id ? id : "?", inspect_kind_name(k), where,
-		st->off);
+	        st->off);
 	switch (k) {
 	case INSPECT_SEGMENT:
-	case INSPECT_SUMMARIZED: show_trace(out, rec, st); break;
+	case INSPECT_SUMMARIZED:
+		show_trace(out, rec, st);
+		break;
 	case INSPECT_PAPER:
 	case INSPECT_MESSAGES:
-	case INSPECT_HF: show_instance(out, rec, k, st); break;
+	case INSPECT_HF:
+		show_instance(out, rec, k, st);
+		break;
 	default:
 		fputs(json_object_to_json_string_ext(rec, JSON_C_TO_STRING_PRETTY |
-								  JSON_C_TO_STRING_NOSLASHESCAPE),
+		                                              JSON_C_TO_STRING_NOSLASHESCAPE),
 		      out);
 		fputc('\n', out);
 	}

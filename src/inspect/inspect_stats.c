@@ -15,12 +15,9 @@
 #include <string.h>
 
 static const char *series_name[SER_COUNT] = {
-	"tokens per segment",
-	"segments per trace (n)",
-	"summary length (characters)",
-	"compression (summary chars / segment chars)",
-	"instance prompt tokens",
-	"instance target tokens",
+    "tokens per segment",          "segments per trace (n)",
+    "summary length (characters)", "compression (summary chars / segment chars)",
+    "instance prompt tokens",      "instance target tokens",
 };
 
 void inspect_stats_init(struct inspect_stats *st)
@@ -91,15 +88,16 @@ int inspect_stats_add(struct inspect_stats *st, struct json_object *rec)
 			if (!rc && (t = get(s, "end")) && json_object_is_type(t, json_type_string))
 				rc = count_label(st, "segment end:", json_object_get_string(t));
 			struct json_object *sum = json_object_is_type(sums, json_type_array)
-							  ? json_object_array_get_idx(sums, i)
-							  : NULL;
-			struct json_object *text = sum ? get(sum, "text") : NULL, *segt = get(s, "text");
+			                              ? json_object_array_get_idx(sums, i)
+			                              : NULL;
+			struct json_object *text = sum ? get(sum, "text") : NULL,
+			                   *segt = get(s, "text");
 			if (!rc && text && json_object_is_type(text, json_type_string)) {
 				double sl = json_object_get_string_len(text);
 				rc = push(&st->s[SER_SUMMARY_CHARS], sl);
 				if (!rc && segt && json_object_get_string_len(segt) > 0)
 					rc = push(&st->s[SER_COMPRESSION],
-						  sl / json_object_get_string_len(segt));
+					          sl / json_object_get_string_len(segt));
 			}
 		}
 	} else if (k == INSPECT_PAPER || k == INSPECT_MESSAGES || k == INSPECT_HF) {
@@ -115,7 +113,7 @@ int inspect_stats_add(struct inspect_stats *st, struct json_object *rec)
 		struct json_object *st_ = get(rec, "stage"), *r = get(rec, "reason");
 		char what[96];
 		snprintf(what, sizeof what, "%s/%s", st_ ? json_object_get_string(st_) : "?",
-			 r ? json_object_get_string(r) : "?");
+		         r ? json_object_get_string(r) : "?");
 		rc = count_label(st, "reject:", what);
 	}
 	return rc;
@@ -190,7 +188,7 @@ static void kinds_line(struct inspect_stats *st, FILE *out, const char *sep)
 		if (!st->by_kind[k])
 			continue;
 		fprintf(out, "%s%llu %s", first ? "" : sep, (unsigned long long)st->by_kind[k],
-			inspect_kind_name((enum inspect_kind)k));
+		        inspect_kind_name((enum inspect_kind)k));
 		first = 0;
 	}
 }
@@ -207,7 +205,7 @@ void inspect_stats_text(struct inspect_stats *st, FILE *out)
 		if (inspect_hist_make(&st->s[i], 16, &h))
 			continue;
 		fprintf(out, "\n%s: %zu values, min %g, p50 %g, mean %.4g, p90 %g, max %g\n",
-			st->s[i].name, st->s[i].n, h.min, h.p50, h.mean, h.p90, h.max);
+		        st->s[i].name, st->s[i].n, h.min, h.p50, h.mean, h.p90, h.max);
 		uint64_t top = 0;
 		for (size_t b = 0; b < h.bins; b++)
 			if (h.count[b] > top)
@@ -228,11 +226,20 @@ static void html_escape(FILE *out, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {
-		case '<': fputs("&lt;", out); break;
-		case '>': fputs("&gt;", out); break;
-		case '&': fputs("&amp;", out); break;
-		case '"': fputs("&quot;", out); break;
-		default: fputc(*s, out);
+		case '<':
+			fputs("&lt;", out);
+			break;
+		case '>':
+			fputs("&gt;", out);
+			break;
+		case '&':
+			fputs("&amp;", out);
+			break;
+		case '"':
+			fputs("&quot;", out);
+			break;
+		default:
+			fputc(*s, out);
 		}
 	}
 }
@@ -246,27 +253,30 @@ static void svg_chart(FILE *out, const struct inspect_hist *h)
 		if (h->count[b] > top)
 			top = h->count[b];
 	double bw = (double)(W - L - 10) / (double)h->bins;
-	fprintf(out, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-		     "role=\"img\">\n",
-		W, H);
+	fprintf(out,
+	        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+	        "role=\"img\">\n",
+	        W, H);
 	fprintf(out, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#444\"/>\n", L, H - B,
-		W - 10, H - B);
+	        W - 10, H - B);
 	fprintf(out, "<text x=\"%d\" y=\"%d\" font-size=\"11\" text-anchor=\"end\">%llu</text>\n",
-		L - 4, T + 10, (unsigned long long)top);
+	        L - 4, T + 10, (unsigned long long)top);
 	for (size_t b = 0; b < h->bins; b++) {
 		double bh = (double)(H - B - T) * (double)h->count[b] / (double)top;
 		char lab[64];
 		bin_label(h, b, lab, sizeof lab);
-		fprintf(out,
-			"<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#3b7dd8\">"
-			"<title>%s: %llu</title></rect>\n",
-			L + (double)b * bw + 1, (double)(H - B) - bh, bw > 2 ? bw - 2 : bw, bh, lab,
-			(unsigned long long)h->count[b]);
+		fprintf(
+		    out,
+		    "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"#3b7dd8\">"
+		    "<title>%s: %llu</title></rect>\n",
+		    L + (double)b * bw + 1, (double)(H - B) - bh, bw > 2 ? bw - 2 : bw, bh, lab,
+		    (unsigned long long)h->count[b]);
 		if (h->bins <= 16 || b % (h->bins / 8 + 1) == 0)
-			fprintf(out,
-				"<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%s"
-				"</text>\n",
-				L + ((double)b + 0.5) * bw, H - B + 14, lab);
+			fprintf(
+			    out,
+			    "<text x=\"%.1f\" y=\"%d\" font-size=\"10\" text-anchor=\"middle\">%s"
+			    "</text>\n",
+			    L + ((double)b + 0.5) * bw, H - B + 14, lab);
 	}
 	fputs("</svg>\n", out);
 }
@@ -288,7 +298,8 @@ void inspect_stats_html(struct inspect_stats *st, const char *title, FILE *out)
 		for (size_t i = 0; i < st->n_labels; i++) {
 			fputs("<tr><td>", out);
 			html_escape(out, st->label[i]);
-			fprintf(out, "</td><td>%llu</td></tr>\n", (unsigned long long)st->label_count[i]);
+			fprintf(out, "</td><td>%llu</td></tr>\n",
+			        (unsigned long long)st->label_count[i]);
 		}
 		fputs("</table>\n", out);
 	}
@@ -296,8 +307,10 @@ void inspect_stats_html(struct inspect_stats *st, const char *title, FILE *out)
 		struct inspect_hist h;
 		if (inspect_hist_make(&st->s[i], 40, &h))
 			continue;
-		fprintf(out, "<h2>%s</h2>\n<p>%zu values; min %g, p50 %g, mean %.4g, p90 %g, max %g</p>\n",
-			st->s[i].name, st->s[i].n, h.min, h.p50, h.mean, h.p90, h.max);
+		fprintf(
+		    out,
+		    "<h2>%s</h2>\n<p>%zu values; min %g, p50 %g, mean %.4g, p90 %g, max %g</p>\n",
+		    st->s[i].name, st->s[i].n, h.min, h.p50, h.mean, h.p90, h.max);
 		svg_chart(out, &h);
 	}
 	fputs("</body></html>\n", out);

@@ -20,28 +20,28 @@
 #include <unistd.h>
 
 static const char usage_text[] =
-	"usage: infty-inspect COMMAND [OPTIONS] [FILE...]\n"
-	"Look inside infty's files (.jsonl, .jsonl.zst, or stdin when no FILE / '-').\n"
-	"\n"
-	"  show ID [FILE...]           the record(s) of trace ID laid out for a person\n"
-	"  stats [FILE...]             counts and histograms in the terminal\n"
-	"      --html OUT              ... and a self-contained HTML page with charts\n"
-	"  validate [FILE...]          check schema and invariants; file:line: per problem\n"
-	"      -t, --tokenizer PATH    also recount every segment's tokens ('default':\n"
-	"                              the default tokenizer)\n"
-	"  head [-n K] [FILE...]       the first K records (default 10), as they are\n"
-	"  sample -n K [--seed S] [FILE...]   K records drawn uniformly (reservoir),\n"
-	"                              in input order; the same S gives the same draw\n"
-	"  grep --id ID | --field PATH=VALUE | --field PATH~TEXT [FILE...]\n"
-	"                              records whose id, or field (dotted path, e.g.\n"
-	"                              source.uuid, meta.n), equals VALUE / contains TEXT\n"
-	"\n"
-	"      --color WHEN            auto (default: on a terminal), always, never\n"
-	"  -h, --help                  this help\n"
-	"  -V, --version               print the version\n"
-	"\n"
-	"Exit status: 0 done; 1 a problem found (validate), nothing matched (show,\n"
-	"grep) or a read error; 2 usage error.  See infty-inspect(1).\n";
+    "usage: infty-inspect COMMAND [OPTIONS] [FILE...]\n"
+    "Look inside infty's files (.jsonl, .jsonl.zst, or stdin when no FILE / '-').\n"
+    "\n"
+    "  show ID [FILE...]           the record(s) of trace ID laid out for a person\n"
+    "  stats [FILE...]             counts and histograms in the terminal\n"
+    "      --html OUT              ... and a self-contained HTML page with charts\n"
+    "  validate [FILE...]          check schema and invariants; file:line: per problem\n"
+    "      -t, --tokenizer PATH    also recount every segment's tokens ('default':\n"
+    "                              the default tokenizer)\n"
+    "  head [-n K] [FILE...]       the first K records (default 10), as they are\n"
+    "  sample -n K [--seed S] [FILE...]   K records drawn uniformly (reservoir),\n"
+    "                              in input order; the same S gives the same draw\n"
+    "  grep --id ID | --field PATH=VALUE | --field PATH~TEXT [FILE...]\n"
+    "                              records whose id, or field (dotted path, e.g.\n"
+    "                              source.uuid, meta.n), equals VALUE / contains TEXT\n"
+    "\n"
+    "      --color WHEN            auto (default: on a terminal), always, never\n"
+    "  -h, --help                  this help\n"
+    "  -V, --version               print the version\n"
+    "\n"
+    "Exit status: 0 done; 1 a problem found (validate), nothing matched (show,\n"
+    "grep) or a read error; 2 usage error.  See infty-inspect(1).\n";
 
 enum { O_HTML = 256, O_SEED, O_ID, O_FIELD, O_COLOR };
 
@@ -53,8 +53,7 @@ struct opts {
 };
 
 /* Calls fn on every parsed record of every file; a stream error ends with 1. */
-typedef int (*rec_fn)(void *ctx, struct infty_reader *r, struct json_object *rec,
-		      uint64_t line);
+typedef int (*rec_fn)(void *ctx, struct infty_reader *r, struct json_object *rec, uint64_t line);
 
 static int bad_lines;
 
@@ -84,8 +83,8 @@ static int each_record(char **files, int nfiles, rec_fn fn, void *ctx, int stop_
 				rc = fn(ctx, r, NULL, line);
 			} else if (rc < 0) {
 				infty_warn("%s:%llu: %s: %s", infty_reader_path(r),
-					   (unsigned long long)line, infty_strerror(rc),
-					   infty_reader_detail(r));
+				           (unsigned long long)line, infty_strerror(rc),
+				           infty_reader_detail(r));
 				status = 1;
 				break;
 			} else {
@@ -134,7 +133,8 @@ static int cmd_head(const struct opts *o, char **files, int nfiles)
 				left--;
 			}
 		if (left > 0 && rc < 0) {
-			infty_warn("%s:%llu: %s", files[i], (unsigned long long)no, infty_strerror(rc));
+			infty_warn("%s:%llu: %s", files[i], (unsigned long long)no,
+			           infty_strerror(rc));
 			status = 1;
 		}
 		infty_reader_free(r);
@@ -205,7 +205,8 @@ static int cmd_sample(const struct opts *o, char **files, int nfiles)
 			seen++;
 		}
 		if (rc < 0) {
-			infty_warn("%s:%llu: %s", files[i], (unsigned long long)no, infty_strerror(rc));
+			infty_warn("%s:%llu: %s", files[i], (unsigned long long)no,
+			           infty_strerror(rc));
 			status = 1;
 		}
 		infty_reader_free(r);
@@ -275,7 +276,7 @@ static int on_match(void *ctx, struct infty_reader *r, struct json_object *rec, 
 	if (m->show) {
 		char where[512];
 		snprintf(where, sizeof where, "%s:%llu", infty_reader_path(r),
-			 (unsigned long long)line);
+		         (unsigned long long)line);
 		inspect_show(stdout, rec, where, m->o->color);
 	} else {
 		size_t len;
@@ -374,7 +375,7 @@ static int on_validate(void *ctx, struct infty_reader *r, struct json_object *re
 	if (!rec) {
 		c->v.problems++;
 		infty_warn("%s:%llu: not valid JSON: %s", c->path, (unsigned long long)line,
-			   infty_reader_detail(r));
+		           infty_reader_detail(r));
 		return 0;
 	}
 	inspect_validate(&c->v, rec, line);
@@ -392,13 +393,13 @@ static int cmd_validate(const struct opts *o, char **files, int nfiles)
 	struct infty_tokenizer *tok = NULL;
 	struct infty_tok_ctx *tctx = NULL;
 	if (o->tokenizer) {
-		const char *p = strcmp(o->tokenizer, "default") ? o->tokenizer
-								 : infty_tokenizer_default_path();
+		const char *p =
+		    strcmp(o->tokenizer, "default") ? o->tokenizer : infty_tokenizer_default_path();
 		char detail[256] = "";
 		int rc = infty_tokenizer_load(&tok, p, detail, sizeof detail);
 		if (rc)
 			infty_die(INFTY_EXIT_USAGE, "%s: cannot load tokenizer: %s %s", p,
-				  infty_strerror(rc), detail);
+			          infty_strerror(rc), detail);
 		if (!(tctx = infty_tok_ctx_new(tok)))
 			infty_die(INFTY_EXIT_DATA, "out of memory");
 	}
@@ -422,8 +423,9 @@ static int cmd_validate(const struct opts *o, char **files, int nfiles)
 		}
 		status |= each_record(&files[i], 1, on_validate, &c, 0);
 		inspect_validate_end(&c.v);
-		printf("%s: %llu records, %llu problems\n", strcmp(files[i], "-") ? files[i] : "<stdin>",
-		       (unsigned long long)c.records, (unsigned long long)c.v.problems);
+		printf("%s: %llu records, %llu problems\n",
+		       strcmp(files[i], "-") ? files[i] : "<stdin>", (unsigned long long)c.records,
+		       (unsigned long long)c.v.problems);
 		problems += c.v.problems;
 		inspect_validator_release(&c.v);
 	}
@@ -437,19 +439,20 @@ static int cmd_validate(const struct opts *o, char **files, int nfiles)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"html", required_argument, NULL, O_HTML},
-		{"tokenizer", required_argument, NULL, 't'},
-		{"seed", required_argument, NULL, O_SEED},
-		{"id", required_argument, NULL, O_ID},
-		{"field", required_argument, NULL, O_FIELD},
-		{"color", required_argument, NULL, O_COLOR},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"html", required_argument, NULL, O_HTML},
+	    {"tokenizer", required_argument, NULL, 't'},
+	    {"seed", required_argument, NULL, O_SEED},
+	    {"id", required_argument, NULL, O_ID},
+	    {"field", required_argument, NULL, O_FIELD},
+	    {"color", required_argument, NULL, O_COLOR},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	infty_cli_init(argv[0]);
 	if (argc < 2) {
-		fputs("usage: infty-inspect show|stats|validate|head|sample|grep [OPTIONS] [FILE...]\n",
+		fputs("usage: infty-inspect show|stats|validate|head|sample|grep [OPTIONS] "
+		      "[FILE...]\n",
 		      stderr);
 		return INFTY_EXIT_USAGE;
 	}
@@ -467,22 +470,38 @@ int main(int argc, char **argv)
 	argv++;
 	while ((c = getopt_long(argc, argv, "n:t:hV", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'n': o.n = infty_parse_ll("-n", optarg, 0, 100000000); break;
-		case 't': o.tokenizer = optarg; break;
-		case O_HTML: o.html = optarg; break;
-		case O_SEED: o.seed = infty_parse_ull("--seed", optarg, 0, UINT64_MAX); break;
-		case O_ID: o.id = optarg; break;
-		case O_FIELD: o.field = optarg; break;
+		case 'n':
+			o.n = infty_parse_ll("-n", optarg, 0, 100000000);
+			break;
+		case 't':
+			o.tokenizer = optarg;
+			break;
+		case O_HTML:
+			o.html = optarg;
+			break;
+		case O_SEED:
+			o.seed = infty_parse_ull("--seed", optarg, 0, UINT64_MAX);
+			break;
+		case O_ID:
+			o.id = optarg;
+			break;
+		case O_FIELD:
+			o.field = optarg;
+			break;
 		case O_COLOR:
 			if (!strcmp(optarg, "always"))
 				o.color = 1;
 			else if (!strcmp(optarg, "never"))
 				o.color = 0;
 			else if (strcmp(optarg, "auto"))
-				infty_usage_error("--color: '%s' is not auto, always or never", optarg);
+				infty_usage_error("--color: '%s' is not auto, always or never",
+				                  optarg);
 			break;
-		case 'h': fputs(usage_text, stdout); return INFTY_EXIT_OK;
-		case 'V': infty_print_version();
+		case 'h':
+			fputs(usage_text, stdout);
+			return INFTY_EXIT_OK;
+		case 'V':
+			infty_print_version();
 		default:
 			fputs("usage: infty-inspect COMMAND [OPTIONS] [FILE...]\n", stderr);
 			return INFTY_EXIT_USAGE;

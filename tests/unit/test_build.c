@@ -32,9 +32,9 @@ static const char *field(struct json_object *o, const char *k)
 }
 
 static const char *N3 =
-	"{\"id\":\"a\",\"question\":\"Q?\",\"conclusion\":\"\\n\\nC.\","
-	"\"segments\":[{\"text\":\"R1\"},{\"text\":\"R2\"},{\"text\":\"R3\"}],\"n\":3,"
-	"\"summaries\":[{\"i\":0,\"text\":\"S1\"},{\"i\":1,\"text\":\"S2\"}]}";
+    "{\"id\":\"a\",\"question\":\"Q?\",\"conclusion\":\"\\n\\nC.\","
+    "\"segments\":[{\"text\":\"R1\"},{\"text\":\"R2\"},{\"text\":\"R3\"}],\"n\":3,"
+    "\"summaries\":[{\"i\":0,\"text\":\"S1\"},{\"i\":1,\"text\":\"S2\"}]}";
 
 static void paper_templates_exact(void **state)
 {
@@ -46,10 +46,10 @@ static void paper_templates_exact(void **state)
 	assert_int_equal(r.n_inst, 3);
 	assert_string_equal(field(r.inst[0], "input"), "User:Q?Assistant:");
 	assert_string_equal(field(r.inst[0], "target"),
-			    "<think>\nR1\n</think>\n<summary>\nS1\n</summary>");
+	                    "<think>\nR1\n</think>\n<summary>\nS1\n</summary>");
 	assert_string_equal(field(r.inst[1], "input"), "User:Q?Assistant:<history>S1</history>");
 	assert_string_equal(field(r.inst[1], "target"),
-			    "<think>\nR2\n</think>\n<summary>\nS2\n</summary>");
+	                    "<think>\nR2\n</think>\n<summary>\nS2\n</summary>");
 	assert_string_equal(field(r.inst[2], "input"), "User:Q?Assistant:<history>S2</history>");
 	assert_string_equal(field(r.inst[2], "target"), "<think>\nR3\n</think>\n\nC.");
 	/* Without meta the record is exactly {"input","target"}. */
@@ -64,7 +64,7 @@ static void single_segment(void **state)
 	struct infty_build_opts o = {.format = INFTY_BUILD_PAPER};
 	struct infty_build_result r = {0};
 	struct json_object *rec = parse("{\"id\":\"b\",\"question\":\"Q\",\"conclusion\":\"C\","
-					"\"segments\":[{\"text\":\"R\"}],\"n\":1}");
+	                                "\"segments\":[{\"text\":\"R\"}],\"n\":1}");
 	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
 	assert_int_equal(r.n_inst, 1);
 	assert_string_equal(field(r.inst[0], "input"), "User:QAssistant:");
@@ -81,19 +81,19 @@ static void missing_summary_never_truncates(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
-		/* last summary missing: the reference's silent-truncation case */
-		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
-		"{\"text\":\"2\"},{\"text\":\"3\"}],\"n\":3,\"summaries\":[{\"i\":0,\"text\":\"S\"}]}",
-		/* no summaries at all */
-		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
-		"{\"text\":\"2\"}],\"n\":2}",
-		/* an empty one in the middle */
-		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
-		"{\"text\":\"2\"},{\"text\":\"3\"}],\"n\":3,\"summaries\":[{\"i\":0,\"text\":\"\"},"
-		"{\"i\":1,\"text\":\"S\"}]}",
-		/* a null text */
-		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
-		"{\"text\":\"2\"}],\"n\":2,\"summaries\":[{\"i\":0,\"text\":null}]}",
+	    /* last summary missing: the reference's silent-truncation case */
+	    "{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+	    "{\"text\":\"2\"},{\"text\":\"3\"}],\"n\":3,\"summaries\":[{\"i\":0,\"text\":\"S\"}]}",
+	    /* no summaries at all */
+	    "{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+	    "{\"text\":\"2\"}],\"n\":2}",
+	    /* an empty one in the middle */
+	    "{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+	    "{\"text\":\"2\"},{\"text\":\"3\"}],\"n\":3,\"summaries\":[{\"i\":0,\"text\":\"\"},"
+	    "{\"i\":1,\"text\":\"S\"}]}",
+	    /* a null text */
+	    "{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+	    "{\"text\":\"2\"}],\"n\":2,\"summaries\":[{\"i\":0,\"text\":null}]}",
 	};
 	struct infty_build_opts o = {.format = INFTY_BUILD_PAPER};
 	struct infty_build_result r = {0};
@@ -112,19 +112,19 @@ static void schema_rejects(void **state)
 {
 	(void)state;
 	static const char *bad[] = {
-		"[1,2]",
-		"{\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"}]}",
-		"{\"id\":\"a\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"}]}",
-		"{\"id\":\"a\",\"question\":\"Q\",\"segments\":[{\"text\":\"1\"}]}",
-		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[]}",
-		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"}],"
-		"\"n\":2}",
-		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"tokens\":1}]}",
-		/* too many summaries, and one out of order */
-		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
-		"{\"text\":\"2\"}],\"summaries\":[{\"i\":0,\"text\":\"S\"},{\"i\":1,\"text\":\"T\"}]}",
-		"{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
-		"{\"text\":\"2\"}],\"summaries\":[{\"i\":1,\"text\":\"S\"}]}",
+	    "[1,2]",
+	    "{\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"}]}",
+	    "{\"id\":\"a\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"}]}",
+	    "{\"id\":\"a\",\"question\":\"Q\",\"segments\":[{\"text\":\"1\"}]}",
+	    "{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[]}",
+	    "{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"}],"
+	    "\"n\":2}",
+	    "{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"tokens\":1}]}",
+	    /* too many summaries, and one out of order */
+	    "{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+	    "{\"text\":\"2\"}],\"summaries\":[{\"i\":0,\"text\":\"S\"},{\"i\":1,\"text\":\"T\"}]}",
+	    "{\"id\":\"a\",\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"1\"},"
+	    "{\"text\":\"2\"}],\"summaries\":[{\"i\":1,\"text\":\"S\"}]}",
 	};
 	struct infty_build_opts o = {.format = INFTY_BUILD_HF};
 	struct infty_build_result r = {0};
@@ -153,7 +153,8 @@ static void messages_and_hf(void **state)
 	assert_string_equal(field(t, "content"), "Q?\n\n<history>\nS1\n</history>");
 	t = json_object_array_get_idx(m, 1);
 	assert_string_equal(field(t, "role"), "assistant");
-	assert_string_equal(field(t, "content"), "<think>\nR2\n</think>\n<summary>\nS2\n</summary>");
+	assert_string_equal(field(t, "content"),
+	                    "<think>\nR2\n</think>\n<summary>\nS2\n</summary>");
 
 	o.format = INFTY_BUILD_HF;
 	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
@@ -191,10 +192,11 @@ static void meta_and_max_tokens(void **state)
 	assert_string_equal(field(meta, "iteration"), "2");
 	assert_string_equal(field(meta, "n"), "3");
 	assert_true(json_object_object_get_ex(meta, "prompt_tokens", &v));
-	assert_int_equal(json_object_get_int64(v), strlen("User:Q?Assistant:<history>S1</history>"));
+	assert_int_equal(json_object_get_int64(v),
+	                 strlen("User:Q?Assistant:<history>S1</history>"));
 	assert_true(json_object_object_get_ex(meta, "target_tokens", &v));
 	assert_int_equal(json_object_get_int64(v),
-			 strlen("<think>\nR2\n</think>\n<summary>\nS2\n</summary>"));
+	                 strlen("<think>\nR2\n</think>\n<summary>\nS2\n</summary>"));
 	int64_t longest = 0;
 	for (size_t i = 0; i < r.n_inst; i++)
 		if (r.prompt_tok[i] + r.target_tok[i] > longest)
@@ -278,14 +280,14 @@ static void allocation_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(paper_templates_exact),
-		cmocka_unit_test(single_segment),
-		cmocka_unit_test(missing_summary_never_truncates),
-		cmocka_unit_test(schema_rejects),
-		cmocka_unit_test(messages_and_hf),
-		cmocka_unit_test(meta_and_max_tokens),
-		cmocka_unit_test(stats_add_up),
-		cmocka_unit_test(allocation_failure),
+	    cmocka_unit_test(paper_templates_exact),
+	    cmocka_unit_test(single_segment),
+	    cmocka_unit_test(missing_summary_never_truncates),
+	    cmocka_unit_test(schema_rejects),
+	    cmocka_unit_test(messages_and_hf),
+	    cmocka_unit_test(meta_and_max_tokens),
+	    cmocka_unit_test(stats_add_up),
+	    cmocka_unit_test(allocation_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
