@@ -27,8 +27,7 @@ plan 14
 fake_start() {
 	node "$ROOT/tests/fake-endpoint.mjs" --lifetime 280 "$@" >"$T/fake.port" 2>"$T/fake.err" &
 	FAKE_PIDS="$FAKE_PIDS $!"
-	local i
-	for i in $(seq 1 40); do [ -s "$T/fake.port" ] && break; sleep 0.25; done
+	for _ in $(seq 1 40); do [ -s "$T/fake.port" ] && break; sleep 0.25; done
 	FAKE_URL=http://127.0.0.1:$(head -1 "$T/fake.port")
 }
 stat_of() { curl -fsS "$FAKE_URL/_stats" | jq -r ".$1"; }
