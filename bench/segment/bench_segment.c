@@ -73,7 +73,7 @@ static void load(const char *path, struct texts *t)
 
 /* Tokenizer only: count every text, fresh caches, `threads` threads. */
 static double tok_only(struct infty_tokenizer *tok, const struct texts *t, int threads,
-		       int64_t *total)
+                       int64_t *total)
 {
 	struct infty_tok_ctx *ctx[64];
 	for (int i = 0; i < threads; i++)
@@ -91,11 +91,15 @@ static double tok_only(struct infty_tokenizer *tok, const struct texts *t, int t
 }
 
 static double e2e(const struct infty_seg_counter *c, const char *in, const char *out, int threads,
-		  int64_t eta, struct infty_seg_totals *tt)
+                  int64_t eta, struct infty_seg_totals *tt)
 {
 	struct infty_seg_run_opts o = {
-		.input = in, .output = out, .eta = eta, .min_tail = 256, .threads = threads,
-		.quiet = 1,
+	    .input = in,
+	    .output = out,
+	    .eta = eta,
+	    .min_tail = 256,
+	    .threads = threads,
+	    .quiet = 1,
 	};
 	char detail[256];
 	double t0 = now();
@@ -135,8 +139,8 @@ int main(int argc, char **argv)
 		double dt_e2e = e2e(&c, argv[2], out, th, eta, &tt);
 		printf(",\"t%d\":{\"tokens\":%lld,\"tok_only_s\":%.3f,\"tok_only_mbps\":%.1f,"
 		       "\"e2e_s\":%.3f,\"e2e_mbps\":%.1f,\"ratio\":%.3f,\"segments\":%llu}",
-		       th, (long long)toks, dt_tok, mb / dt_tok, dt_e2e, mb / dt_e2e, dt_tok / dt_e2e,
-		       (unsigned long long)tt.segments);
+		       th, (long long)toks, dt_tok, mb / dt_tok, dt_e2e, mb / dt_e2e,
+		       dt_tok / dt_e2e, (unsigned long long)tt.segments);
 		fflush(stdout);
 	}
 	printf("}\n");

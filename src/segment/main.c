@@ -48,29 +48,29 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"output", required_argument, NULL, 'o'},
-		{"rejects", required_argument, NULL, 'r'},
-		{"stats", required_argument, NULL, 's'},
-		{"eta", required_argument, NULL, 'e'},
-		{"pack", required_argument, NULL, 'p'},
-		{"min-tail", required_argument, NULL, 'T'},
-		{"pick", required_argument, NULL, 'P'},
-		{"input-format", required_argument, NULL, 'f'},
-		{"tokenizer", required_argument, NULL, 't'},
-		{"shard", required_argument, NULL, 'S'},
-		{"threads", required_argument, NULL, 'j'},
-		{"quiet", no_argument, NULL, 'q'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"output", required_argument, NULL, 'o'},
+	    {"rejects", required_argument, NULL, 'r'},
+	    {"stats", required_argument, NULL, 's'},
+	    {"eta", required_argument, NULL, 'e'},
+	    {"pack", required_argument, NULL, 'p'},
+	    {"min-tail", required_argument, NULL, 'T'},
+	    {"pick", required_argument, NULL, 'P'},
+	    {"input-format", required_argument, NULL, 'f'},
+	    {"tokenizer", required_argument, NULL, 't'},
+	    {"shard", required_argument, NULL, 'S'},
+	    {"threads", required_argument, NULL, 'j'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	infty_cli_init(argv[0]);
 	struct infty_seg_run_opts o = {
-		.output = "-",
-		.eta = 4096,
-		.min_tail = 256,
-		.pack = INFTY_SEG_PACK_STRICT,
-		.log = stderr,
+	    .output = "-",
+	    .eta = 4096,
+	    .min_tail = 256,
+	    .pack = INFTY_SEG_PACK_STRICT,
+	    .log = stderr,
 	};
 	const char *tokpath = NULL;
 	int c;
@@ -103,8 +103,8 @@ int main(int argc, char **argv)
 			int p = infty_seg_pick_parse(optarg);
 			if (p < 0)
 				infty_usage_error("--pick: '%s' is not messages, first-correct, "
-						  "all-correct or all",
-						  optarg);
+				                  "all-correct or all",
+				                  optarg);
 			o.in.pick = (enum infty_seg_pick)p;
 			break;
 		}
@@ -151,7 +151,7 @@ int main(int argc, char **argv)
 	int rc = infty_tokenizer_load(&tok, tokpath, detail, sizeof detail);
 	if (rc)
 		infty_die(INFTY_EXIT_USAGE, "%s: cannot load tokenizer: %s", tokpath,
-			  *detail ? detail : infty_strerror(rc));
+		          *detail ? detail : infty_strerror(rc));
 	struct infty_seg_counter counter;
 	infty_seg_tok_counter(&counter, tok);
 

@@ -86,9 +86,9 @@ struct infty_seg_item {
 	enum infty_seg_reason reason; /* INFTY_SEG_OK for a trace */
 	char *detail;                 /* reject detail, or NULL */
 	enum infty_seg_format format;
-	int generation;     /* generation index, -1 when not from `generations` */
-	char *id;           /* stable id (may be NULL for rejects) */
-	char *uuid;         /* the row's own uuid/id field, or NULL */
+	int generation; /* generation index, -1 when not from `generations` */
+	char *id;       /* stable id (may be NULL for rejects) */
+	char *uuid;     /* the row's own uuid/id field, or NULL */
 	char *question;
 	char *reasoning;
 	size_t reasoning_len;
@@ -112,10 +112,10 @@ struct infty_seg_input_opts {
  * that items out account for the row completely.  Returns 0 or INFTY_ENOMEM.
  */
 int infty_seg_extract(struct json_object *row, const struct infty_seg_input_opts *o,
-		      struct infty_seg_items *out);
+                      struct infty_seg_items *out);
 /* Append one reject item (no trace). Returns 0 or INFTY_ENOMEM. */
 int infty_seg_items_reject(struct infty_seg_items *out, enum infty_seg_reason r,
-			   const char *detail);
+                           const char *detail);
 void infty_seg_items_release(struct infty_seg_items *it);
 
 /*
@@ -124,7 +124,7 @@ void infty_seg_items_release(struct infty_seg_items *it);
  * success *r, *c point into text.  Returns a reason (INFTY_SEG_OK on success).
  */
 enum infty_seg_reason infty_seg_split_tagged(const char *text, size_t len, const char **r,
-					     size_t *rlen, const char **c, size_t *clen);
+                                             size_t *rlen, const char **c, size_t *clen);
 
 /* ---- boundaries ---------------------------------------------------------- */
 
@@ -133,6 +133,7 @@ enum infty_seg_end {
 	INFTY_SEG_END_SENTENCE,
 	INFTY_SEG_END_HARD,
 	INFTY_SEG_END_FINAL,
+	INFTY_SEG_END_LINE, /* a line break inside math or code: before a hard cut */
 };
 const char *infty_seg_end_name(enum infty_seg_end e);
 
@@ -169,7 +170,7 @@ void infty_seg_bounds_release(struct infty_seg_bounds *b);
 enum infty_seg_pack { INFTY_SEG_PACK_STRICT = 0, INFTY_SEG_PACK_PAPER };
 
 struct infty_seg_params {
-	int64_t eta;      /* token budget per segment */
+	int64_t eta; /* token budget per segment */
 	enum infty_seg_pack pack;
 	int64_t min_tail; /* strict: merge a last segment below this back */
 	infty_seg_count_fn count;
@@ -198,7 +199,7 @@ struct infty_seg_spans {
  * the counter, or INFTY_ENOMEM).
  */
 int infty_seg_pack_text(const struct infty_seg_params *p, const char *s, size_t n,
-			struct infty_seg_spans *out);
+                        struct infty_seg_spans *out);
 void infty_seg_spans_release(struct infty_seg_spans *s);
 
 /* Python's str.isupper() on the first character of s (the paper's rule). */

@@ -14,18 +14,18 @@
 #include <string.h>
 
 static const char *const reason_codes[INFTY_SEG_R_COUNT_] = {
-	[INFTY_SEG_OK] = "ok",
-	[INFTY_SEG_R_BAD_JSON] = "bad_json",
-	[INFTY_SEG_R_BAD_UTF8] = "bad_utf8",
-	[INFTY_SEG_R_NOT_OBJECT] = "not_object",
-	[INFTY_SEG_R_UNKNOWN_FORMAT] = "unknown_format",
-	[INFTY_SEG_R_MISSING_FIELD] = "missing_field",
-	[INFTY_SEG_R_NO_THINK_CLOSE] = "no_think_close",
-	[INFTY_SEG_R_TRUNCATED] = "truncated",
-	[INFTY_SEG_R_EMPTY_REASONING] = "empty_reasoning",
-	[INFTY_SEG_R_EMPTY_CONCLUSION] = "empty_conclusion",
-	[INFTY_SEG_R_NO_CORRECT] = "no_correct",
-	[INFTY_SEG_R_TOKENIZER] = "tokenizer",
+    [INFTY_SEG_OK] = "ok",
+    [INFTY_SEG_R_BAD_JSON] = "bad_json",
+    [INFTY_SEG_R_BAD_UTF8] = "bad_utf8",
+    [INFTY_SEG_R_NOT_OBJECT] = "not_object",
+    [INFTY_SEG_R_UNKNOWN_FORMAT] = "unknown_format",
+    [INFTY_SEG_R_MISSING_FIELD] = "missing_field",
+    [INFTY_SEG_R_NO_THINK_CLOSE] = "no_think_close",
+    [INFTY_SEG_R_TRUNCATED] = "truncated",
+    [INFTY_SEG_R_EMPTY_REASONING] = "empty_reasoning",
+    [INFTY_SEG_R_EMPTY_CONCLUSION] = "empty_conclusion",
+    [INFTY_SEG_R_NO_CORRECT] = "no_correct",
+    [INFTY_SEG_R_TOKENIZER] = "tokenizer",
 };
 
 const char *infty_seg_reason_code(enum infty_seg_reason r)
@@ -34,8 +34,8 @@ const char *infty_seg_reason_code(enum infty_seg_reason r)
 }
 
 static const char *const format_names[INFTY_SEG_FMT_COUNT_] = {
-	"auto", "openr1", "messages", "conversations", "openthoughts", "s1k", "limo", "reasoning",
-	"trace",
+    "auto", "openr1", "messages",  "conversations", "openthoughts",
+    "s1k",  "limo",   "reasoning", "trace",
 };
 
 const char *infty_seg_format_name(enum infty_seg_format f)
@@ -96,8 +96,7 @@ static struct infty_seg_item *new_item(struct infty_seg_items *out)
 	return it;
 }
 
-int infty_seg_items_reject(struct infty_seg_items *out, enum infty_seg_reason r,
-			   const char *detail)
+int infty_seg_items_reject(struct infty_seg_items *out, enum infty_seg_reason r, const char *detail)
 {
 	struct infty_seg_item *it = new_item(out);
 	if (!it)
@@ -163,8 +162,8 @@ static const char *find_last(const char *s, size_t n, const char *lit)
 	return best;
 }
 
-enum infty_seg_reason infty_seg_split_tagged(const char *s, size_t n, const char **r,
-					     size_t *rlen, const char **c, size_t *clen)
+enum infty_seg_reason infty_seg_split_tagged(const char *s, size_t n, const char **r, size_t *rlen,
+                                             const char **c, size_t *clen)
 {
 	static const char BOT[] = "<|begin_of_thought|>", EOT[] = "<|end_of_thought|>";
 	static const char BOS[] = "<|begin_of_solution|>", EOS[] = "<|end_of_solution|>";
@@ -243,12 +242,31 @@ enum infty_seg_reason infty_seg_split_tagged(const char *s, size_t n, const char
 
 /* Keys consumed into question/reasoning/conclusion/id; never copied to meta. */
 static const char *const consumed[] = {
-	"messages", "generations", "conversations", "problem", "question", "prompt",
-	"trace", "solution", "deepseek_reasoning", "deepseek_solution",
-	"deepseek_thinking_trajectory", "deepseek_attempt", "reasoning_content", "reasoning",
-	"content", "response", "metadata", "system", "info", "uuid", "id",
-	"is_reasoning_complete", "correctness_math_verify", "correctness_llama",
-	"finish_reasons",
+    "messages",
+    "generations",
+    "conversations",
+    "problem",
+    "question",
+    "prompt",
+    "trace",
+    "solution",
+    "deepseek_reasoning",
+    "deepseek_solution",
+    "deepseek_thinking_trajectory",
+    "deepseek_attempt",
+    "reasoning_content",
+    "reasoning",
+    "content",
+    "response",
+    "metadata",
+    "system",
+    "info",
+    "uuid",
+    "id",
+    "is_reasoning_complete",
+    "correctness_math_verify",
+    "correctness_llama",
+    "finish_reasons",
 };
 
 /* Small scalar fields of the row, in row order, for later stages. */
@@ -299,8 +317,8 @@ static char *hash_id(const char *q, size_t qn, const char *r, size_t rn)
  * failed.  uuid (may be NULL) and suffix ("m", "g3", NULL) make the id.
  */
 static int emit(struct infty_seg_items *out, struct json_object *row, enum infty_seg_format f,
-		int gen, const char *uuid, const char *suffix, const char *q, size_t qn,
-		enum infty_seg_reason why, const char *r, size_t rn, const char *c, size_t cn)
+                int gen, const char *uuid, const char *suffix, const char *q, size_t qn,
+                enum infty_seg_reason why, const char *r, size_t rn, const char *c, size_t cn)
 {
 	struct infty_seg_item *it = new_item(out);
 	if (!it)
@@ -311,12 +329,12 @@ static int emit(struct infty_seg_items *out, struct json_object *row, enum infty
 	if (uuid && !(it->uuid = infty_strdup(uuid)))
 		return INFTY_ENOMEM;
 	if (why != INFTY_SEG_OK) {
-		const char *d = why == INFTY_SEG_R_NO_THINK_CLOSE ? "no closing think tag"
-				: why == INFTY_SEG_R_TRUNCATED	  ? "the generation is cut off"
-				: why == INFTY_SEG_R_EMPTY_REASONING ? "the reasoning is empty"
-				: why == INFTY_SEG_R_EMPTY_CONCLUSION
-					? "nothing after the reasoning"
-					: "unusable row";
+		const char *d = why == INFTY_SEG_R_NO_THINK_CLOSE    ? "no closing think tag"
+		                : why == INFTY_SEG_R_TRUNCATED       ? "the generation is cut off"
+		                : why == INFTY_SEG_R_EMPTY_REASONING ? "the reasoning is empty"
+		                : why == INFTY_SEG_R_EMPTY_CONCLUSION
+		                    ? "nothing after the reasoning"
+		                    : "unusable row";
 		it->detail = infty_strdup(d);
 		return it->detail ? 0 : INFTY_ENOMEM;
 	}
@@ -345,8 +363,8 @@ static int missing(struct infty_seg_items *out, const char *k)
 
 /* A tagged text (assistant turn, trace) -> item. */
 static int emit_tagged(struct infty_seg_items *out, struct json_object *row,
-		       enum infty_seg_format f, int gen, const char *uuid, const char *suffix,
-		       const char *q, size_t qn, const char *text, size_t tn)
+                       enum infty_seg_format f, int gen, const char *uuid, const char *suffix,
+                       const char *q, size_t qn, const char *text, size_t tn)
 {
 	const char *r = NULL, *c = NULL;
 	size_t rn = 0, cn = 0;
@@ -356,12 +374,12 @@ static int emit_tagged(struct infty_seg_items *out, struct json_object *row,
 
 /* Separate reasoning and answer fields -> item. */
 static int emit_fields(struct infty_seg_items *out, struct json_object *row,
-		       enum infty_seg_format f, const char *uuid, const char *q, size_t qn,
-		       const char *r, size_t rn, const char *c, size_t cn)
+                       enum infty_seg_format f, const char *uuid, const char *q, size_t qn,
+                       const char *r, size_t rn, const char *c, size_t cn)
 {
 	enum infty_seg_reason why = all_ws(r, rn)   ? INFTY_SEG_R_EMPTY_REASONING
-				    : all_ws(c, cn) ? INFTY_SEG_R_EMPTY_CONCLUSION
-						    : INFTY_SEG_OK;
+	                            : all_ws(c, cn) ? INFTY_SEG_R_EMPTY_CONCLUSION
+	                                            : INFTY_SEG_OK;
 	return emit(out, row, f, -1, uuid, NULL, q, qn, why, r, rn, c, cn);
 }
 
@@ -375,9 +393,8 @@ static const char *row_uuid(struct json_object *row)
 }
 
 /* A chat list: first user/human turn = question, last assistant/gpt turn = answer. */
-static int from_chat(struct infty_seg_items *out, struct json_object *row,
-		     enum infty_seg_format f, struct json_object *list, const char *rk,
-		     const char *ck, const char *suffix)
+static int from_chat(struct infty_seg_items *out, struct json_object *row, enum infty_seg_format f,
+                     struct json_object *list, const char *rk, const char *ck, const char *suffix)
 {
 	const char *q = NULL, *a = NULL;
 	size_t qn = 0, an = 0;
@@ -430,7 +447,7 @@ static int bool_at(struct json_object *list, size_t i, int dflt)
 }
 
 static int from_openr1(struct infty_seg_items *out, struct json_object *row,
-		       enum infty_seg_pick pick)
+                       enum infty_seg_pick pick)
 {
 	if (pick == INFTY_SEG_PICK_MESSAGES) {
 		struct json_object *m = arr_field(row, "messages");
@@ -455,10 +472,9 @@ static int from_openr1(struct infty_seg_items *out, struct json_object *row,
 		/* Lists may be null or shorter than generations: unknown = not known good. */
 		int ok_correct = bool_at(correct, i, 0);
 		int ok_complete = bool_at(complete, i, 1);
-		struct json_object *fr =
-			finish && i < json_object_array_length(finish)
-				? json_object_array_get_idx(finish, i)
-				: NULL;
+		struct json_object *fr = finish && i < json_object_array_length(finish)
+		                             ? json_object_array_get_idx(finish, i)
+		                             : NULL;
 		if (fr && json_object_is_type(fr, json_type_string) &&
 		    strcmp(json_object_get_string(fr), "length") == 0)
 			ok_complete = 0;
@@ -470,14 +486,14 @@ static int from_openr1(struct infty_seg_items *out, struct json_object *row,
 		int rc;
 		if (!g || !json_object_is_type(g, json_type_string)) {
 			rc = emit(out, row, INFTY_SEG_FMT_OPENR1, (int)i, uuid, suffix, q, qn,
-				  INFTY_SEG_R_MISSING_FIELD, NULL, 0, NULL, 0);
+			          INFTY_SEG_R_MISSING_FIELD, NULL, 0, NULL, 0);
 		} else if (!ok_complete) {
 			rc = emit(out, row, INFTY_SEG_FMT_OPENR1, (int)i, uuid, suffix, q, qn,
-				  INFTY_SEG_R_TRUNCATED, NULL, 0, NULL, 0);
+			          INFTY_SEG_R_TRUNCATED, NULL, 0, NULL, 0);
 		} else {
 			rc = emit_tagged(out, row, INFTY_SEG_FMT_OPENR1, (int)i, uuid, suffix, q,
-					 qn, json_object_get_string(g),
-					 (size_t)json_object_get_string_len(g));
+			                 qn, json_object_get_string(g),
+			                 (size_t)json_object_get_string_len(g));
 		}
 		if (rc)
 			return rc;
@@ -487,7 +503,7 @@ static int from_openr1(struct infty_seg_items *out, struct json_object *row,
 	}
 	if (!emitted)
 		return infty_seg_items_reject(out, INFTY_SEG_R_NO_CORRECT,
-					      "no generation is both correct and complete");
+		                              "no generation is both correct and complete");
 	return 0;
 }
 
@@ -516,7 +532,7 @@ static enum infty_seg_format detect(struct json_object *row)
 
 /* The first of several candidate string fields. */
 static const char *first_str(struct json_object *o, const char *const *keys, size_t *len,
-			     const char **which)
+                             const char **which)
 {
 	for (; *keys; keys++) {
 		const char *s = str_field(o, *keys, len);
@@ -532,11 +548,11 @@ static const char *first_str(struct json_object *o, const char *const *keys, siz
 }
 
 int infty_seg_extract(struct json_object *row, const struct infty_seg_input_opts *o,
-		      struct infty_seg_items *out)
+                      struct infty_seg_items *out)
 {
 	if (!row || !json_object_is_type(row, json_type_object))
 		return infty_seg_items_reject(out, INFTY_SEG_R_NOT_OBJECT,
-					      "the line is valid JSON but not an object");
+		                              "the line is valid JSON but not an object");
 	enum infty_seg_format f = o->format ? o->format : detect(row);
 	static const char *const qkeys[] = {"problem", "question", "prompt", NULL};
 	size_t qn = 0, rn = 0, cn = 0;
@@ -558,15 +574,17 @@ int infty_seg_extract(struct json_object *row, const struct infty_seg_input_opts
 		if (!m)
 			return missing(out, "conversations");
 		/* ShareGPT uses from/value; some exports use role/content. */
-		struct json_object *m0 = json_object_array_length(m) ? json_object_array_get_idx(m, 0)
-								      : NULL;
+		struct json_object *m0 =
+		    json_object_array_length(m) ? json_object_array_get_idx(m, 0) : NULL;
 		if (field(m0, "role"))
 			return from_chat(out, row, f, m, "role", "content", NULL);
 		return from_chat(out, row, f, m, "from", "value", NULL);
 	}
 	case INFTY_SEG_FMT_OPENTHOUGHTS: {
-		struct json_object *src = field(row, "deepseek_reasoning") ? row : field(row, "metadata");
-		if (!(q = first_str(src, qkeys, &qn, NULL)) && !(q = first_str(row, qkeys, &qn, NULL)))
+		struct json_object *src =
+		    field(row, "deepseek_reasoning") ? row : field(row, "metadata");
+		if (!(q = first_str(src, qkeys, &qn, NULL)) &&
+		    !(q = first_str(row, qkeys, &qn, NULL)))
 			return missing(out, "problem");
 		if (!(r = str_field(src, "deepseek_reasoning", &rn)))
 			return missing(out, "deepseek_reasoning");
@@ -617,5 +635,5 @@ int infty_seg_extract(struct json_object *row, const struct infty_seg_input_opts
 	}
 	}
 	return infty_seg_items_reject(out, INFTY_SEG_R_UNKNOWN_FORMAT,
-				      "no known dataset shape matches the row's fields");
+	                              "no known dataset shape matches the row's fields");
 }

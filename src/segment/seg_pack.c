@@ -25,6 +25,8 @@ const char *infty_seg_end_name(enum infty_seg_end e)
 		return "hard";
 	case INFTY_SEG_END_FINAL:
 		return "final";
+	case INFTY_SEG_END_LINE:
+		return "line";
 	}
 	return "?";
 }
@@ -42,14 +44,15 @@ int infty_seg_starts_upper(const char *s, size_t n)
 	if (n == 0)
 		return 0;
 	utf8proc_int32_t cp;
-	utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &cp);
+	utf8proc_ssize_t k =
+	    utf8proc_iterate((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &cp);
 	if (k <= 0)
 		return 0;
 	return utf8proc_isupper(cp);
 }
 
 static int push(struct infty_seg_span **v, size_t *n, size_t *cap, size_t off, size_t len,
-		size_t sep_len, int64_t tokens, enum infty_seg_end end)
+                size_t sep_len, int64_t tokens, enum infty_seg_end end)
 {
 	if (infty_grow(v, cap, *n + 1, sizeof **v))
 		return INFTY_ENOMEM;
@@ -78,7 +81,7 @@ static size_t char_floor(const char *s, size_t i)
  * on counts covers its absence or a wrong answer.  *tokens gets the count.
  */
 static int hard_prefix(const struct infty_seg_params *p, const char *s, size_t n, size_t *out,
-		       int64_t *tokens)
+                       int64_t *tokens)
 {
 	if (p->cut) {
 		size_t L = p->cut(p->ctx, s, n, p->eta);
@@ -132,8 +135,8 @@ static int hard_prefix(const struct infty_seg_params *p, const char *s, size_t n
  * level of the boundary after it.
  */
 static int add_piece(const struct infty_seg_params *p, struct infty_seg_spans *o, const char *s,
-		     size_t off, size_t len, size_t sep_len, enum infty_seg_end level,
-		     int64_t tokens)
+                     size_t off, size_t len, size_t sep_len, enum infty_seg_end level,
+                     int64_t tokens)
 {
 	while (tokens > p->eta) {
 		size_t L = 0;
@@ -151,12 +154,52 @@ static int add_piece(const struct infty_seg_params *p, struct infty_seg_spans *o
 		if (tokens < 0)
 			return (int)tokens;
 	}
-	return push(&o->units, &o->nunits, &o->unitcap, off, len, sep_len, tokens, level) ? INFTY_ENOMEM
-											       : 0;
+	return push(&o->units, &o->nunits, &o->unitcap, off, len, sep_len, tokens, level)
+	           ? INFTY_ENOMEM
+	           : 0;
+}
+
+/*
+ * A sentence over eta lies inside math or code (or has no sentence end at
+ * all).  Before cutting inside a token run, cut at its line breaks: they are
+ * the natural seams of a long code block or align environment.  Each line
+ * piece that still does not fit goes to the hard cut.
+ */
+static int add_lines(const struct infty_seg_params *p, struct infty_seg_spans *o, const char *s,
+                     size_t off, size_t len, size_t sep_len, enum infty_seg_end level,
+                     int64_t tokens)
+{
+	if (tokens <= p->eta)
+		return add_piece(p, o, s, off, len, sep_len, level, tokens);
+	size_t start = off, end = off + len, i = off;
+	while (i < end) {
+		if (s[i] != '\n' && s[i] != ' ' && s[i] != '\t' && s[i] != '\r') {
+			i++;
+			continue;
+		}
+		size_t a = i, nl = 0;
+		while (i < end && (s[i] == '\n' || s[i] == ' ' || s[i] == '\t' || s[i] == '\r'))
+			nl += s[i++] == '\n';
+		if (!nl || a == off || i == end)
+			continue;
+		int64_t t = p->count(p->ctx, s + start, a - start);
+		if (t < 0)
+			return (int)t;
+		int rc = add_piece(p, o, s, start, a - start, i - a, INFTY_SEG_END_LINE, t);
+		if (rc)
+			return rc;
+		start = i;
+	}
+	if (start != off) {
+		tokens = p->count(p->ctx, s + start, end - start);
+		if (tokens < 0)
+			return (int)tokens;
+	}
+	return add_piece(p, o, s, start, end - start, sep_len, level, tokens);
 }
 
 static int build_units(const struct infty_seg_params *p, struct infty_seg_spans *o, const char *s,
-		       size_t n)
+                       size_t n)
 {
 	struct infty_seg_bounds *b = &o->bounds;
 	int rc = infty_seg_find_bounds(s, n, b);
@@ -171,13 +214,14 @@ static int build_units(const struct infty_seg_params *p, struct infty_seg_spans 
 			j++;
 		size_t pend = j < b->n ? b->v[j].at : n;
 		size_t psep = j < b->n ? b->v[j].sep_len : 0;
-		enum infty_seg_end plevel = j < b->n ? INFTY_SEG_END_PARAGRAPH : INFTY_SEG_END_FINAL;
+		enum infty_seg_end plevel =
+		    j < b->n ? INFTY_SEG_END_PARAGRAPH : INFTY_SEG_END_FINAL;
 		int64_t t = p->count(p->ctx, s + start, pend - start);
 		if (t < 0)
 			return (int)t;
 		if (t <= p->eta) {
 			if (push(&o->units, &o->nunits, &o->unitcap, start, pend - start, psep, t,
-				 plevel))
+			         plevel))
 				return INFTY_ENOMEM;
 		} else {
 			/* Sentences k..j-1 lie inside this paragraph. */
@@ -189,7 +233,7 @@ static int build_units(const struct infty_seg_params *p, struct infty_seg_spans 
 				int64_t st = p->count(p->ctx, s + ss, se - ss);
 				if (st < 0)
 					return (int)st;
-				rc = add_piece(p, o, s, ss, se - ss, sl, lv, st);
+				rc = add_lines(p, o, s, ss, se - ss, sl, lv, st);
 				if (rc)
 					return rc;
 				ss = se + sl;
@@ -205,7 +249,7 @@ static int build_units(const struct infty_seg_params *p, struct infty_seg_spans 
 
 /* Exact count of units i..j joined with their inner separators. */
 static int64_t count_range(const struct infty_seg_params *p, const struct infty_seg_spans *o,
-			   const char *s, size_t i, size_t j)
+                           const char *s, size_t i, size_t j)
 {
 	if (i == j)
 		return o->units[i].tokens;
@@ -215,7 +259,7 @@ static int64_t count_range(const struct infty_seg_params *p, const struct infty_
 }
 
 static int pack_strict(const struct infty_seg_params *p, const char *s, size_t n,
-		       struct infty_seg_spans *o)
+                       struct infty_seg_spans *o)
 {
 	/*
 	 * Most traces fit whole: one count settles them.  Skip the try when the
@@ -228,8 +272,8 @@ static int pack_strict(const struct infty_seg_params *p, const char *s, size_t n
 			return (int)t;
 		if (t <= p->eta)
 			return push(&o->v, &o->n, &o->cap, 0, n, 0, t, INFTY_SEG_END_FINAL)
-				       ? INFTY_ENOMEM
-				       : 0;
+			           ? INFTY_ENOMEM
+			           : 0;
 	}
 	int rc = build_units(p, o, s, n);
 	if (rc)
@@ -242,8 +286,9 @@ static int pack_strict(const struct infty_seg_params *p, const char *s, size_t n
 		size_t j = i;
 		int64_t est = u[i].tokens;
 		while (j + 1 < N) {
-			int64_t sep = u[j].sep_len ? p->count(p->ctx, s + u[j].off + u[j].len, u[j].sep_len)
-						   : 0;
+			int64_t sep = u[j].sep_len
+			                  ? p->count(p->ctx, s + u[j].off + u[j].len, u[j].sep_len)
+			                  : 0;
 			if (sep < 0)
 				return (int)sep;
 			if (est + sep + u[j + 1].tokens > p->eta)
@@ -272,9 +317,10 @@ static int pack_strict(const struct infty_seg_params *p, const char *s, size_t n
 			double guess = (double)exact;
 			size_t k = j;
 			while (k + 1 < N) {
-				int64_t sep = u[k].sep_len ? p->count(p->ctx, s + u[k].off + u[k].len,
-								      u[k].sep_len)
-							   : 0;
+				int64_t sep =
+				    u[k].sep_len
+				        ? p->count(p->ctx, s + u[k].off + u[k].len, u[k].sep_len)
+				        : 0;
 				if (sep < 0)
 					return (int)sep;
 				double g = guess + (double)(sep + u[k + 1].tokens) - save;
@@ -298,8 +344,8 @@ static int pack_strict(const struct infty_seg_params *p, const char *s, size_t n
 		size_t off = u[i].off;
 		size_t end = u[j].off + u[j].len;
 		enum infty_seg_end lv = j + 1 == N ? INFTY_SEG_END_FINAL : u[j].end;
-		if (push(&o->v, &o->n, &o->cap, off, end - off, j + 1 == N ? 0 : u[j].sep_len, exact,
-			 lv))
+		if (push(&o->v, &o->n, &o->cap, off, end - off, j + 1 == N ? 0 : u[j].sep_len,
+		         exact, lv))
 			return INFTY_ENOMEM;
 		i = j + 1;
 	}
@@ -327,11 +373,11 @@ static int pack_strict(const struct infty_seg_params *p, const char *s, size_t n
  * as soon as its running sum exceeds eta, the overflowing step included.
  */
 static int pack_paper(const struct infty_seg_params *p, const char *s, size_t n,
-		      struct infty_seg_spans *o)
+                      struct infty_seg_spans *o)
 {
-	size_t cstart = 0;    /* start of the current chunk */
-	size_t sstart = 0;    /* start of the current step */
-	int64_t run = 0;      /* the chunk's sum of closed steps */
+	size_t cstart = 0; /* start of the current chunk */
+	size_t sstart = 0; /* start of the current step */
+	int64_t run = 0;   /* the chunk's sum of closed steps */
 	int have_step = 0;
 	size_t pos = 0;
 	for (;;) {
@@ -346,7 +392,7 @@ static int pack_paper(const struct infty_seg_params *p, const char *s, size_t n,
 			run += t;
 			if (run > p->eta) {
 				if (push(&o->v, &o->n, &o->cap, cstart, pos - 2 - cstart, 2, -1,
-					 INFTY_SEG_END_PARAGRAPH))
+				         INFTY_SEG_END_PARAGRAPH))
 					return INFTY_ENOMEM;
 				o->v[o->n - 1].step_tokens = run;
 				cstart = pos;
@@ -379,7 +425,7 @@ static int pack_paper(const struct infty_seg_params *p, const char *s, size_t n,
 }
 
 int infty_seg_pack_text(const struct infty_seg_params *p, const char *s, size_t n,
-			struct infty_seg_spans *out)
+                        struct infty_seg_spans *out)
 {
 	out->n = 0;
 	if (p->eta <= 0 || !p->count)

@@ -34,7 +34,7 @@ struct result {
 	struct infty_buf js; /* trace: the record after its id; reject: the whole line */
 	int64_t *tok;        /* trace: tokens per segment, owned */
 	size_t nseg;
-	uint64_t hard;
+	uint64_t hard, lines;
 	char *msg; /* reject: "reason: detail" for the log, owned */
 };
 
@@ -87,7 +87,7 @@ static int put_base64(struct infty_buf *b, const char *s, size_t n)
 		if (i + 2 < n)
 			v |= u[i + 2];
 		char q[4] = {al[v >> 18], al[(v >> 12) & 63], i + 1 < n ? al[(v >> 6) & 63] : '=',
-			     i + 2 < n ? al[v & 63] : '='};
+		             i + 2 < n ? al[v & 63] : '='};
 		if (infty_buf_append(b, q, 4))
 			return INFTY_ENOMEM;
 	}
@@ -159,7 +159,7 @@ static int make_reject(const struct ctx *x, struct slot *s, const struct infty_s
 }
 
 static int make_trace(const struct ctx *x, struct slot *s, const struct infty_seg_item *it,
-		      void *cctx, struct infty_seg_spans *sp)
+                      void *cctx, struct infty_seg_spans *sp)
 {
 	const struct infty_seg_run_opts *o = x->o;
 	struct result *r = new_result(s);
@@ -171,12 +171,12 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 	}
 	r->kind = KIND_TRACE;
 	struct infty_seg_params p = {
-		.eta = o->eta,
-		.pack = o->pack,
-		.min_tail = o->min_tail,
-		.count = x->c->count,
-		.cut = x->c->cut,
-		.ctx = cctx,
+	    .eta = o->eta,
+	    .pack = o->pack,
+	    .min_tail = o->min_tail,
+	    .count = x->c->count,
+	    .cut = x->c->cut,
+	    .ctx = cctx,
 	};
 	const char *t = it->reasoning;
 	int rc = infty_seg_pack_text(&p, t, it->reasoning_len, sp);
@@ -192,11 +192,11 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 	rc = rc ? rc : putstr(b, it->uuid);
 	rc = rc ? rc : put(b, ",\"pick\":");
 	rc = rc ? rc
-		: putstr(b, it->format == INFTY_SEG_FMT_OPENR1 ? infty_seg_pick_name(o->in.pick)
-							       : NULL);
+	        : putstr(b, it->format == INFTY_SEG_FMT_OPENR1 ? infty_seg_pick_name(o->in.pick)
+	                                                       : NULL);
 	if (!rc)
 		rc = it->generation >= 0 ? putf(b, ",\"generation\":%d", it->generation)
-					 : put(b, ",\"generation\":null");
+		                         : put(b, ",\"generation\":null");
 	rc = rc ? rc : put(b, ",\"file\":");
 	rc = rc ? rc : putstr(b, x->file);
 	rc = rc ? rc : putf(b, ",\"line\":%llu,\"meta\":", (unsigned long long)s->lineno);
@@ -212,21 +212,24 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 		r->tok[i] = g->tokens;
 		total += g->tokens;
 		r->hard += g->end == INFTY_SEG_END_HARD;
+		r->lines += g->end == INFTY_SEG_END_LINE;
 		rc = put(b, i ? ",{\"text\":" : "{\"text\":");
 		rc = rc ? rc : infty_json_write_string(b, t + g->off, g->len);
-		rc = rc ? rc : putf(b, ",\"tokens\":%lld,\"end\":\"%s\",\"sep\":", (long long)g->tokens,
-				    infty_seg_end_name(g->end));
+		rc = rc ? rc
+		        : putf(b, ",\"tokens\":%lld,\"end\":\"%s\",\"sep\":", (long long)g->tokens,
+		               infty_seg_end_name(g->end));
 		rc = rc ? rc : infty_json_write_string(b, t + g->off + g->len, g->sep_len);
 		if (!rc && g->step_tokens >= 0)
 			rc = putf(b, ",\"step_tokens\":%lld", (long long)g->step_tokens);
 		rc = rc ? rc : put(b, "}");
 	}
 	rc = rc ? rc
-		: putf(b, "],\"n\":%zu,\"reasoning_tokens\":%lld,\"params\":{\"eta\":%lld,", sp->n,
-		       (long long)total, (long long)o->eta);
-	rc = rc ? rc
-		: putf(b, "\"pack\":\"%s\",\"min_tail\":%lld,\"tokenizer\":",
-		       o->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict", (long long)o->min_tail);
+	        : putf(b, "],\"n\":%zu,\"reasoning_tokens\":%lld,\"params\":{\"eta\":%lld,", sp->n,
+	               (long long)total, (long long)o->eta);
+	rc =
+	    rc ? rc
+	       : putf(b, "\"pack\":\"%s\",\"min_tail\":%lld,\"tokenizer\":",
+	              o->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict", (long long)o->min_tail);
 	rc = rc ? rc : putstr(b, x->c->hash);
 	rc = rc ? rc : put(b, ",\"version\":\"" INFTY_VERSION "\"}}");
 	return rc;
@@ -340,44 +343,51 @@ static int put_hist(struct infty_buf *b, const struct hist *h)
 enum { TOK_BUCKET = 256 };
 
 static int write_stats(const struct infty_seg_run_opts *o, const struct infty_seg_counter *c,
-		       const struct infty_seg_totals *t, const struct hist *tok,
-		       const struct hist *segs, uint64_t reasoning_tokens, double seconds,
-		       uint64_t bytes_in, char *detail, size_t dl)
+                       const struct infty_seg_totals *t, const struct hist *tok,
+                       const struct hist *segs, uint64_t reasoning_tokens, double seconds,
+                       uint64_t bytes_in, char *detail, size_t dl)
 {
 	struct infty_buf b = {0};
 	int rc = put(&b, "{\"stage\":\"segment\",\"input\":");
 	rc = rc ? rc : putstr(&b, o->input);
 	rc = rc ? rc
-		: putf(&b, ",\"rows\":%llu,\"items\":%llu,\"traces\":%llu,\"rejected\":%llu,",
-		       (unsigned long long)t->rows, (unsigned long long)t->items,
-		       (unsigned long long)t->traces, (unsigned long long)t->rejected);
-	rc = rc ? rc : putf(&b, "\"other_shard\":%llu,\"rejects\":{", (unsigned long long)t->other_shard);
+	        : putf(&b, ",\"rows\":%llu,\"items\":%llu,\"traces\":%llu,\"rejected\":%llu,",
+	               (unsigned long long)t->rows, (unsigned long long)t->items,
+	               (unsigned long long)t->traces, (unsigned long long)t->rejected);
+	rc =
+	    rc ? rc
+	       : putf(&b, "\"other_shard\":%llu,\"rejects\":{", (unsigned long long)t->other_shard);
 	int first = 1;
 	for (int r = 1; !rc && r < INFTY_SEG_R_COUNT_; r++) {
 		if (!t->rejects_by_reason[r])
 			continue;
 		rc = putf(&b, "%s\"%s\":%llu", first ? "" : ",", infty_seg_reason_code(r),
-			  (unsigned long long)t->rejects_by_reason[r]);
+		          (unsigned long long)t->rejects_by_reason[r]);
 		first = 0;
 	}
 	rc = rc ? rc
-		: putf(&b, "},\"segments\":%llu,\"instances\":%llu,\"hard_cuts\":%llu,",
-		       (unsigned long long)t->segments, (unsigned long long)t->segments,
-		       (unsigned long long)t->hard_cuts);
+	        : putf(&b, "},\"segments\":%llu,\"instances\":%llu,\"hard_cuts\":%llu,",
+	               (unsigned long long)t->segments, (unsigned long long)t->segments,
+	               (unsigned long long)t->hard_cuts);
+	rc = rc ? rc : putf(&b, "\"line_cuts\":%llu,", (unsigned long long)t->line_cuts);
 	rc = rc ? rc : putf(&b, "\"reasoning_tokens\":%llu,", (unsigned long long)reasoning_tokens);
 	rc = rc ? rc : putf(&b, "\"tokens_per_segment\":{\"bucket\":%d,\"counts\":", TOK_BUCKET);
 	rc = rc ? rc : put_hist(&b, tok);
 	rc = rc ? rc : put(&b, "},\"segments_per_trace\":");
 	rc = rc ? rc : put_hist(&b, segs);
-	rc = rc ? rc : putf(&b, ",\"bytes_in\":%llu,\"seconds\":%.3f,", (unsigned long long)bytes_in,
-			    seconds);
 	rc = rc ? rc
-		: putf(&b, "\"params\":{\"eta\":%lld,\"pack\":\"%s\",\"min_tail\":%lld,", (long long)o->eta,
-		       o->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict", (long long)o->min_tail);
-	rc = rc ? rc : putf(&b, "\"pick\":\"%s\",\"format\":\"%s\",", infty_seg_pick_name(o->in.pick),
-			    infty_seg_format_name(o->in.format));
-	rc = rc ? rc : putf(&b, "\"shard\":\"%u/%u\",\"tokenizer\":", o->shard_index,
-			    o->shard_count ? o->shard_count : 1);
+	        : putf(&b, ",\"bytes_in\":%llu,\"seconds\":%.3f,", (unsigned long long)bytes_in,
+	               seconds);
+	rc = rc ? rc
+	        : putf(&b, "\"params\":{\"eta\":%lld,\"pack\":\"%s\",\"min_tail\":%lld,",
+	               (long long)o->eta, o->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict",
+	               (long long)o->min_tail);
+	rc = rc ? rc
+	        : putf(&b, "\"pick\":\"%s\",\"format\":\"%s\",", infty_seg_pick_name(o->in.pick),
+	               infty_seg_format_name(o->in.format));
+	rc = rc ? rc
+	        : putf(&b, "\"shard\":\"%u/%u\",\"tokenizer\":", o->shard_index,
+	               o->shard_count ? o->shard_count : 1);
 	rc = rc ? rc : putstr(&b, c->hash);
 	rc = rc ? rc : put(&b, "}}");
 	if (rc) {
@@ -393,7 +403,8 @@ static int write_stats(const struct infty_seg_run_opts *o, const struct infty_se
 	if (!rc)
 		rc = infty_writer_put(w, b.data, b.len);
 	if (rc) {
-		snprintf(detail, dl, "%s: %s", o->stats, w ? infty_writer_detail(w) : infty_strerror(rc));
+		snprintf(detail, dl, "%s: %s", o->stats,
+		         w ? infty_writer_detail(w) : infty_strerror(rc));
 		infty_writer_free(w);
 	} else {
 		rc = infty_writer_close(w, detail, dl); /* detail says why on failure */
@@ -420,7 +431,7 @@ struct run {
 };
 
 static int write_slot(struct run *R, const struct infty_seg_run_opts *o, struct slot *s,
-		      struct infty_seg_totals *t, char *detail, size_t dl)
+                      struct infty_seg_totals *t, char *detail, size_t dl)
 {
 	t->items += s->nr;
 	for (size_t i = 0; i < s->nr; i++) {
@@ -435,10 +446,12 @@ static int write_slot(struct run *R, const struct infty_seg_run_opts *o, struct 
 			t->rejects_by_reason[r->reason]++;
 			if (o->log && R->messages < (o->max_messages ? o->max_messages : 10))
 				fprintf(o->log, "%s: %s:%llu: %s\n", infty_cli_progname(),
-					infty_reader_path(R->in), (unsigned long long)s->lineno, r->msg);
+				        infty_reader_path(R->in), (unsigned long long)s->lineno,
+				        r->msg);
 			R->messages++;
 			if (R->rej && (rc = infty_writer_put(R->rej, r->js.data, r->js.len))) {
-				snprintf(detail, dl, "%s: %s", o->rejects, infty_writer_detail(R->rej));
+				snprintf(detail, dl, "%s: %s", o->rejects,
+				         infty_writer_detail(R->rej));
 				return rc;
 			}
 			continue;
@@ -482,6 +495,7 @@ static int write_slot(struct run *R, const struct infty_seg_run_opts *o, struct 
 		t->traces++;
 		t->segments += r->nseg;
 		t->hard_cuts += r->hard;
+		t->line_cuts += r->lines;
 		if (hist_add(&R->segs, r->nseg))
 			return INFTY_ENOMEM;
 		for (size_t k = 0; k < r->nseg; k++) {
@@ -516,7 +530,7 @@ static void run_release(struct run *R, const struct infty_seg_counter *c)
 }
 
 int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_counter *c,
-		  struct infty_seg_totals *t, char *detail, size_t dl)
+                  struct infty_seg_totals *t, char *detail, size_t dl)
 {
 	struct run R = {0};
 	struct ctx X = {.o = o, .c = c, .file = o->input};
@@ -551,9 +565,9 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 		goto fail;
 	}
 	struct infty_progress *pg =
-		infty_progress_new(o->log ? o->log : stderr, "segment", "rows", 0,
-				   infty_reader_size(R.in) > 0 ? (uint64_t)infty_reader_size(R.in) : 0,
-				   o->quiet || !o->log);
+	    infty_progress_new(o->log ? o->log : stderr, "segment", "rows", 0,
+	                       infty_reader_size(R.in) > 0 ? (uint64_t)infty_reader_size(R.in) : 0,
+	                       o->quiet || !o->log);
 	int eof = 0;
 	while (!eof) {
 		/* Fill one batch; the reader's line is only valid until the next call. */
@@ -569,8 +583,8 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 			}
 			if (r < 0) {
 				snprintf(detail, dl, "%s: %s", infty_reader_path(R.in),
-					 *infty_reader_detail(R.in) ? infty_reader_detail(R.in)
-								    : infty_strerror(r));
+				         *infty_reader_detail(R.in) ? infty_reader_detail(R.in)
+				                                    : infty_strerror(r));
 				rc = r;
 				goto fail_pg;
 			}
@@ -596,7 +610,7 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 			if (R.slots[i].err) {
 				rc = R.slots[i].err;
 				snprintf(detail, dl, "%s:%llu: %s", infty_reader_path(R.in),
-					 (unsigned long long)R.slots[i].lineno, infty_strerror(rc));
+				         (unsigned long long)R.slots[i].lineno, infty_strerror(rc));
 				goto fail_pg;
 			}
 			if ((rc = write_slot(&R, o, &R.slots[i], t, detail, dl)))
@@ -607,13 +621,14 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 	}
 	if (o->log && R.messages > (o->max_messages ? o->max_messages : 10))
 		fprintf(o->log, "%s: %s: %d more rejects not shown\n", infty_cli_progname(),
-			infty_reader_path(R.in), R.messages - (o->max_messages ? o->max_messages : 10));
+		        infty_reader_path(R.in),
+		        R.messages - (o->max_messages ? o->max_messages : 10));
 	double secs = pg ? infty_progress_elapsed(pg) : 0;
 	{
 		char extra[96];
 		snprintf(extra, sizeof extra, "%llu traces, %llu rejects, %llu segments",
-			 (unsigned long long)t->traces, (unsigned long long)t->rejected,
-			 (unsigned long long)t->segments);
+		         (unsigned long long)t->traces, (unsigned long long)t->rejected,
+		         (unsigned long long)t->segments);
 		infty_progress_finish(pg, t->rows, extra);
 		pg = NULL;
 	}
@@ -628,7 +643,7 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 			goto fail;
 	}
 	if (o->stats && (rc = write_stats(o, c, t, &R.tok, &R.segs, R.reasoning_tokens, secs,
-					  infty_reader_bytes_in(R.in), detail, dl)))
+	                                  infty_reader_bytes_in(R.in), detail, dl)))
 		goto fail;
 	run_release(&R, c);
 	return 0;

@@ -36,13 +36,13 @@ struct infty_seg_run_opts {
 	uint32_t shard_index, shard_count; /* count 0 or 1: everything */
 	int threads;                       /* 0: OpenMP's default */
 	size_t batch_rows;                 /* rows per parallel batch (0: 256) */
-	FILE *log;        /* reject lines and progress; NULL: silent */
-	int quiet;        /* no progress (reject lines still go to log) */
+	FILE *log;                         /* reject lines and progress; NULL: silent */
+	int quiet;                         /* no progress (reject lines still go to log) */
 	int max_messages; /* reject lines printed before only counting them (0: 10) */
 };
 
 struct infty_seg_totals {
-	uint64_t rows, items, traces, rejected, other_shard, segments, hard_cuts;
+	uint64_t rows, items, traces, rejected, other_shard, segments, hard_cuts, line_cuts;
 	uint64_t rejects_by_reason[INFTY_SEG_R_COUNT_];
 };
 
@@ -53,6 +53,6 @@ struct infty_seg_totals {
  * on failure.
  */
 int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_counter *c,
-		  struct infty_seg_totals *totals, char *detail, size_t detail_len);
+                  struct infty_seg_totals *totals, char *detail, size_t detail_len);
 
 #endif

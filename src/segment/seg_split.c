@@ -84,10 +84,37 @@ static size_t env_end(const char *s, size_t n, size_t i)
 		    memcmp(s + j + 7, name, nlen) == 0 && s[j + 7 + nlen] == '}')
 			depth++;
 		else if (at(s, n, j, "\\end{") && j + 5 + nlen < n &&
-			 memcmp(s + j + 5, name, nlen) == 0 && s[j + 5 + nlen] == '}') {
+		         memcmp(s + j + 5, name, nlen) == 0 && s[j + 5 + nlen] == '}') {
 			if (--depth == 0)
 				return j + 5 + nlen + 1;
 		}
+	}
+	return 0;
+}
+
+/* Whether only spaces or tabs stand between the start of its line and i. */
+static int line_start(const char *s, size_t i)
+{
+	while (i > 0 && (s[i - 1] == ' ' || s[i - 1] == '\t'))
+		i--;
+	return i == 0 || s[i - 1] == '\n';
+}
+
+/*
+ * End of a code fence opened at i: after the next line whose first
+ * non-blank characters are ``` (models indent fences inside lists, so the
+ * closer may be indented too).  0 when the fence is never closed.
+ */
+static size_t fence_end(const char *s, size_t n, size_t i)
+{
+	const char *nl = memchr(s + i, '\n', n - i);
+	while (nl) {
+		size_t q = (size_t)(nl - s) + 1;
+		while (q < n && (s[q] == ' ' || s[q] == '\t'))
+			q++;
+		if (at(s, n, q, "```"))
+			return q + 3;
+		nl = q < n ? memchr(s + q, '\n', n - q) : NULL;
 	}
 	return 0;
 }
@@ -122,9 +149,8 @@ int infty_seg_protect(const char *s, size_t n, struct infty_seg_bounds *b)
 				size_t j = find_close(s, n, i + 1, "$", 1);
 				end = j < n ? j + 1 : 0;
 			}
-		} else if (c == '`' && at(s, n, i, "```") && (i == 0 || s[i - 1] == '\n')) {
-			const char *f = memmem(s + i + 3, n - i - 3, "\n```", 4);
-			end = f ? (size_t)(f - s) + 4 : 0;
+		} else if (c == '`' && at(s, n, i, "```") && line_start(s, i)) {
+			end = fence_end(s, n, i);
 		}
 		if (end) {
 			if (add_prot(b, i, end))
@@ -152,9 +178,9 @@ static char lower(char c)
  * their final period; "e.g" and "i.e" keep their inner one.
  */
 static const char *const abbrevs[] = {
-	"e.g", "i.e", "fig", "figs", "eq", "eqs", "vs", "cf", "etc", "al", "approx", "resp",
-	"thm", "lem", "prop", "def", "cor", "sec", "ch", "mr", "mrs", "ms", "dr", "st", "p", "pp",
-	"viz", "ref", "vol",
+    "e.g",    "i.e",  "fig", "figs", "eq",   "eqs", "vs",  "cf",  "etc", "al",
+    "approx", "resp", "thm", "lem",  "prop", "def", "cor", "sec", "ch",  "mr",
+    "mrs",    "ms",   "dr",  "st",   "p",    "pp",  "viz", "ref", "vol",
 };
 
 static int is_abbrev(const char *w, size_t k)
@@ -222,7 +248,8 @@ static int ends_sentence(const char *s, size_t a)
 				if (!strchr("ivxlc", c))
 					roman = 0;
 			}
-			int letter = k == 1 && ((s[w] >= 'a' && s[w] <= 'z') || (s[w] >= 'A' && s[w] <= 'Z'));
+			int letter = k == 1 &&
+			             ((s[w] >= 'a' && s[w] <= 'z') || (s[w] >= 'A' && s[w] <= 'Z'));
 			if (digits || letter || roman)
 				return 0;
 		}

@@ -108,16 +108,16 @@ static void split_tagged_shapes(void **state)
 
 	const char *t3 = "<think>\nforever thinking";
 	assert_int_equal(infty_seg_split_tagged(t3, strlen(t3), &r, &rn, &c, &cn),
-			 INFTY_SEG_R_NO_THINK_CLOSE);
+	                 INFTY_SEG_R_NO_THINK_CLOSE);
 	const char *t4 = "<think>\n\n</think>\nx";
 	assert_int_equal(infty_seg_split_tagged(t4, strlen(t4), &r, &rn, &c, &cn),
-			 INFTY_SEG_R_EMPTY_REASONING);
+	                 INFTY_SEG_R_EMPTY_REASONING);
 	const char *t5 = "<think>\nr\n</think>\n \n";
 	assert_int_equal(infty_seg_split_tagged(t5, strlen(t5), &r, &rn, &c, &cn),
-			 INFTY_SEG_R_EMPTY_CONCLUSION);
+	                 INFTY_SEG_R_EMPTY_CONCLUSION);
 
 	const char *t6 = "<|begin_of_thought|>\n\nLet me see.\n\n<|end_of_thought|>\n\n"
-			 "<|begin_of_solution|>\n\nX = 2.\n\n<|end_of_solution|>";
+	                 "<|begin_of_solution|>\n\nX = 2.\n\n<|end_of_solution|>";
 	assert_int_equal(infty_seg_split_tagged(t6, strlen(t6), &r, &rn, &c, &cn), INFTY_SEG_OK);
 	assert_memory_equal(r, "Let me see.", rn);
 	assert_int_equal(rn, 11);
@@ -125,7 +125,7 @@ static void split_tagged_shapes(void **state)
 
 	const char *t7 = "<|begin_of_thought|>\nok\n<|end_of_thought|>\n<|begin_of_solution|>\ncut";
 	assert_int_equal(infty_seg_split_tagged(t7, strlen(t7), &r, &rn, &c, &cn),
-			 INFTY_SEG_R_TRUNCATED);
+	                 INFTY_SEG_R_TRUNCATED);
 
 	const char *t8 = "<think>\nhm\n</think> <answer>42</answer>";
 	assert_int_equal(infty_seg_split_tagged(t8, strlen(t8), &r, &rn, &c, &cn), INFTY_SEG_OK);
@@ -136,7 +136,7 @@ static void split_tagged_shapes(void **state)
 /* ---- input shapes --------------------------------------------------------- */
 
 static struct infty_seg_items extract(const char *json, enum infty_seg_format f,
-				      enum infty_seg_pick pick)
+                                      enum infty_seg_pick pick)
 {
 	struct json_object *row = json_tokener_parse(json);
 	assert_non_null(row);
@@ -148,7 +148,7 @@ static struct infty_seg_items extract(const char *json, enum infty_seg_format f,
 }
 
 static void one_trace(const char *json, enum infty_seg_format want_fmt, const char *want_id,
-		      const char *want_q, const char *want_r, const char *want_c)
+                      const char *want_q, const char *want_r, const char *want_c)
 {
 	struct infty_seg_items it = extract(json, INFTY_SEG_FMT_AUTO, INFTY_SEG_PICK_MESSAGES);
 	assert_int_equal(it.n, 1);
@@ -168,35 +168,35 @@ static void input_shapes(void **state)
 {
 	(void)state;
 	one_trace("{\"problem\":\"P\",\"uuid\":\"u1\",\"messages\":[{\"role\":\"user\",\"content\":"
-		  "\"P\"},{\"role\":\"assistant\",\"content\":\"<think>\\nR\\n</think>C\"}]}",
-		  INFTY_SEG_FMT_OPENR1, "u1:m", "P", "R", "C");
+	          "\"P\"},{\"role\":\"assistant\",\"content\":\"<think>\\nR\\n</think>C\"}]}",
+	          INFTY_SEG_FMT_OPENR1, "u1:m", "P", "R", "C");
 	one_trace("{\"messages\":[{\"role\":\"user\",\"content\":\"Q\"},{\"role\":\"assistant\","
-		  "\"content\":\"<think>\\nR\\n</think> <answer>A</answer>\"}]}",
-		  INFTY_SEG_FMT_MESSAGES, NULL, "Q", "R", "A");
+	          "\"content\":\"<think>\\nR\\n</think> <answer>A</answer>\"}]}",
+	          INFTY_SEG_FMT_MESSAGES, NULL, "Q", "R", "A");
 	one_trace("{\"conversations\":[{\"from\":\"human\",\"value\":\"Q\"},{\"from\":\"gpt\","
-		  "\"value\":\"<|begin_of_thought|>\\n\\nR\\n\\n<|end_of_thought|>\\n\\n"
-		  "<|begin_of_solution|>\\n\\nS\\n\\n<|end_of_solution|>\"}]}",
-		  INFTY_SEG_FMT_CONVERSATIONS, NULL, "Q", "R", "\n\nS\n\n");
+	          "\"value\":\"<|begin_of_thought|>\\n\\nR\\n\\n<|end_of_thought|>\\n\\n"
+	          "<|begin_of_solution|>\\n\\nS\\n\\n<|end_of_solution|>\"}]}",
+	          INFTY_SEG_FMT_CONVERSATIONS, NULL, "Q", "R", "\n\nS\n\n");
 	one_trace("{\"problem\":\"Q\",\"deepseek_reasoning\":\"R\",\"deepseek_solution\":\"S\","
-		  "\"domain\":\"math\"}",
-		  INFTY_SEG_FMT_OPENTHOUGHTS, NULL, "Q", "R", "S");
+	          "\"domain\":\"math\"}",
+	          INFTY_SEG_FMT_OPENTHOUGHTS, NULL, "Q", "R", "S");
 	one_trace("{\"question\":\"Q\",\"deepseek_thinking_trajectory\":\"R\","
-		  "\"deepseek_attempt\":\"A\"}",
-		  INFTY_SEG_FMT_S1K, NULL, "Q", "R", "A");
+	          "\"deepseek_attempt\":\"A\"}",
+	          INFTY_SEG_FMT_S1K, NULL, "Q", "R", "A");
 	one_trace("{\"question\":\"Q\",\"solution\":\"R\",\"answer\":\"7\"}", INFTY_SEG_FMT_LIMO,
-		  NULL, "Q", "R", "7");
+	          NULL, "Q", "R", "7");
 	one_trace("{\"prompt\":\"Q\",\"reasoning_content\":\"R\",\"content\":\"A\"}",
-		  INFTY_SEG_FMT_REASONING, NULL, "Q", "R", "A");
+	          INFTY_SEG_FMT_REASONING, NULL, "Q", "R", "A");
 	one_trace("{\"id\":\"x/1\",\"problem\":\"Q\",\"trace\":\"<think>\\nR\\n</think>\\nA\"}",
-		  INFTY_SEG_FMT_TRACE, "x/1", "Q", "R", "\nA");
+	          INFTY_SEG_FMT_TRACE, "x/1", "Q", "R", "\nA");
 
 	/* The same content gives the same hash id; different content another. */
-	struct infty_seg_items a = extract("{\"question\":\"Q\",\"solution\":\"R\",\"answer\":1}",
-					   0, 0);
-	struct infty_seg_items b = extract("{\"question\":\"Q\",\"solution\":\"R\",\"answer\":2}",
-					   0, 0);
-	struct infty_seg_items c = extract("{\"question\":\"Q\",\"solution\":\"S\",\"answer\":1}",
-					   0, 0);
+	struct infty_seg_items a =
+	    extract("{\"question\":\"Q\",\"solution\":\"R\",\"answer\":1}", 0, 0);
+	struct infty_seg_items b =
+	    extract("{\"question\":\"Q\",\"solution\":\"R\",\"answer\":2}", 0, 0);
+	struct infty_seg_items c =
+	    extract("{\"question\":\"Q\",\"solution\":\"S\",\"answer\":1}", 0, 0);
 	assert_string_equal(a.v[0].id, b.v[0].id);
 	assert_string_not_equal(a.v[0].id, c.v[0].id);
 	infty_seg_items_release(&a);
@@ -205,12 +205,12 @@ static void input_shapes(void **state)
 }
 
 static const char *OPENR1 =
-	"{\"problem\":\"P\",\"uuid\":\"u\",\"generations\":[\"<think>\\nA\\n</think>x\","
-	"\"<think>\\nB\\n</think>y\",\"<think>\\nC\",\"<think>\\nD\\n</think>z\"],"
-	"\"correctness_math_verify\":[false,true,true],\"is_reasoning_complete\":null,"
-	"\"finish_reasons\":[null,null,\"length\"],"
-	"\"messages\":[{\"role\":\"user\",\"content\":\"P\"},"
-	"{\"role\":\"assistant\",\"content\":\"<think>\\nB\\n</think>y\"}]}";
+    "{\"problem\":\"P\",\"uuid\":\"u\",\"generations\":[\"<think>\\nA\\n</think>x\","
+    "\"<think>\\nB\\n</think>y\",\"<think>\\nC\",\"<think>\\nD\\n</think>z\"],"
+    "\"correctness_math_verify\":[false,true,true],\"is_reasoning_complete\":null,"
+    "\"finish_reasons\":[null,null,\"length\"],"
+    "\"messages\":[{\"role\":\"user\",\"content\":\"P\"},"
+    "{\"role\":\"assistant\",\"content\":\"<think>\\nB\\n</think>y\"}]}";
 
 static void openr1_picks(void **state)
 {
@@ -235,15 +235,16 @@ static void openr1_picks(void **state)
 	assert_int_equal(it.v[3].reason, INFTY_SEG_OK);
 	infty_seg_items_release(&it);
 
-	it = extract("{\"problem\":\"P\",\"uuid\":\"u\",\"generations\":[\"<think>\\nA\\n</think>x\"],"
-		     "\"correctness_math_verify\":[false]}",
-		     0, INFTY_SEG_PICK_FIRST_CORRECT);
+	it = extract(
+	    "{\"problem\":\"P\",\"uuid\":\"u\",\"generations\":[\"<think>\\nA\\n</think>x\"],"
+	    "\"correctness_math_verify\":[false]}",
+	    0, INFTY_SEG_PICK_FIRST_CORRECT);
 	assert_int_equal(it.n, 1);
 	assert_int_equal(it.v[0].reason, INFTY_SEG_R_NO_CORRECT);
 	infty_seg_items_release(&it);
 
 	it = extract("{\"problem\":\"P\",\"uuid\":\"u\",\"generations\":[]}", 0,
-		     INFTY_SEG_PICK_MESSAGES);
+	             INFTY_SEG_PICK_MESSAGES);
 	assert_int_equal(it.n, 1);
 	assert_int_equal(it.v[0].reason, INFTY_SEG_R_MISSING_FIELD);
 	infty_seg_items_release(&it);
@@ -291,8 +292,8 @@ static void boundaries(void **state)
 	bounds_str("Display $$a. B\n\nc$$ end. Next", got);
 	assert_string_equal(got, "S");
 	bounds_str("So \\[x.\n\ny\\] and \\(p. Q\\) and \\begin{align} a. \\\\\n\n b "
-		   "\\end{align} done. Next",
-		   got);
+	           "\\end{align} done. Next",
+	           got);
 	assert_string_equal(got, "S");
 	bounds_str("Code:\n```\nx = 1. y\n\nz\n```\nAfter. More", got);
 	assert_string_equal(got, "SSS");
@@ -377,6 +378,26 @@ static void strict_hard_cut(void **state)
 	infty_seg_spans_release(&o);
 }
 
+/* A code block over eta is cut at its line breaks ("line"), not mid-token. */
+static void strict_line_cuts(void **state)
+{
+	(void)state;
+	const char *s = "Code:\n\n```\na b c\nd e f\ng h i\n```\n\nDone.";
+	struct infty_seg_params p = params(5, INFTY_SEG_PACK_STRICT);
+	struct infty_seg_spans o = {0};
+	assert_int_equal(infty_seg_pack_text(&p, s, strlen(s), &o), 0);
+	assert_lossless(s, strlen(s), &o);
+	int lines = 0;
+	for (size_t i = 0; i < o.n; i++) {
+		assert_int_not_equal(o.v[i].end, INFTY_SEG_END_HARD);
+		assert_true(o.v[i].tokens <= 5);
+		lines += o.v[i].end == INFTY_SEG_END_LINE;
+	}
+	assert_true(lines >= 1);
+	assert_string_equal(infty_seg_end_name(INFTY_SEG_END_LINE), "line");
+	infty_seg_spans_release(&o);
+}
+
 /*
  * Paper mode against the reference by hand: steps "A a." + glued "b c",
  * "C d e f", "" glued to it, "D g".  eta 3, overflow-inclusive.
@@ -416,10 +437,25 @@ static void paper_reference(void **state)
 /* ---- properties on random texts ------------------------------------------ */
 
 static const char *const atoms[] = {
-	"word", "Word", "x", "3.5", "e.g.", "Fig. 2", "end.", "Why?", "Yes!", "$a+b$",
-	"$$\\sum_i x_i.\n\ny$$", "\\[ z. \\]", "\\(q. r\\)",
-	"\\begin{align} a &= b. \\\\\n\n c \\end{align}", "1.", "(a)", "naïve", "日本語。",
-	"```\ncode. x\n\ny\n```",
+    "word",
+    "Word",
+    "x",
+    "3.5",
+    "e.g.",
+    "Fig. 2",
+    "end.",
+    "Why?",
+    "Yes!",
+    "$a+b$",
+    "$$\\sum_i x_i.\n\ny$$",
+    "\\[ z. \\]",
+    "\\(q. r\\)",
+    "\\begin{align} a &= b. \\\\\n\n c \\end{align}",
+    "1.",
+    "(a)",
+    "naïve",
+    "日本語。",
+    "```\ncode. x\n\ny\n```",
 };
 static const char *const seps[] = {" ", " ", " ", "\n", "\n\n", "\n\n\n", "  ", " \n\n "};
 
@@ -460,7 +496,8 @@ static void random_properties(void **state)
 			}
 		}
 		for (int mode = 0; mode < 2; mode++) {
-			struct infty_seg_params p = params(1 + (int64_t)rnd(40), (enum infty_seg_pack)mode);
+			struct infty_seg_params p =
+			    params(1 + (int64_t)rnd(40), (enum infty_seg_pack)mode);
 			p.min_tail = rnd(2) ? 3 : 0;
 			assert_int_equal(infty_seg_pack_text(&p, s, n, &o), 0);
 			assert_lossless(s, n, &o);
@@ -469,10 +506,12 @@ static void random_properties(void **state)
 				const struct infty_seg_span *g = &o.v[i];
 				assert_int_equal(g->tokens, words(NULL, s + g->off, g->len));
 				if (mode == INFTY_SEG_PACK_STRICT) {
-					assert_true(g->tokens <= p.eta || g->len <= 4 ||
-						    g->end == INFTY_SEG_END_HARD ||
-						    (i > 0 && o.v[i - 1].end == INFTY_SEG_END_HARD));
-					if (i + 1 < o.n && g->end != INFTY_SEG_END_HARD)
+					assert_true(
+					    g->tokens <= p.eta || g->len <= 4 ||
+					    g->end == INFTY_SEG_END_HARD ||
+					    (i > 0 && o.v[i - 1].end == INFTY_SEG_END_HARD));
+					if (i + 1 < o.n && g->end != INFTY_SEG_END_HARD &&
+					    g->end != INFTY_SEG_END_LINE)
 						assert_false(cuts_math(&pb, g->off + g->len));
 				}
 			}
@@ -524,10 +563,14 @@ static void stage_accounting_and_threads(void **state)
 			fputs("{not json\n", f);
 			want_rejects++;
 		} else if (i % 10 == 7) {
-			fprintf(f, "{\"id\":\"t%d\",\"problem\":\"Q\",\"trace\":\"<think>\\nno end\"}\n", i);
+			fprintf(
+			    f,
+			    "{\"id\":\"t%d\",\"problem\":\"Q\",\"trace\":\"<think>\\nno end\"}\n",
+			    i);
 			want_rejects++;
 		} else {
-			fprintf(f, "{\"id\":\"t%d\",\"problem\":\"Q%d\",\"trace\":\"<think>\\n", i % 50, i);
+			fprintf(f, "{\"id\":\"t%d\",\"problem\":\"Q%d\",\"trace\":\"<think>\\n",
+			        i % 50, i);
 			for (int k = 0; k <= i * 3; k++)
 				fprintf(f, "Step %d is here. %s", k, k % 4 == 3 ? "\\n\\n" : "");
 			fputs("\\n</think>\\nAnswer.\"}\n", f);
@@ -536,8 +579,15 @@ static void stage_accounting_and_threads(void **state)
 	fclose(f);
 	struct infty_seg_counter c = {.ctx_new = no_ctx, .count = words, .hash = "fake:words"};
 	struct infty_seg_run_opts o = {
-		.input = in, .output = o1, .rejects = rj, .stats = st, .eta = 20, .min_tail = 4,
-		.threads = 1, .batch_rows = 7, .quiet = 1,
+	    .input = in,
+	    .output = o1,
+	    .rejects = rj,
+	    .stats = st,
+	    .eta = 20,
+	    .min_tail = 4,
+	    .threads = 1,
+	    .batch_rows = 7,
+	    .quiet = 1,
 	};
 	struct infty_seg_totals t1, t2;
 	char detail[256];
@@ -625,16 +675,17 @@ static void allocation_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(split_tagged_shapes),
-		cmocka_unit_test(input_shapes),
-		cmocka_unit_test(openr1_picks),
-		cmocka_unit_test(boundaries),
-		cmocka_unit_test(strict_basic),
-		cmocka_unit_test(strict_hard_cut),
-		cmocka_unit_test(paper_reference),
-		cmocka_unit_test(random_properties),
-		cmocka_unit_test(stage_accounting_and_threads),
-		cmocka_unit_test(allocation_failure),
+	    cmocka_unit_test(split_tagged_shapes),
+	    cmocka_unit_test(input_shapes),
+	    cmocka_unit_test(openr1_picks),
+	    cmocka_unit_test(boundaries),
+	    cmocka_unit_test(strict_basic),
+	    cmocka_unit_test(strict_hard_cut),
+	    cmocka_unit_test(strict_line_cuts),
+	    cmocka_unit_test(paper_reference),
+	    cmocka_unit_test(random_properties),
+	    cmocka_unit_test(stage_accounting_and_threads),
+	    cmocka_unit_test(allocation_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,13 +109,14 @@ static int inside_math(const char *s, size_t n, size_t p)
 		b++;
 	if (dollars(s, a, b) % 2 == 0 && dollars(s, a, p) % 2)
 		return 1;
-	if (occ(s, a, b, "\\(") == occ(s, a, b, "\\)") && occ(s, a, p, "\\(") != occ(s, a, p, "\\)"))
+	if (occ(s, a, b, "\\(") == occ(s, a, b, "\\)") &&
+	    occ(s, a, p, "\\(") != occ(s, a, p, "\\)"))
 		return 1;
 	return 0;
 }
 
 struct tally {
-	uint64_t traces, segments, hard, checked_cuts;
+	uint64_t traces, segments, hard, lines, checked_cuts;
 };
 
 static void check_trace(const char *r, size_t n, int64_t eta, struct tally *t)
@@ -123,8 +124,12 @@ static void check_trace(const char *r, size_t n, int64_t eta, struct tally *t)
 	struct infty_seg_spans o = {0};
 	for (int mode = 0; mode < 2; mode++) {
 		struct infty_seg_params p = {
-			.eta = eta, .pack = (enum infty_seg_pack)mode, .min_tail = mode ? 0 : 256,
-			.count = counter.count, .cut = counter.cut, .ctx = cctx,
+		    .eta = eta,
+		    .pack = (enum infty_seg_pack)mode,
+		    .min_tail = mode ? 0 : 256,
+		    .count = counter.count,
+		    .cut = counter.cut,
+		    .ctx = cctx,
 		};
 		assert_int_equal(infty_seg_pack_text(&p, r, n, &o), 0);
 		size_t pos = 0;
@@ -138,13 +143,18 @@ static void check_trace(const char *r, size_t n, int64_t eta, struct tally *t)
 				assert_true(exact <= eta);
 				t->segments++;
 				t->hard += g->end == INFTY_SEG_END_HARD;
-				if (i + 1 < o.n && g->end != INFTY_SEG_END_HARD) {
+				t->lines += g->end == INFTY_SEG_END_LINE;
+				if (i + 1 < o.n && g->end != INFTY_SEG_END_HARD &&
+				    g->end != INFTY_SEG_END_LINE) {
 					t->checked_cuts++;
 					if (inside_math(r, n, g->off + g->len))
-						fail_msg("cut inside math at byte %zu: ...%.80s|%.80s...",
-							 g->off + g->len,
-							 r + (g->off + g->len > 80 ? g->off + g->len - 80 : 0),
-							 r + g->off + g->len);
+						fail_msg("cut inside math at byte %zu: "
+						         "...%.80s|%.80s...",
+						         g->off + g->len,
+						         r + (g->off + g->len > 80
+						                  ? g->off + g->len - 80
+						                  : 0),
+						         r + g->off + g->len);
 				}
 			} else if (i + 1 < o.n) {
 				assert_true(g->step_tokens > eta);
@@ -194,15 +204,19 @@ static void corpus_properties(void **state)
 	snprintf(path, sizeof path, "%s/data/corpus/reasoning_traces.jsonl.zst", shared_dir());
 	if (!tok || access(path, R_OK)) {
 		print_message("# SKIP corpus properties: %s\n",
-			      !tok ? "no tokenizer (run make tokenizer)" : "no ../shared/data corpus");
+		              !tok ? "no tokenizer (run make tokenizer)"
+		                   : "no ../shared/data corpus");
 		skip();
 	}
-	int all = getenv("INFTY_SEG_CORPUS_ALL") && strcmp(getenv("INFTY_SEG_CORPUS_ALL"), "1") == 0;
+	int all =
+	    getenv("INFTY_SEG_CORPUS_ALL") && strcmp(getenv("INFTY_SEG_CORPUS_ALL"), "1") == 0;
 	struct tally t = {0};
 	check_file(path, all ? 1 : 25, 2048, &t);
-	print_message("# corpus: %llu traces, %llu strict segments, %llu cuts checked, %llu hard\n",
-		      (unsigned long long)t.traces, (unsigned long long)t.segments,
-		      (unsigned long long)t.checked_cuts, (unsigned long long)t.hard);
+	print_message("# corpus: %llu traces, %llu strict segments, %llu cuts checked, %llu hard, "
+	              "%llu line\n",
+	              (unsigned long long)t.traces, (unsigned long long)t.segments,
+	              (unsigned long long)t.checked_cuts, (unsigned long long)t.hard,
+	              (unsigned long long)t.lines);
 	assert_true(t.traces > (all ? 8000u : 300u));
 	assert_true(t.checked_cuts > 100);
 }
@@ -244,8 +258,8 @@ static void hard_cut_real_tokenizer(void **state)
 		}
 	}
 	struct infty_seg_spans o = {0};
-	struct infty_seg_params p = {.eta = 300, .count = counter.count, .cut = counter.cut,
-				     .ctx = cctx};
+	struct infty_seg_params p = {
+	    .eta = 300, .count = counter.count, .cut = counter.cut, .ctx = cctx};
 	assert_int_equal(infty_seg_pack_text(&p, s, n, &o), 0);
 	assert_true(o.n > 10);
 	size_t pos = 0;
@@ -270,9 +284,9 @@ static void hard_cut_real_tokenizer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(hard_cut_real_tokenizer),
-		cmocka_unit_test(openr1_sample_properties),
-		cmocka_unit_test(corpus_properties),
+	    cmocka_unit_test(hard_cut_real_tokenizer),
+	    cmocka_unit_test(openr1_sample_properties),
+	    cmocka_unit_test(corpus_properties),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
