@@ -32,7 +32,10 @@
 # shard), merge (one job).  A shard is done when its marker exists and is
 # newer than its upstream marker and its stage's params.  A tool exiting 1
 # (some records rejected, written to failed/) still completes the shard;
-# any other failure leaves no marker.
+# any other failure leaves no marker.  Summaries that failed with class
+# "retry" (server down, rate limits, after --max-retries) keep their shard
+# not done, so a relaunch retries them (the cache keeps the rest); add
+# ALLOW_FAILED=1 to accept them as dead letters.
 #
 # For other executors (Slurm arrays, GNU parallel; see issue 7):
 #   make prepare OUT=… IN=… SHARDS=N [ETA=… ENDPOINT=… MODEL=… FORMAT=…]
@@ -75,7 +78,8 @@ endif
 PIPE = OUT='$(OUT)' IN='$(IN)' SHARDS='$(SHARDS)' ETA='$(ETA)' FORMAT='$(FORMAT)' \
        MAX_TOKENS='$(MAX_TOKENS)' ENDPOINT='$(ENDPOINT)' MODEL='$(MODEL)' \
        SEGMENT_OPTS='$(SEGMENT_OPTS)' SUMMARIZE_OPTS='$(SUMMARIZE_OPTS)' \
-       BUILD_OPTS='$(BUILD_OPTS)' PROMPT_DIR='$(PROMPT_DIR)' INFTY_BIN='$(INFTY_BIN)' FORCE='$(FORCE)' $(PIPELINE)
+       BUILD_OPTS='$(BUILD_OPTS)' PROMPT_DIR='$(PROMPT_DIR)' INFTY_BIN='$(INFTY_BIN)' FORCE='$(FORCE)' \
+       ALLOW_FAILED='$(ALLOW_FAILED)' $(PIPELINE)
 
 .PHONY: convert prepare stage-shard missing status
 

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 29
+plan 32
 
 IN=$ROOT/data/sample.jsonl
 MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
@@ -84,6 +84,18 @@ redone=$(cd "$C/segment/done" && for f in $seg_done; do [ "$f" -nt "$T/ref2" ] &
 is "$redone" "" "the segment shards finished before the kill ($(echo $seg_done)) are not redone"
 sorted_train "$C" >"$T/c.sorted"
 same_file "$T/c.sorted" "$T/a.sorted" "the relaunched run gives the same instances"
+
+# A summary out of retries (server errors) keeps its shard not done; a
+# relaunch once the server is well retries it and completes the run.
+fake_start --scenario 500 --match "divisors"
+D=$T/d
+convert "$D" 2
+is_rc 2 "retryable summary failures stop the run"
+like "$ERR" "failed with retryable errors" "and say that a relaunch retries them"
+fake_start
+convert "$D" 2
+sorted_train "$D" >"$T/d.sorted"
+same_file "$T/d.sorted" "$T/a.sorted" "the relaunch retries them and completes"
 
 # Rerun one stage on one shard; then only what depends on it is stale.
 run $MK stage-shard OUT="$A" STAGE=build SHARD=1
