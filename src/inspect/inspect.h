@@ -50,7 +50,7 @@ struct inspect_validator {
 	void *problem_ctx;
 	/* the trace whose instances are being read */
 	char *cur_id;
-	int64_t cur_n, cur_seen;
+	int64_t cur_n, cur_seen, cur_count; /* n, last iteration, instances seen */
 	uint64_t cur_line;
 	int cur_hf_last; /* hf: the last instance seen had a conclusion */
 	uint64_t problems;

@@ -144,7 +144,7 @@ static void check_segments(struct inspect_validator *v, struct json_object *rec,
 		else if (i + 1 == n && *sep)
 			problem(v, line, "segment %zu: the last segment has a non-empty 'sep'", i);
 		if (!end || (strcmp(end, "paragraph") && strcmp(end, "sentence") &&
-		             strcmp(end, "hard") && strcmp(end, "final") && strcmp(end, "step")))
+		             strcmp(end, "hard") && strcmp(end, "final") && strcmp(end, "line")))
 			problem(v, line, "segment %zu: 'end' is not a known reason", i);
 		else if ((i + 1 == n) != !strcmp(end, "final"))
 			problem(v, line, "segment %zu: 'final' must end exactly the last segment",
@@ -187,15 +187,15 @@ static void check_segments(struct inspect_validator *v, struct json_object *rec,
 /* Close the trace being read: it must have had all its n instances. */
 static void end_trace(struct inspect_validator *v)
 {
-	if (v->cur_id && v->cur_n > 0 && v->cur_seen != v->cur_n)
+	if (v->cur_id && v->cur_n > 0 && (v->cur_seen != v->cur_n || v->cur_count != v->cur_n))
 		problem(v, v->cur_line, "trace '%s': %lld of its %lld instances", v->cur_id,
-		        (long long)v->cur_seen, (long long)v->cur_n);
+		        (long long)v->cur_count, (long long)v->cur_n);
 	if (v->cur_id && v->cur_n < 0 && !v->cur_hf_last)
 		problem(v, v->cur_line, "trace '%s': its last instance has no conclusion",
 		        v->cur_id);
 	infty_free(v->cur_id);
 	v->cur_id = NULL;
-	v->cur_n = v->cur_seen = 0;
+	v->cur_n = v->cur_seen = v->cur_count = 0;
 }
 
 /*
@@ -226,6 +226,7 @@ static void check_sequence(struct inspect_validator *v, const char *id, int64_t 
 		problem(v, line, "trace '%s': iteration %lld > n %lld", id, (long long)iter,
 		        (long long)n);
 	v->cur_seen = iter;
+	v->cur_count++;
 	v->cur_line = line;
 	v->cur_hf_last = hf_last;
 }
