@@ -41,7 +41,13 @@ for name, x, t in rows:
     print(f"{name:40} {x['bytes']/t/1e6:8.2f} {x['tokens']/t/1e6:8.2f} {x['load_s']:7.3f} {x['peak_rss_mb']:7.1f}")
 e1 = i["encode_1t_s"]
 print(f"infty 1 thread vs HF: {r['hf']['encode_1t_s']/e1:.1f}x; vs tiktoken: {r['tiktoken']['encode_1t_s']/e1:.1f}x; "
-      f"{th} threads vs 1: {e1/i[f'encode_{th}t_s']:.2f}x encode, {i['count_1t_s']/i[f'count_{th}t_s']:.2f}x count")
+      f"{th} threads vs 1: {e1/i[f'encode_{th}t_s']:.2f}x encode, {i['count_1t_s']/i[f'count_{th}t_s']:.2f}x count (wall)")
+# On a shared machine the N-thread run may not get N cores; CPU time shows
+# whether the threads added work (overhead) or just waited for a core.
+c1, cn = i["cpu_encode_1t_s"], i[f"cpu_encode_{th}t_s"]
+print(f"CPU time, encode: 1 thread {c1:.3f} s, {th} threads {cn:.3f} s in total "
+      f"({cn/c1:.2f}x the work; cores actually used by the {th}-thread run: {cn/i[f'encode_{th}t_s']:.2f}); "
+      f"cold first pass: 1 thread {i['encode_1t_cold_s']:.3f} s")
 same = i["tokens"] == r["hf"]["tokens"]
 print(f"token totals: infty {i['tokens']}, HF {r['hf']['tokens']}, tiktoken {r['tiktoken']['tokens']}"
       + ("" if same else "  MISMATCH with HF"))
