@@ -5,6 +5,10 @@
  * window of successes (AIMD), --rpm/--tpm token buckets, and round robin over
  * the endpoints.  Connections are kept alive and HTTP/2 is used where TLS
  * offers it; easy handles are reused so steady state allocates little.
+ *
+ * The loop is curl's socket API over epoll: only sockets with activity are
+ * touched, where curl_multi_perform would poll every transfer each turn
+ * (with 256 in flight that polling was a third of the client's CPU).
  */
 #include "sum.h"
 
@@ -15,7 +19,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <math.h>
 #include <strings.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,6 +50,7 @@ struct xfer {
 	curl_off_t seen;
 	double last_move, stall;
 	int stalled;
+	int active; /* added to the multi handle */
 };
 
 struct sum_http {
@@ -65,6 +73,9 @@ struct sum_http {
 	size_t inflight;
 	double window, last_cut;
 	double first_send; /* when the first request went out, for the ramp */
+	int ep;            /* epoll set of curl's sockets */
+	double timer_at;   /* when curl wants socket_action(TIMEOUT), -1: never */
+	double last_scan;  /* last stall scan */
 	double req_tokens, tok_tokens, last_refill; /* rate buckets */
 };
 
@@ -205,6 +216,31 @@ static int ring_push(struct sum_http *h, struct item it)
 	return 0;
 }
 
+/* curl tells which sockets to watch; mirror that in the epoll set. */
+static int on_socket(CURL *e, curl_socket_t fd, int what, void *u, void *sp)
+{
+	(void)e, (void)sp;
+	struct sum_http *h = u;
+	if (what == CURL_POLL_REMOVE) {
+		epoll_ctl(h->ep, EPOLL_CTL_DEL, fd, NULL);
+		return 0;
+	}
+	struct epoll_event ev = {0};
+	ev.data.fd = fd;
+	ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
+	if (epoll_ctl(h->ep, EPOLL_CTL_MOD, fd, &ev) && errno == ENOENT)
+		epoll_ctl(h->ep, EPOLL_CTL_ADD, fd, &ev);
+	return 0;
+}
+
+static int on_timer(CURLM *m, long ms, void *u)
+{
+	(void)m;
+	struct sum_http *h = u;
+	h->timer_at = ms < 0 ? -1 : infty_sum_now() + (double)ms / 1000.0;
+	return 0;
+}
+
 struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn done, void *ctx)
 {
 	static int global_done;
@@ -221,7 +257,11 @@ struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn
 	h->last_refill = infty_sum_now();
 	h->req_tokens = c->rpm > 0 ? (c->rpm / 60 > 1 ? c->rpm / 60 : 1) : 0;
 	h->tok_tokens = c->tpm > 0 ? c->tpm / 60 : 0;
+	h->timer_at = -1;
+	h->ep = epoll_create1(EPOLL_CLOEXEC);
 	h->m = curl_multi_init();
+	if (h->ep < 0)
+		goto fail;
 	h->urls = infty_calloc(c->n_endpoints ? c->n_endpoints : 1, sizeof *h->urls);
 	if (!h->m || !h->urls)
 		goto fail;
@@ -238,6 +278,10 @@ struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn
 	}
 	h->hcap = 0;
 	curl_multi_setopt(h->m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	curl_multi_setopt(h->m, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(h->m, CURLMOPT_SOCKETDATA, h);
+	curl_multi_setopt(h->m, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(h->m, CURLMOPT_TIMERDATA, h);
 	curl_multi_setopt(h->m, CURLMOPT_MAXCONNECTS, (long)c->max_inflight + 8);
 	h->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
 	/* No 100-continue round trip before every body over 1 KiB. */
@@ -282,6 +326,8 @@ void infty_sum_http_free(struct sum_http *h)
 	}
 	if (h->m)
 		curl_multi_cleanup(h->m);
+	if (h->ep > 0)
+		close(h->ep);
 	infty_free(h->all);
 	infty_free(h->idle);
 	for (size_t k = 0; k < h->n_urls; k++)
@@ -395,6 +441,7 @@ static int start(struct sum_http *h, struct item it)
 	curl_easy_setopt(x->e, CURLOPT_POSTFIELDS, it.body);
 	if (curl_multi_add_handle(h->m, x->e))
 		return INFTY_EHTTP;
+	x->active = 1;
 	h->inflight++;
 	if (h->c->rpm > 0)
 		h->req_tokens -= 1;
@@ -438,16 +485,15 @@ static int dispatch(struct sum_http *h, double now)
 	return 0;
 }
 
-static void finish(struct sum_http *h, CURLMsg *msg)
+static void finish(struct sum_http *h, struct xfer *x, CURLcode code)
 {
-	struct xfer *x;
-	curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
 	curl_multi_remove_handle(h->m, x->e);
+	x->active = 0;
 	h->inflight--;
 	struct sum_http_result r = {0};
 	long status = 0;
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
-	r.curl_code = x->stalled ? CURLE_OPERATION_TIMEDOUT : (int)msg->data.result;
+	r.curl_code = x->stalled ? CURLE_OPERATION_TIMEDOUT : (int)code;
 	r.status = r.curl_code ? 0 : status;
 	if (infty_grow(&x->buf, &x->cap, x->len + 1, 1) == 0)
 		x->buf[x->len] = '\0';
@@ -468,50 +514,83 @@ static void finish(struct sum_http *h, CURLMsg *msg)
 		h->idle[h->nidle++] = x;
 }
 
+/* Hand curl the expired timer, if any. */
+static int kick(struct sum_http *h)
+{
+	int running;
+	if (h->timer_at >= 0 && infty_sum_now() >= h->timer_at) {
+		h->timer_at = -1;
+		if (curl_multi_socket_action(h->m, CURL_SOCKET_TIMEOUT, 0, &running))
+			return INFTY_EHTTP;
+	}
+	return 0;
+}
+
+/* Drop transfers that moved no byte for stall seconds (checked twice a second). */
+static void scan_stalls(struct sum_http *h, double now)
+{
+	if (h->c->stall_timeout <= 0 || now - h->last_scan < 0.5)
+		return;
+	h->last_scan = now;
+	for (size_t k = 0; k < h->nall; k++) {
+		struct xfer *x = h->all[k];
+		if (x->active && now - x->last_move > x->stall) {
+			x->stalled = 1;
+			finish(h, x, CURLE_OPERATION_TIMEDOUT);
+		}
+	}
+}
+
 int infty_sum_http_step(struct sum_http *h, double max_wait)
 {
 	double now = infty_sum_now();
 	step_now = now;
 	int rc = dispatch(h, now);
-	if (rc)
+	if (rc || (rc = kick(h)))
 		return rc;
-	int running;
-	if (curl_multi_perform(h->m, &running))
-		return INFTY_EHTTP;
-	CURLMsg *msg;
-	int left;
-	int any = 0;
-	while ((msg = curl_multi_info_read(h->m, &left)))
-		if (msg->msg == CURLMSG_DONE) {
-			finish(h, msg);
-			/*
-			 * Answers arrive in bursts (a batch sent together comes back
-			 * together).  Refill and send every few answers instead of after
-			 * the whole burst, so the server is never left idle meanwhile.
-			 */
-			if (++any % 8 == 0) {
-				if ((rc = dispatch(h, infty_sum_now())))
-					return rc;
-				if (curl_multi_perform(h->m, &running))
-					return INFTY_EHTTP;
-			}
-		}
-	if (any)
-		return dispatch(h, infty_sum_now());
-	/* Sleep until a socket is ready, a delayed request is due, or max_wait. */
+	/* Sleep until a socket is ready, curl's timer or a delayed request is due, or max_wait. */
 	double wait = max_wait;
-	if (h->hlen) {
-		double due = h->heap[0].not_before - now;
-		if (due < wait)
-			wait = due;
-	}
+	if (h->hlen && h->heap[0].not_before - now < wait)
+		wait = h->heap[0].not_before - now;
+	if (h->timer_at >= 0 && h->timer_at - now < wait)
+		wait = h->timer_at - now;
 	if (h->rlen && h->inflight < (size_t)h->window && wait > 0.002)
 		wait = 0.002; /* waiting on a rate bucket or the ramp */
 	if (wait < 0)
 		wait = 0;
-	if (curl_multi_poll(h->m, NULL, 0, (int)(wait * 1000), NULL))
+	struct epoll_event ev[256];
+	int n = epoll_wait(h->ep, ev, 256, (int)ceil(wait * 1000));
+	if (n < 0 && errno != EINTR)
 		return INFTY_EHTTP;
-	return 0;
+	step_now = infty_sum_now();
+	int running;
+	for (int k = 0; k < n; k++) {
+		int flags = (ev[k].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
+			    (ev[k].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+			    (ev[k].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+		if (curl_multi_socket_action(h->m, ev[k].data.fd, flags, &running))
+			return INFTY_EHTTP;
+	}
+	if ((rc = kick(h)))
+		return rc;
+	CURLMsg *msg;
+	int left, any = 0;
+	while ((msg = curl_multi_info_read(h->m, &left))) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		struct xfer *x;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+		finish(h, x, msg->data.result);
+		/*
+		 * Answers arrive in bursts (a batch sent together comes back
+		 * together).  Refill and send every few answers instead of after
+		 * the whole burst, so the server is never left idle meanwhile.
+		 */
+		if (++any % 8 == 0 && ((rc = dispatch(h, infty_sum_now())) || (rc = kick(h))))
+			return rc;
+	}
+	scan_stalls(h, step_now);
+	return any ? dispatch(h, infty_sum_now()) : 0;
 }
 
 void infty_sum_http_throttle(struct sum_http *h)
