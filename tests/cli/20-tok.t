@@ -4,7 +4,7 @@
 # ../shared/data and the Node reference are available) exact parity with HF
 # tokenizers on 200 real traces.
 . "$(dirname "$0")/lib.sh"
-plan 22
+plan 26
 
 TOKJ=${INFTY_TOKENIZER_DEFAULT:-$HOME/.cache/infty/tokenizers/qwen3-3.7.2/tokenizer.json}
 [ -f "$TOKJ" ] || skip_all "no default tokenizer (make tokenizer)"
@@ -32,6 +32,14 @@ txt='Let x = 3.<|im_end|>'
 run infty-tok count "$txt"; n=$OUT
 run infty-tok ids "$txt"; is "$(echo "$OUT" | wc -w | tr -d ' ')" "$n" "count equals the number of ids"
 printf '%s' "$txt" | infty-tok count >"$T/stdin.out"; is "$(cat "$T/stdin.out")" "$n" "stdin gives the same count"
+
+run infty-tok --hash; is "$OUT" "sha256:$(sha256sum "$TOKJ" | cut -d' ' -f1)" "--hash is the file's sha256"
+# Offsets: 'ab', ' ', ' c' (a run of 2 spaces leaves its last one to the word).
+run infty-tok ids --offsets "ab  c"
+is "$(echo "$OUT" | sed 's/[0-9]*://g')" "0-2 2-3 3-5" "offsets tile the input"
+plain=$(infty-tok ids "ab  c")
+is "$(echo "$OUT" | sed 's/:[0-9-]*//g')" "$plain" "offsets go with the same ids"
+run infty-tok count --offsets x; is_rc 2 "--offsets without ids is a usage error"
 
 # JSONL fields: one line per record, in order; totals; threads do not matter.
 run infty-tok count --field trace "$FX/records.jsonl"; is_rc 0 "count --field exits 0"
