@@ -4,7 +4,7 @@
  * texts, in the same run, at 1 and 2 threads.  MB/s are over the reasoning
  * bytes of the traces, so both sides are measured on the same text.
  *
- * usage: bench_segment TOKENIZER CORPUS OUTDIR [ETA]
+ * usage: bench_segment TOKENIZER CORPUS OUTDIR [ETA]   (BENCH_SEG_REPS, default 3)
  * Prints one JSON object on stdout (bench/segment/run.sh formats it).
  */
 #include "../../src/segment/seg.h"
@@ -26,6 +26,18 @@ static double now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_double);
+	return v[n / 2];
 }
 
 struct texts {
@@ -130,13 +142,25 @@ int main(int argc, char **argv)
 	char out[1024];
 	snprintf(out, sizeof out, "%s/bench-segment.jsonl.zst", argv[3]);
 
+	/*
+	 * The machines are shared: run tokenizer-only and end-to-end interleaved,
+	 * REPS times each, and report medians.
+	 */
+	int reps = getenv("BENCH_SEG_REPS") ? atoi(getenv("BENCH_SEG_REPS")) : 3;
+	if (reps < 1 || reps > 15)
+		reps = 3;
 	double mb = (double)t.bytes / 1e6;
-	printf("{\"traces\":%zu,\"reasoning_mb\":%.1f,\"eta\":%lld", t.n, mb, (long long)eta);
+	printf("{\"traces\":%zu,\"reasoning_mb\":%.1f,\"eta\":%lld,\"reps\":%d", t.n, mb,
+	       (long long)eta, reps);
 	for (int th = 1; th <= 2; th++) {
-		int64_t toks;
-		double dt_tok = tok_only(tok, &t, th, &toks);
+		double tok_s[15], e2e_s[15];
+		int64_t toks = 0;
 		struct infty_seg_totals tt;
-		double dt_e2e = e2e(&c, argv[2], out, th, eta, &tt);
+		for (int r = 0; r < reps; r++) {
+			tok_s[r] = tok_only(tok, &t, th, &toks);
+			e2e_s[r] = e2e(&c, argv[2], out, th, eta, &tt);
+		}
+		double dt_tok = median(tok_s, reps), dt_e2e = median(e2e_s, reps);
 		printf(",\"t%d\":{\"tokens\":%lld,\"tok_only_s\":%.3f,\"tok_only_mbps\":%.1f,"
 		       "\"e2e_s\":%.3f,\"e2e_mbps\":%.1f,\"ratio\":%.3f,\"segments\":%llu}",
 		       th, (long long)toks, dt_tok, mb / dt_tok, dt_e2e, mb / dt_e2e,

@@ -108,10 +108,12 @@ static int owns(const struct infty_seg_run_opts *o, const char *key)
 	return o->shard_count <= 1 || infty_shard_owns(key, o->shard_index, o->shard_count);
 }
 
-static int make_reject(const struct ctx *x, struct slot *s, const struct infty_seg_item *it)
+/* key: what decides the shard (NULL: the row's uuid, else its line number). */
+static int make_reject(const struct ctx *x, struct slot *s, const struct infty_seg_item *it,
+                       const char *key_override)
 {
 	char key[48];
-	const char *k = it->uuid;
+	const char *k = key_override ? key_override : it->uuid;
 	if (!k) {
 		snprintf(key, sizeof key, "line:%llu", (unsigned long long)s->lineno);
 		k = key;
@@ -162,14 +164,13 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
                       void *cctx, struct infty_seg_spans *sp)
 {
 	const struct infty_seg_run_opts *o = x->o;
-	struct result *r = new_result(s);
-	if (!r)
-		return INFTY_ENOMEM;
 	if (!owns(o, it->id)) {
+		struct result *r = new_result(s);
+		if (!r)
+			return INFTY_ENOMEM;
 		r->kind = KIND_OTHER_SHARD;
 		return 0;
 	}
-	r->kind = KIND_TRACE;
 	struct infty_seg_params p = {
 	    .eta = o->eta,
 	    .pack = o->pack,
@@ -180,8 +181,21 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 	};
 	const char *t = it->reasoning;
 	int rc = infty_seg_pack_text(&p, t, it->reasoning_len, sp);
-	if (rc)
+	if (rc == INFTY_ENOMEM)
 		return rc;
+	if (rc) {
+		/* The tokenizer failed on this text only: reject it and go on. */
+		struct infty_seg_item bad = *it;
+		char detail[96];
+		snprintf(detail, sizeof detail, "counting tokens failed: %s", infty_strerror(rc));
+		bad.reason = INFTY_SEG_R_TOKENIZER;
+		bad.detail = detail;
+		return make_reject(x, s, &bad, it->id);
+	}
+	struct result *r = new_result(s);
+	if (!r)
+		return INFTY_ENOMEM;
+	r->kind = KIND_TRACE;
 	if (!(r->id = infty_strdup(it->id)) || !(r->tok = infty_malloc(sp->n * sizeof *r->tok)))
 		return INFTY_ENOMEM;
 	r->nseg = sp->n;
@@ -255,7 +269,7 @@ static void process(const struct ctx *x, struct slot *s, void *cctx, struct inft
 		if (it->reason == INFTY_SEG_OK)
 			rc = make_trace(x, s, it, cctx, sp);
 		else
-			rc = make_reject(x, s, it);
+			rc = make_reject(x, s, it, NULL);
 	}
 	infty_seg_items_release(&items);
 	s->err = rc;

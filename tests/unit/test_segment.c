@@ -650,6 +650,47 @@ static void stage_accounting_and_threads(void **state)
 	rmdir(dir);
 }
 
+/* A counter that fails on one text: that trace is rejected, the run goes on. */
+static int64_t boom(void *ctx, const char *s, size_t n)
+{
+	return memmem(s, n, "BOOM", 4) ? INFTY_EINVAL : words(ctx, s, n);
+}
+
+static void stage_counter_failure(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_segment.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char in[128], out[128], rj[128];
+	snprintf(in, sizeof in, "%s/in.jsonl", dir);
+	snprintf(out, sizeof out, "%s/out.jsonl", dir);
+	snprintf(rj, sizeof rj, "%s/rej.jsonl", dir);
+	FILE *f = fopen(in, "w");
+	assert_non_null(f);
+	fputs("{\"id\":\"a\",\"problem\":\"Q\",\"trace\":\"<think>\\nfine\\n</think>x\"}\n"
+	      "{\"id\":\"b\",\"problem\":\"Q\",\"trace\":\"<think>\\nBOOM\\n</think>x\"}\n"
+	      "{\"id\":\"c\",\"problem\":\"Q\",\"trace\":\"<think>\\nfine\\n</think>x\"}\n",
+	      f);
+	fclose(f);
+	struct infty_seg_counter c = {.ctx_new = no_ctx, .count = boom, .hash = "fake:boom"};
+	struct infty_seg_run_opts o = {
+	    .input = in, .output = out, .rejects = rj, .eta = 8, .quiet = 1};
+	struct infty_seg_totals t;
+	char detail[256];
+	assert_int_equal(infty_seg_run(&o, &c, &t, detail, sizeof detail), 0);
+	assert_int_equal(t.traces, 2);
+	assert_int_equal(t.rejected, 1);
+	assert_int_equal(t.rejects_by_reason[INFTY_SEG_R_TOKENIZER], 1);
+	char *r = slurp(rj);
+	assert_non_null(strstr(r, "\"reason\":\"tokenizer\""));
+	assert_non_null(strstr(r, "\"id\":\"b\""));
+	free(r);
+	unlink(in);
+	unlink(out);
+	unlink(rj);
+	rmdir(dir);
+}
+
 static void allocation_failure(void **state)
 {
 	(void)state;
@@ -675,17 +716,12 @@ static void allocation_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(split_tagged_shapes),
-	    cmocka_unit_test(input_shapes),
-	    cmocka_unit_test(openr1_picks),
-	    cmocka_unit_test(boundaries),
-	    cmocka_unit_test(strict_basic),
-	    cmocka_unit_test(strict_hard_cut),
-	    cmocka_unit_test(strict_line_cuts),
-	    cmocka_unit_test(paper_reference),
-	    cmocka_unit_test(random_properties),
-	    cmocka_unit_test(stage_accounting_and_threads),
-	    cmocka_unit_test(allocation_failure),
+	    cmocka_unit_test(split_tagged_shapes),   cmocka_unit_test(input_shapes),
+	    cmocka_unit_test(openr1_picks),          cmocka_unit_test(boundaries),
+	    cmocka_unit_test(strict_basic),          cmocka_unit_test(strict_hard_cut),
+	    cmocka_unit_test(strict_line_cuts),      cmocka_unit_test(paper_reference),
+	    cmocka_unit_test(random_properties),     cmocka_unit_test(stage_accounting_and_threads),
+	    cmocka_unit_test(stage_counter_failure), cmocka_unit_test(allocation_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
