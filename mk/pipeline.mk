@@ -101,6 +101,19 @@ $(error $(PIPE_PREP))
 endif
 endif
 
+# The top Makefile declares .SECONDARY: with no prerequisites, so every
+# target is "secondary": make does not rebuild a missing marker whose
+# dependents exist.  So before make compares anything, markers that are not
+# fresh (missing or redone upstream, changed params) are removed together
+# with everything downstream of them; make then sees the truth.
+ifneq ($(OUT),)
+ifneq ($(filter convert $(patsubst %/,%,$(OUT))/%,$(MAKECMDGOALS)),)
+ifneq ($(wildcard $(OUT)/run.json),)
+PIPE_SWEEP := $(shell $(PIPE) sweep 2>&1)
+endif
+endif
+endif
+
 ifneq ($(OUT),)
 P         := $(patsubst %/,%,$(OUT))
 SHARD_IDS := $(shell seq -f '%05g' 0 $$(( $(SHARDS) - 1 )) 2>/dev/null)
@@ -118,6 +131,17 @@ $(BLD_DONE): $(P)/build/done/%: $(P)/summarize/done/% $(P)/build/params | $(PIPE
 	$(Q)$(PIPE) stage build $*
 $(P)/merge/done/all: $(BLD_DONE) $(P)/merge/params
 	$(Q)$(PIPE) stage merge all
+
+# Each output file is a target too (make OUT=… runs/x/summarize/out/00003.jsonl.zst):
+# it is up to date exactly when its done marker is.
+# (pipeline-force makes make look at the marker even when the file exists:
+# a missing "secondary" marker is only rebuilt for a target that must be.)
+PIPE_OUT_RULE = $(P)/$(1)/out/$(2).jsonl.zst: $(P)/$(1)/done/$(2) pipeline-force ; @:
+$(foreach st,segment summarize build,$(foreach s,$(SHARD_IDS),$(eval $(call PIPE_OUT_RULE,$(st),$(s)))))
+$(P)/train.jsonl.zst: $(P)/merge/done/all pipeline-force
+	@:
+.PHONY: pipeline-force
+pipeline-force:
 
 convert: $(P)/merge/done/all
 	@$(PIPE) summary

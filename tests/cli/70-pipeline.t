@@ -6,10 +6,14 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 32
+plan 34
 
 IN=$ROOT/data/sample.jsonl
-MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
+# The top Makefile's global settings that change how make treats the
+# markers (every target secondary), around mk/pipeline.mk alone so the test
+# does not rebuild the tools.
+printf '.SECONDARY:\n.SECONDEXPANSION:\ninclude %s/mk/pipeline.mk\n' "$ROOT" >"$T/wrap.mk"
+MK="make -s --no-print-directory -f $T/wrap.mk INFTY_BIN=$BUILD/bin"
 # The fake counts prompt tokens as chars/3, below our exact Qwen counts on
 # math text, so the truncation check is loosened for it.
 SOPTS='--ready-timeout 5 --backoff-max 0.1 --max-retries 2 --trunc-ratio 0.5'
@@ -120,6 +124,20 @@ touch "$T/ref5"
 sleep 0.2
 run $MK convert OUT="$A"
 is "$RC:$(find "$A" -path '*/done/*' -newer "$T/ref5" | wc -l | tr -d ' ')" "0:0" "make convert OUT= alone relaunches as is"
+
+# A lost upstream marker: that shard is redone down to the merge, no other.
+rm -f "$A/segment/done/00001"
+touch "$T/ref6"
+sleep 0.2
+run $MK convert OUT="$A"
+is "$(find "$A" -path '*/done/*' -newer "$T/ref6" | sed "s|$A/||" | sort | tr '\n' ' ')" \
+	"build/done/00001 merge/done/all segment/done/00001 summarize/done/00001 " \
+	"a missing segment marker redoes that shard's chain only"
+# An output file is a target of its own.
+rm -f "$A/summarize/done/00002"
+run $MK OUT="$A" "$A/summarize/out/00002.jsonl.zst"
+[ -e "$A/summarize/done/00002" ] && [ ! -e "$A/build/done/00002" ]
+ok $? "make OUT/summarize/out/00002.jsonl.zst redoes that shard's summarize only"
 
 # missing and the shard pin.
 rm -f "$A/segment/done/00000" "$A/segment/done/00002"
