@@ -565,6 +565,7 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 		rc = INFTY_ENOMEM;
 		goto fail;
 	}
+	R.nslots = batch; /* so that a failure releases whatever the batch holds */
 	for (int i = 0; i < R.nthreads; i++)
 		if (c->ctx_new && !(R.cctx[i] = c->ctx_new(c->arg))) {
 			rc = INFTY_ENOMEM;

@@ -691,6 +691,57 @@ static void stage_counter_failure(void **state)
 	rmdir(dir);
 }
 
+/* Every allocation of a whole run failing in turn: an error or a clean run. */
+static void stage_allocation_failure(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_segment.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char in[128], out[128], rj[128], st[128];
+	snprintf(in, sizeof in, "%s/in.jsonl", dir);
+	snprintf(out, sizeof out, "%s/out.jsonl", dir);
+	snprintf(rj, sizeof rj, "%s/rej.jsonl", dir);
+	snprintf(st, sizeof st, "%s/st.json", dir);
+	FILE *f = fopen(in, "w");
+	assert_non_null(f);
+	fputs("{\"id\":\"a\",\"problem\":\"Q\",\"trace\":\"<think>\\nOne two. Three four.\\n\\n"
+	      "Five six.\\n</think>x\"}\n{bad\n"
+	      "{\"question\":\"Q\",\"solution\":\"A b. C d.\",\"answer\":\"1\"}\n",
+	      f);
+	fclose(f);
+	struct infty_seg_counter c = {.ctx_new = no_ctx, .count = words, .hash = "fake:words"};
+	struct infty_seg_run_opts o = {.input = in,
+	                               .output = out,
+	                               .rejects = rj,
+	                               .stats = st,
+	                               .eta = 3,
+	                               .threads = 1,
+	                               .quiet = 1};
+	struct infty_seg_totals t;
+	char detail[256];
+	int failed = 0, ok = 0;
+	for (long k = 0; k < 400 && !ok; k++) {
+		infty_alloc_fail_after(k);
+		int rc = infty_seg_run(&o, &c, &t, detail, sizeof detail);
+		infty_alloc_fail_after(-1);
+		if (rc) {
+			failed++;
+			assert_true(rc < 0);
+			assert_true(detail[0] != 0);
+		} else {
+			ok = 1;
+			assert_int_equal(t.traces, 2);
+			assert_int_equal(t.rejected, 1);
+		}
+	}
+	assert_true(failed > 0 && ok);
+	unlink(in);
+	unlink(out);
+	unlink(rj);
+	unlink(st);
+	rmdir(dir);
+}
+
 static void allocation_failure(void **state)
 {
 	(void)state;
@@ -721,7 +772,8 @@ int main(void)
 	    cmocka_unit_test(strict_basic),          cmocka_unit_test(strict_hard_cut),
 	    cmocka_unit_test(strict_line_cuts),      cmocka_unit_test(paper_reference),
 	    cmocka_unit_test(random_properties),     cmocka_unit_test(stage_accounting_and_threads),
-	    cmocka_unit_test(stage_counter_failure), cmocka_unit_test(allocation_failure),
+	    cmocka_unit_test(stage_counter_failure), cmocka_unit_test(stage_allocation_failure),
+	    cmocka_unit_test(allocation_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
