@@ -18,89 +18,116 @@
 #include <sys/stat.h>
 
 static const char usage_text[] =
-	"usage: infty-summarize [OPTION]... [INPUT]\n"
-	"Add summaries to segment records (INPUT or -i, default stdin).\n"
-	"\n"
-	"  -i, --input FILE          segment records (.jsonl or .jsonl.zst; - = stdin)\n"
-	"  -o, --output FILE         summarized records (default stdout; .zst compresses)\n"
-	"      --failed FILE         dead-letter file for traces that failed and bad records\n"
-	"      --stats FILE          run statistics as JSON\n"
-	"      --cache FILE          append-only cache of summaries (resume, no paying twice)\n"
-	"      --backend NAME        openai (default with --endpoint) or extractive (offline)\n"
-	"      --endpoint URL        base URL such as http://127.0.0.1:8000/v1 (repeat: round robin)\n"
-	"      --model NAME          model name sent in every request\n"
-	"      --api-key-file FILE   API key file (else $INFTY_API_KEY, $OPENAI_API_KEY)\n"
-	"      --mode MODE           cumulative (default) or update\n"
-	"      --prompt-dir DIR      cumulative.txt and update.txt (default: installed prompts)\n"
-	"      --temperature X       sampling temperature (default 0.5)\n"
-	"      --max-tokens N        completion budget (default 2048)\n"
-	"      --candidates N        choices tried before giving up (default 4)\n"
-	"      --no-n                ask one choice per request instead of n=N\n"
-	"      --max-inflight N      requests in flight at most (default 64)\n"
-	"      --ramp S              reach max-inflight over S seconds at start (default 0.25)\n"
-	"      --window N            traces held for reordering (default 4 x max-inflight)\n"
-	"      --stall-timeout S     drop a transfer silent for S seconds (default 300)\n"
-	"      --connect-timeout S   (default 10)\n"
-	"      --timeout S           total time per request, 0 = none (default 0)\n"
-	"      --max-retries N       retries of a retryable error (default 8)\n"
-	"      --backoff-max S       longest backoff (default 30)\n"
-	"      --retry-after-cap S   longest wait a server may ask for (default 120)\n"
-	"      --rpm N, --tpm N      requests / tokens per minute (default unlimited)\n"
-	"      --summary-max-chars N reject longer summaries (default 16384)\n"
-	"      --trunc-ratio X       prompt_tokens below X x our count = truncated (default 0.9)\n"
-	"      --tokenizer FILE      count question and instruction exactly (segments carry\n"
-	"                            their counts; without it those two are estimated)\n"
-	"      --ready-timeout S     wait for GET /models at start, 0 = no (default 60)\n"
-	"      --extractive-budget N token budget of an extractive summary (default 512)\n"
-	"  -q, --quiet               no progress\n"
-	"      --help                this help\n"
-	"      --version             print the version\n"
-	"\n"
-	"Exit status: 0 all written, 1 some traces failed or a run error, 2 usage error.\n";
+    "usage: infty-summarize [OPTION]... [INPUT]\n"
+    "Add summaries to segment records (INPUT or -i, default stdin).\n"
+    "\n"
+    "  -i, --input FILE          segment records (.jsonl or .jsonl.zst; - = stdin)\n"
+    "  -o, --output FILE         summarized records (default stdout; .zst compresses)\n"
+    "      --failed FILE         dead-letter file for traces that failed and bad records\n"
+    "      --stats FILE          run statistics as JSON\n"
+    "      --cache FILE          append-only cache of summaries (resume, no paying twice)\n"
+    "      --backend NAME        openai (default with --endpoint) or extractive (offline)\n"
+    "      --endpoint URL        base URL such as http://127.0.0.1:8000/v1 (repeat: round robin)\n"
+    "      --model NAME          model name sent in every request\n"
+    "      --api-key-file FILE   API key file (else $INFTY_API_KEY, $OPENAI_API_KEY)\n"
+    "      --mode MODE           cumulative (default) or update\n"
+    "      --prompt-dir DIR      cumulative.txt and update.txt (default: installed prompts)\n"
+    "      --temperature X       sampling temperature (default 0.5)\n"
+    "      --max-tokens N        completion budget (default 2048)\n"
+    "      --candidates N        choices tried before giving up (default 4)\n"
+    "      --no-n                ask one choice per request instead of n=N\n"
+    "      --max-inflight N      requests in flight at most (default 64)\n"
+    "      --ramp S              reach max-inflight over S seconds at start (default 0.25)\n"
+    "      --window N            traces held for reordering (default 4 x max-inflight)\n"
+    "      --stall-timeout S     drop a transfer silent for S seconds (default 300)\n"
+    "      --connect-timeout S   (default 10)\n"
+    "      --timeout S           total time per request, 0 = none (default 0)\n"
+    "      --max-retries N       retries of a retryable error (default 8)\n"
+    "      --backoff-max S       longest backoff (default 30)\n"
+    "      --retry-after-cap S   longest wait a server may ask for (default 120)\n"
+    "      --rpm N, --tpm N      requests / tokens per minute (default unlimited)\n"
+    "      --summary-max-chars N reject longer summaries (default 16384)\n"
+    "      --trunc-ratio X       prompt_tokens below X x our count = truncated (default 0.9)\n"
+    "      --tokenizer FILE      count question and instruction exactly (segments carry\n"
+    "                            their counts; without it those two are estimated)\n"
+    "      --ready-timeout S     wait for GET /models at start, 0 = no (default 60)\n"
+    "      --extractive-budget N token budget of an extractive summary (default 512)\n"
+    "  -q, --quiet               no progress\n"
+    "      --help                this help\n"
+    "      --version             print the version\n"
+    "\n"
+    "Exit status: 0 all written, 1 some traces failed or a run error, 2 usage error.\n";
 
 enum {
-	O_FAILED = 256, O_STATS, O_CACHE, O_BACKEND, O_ENDPOINT, O_MODEL, O_KEYFILE, O_MODE,
-	O_PROMPTS, O_TEMP, O_MAXTOK, O_CAND, O_NON, O_INFLIGHT, O_WINDOW, O_STALL, O_CONNECT,
-	O_TIMEOUT, O_RETRIES, O_BACKOFF, O_RACAP, O_RPM, O_TPM, O_MAXCHARS, O_TRUNC, O_READY,
-	O_EXTB, O_HELP, O_VERSION, O_TOKENIZER, O_RAMP,
+	O_FAILED = 256,
+	O_STATS,
+	O_CACHE,
+	O_BACKEND,
+	O_ENDPOINT,
+	O_MODEL,
+	O_KEYFILE,
+	O_MODE,
+	O_PROMPTS,
+	O_TEMP,
+	O_MAXTOK,
+	O_CAND,
+	O_NON,
+	O_INFLIGHT,
+	O_WINDOW,
+	O_STALL,
+	O_CONNECT,
+	O_TIMEOUT,
+	O_RETRIES,
+	O_BACKOFF,
+	O_RACAP,
+	O_RPM,
+	O_TPM,
+	O_MAXCHARS,
+	O_TRUNC,
+	O_READY,
+	O_EXTB,
+	O_HELP,
+	O_VERSION,
+	O_TOKENIZER,
+	O_RAMP,
 };
 
 static const struct option longopts[] = {
-	{"input", required_argument, 0, 'i'},
-	{"output", required_argument, 0, 'o'},
-	{"failed", required_argument, 0, O_FAILED},
-	{"stats", required_argument, 0, O_STATS},
-	{"cache", required_argument, 0, O_CACHE},
-	{"backend", required_argument, 0, O_BACKEND},
-	{"endpoint", required_argument, 0, O_ENDPOINT},
-	{"model", required_argument, 0, O_MODEL},
-	{"api-key-file", required_argument, 0, O_KEYFILE},
-	{"mode", required_argument, 0, O_MODE},
-	{"prompt-dir", required_argument, 0, O_PROMPTS},
-	{"temperature", required_argument, 0, O_TEMP},
-	{"max-tokens", required_argument, 0, O_MAXTOK},
-	{"candidates", required_argument, 0, O_CAND},
-	{"no-n", no_argument, 0, O_NON},
-	{"max-inflight", required_argument, 0, O_INFLIGHT},
-	{"window", required_argument, 0, O_WINDOW},
-	{"stall-timeout", required_argument, 0, O_STALL},
-	{"connect-timeout", required_argument, 0, O_CONNECT},
-	{"timeout", required_argument, 0, O_TIMEOUT},
-	{"max-retries", required_argument, 0, O_RETRIES},
-	{"backoff-max", required_argument, 0, O_BACKOFF},
-	{"retry-after-cap", required_argument, 0, O_RACAP},
-	{"rpm", required_argument, 0, O_RPM},
-	{"tpm", required_argument, 0, O_TPM},
-	{"summary-max-chars", required_argument, 0, O_MAXCHARS},
-	{"trunc-ratio", required_argument, 0, O_TRUNC},
-	{"ready-timeout", required_argument, 0, O_READY},
-	{"extractive-budget", required_argument, 0, O_EXTB},
-	{"tokenizer", required_argument, 0, O_TOKENIZER},
-	{"ramp", required_argument, 0, O_RAMP},
-	{"quiet", no_argument, 0, 'q'},
-	{"help", no_argument, 0, O_HELP},
-	{"version", no_argument, 0, O_VERSION},
-	{0, 0, 0, 0},
+    {"input", required_argument, 0, 'i'},
+    {"output", required_argument, 0, 'o'},
+    {"failed", required_argument, 0, O_FAILED},
+    {"stats", required_argument, 0, O_STATS},
+    {"cache", required_argument, 0, O_CACHE},
+    {"backend", required_argument, 0, O_BACKEND},
+    {"endpoint", required_argument, 0, O_ENDPOINT},
+    {"model", required_argument, 0, O_MODEL},
+    {"api-key-file", required_argument, 0, O_KEYFILE},
+    {"mode", required_argument, 0, O_MODE},
+    {"prompt-dir", required_argument, 0, O_PROMPTS},
+    {"temperature", required_argument, 0, O_TEMP},
+    {"max-tokens", required_argument, 0, O_MAXTOK},
+    {"candidates", required_argument, 0, O_CAND},
+    {"no-n", no_argument, 0, O_NON},
+    {"max-inflight", required_argument, 0, O_INFLIGHT},
+    {"window", required_argument, 0, O_WINDOW},
+    {"stall-timeout", required_argument, 0, O_STALL},
+    {"connect-timeout", required_argument, 0, O_CONNECT},
+    {"timeout", required_argument, 0, O_TIMEOUT},
+    {"max-retries", required_argument, 0, O_RETRIES},
+    {"backoff-max", required_argument, 0, O_BACKOFF},
+    {"retry-after-cap", required_argument, 0, O_RACAP},
+    {"rpm", required_argument, 0, O_RPM},
+    {"tpm", required_argument, 0, O_TPM},
+    {"summary-max-chars", required_argument, 0, O_MAXCHARS},
+    {"trunc-ratio", required_argument, 0, O_TRUNC},
+    {"ready-timeout", required_argument, 0, O_READY},
+    {"extractive-budget", required_argument, 0, O_EXTB},
+    {"tokenizer", required_argument, 0, O_TOKENIZER},
+    {"ramp", required_argument, 0, O_RAMP},
+    {"quiet", no_argument, 0, 'q'},
+    {"help", no_argument, 0, O_HELP},
+    {"version", no_argument, 0, O_VERSION},
+    {0, 0, 0, 0},
 };
 
 /* First line of the key file, trimmed; the file name is the only thing printed. */
@@ -164,7 +191,8 @@ int main(int argc, char **argv)
 			break;
 		case O_BACKEND:
 			if (strcmp(optarg, "openai") && strcmp(optarg, "extractive"))
-				infty_usage_error("--backend: '%s' is not openai or extractive", optarg);
+				infty_usage_error("--backend: '%s' is not openai or extractive",
+				                  optarg);
 			backend = optarg;
 			break;
 		case O_ENDPOINT:
@@ -186,7 +214,8 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "update"))
 				c.mode = SUM_MODE_UPDATE;
 			else
-				infty_usage_error("--mode: '%s' is not cumulative or update", optarg);
+				infty_usage_error("--mode: '%s' is not cumulative or update",
+				                  optarg);
 			break;
 		case O_PROMPTS:
 			c.prompt_dir = optarg;
@@ -213,7 +242,8 @@ int main(int argc, char **argv)
 			c.stall_timeout = infty_parse_double("--stall-timeout", optarg, 0, 86400);
 			break;
 		case O_CONNECT:
-			c.connect_timeout = infty_parse_double("--connect-timeout", optarg, 0.001, 3600);
+			c.connect_timeout =
+			    infty_parse_double("--connect-timeout", optarg, 0.001, 3600);
 			break;
 		case O_TIMEOUT:
 			c.total_timeout = infty_parse_double("--timeout", optarg, 0, 86400);
@@ -227,7 +257,8 @@ int main(int argc, char **argv)
 				c.backoff_base = c.backoff_max;
 			break;
 		case O_RACAP:
-			c.retry_after_cap = infty_parse_double("--retry-after-cap", optarg, 0, 86400);
+			c.retry_after_cap =
+			    infty_parse_double("--retry-after-cap", optarg, 0, 86400);
 			break;
 		case O_RPM:
 			c.rpm = infty_parse_double("--rpm", optarg, 0, 1e9);
@@ -236,7 +267,8 @@ int main(int argc, char **argv)
 			c.tpm = infty_parse_double("--tpm", optarg, 0, 1e12);
 			break;
 		case O_MAXCHARS:
-			c.summary_max_chars = (long)infty_parse_ll("--summary-max-chars", optarg, 1, 1 << 30);
+			c.summary_max_chars =
+			    (long)infty_parse_ll("--summary-max-chars", optarg, 1, 1 << 30);
 			break;
 		case O_TRUNC:
 			c.trunc_ratio = infty_parse_double("--trunc-ratio", optarg, 0, 1);
@@ -245,7 +277,8 @@ int main(int argc, char **argv)
 			c.ready_timeout = infty_parse_double("--ready-timeout", optarg, 0, 86400);
 			break;
 		case O_EXTB:
-			c.extractive_budget = (long)infty_parse_ll("--extractive-budget", optarg, 8, 1 << 20);
+			c.extractive_budget =
+			    (long)infty_parse_ll("--extractive-budget", optarg, 8, 1 << 20);
 			break;
 		case O_TOKENIZER:
 			c.tokenizer = optarg;
@@ -293,8 +326,8 @@ int main(int argc, char **argv)
 		if (!c.prompt_dir)
 			c.prompt_dir = getenv("INFTY_PROMPT_DIR");
 		if (!c.prompt_dir)
-			c.prompt_dir = is_dir(INFTY_DATADIR "/prompts") ? INFTY_DATADIR "/prompts"
-									  : "prompts";
+			c.prompt_dir =
+			    is_dir(INFTY_DATADIR "/prompts") ? INFTY_DATADIR "/prompts" : "prompts";
 	} else {
 		c.backend = SUM_BACKEND_EXTRACTIVE;
 		if (neps)
@@ -323,8 +356,8 @@ int main(int argc, char **argv)
 	}
 	if (rc > 0 && !c.quiet)
 		infty_warn("%llu trace(s) failed and %llu record(s) rejected%s",
-			   (unsigned long long)so.traces_failed,
-			   (unsigned long long)so.records_rejected,
-			   c.failed ? "; see the dead-letter file" : "");
+		           (unsigned long long)so.traces_failed,
+		           (unsigned long long)so.records_rejected,
+		           c.failed ? "; see the dead-letter file" : "");
 	return rc > 0 ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
 }

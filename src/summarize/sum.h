@@ -25,36 +25,36 @@ enum sum_mode { SUM_MODE_CUMULATIVE, SUM_MODE_UPDATE };
 
 /* Everything the tool's options configure; main.c fills it. */
 struct sum_config {
-	const char *input;       /* path or "-" */
-	const char *output;      /* path or "-" */
-	const char *failed;      /* dead-letter path, or NULL (then failures only counted) */
-	const char *stats;       /* stats JSON path, or NULL */
-	const char *cache;       /* cache path, or NULL (no cache) */
-	const char **endpoints;  /* borrowed; base URLs such as http://host:8000/v1 */
+	const char *input;      /* path or "-" */
+	const char *output;     /* path or "-" */
+	const char *failed;     /* dead-letter path, or NULL (then failures only counted) */
+	const char *stats;      /* stats JSON path, or NULL */
+	const char *cache;      /* cache path, or NULL (no cache) */
+	const char **endpoints; /* borrowed; base URLs such as http://host:8000/v1 */
 	size_t n_endpoints;
 	const char *model;
-	const char *api_key;     /* borrowed; never printed or stored */
-	const char *prompt_dir;  /* directory holding cumulative.txt and update.txt */
-	const char *tokenizer;   /* tokenizer.json for exact prompt counts, or NULL */
+	const char *api_key;    /* borrowed; never printed or stored */
+	const char *prompt_dir; /* directory holding cumulative.txt and update.txt */
+	const char *tokenizer;  /* tokenizer.json for exact prompt counts, or NULL */
 	enum sum_backend backend;
 	enum sum_mode mode;
 	double temperature;
 	long max_tokens;
-	int candidates;          /* choices wanted in total before giving up */
-	int use_n;               /* ask for all candidates in one request with "n" */
+	int candidates; /* choices wanted in total before giving up */
+	int use_n;      /* ask for all candidates in one request with "n" */
 	int max_inflight;
-	double ramp;             /* seconds to grow from 1 to max_inflight at start */
-	long window;             /* traces held in the reorder buffer */
-	double stall_timeout;    /* seconds below 1 byte/s before a transfer is dropped */
+	double ramp;          /* seconds to grow from 1 to max_inflight at start */
+	long window;          /* traces held in the reorder buffer */
+	double stall_timeout; /* seconds below 1 byte/s before a transfer is dropped */
 	double connect_timeout;
-	double total_timeout;    /* 0: none */
-	int max_retries;         /* retries of retryable errors per request */
+	double total_timeout; /* 0: none */
+	int max_retries;      /* retries of retryable errors per request */
 	double backoff_base, backoff_max, retry_after_cap;
-	double rpm, tpm;         /* 0: unlimited */
-	long summary_max_chars;  /* validation cap on an accepted summary */
-	double trunc_ratio;      /* prompt_tokens below ratio * our count: truncated */
-	double ready_timeout;    /* seconds to wait for GET /models; 0: do not wait */
-	long extractive_budget;  /* token budget of one extractive summary */
+	double rpm, tpm;        /* 0: unlimited */
+	long summary_max_chars; /* validation cap on an accepted summary */
+	double trunc_ratio;     /* prompt_tokens below ratio * our count: truncated */
+	double ready_timeout;   /* seconds to wait for GET /models; 0: do not wait */
+	long extractive_budget; /* token budget of one extractive summary */
 	int quiet;
 	double progress_interval;
 };
@@ -81,10 +81,10 @@ void infty_sum_prompts_release(struct sum_prompts *p);
 /* One trace as the engine sees it; strings borrowed from the parsed record. */
 struct sum_trace_view {
 	const char *question;
-	size_t n;               /* number of segments */
-	const char **seg;       /* seg[i]: text of segment i */
+	size_t n;         /* number of segments */
+	const char **seg; /* seg[i]: text of segment i */
 	size_t *seg_len;
-	long *seg_tokens;       /* exact counts from the segment stage, -1 if absent */
+	long *seg_tokens; /* exact counts from the segment stage, -1 if absent */
 };
 
 /*
@@ -95,8 +95,8 @@ struct sum_trace_view {
  * modes share that cache entry.  Returns a new json array or NULL (ENOMEM).
  */
 struct json_object *infty_sum_req_messages(const struct sum_trace_view *t, size_t i,
-					   enum sum_mode mode, const struct sum_prompts *p,
-					   const char *prev_summary);
+                                           enum sum_mode mode, const struct sum_prompts *p,
+                                           const char *prev_summary);
 
 /*
  * The canonical key: sha256 of the request without max_tokens (model,
@@ -106,7 +106,7 @@ struct json_object *infty_sum_req_messages(const struct sum_trace_view *t, size_
  * Returns 0 or INFTY_ENOMEM.
  */
 int infty_sum_req_build(const struct sum_config *c, struct json_object *messages, int n_choices,
-			char key[72], char **body_out, size_t *body_len);
+                        char key[72], char **body_out, size_t *body_len);
 
 /* Our own count of the tokens in text (estimate until the tokenizer is wired). */
 long infty_sum_count_tokens(const char *text, size_t len);
@@ -119,23 +119,23 @@ void infty_sum_redact(char *s, const char *secret);
 /* ---- sum_classify.c -------------------------------------------------------- */
 
 enum sum_class {
-	SUM_OK = 0,        /* an acceptable summary */
-	SUM_RETRY,         /* transient: same request again after a delay */
-	SUM_REJECT,        /* answered, but no choice acceptable: try more candidates */
-	SUM_PERMANENT,     /* this record cannot succeed: dead-letter it */
-	SUM_FATAL,         /* the run cannot succeed: stop */
+	SUM_OK = 0,    /* an acceptable summary */
+	SUM_RETRY,     /* transient: same request again after a delay */
+	SUM_REJECT,    /* answered, but no choice acceptable: try more candidates */
+	SUM_PERMANENT, /* this record cannot succeed: dead-letter it */
+	SUM_FATAL,     /* the run cannot succeed: stop */
 };
 
 const char *infty_sum_class_name(enum sum_class c);
 
 /* What a finished transfer looked like. */
 struct sum_http_result {
-	long status;          /* HTTP status, 0 when there was no response */
-	int curl_code;        /* CURLcode, 0 for none */
-	const char *body;     /* borrowed, NUL-terminated (may be "") */
+	long status;      /* HTTP status, 0 when there was no response */
+	int curl_code;    /* CURLcode, 0 for none */
+	const char *body; /* borrowed, NUL-terminated (may be "") */
 	size_t body_len;
-	double retry_after;   /* seconds from retry-after-ms / retry-after, -1 if absent */
-	int should_retry;     /* x-should-retry: 1 true, 0 false, -1 absent */
+	double retry_after; /* seconds from retry-after-ms / retry-after, -1 if absent */
+	int should_retry;   /* x-should-retry: 1 true, 0 false, -1 absent */
 };
 
 struct sum_verdict {
@@ -146,8 +146,8 @@ struct sum_verdict {
 	char *text;             /* owned: accepted summary (SUM_OK) */
 	char finish_reason[24]; /* of the accepted choice, or of the last one seen */
 	long prompt_tokens, completion_tokens, choice_tokens, reasoning_tokens;
-	int choices;            /* choices in the response */
-	char detail[256];       /* one line for messages and dead letters */
+	int choices;      /* choices in the response */
+	char detail[256]; /* one line for messages and dead letters */
 };
 
 void infty_sum_verdict_release(struct sum_verdict *v);
@@ -157,7 +157,7 @@ void infty_sum_verdict_release(struct sum_verdict *v);
  * silent truncation), 0 to skip the check.  Returns 0, or INFTY_ENOMEM.
  */
 int infty_sum_classify(const struct sum_http_result *r, const struct sum_config *c,
-		       long prompt_count, struct sum_verdict *v);
+                       long prompt_count, struct sum_verdict *v);
 
 /*
  * Validate a candidate summary: not empty/blank, no <think>, <summary> or
@@ -212,7 +212,7 @@ struct sum_http;
 
 /* A finished transfer handed back to the engine. */
 typedef void (*sum_http_done_fn)(void *job, const struct sum_http_result *r, double latency,
-				 void *ctx);
+                                 void *ctx);
 
 /* Returns NULL on failure (ENOMEM or curl init). */
 struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn done, void *ctx);
@@ -223,7 +223,7 @@ void infty_sum_http_free(struct sum_http *h);
  * --tpm.
  */
 int infty_sum_http_submit(struct sum_http *h, void *job, const char *body, size_t len,
-			  double not_before, long tokens);
+                          double not_before, long tokens);
 /* Run transfers for up to max_wait seconds; calls done for finished ones. */
 int infty_sum_http_step(struct sum_http *h, double max_wait);
 /* The server asked us to slow down: halve the in-flight window. */
@@ -259,6 +259,6 @@ struct sum_stats_out {
 void infty_sum_engine_stop(void);
 
 int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, char *detail,
-			 size_t dlen);
+                         size_t dlen);
 
 #endif

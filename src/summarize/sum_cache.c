@@ -103,7 +103,8 @@ static int load(struct sum_cache *c, const char *path)
 		if (rc == INFTY_EJSON || rc == INFTY_EUTF8)
 			continue; /* a damaged entry is a miss, never a wrong hit */
 		if (rc < 0) {
-			snprintf(c->detail, sizeof c->detail, "%s: %s", path, infty_reader_detail(r));
+			snprintf(c->detail, sizeof c->detail, "%s: %s", path,
+			         infty_reader_detail(r));
 			infty_reader_free(r);
 			return rc;
 		}
@@ -156,7 +157,7 @@ int infty_sum_cache_open(struct sum_cache **out, const char *path, char *detail,
 		rc = infty_writer_open(&c->w, path, &o);
 		if (rc)
 			snprintf(c->detail, sizeof c->detail, "%s: %s", path,
-				 c->w ? infty_writer_detail(c->w) : infty_strerror(rc));
+			         c->w ? infty_writer_detail(c->w) : infty_strerror(rc));
 	}
 	if (rc) {
 		snprintf(detail, dlen, "%s", c->detail[0] ? c->detail : infty_strerror(rc));

@@ -57,8 +57,8 @@ const char *infty_sum_validate(const char *text, size_t len, long max_chars)
 	if (max_chars > 0 && len > (size_t)max_chars)
 		return "summary_too_long";
 	/* Tags of the training format would break the instances built from it. */
-	static const char *const tags[] = {"<think>", "</think>", "<summary>", "</summary>",
-					   "<history>", "</history>"};
+	static const char *const tags[] = {"<think>",    "</think>",  "<summary>",
+	                                   "</summary>", "<history>", "</history>"};
 	for (size_t t = 0; t < sizeof tags / sizeof *tags; t++)
 		if (memmem(text, len, tags[t], strlen(tags[t])))
 			return "tag_in_summary";
@@ -67,7 +67,7 @@ const char *infty_sum_validate(const char *text, size_t len, long max_chars)
 
 /* Error message and code from any of the three body shapes, or from none. */
 static void error_fields(struct json_object *root, const char **msg, const char **code,
-			 const char **type)
+                         const char **type)
 {
 	struct json_object *e, *x;
 	*msg = *code = *type = "";
@@ -94,11 +94,16 @@ static void error_fields(struct json_object *root, const char **msg, const char 
 
 static int is_context_overflow(const char *msg, const char *code, const char *type)
 {
-	static const char *const pat[] = {
-		"context_length_exceeded", "maximum context length", "exceed_context_size",
-		"exceeds the available context size", "context length", "context window",
-		"inputs` tokens + `max_new_tokens", "requested token count exceeds",
-		"prompt is too long", "too many tokens"};
+	static const char *const pat[] = {"context_length_exceeded",
+	                                  "maximum context length",
+	                                  "exceed_context_size",
+	                                  "exceeds the available context size",
+	                                  "context length",
+	                                  "context window",
+	                                  "inputs` tokens + `max_new_tokens",
+	                                  "requested token count exceeds",
+	                                  "prompt is too long",
+	                                  "too many tokens"};
 	for (size_t k = 0; k < sizeof pat / sizeof *pat; k++)
 		if (has_ci(msg, pat[k]) || has_ci(code, pat[k]) || has_ci(type, pat[k]))
 			return 1;
@@ -125,7 +130,7 @@ static void fill_detail(struct sum_verdict *v, long status, const char *msg, con
 }
 
 static int classify_error_status(const struct sum_http_result *r, struct sum_verdict *v,
-				 struct json_object *root)
+                                 struct json_object *root)
 {
 	const char *msg, *code, *type;
 	error_fields(root, &msg, &code, &type);
@@ -133,13 +138,14 @@ static int classify_error_status(const struct sum_http_result *r, struct sum_ver
 	long s = r->status;
 	if (s == 401 || s == 403) {
 		set(v, SUM_FATAL, "auth");
-	} else if (s == 429 && (has_ci(code, "insufficient_quota") ||
-				has_ci(type, "insufficient_quota") || has_ci(msg, "exceeded your current quota"))) {
+	} else if (s == 429 &&
+	           (has_ci(code, "insufficient_quota") || has_ci(type, "insufficient_quota") ||
+	            has_ci(msg, "exceeded your current quota"))) {
 		set(v, SUM_FATAL, "insufficient_quota");
 	} else if (s == 404) {
 		/* A wrong model or a wrong URL: either way no record can succeed. */
 		int model = has_ci(code, "model_not_found") || has_ci(msg, "model") ||
-			    has_ci(type, "model");
+		            has_ci(type, "model");
 		set(v, SUM_FATAL, model ? "unknown_model" : "not_found");
 	} else if (s == 429) {
 		set(v, SUM_RETRY, "rate_limited");
@@ -182,7 +188,7 @@ static long intfield(struct json_object *o, const char *k)
 }
 
 static int classify_success(const struct sum_http_result *r, const struct sum_config *c,
-			    long prompt_count, struct sum_verdict *v, struct json_object *root)
+                            long prompt_count, struct sum_verdict *v, struct json_object *root)
 {
 	struct json_object *choices, *usage = NULL, *x;
 	if (!root || !json_object_is_type(root, json_type_object)) {
@@ -217,9 +223,9 @@ static int classify_success(const struct sum_http_result *r, const struct sum_co
 	if (prompt_count > 0 && v->prompt_tokens > 0 &&
 	    (double)v->prompt_tokens < c->trunc_ratio * (double)prompt_count) {
 		snprintf(v->detail, sizeof v->detail,
-			 "prompt_tokens %ld is below %.2f x our count %ld: the server truncated "
-			 "the prompt",
-			 v->prompt_tokens, c->trunc_ratio, prompt_count);
+		         "prompt_tokens %ld is below %.2f x our count %ld: the server truncated "
+		         "the prompt",
+		         v->prompt_tokens, c->trunc_ratio, prompt_count);
 		set(v, SUM_PERMANENT, "prompt_truncated");
 		return 0;
 	}
@@ -246,7 +252,8 @@ static int classify_success(const struct sum_http_result *r, const struct sum_co
 		if (clen - skip >= 7 && !memcmp(content + skip, "<think>", 7)) {
 			const char *end = memmem(content + skip, clen - skip, "</think>", 8);
 			if (end) {
-				rtok += infty_sum_count_tokens(content + skip, (size_t)(end - content - skip));
+				rtok += infty_sum_count_tokens(content + skip,
+				                               (size_t)(end - content - skip));
 				skip = (size_t)(end - content) + 8;
 			}
 		}
@@ -272,13 +279,13 @@ static int classify_success(const struct sum_http_result *r, const struct sum_co
 			v->reasoning_tokens = rtok;
 		/* One choice: usage is exact.  Several: our count plus a margin. */
 		v->choice_tokens = v->choices == 1 && v->completion_tokens
-					   ? v->completion_tokens
-					   : (infty_sum_count_tokens(content, clen) + rtok) * 2;
+		                       ? v->completion_tokens
+		                       : (infty_sum_count_tokens(content, clen) + rtok) * 2;
 		set(v, SUM_OK, "ok");
 		return 0;
 	}
 	snprintf(v->detail, sizeof v->detail, "no acceptable choice among %d (%s)", v->choices,
-		 why);
+	         why);
 	set(v, SUM_REJECT, why);
 	return 0;
 }
@@ -291,10 +298,10 @@ static void transport(const struct sum_http_result *r, struct sum_verdict *v)
 	else if (r->curl_code == CURLE_COULDNT_CONNECT)
 		reason = "connect_failed";
 	else if (r->curl_code == CURLE_GOT_NOTHING || r->curl_code == CURLE_RECV_ERROR ||
-		 r->curl_code == CURLE_SEND_ERROR || r->curl_code == CURLE_PARTIAL_FILE)
+	         r->curl_code == CURLE_SEND_ERROR || r->curl_code == CURLE_PARTIAL_FILE)
 		reason = "connection_reset";
 	else if (r->curl_code == CURLE_PEER_FAILED_VERIFICATION ||
-		 r->curl_code == CURLE_SSL_CACERT_BADFILE)
+	         r->curl_code == CURLE_SSL_CACERT_BADFILE)
 		reason = "tls_verify";
 	snprintf(v->detail, sizeof v->detail, "%s", curl_easy_strerror((CURLcode)r->curl_code));
 	/* A certificate that does not verify will not verify on retry either. */
@@ -302,7 +309,7 @@ static void transport(const struct sum_http_result *r, struct sum_verdict *v)
 }
 
 int infty_sum_classify(const struct sum_http_result *r, const struct sum_config *c,
-		       long prompt_count, struct sum_verdict *v)
+                       long prompt_count, struct sum_verdict *v)
 {
 	memset(v, 0, sizeof *v);
 	v->retry_after = r->retry_after;
@@ -329,9 +336,8 @@ int infty_sum_classify(const struct sum_http_result *r, const struct sum_config 
 		}
 	}
 	json_tokener_free(tok);
-	int rc = r->status >= 200 && r->status < 300
-			 ? classify_success(r, c, prompt_count, v, root)
-			 : classify_error_status(r, v, root);
+	int rc = r->status >= 200 && r->status < 300 ? classify_success(r, c, prompt_count, v, root)
+	                                             : classify_error_status(r, v, root);
 	json_object_put(root);
 	return rc;
 }

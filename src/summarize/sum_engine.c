@@ -64,7 +64,7 @@ struct trace {
 	char fdetail[256];
 	char *fexcerpt; /* owned */
 	/* input reject */
-	char *raw;      /* owned raw line */
+	char *raw; /* owned raw line */
 	const char *rreason;
 	char rdetail[256];
 };
@@ -141,7 +141,11 @@ static char *excerpt(const char *s, size_t len, const char *secret)
 	size_t k = 0, w = 0;
 	while (k < len) {
 		unsigned char ch = (unsigned char)s[k];
-		size_t need = ch < 0x80 ? 1 : (ch >> 5) == 6 ? 2 : (ch >> 4) == 14 ? 3 : (ch >> 3) == 30 ? 4 : 0;
+		size_t need = ch < 0x80         ? 1
+		              : (ch >> 5) == 6  ? 2
+		              : (ch >> 4) == 14 ? 3
+		              : (ch >> 3) == 30 ? 4
+		                                : 0;
 		int ok = need && k + need <= len && ch != 0;
 		for (size_t j = 1; ok && j < need; j++)
 			ok = ((unsigned char)s[k + j] >> 6) == 2;
@@ -182,9 +186,8 @@ static void trace_free(struct trace *t)
 /* ---- summaries ------------------------------------------------------------ */
 
 static struct json_object *summary_entry(struct engine *e, struct job *j, const char *text,
-					 const char *backend, const char *model,
-					 const char *prompt, const char *fr, long pt, long ct,
-					 long rt, int attempts)
+                                         const char *backend, const char *model, const char *prompt,
+                                         const char *fr, long pt, long ct, long rt, int attempts)
 {
 	struct json_object *s = json_object_new_object(), *u = json_object_new_object();
 	if (!s || !u) {
@@ -197,8 +200,9 @@ static struct json_object *summary_entry(struct engine *e, struct job *j, const 
 	json_object_object_add(s, "backend", json_object_new_string(backend));
 	json_object_object_add(s, "model", json_object_new_string(model));
 	json_object_object_add(s, "prompt", json_object_new_string(prompt));
-	json_object_object_add(s, "mode", json_object_new_string(
-						  e->c->mode == SUM_MODE_UPDATE ? "update" : "cumulative"));
+	json_object_object_add(
+	    s, "mode",
+	    json_object_new_string(e->c->mode == SUM_MODE_UPDATE ? "update" : "cumulative"));
 	json_object_object_add(s, "key", json_object_new_string(j->key));
 	json_object_object_add(s, "attempts", json_object_new_int(attempts));
 	json_object_object_add(s, "finish_reason", json_object_new_string(fr));
@@ -234,7 +238,7 @@ static int job_done(struct engine *e, struct job *j, struct json_object *entry)
 }
 
 static int job_fail(struct engine *e, struct job *j, const char *cls, const char *reason,
-		    long status, const char *detail, const char *body, size_t body_len)
+                    long status, const char *detail, const char *body, size_t body_len)
 {
 	struct trace *t = j->t;
 	if (!t->failed) {
@@ -292,7 +296,7 @@ static int extractive_job(struct engine *e, struct job *j)
 	j->attempts = 1;
 	long ct = infty_sum_count_tokens(text, strlen(text));
 	struct json_object *s = summary_entry(e, j, text, "extractive", "infty-extractive",
-					      e->prompt_hash, "stop", pt, ct, 0, 1);
+	                                      e->prompt_hash, "stop", pt, ct, 0, 1);
 	infty_free(text);
 	return job_done(e, j, s);
 }
@@ -321,7 +325,7 @@ static long prompt_count(struct engine *e, struct job *j)
 	size_t from = e->c->mode == SUM_MODE_UPDATE && j->i > 0 ? j->i : 0;
 	for (size_t k = from; k <= j->i; k++)
 		n += v->seg_tokens[k] >= 0 ? v->seg_tokens[k]
-					   : count_text(e, v->seg[k], v->seg_len[k]);
+		                           : count_text(e, v->seg[k], v->seg_len[k]);
 	if (from) {
 		const char *prev = j->t->texts[j->i - 1];
 		n += count_text(e, prev, strlen(prev)) +
@@ -347,7 +351,7 @@ static int build_body(struct engine *e, struct job *j)
 	infty_free(j->body);
 	j->body = NULL;
 	return infty_sum_req_build(e->c, j->messages, e->c->use_n ? want : 1, j->key, &j->body,
-				   &j->body_len);
+	                           &j->body_len);
 }
 
 static int start_job(struct engine *e, struct job *j)
@@ -357,7 +361,7 @@ static int start_job(struct engine *e, struct job *j)
 	struct trace *t = j->t;
 	j->started = 1;
 	j->messages = infty_sum_req_messages(&t->v, j->i, e->c->mode, &e->prompts,
-					     j->i ? t->texts[j->i - 1] : NULL);
+	                                     j->i ? t->texts[j->i - 1] : NULL);
 	if (!j->messages)
 		return INFTY_ENOMEM;
 	int rc = build_body(e, j);
@@ -367,15 +371,15 @@ static int start_job(struct engine *e, struct job *j)
 	if (ce && cache_valid(e, ce)) {
 		e->cache_hits++;
 		return job_done(e, j,
-				summary_entry(e, j, ce->text, "openai", e->c->model, e->prompt_hash,
-					      ce->finish_reason, ce->prompt_tokens,
-					      ce->completion_tokens, ce->reasoning_tokens,
-					      ce->attempts));
+		                summary_entry(e, j, ce->text, "openai", e->c->model, e->prompt_hash,
+		                              ce->finish_reason, ce->prompt_tokens,
+		                              ce->completion_tokens, ce->reasoning_tokens,
+		                              ce->attempts));
 	}
 	j->prompt_count = prompt_count(e, j);
 	e->sent++;
 	return infty_sum_http_submit(e->http, j, j->body, j->body_len, 0,
-				     j->prompt_count + e->c->max_tokens);
+	                             j->prompt_count + e->c->max_tokens);
 }
 
 /* ---- HTTP outcomes -------------------------------------------------------- */
@@ -417,26 +421,28 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 	switch (v.cls) {
 	case SUM_OK: {
 		infty_sum_http_success(e->http);
-		struct sum_cache_entry ce = {v.text, "", v.prompt_tokens, v.completion_tokens,
-					     v.choice_tokens, v.reasoning_tokens, j->attempts};
+		struct sum_cache_entry ce = {v.text,          "",
+		                             v.prompt_tokens, v.completion_tokens,
+		                             v.choice_tokens, v.reasoning_tokens,
+		                             j->attempts};
 		snprintf(ce.finish_reason, sizeof ce.finish_reason, "%s", v.finish_reason);
 		if (e->cache && (rc = infty_sum_cache_put(e->cache, j->key, &ce))) {
 			snprintf(e->detail, sizeof e->detail, "cache: %s",
-				 infty_sum_cache_detail(e->cache));
+			         infty_sum_cache_detail(e->cache));
 			e->err = rc;
 			break;
 		}
 		e->cache_puts++;
 		rc = job_done(e, j,
-			      summary_entry(e, j, v.text, "openai", e->c->model, e->prompt_hash,
-					    v.finish_reason, v.prompt_tokens, v.completion_tokens,
-					    v.reasoning_tokens, j->attempts));
+		              summary_entry(e, j, v.text, "openai", e->c->model, e->prompt_hash,
+		                            v.finish_reason, v.prompt_tokens, v.completion_tokens,
+		                            v.reasoning_tokens, j->attempts));
 		break;
 	}
 	case SUM_RETRY:
 		if (++j->retries > e->c->max_retries) {
 			rc = job_fail(e, j, "retry", v.reason, r->status, v.detail, r->body,
-				      r->body_len);
+			              r->body_len);
 			break;
 		}
 		{
@@ -445,35 +451,35 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 				d = e->c->retry_after_cap;
 			e->sent++;
 			rc = infty_sum_http_submit(e->http, j, j->body, j->body_len,
-						   infty_sum_now() + d,
-						   j->prompt_count + e->c->max_tokens);
+			                           infty_sum_now() + d,
+			                           j->prompt_count + e->c->max_tokens);
 		}
 		break;
 	case SUM_REJECT:
 		j->got += v.choices > 0 ? v.choices : 1;
 		if (j->got >= e->c->candidates) {
 			rc = job_fail(e, j, "permanent", v.reason, r->status, v.detail, r->body,
-				      r->body_len);
+			              r->body_len);
 			break;
 		}
 		/* The server gave fewer choices than asked: ask for the rest. */
 		if (!(rc = build_body(e, j))) {
 			e->sent++;
 			rc = infty_sum_http_submit(e->http, j, j->body, j->body_len, 0,
-						   j->prompt_count + e->c->max_tokens);
+			                           j->prompt_count + e->c->max_tokens);
 		}
 		break;
 	case SUM_PERMANENT:
 		rc = job_fail(e, j, "permanent", v.reason, r->status, v.detail, r->body,
-			      r->body_len);
+		              r->body_len);
 		break;
 	case SUM_FATAL: {
 		char safe[256];
 		snprintf(safe, sizeof safe, "%s", v.detail);
 		infty_sum_redact(safe, e->c->api_key);
 		snprintf(e->detail, sizeof e->detail,
-			 "%s (%s): stopping; completed summaries are kept in the cache", safe,
-			 v.reason);
+		         "%s (%s): stopping; completed summaries are kept in the cache", safe,
+		         v.reason);
 		e->fatal = 1;
 		break;
 	}
@@ -511,7 +517,8 @@ static const char *view(struct trace *t, char *why, size_t wl)
 	struct json_object *x, *segs;
 	if (!json_object_is_type(t->rec, json_type_object))
 		return "not an object";
-	if (!json_object_object_get_ex(t->rec, "id", &x) || !json_object_is_type(x, json_type_string))
+	if (!json_object_object_get_ex(t->rec, "id", &x) ||
+	    !json_object_is_type(x, json_type_string))
 		return "missing string field 'id'";
 	t->id = json_object_get_string(x);
 	if (!json_object_object_get_ex(t->rec, "question", &x) ||
@@ -526,7 +533,7 @@ static const char *view(struct trace *t, char *why, size_t wl)
 	size_t n = json_object_array_length(segs);
 	if (json_object_object_get_ex(t->rec, "n", &x) && json_object_get_int64(x) != (int64_t)n) {
 		snprintf(why, wl, "'n' is %lld but 'segments' has %zu entries",
-			 (long long)json_object_get_int64(x), n);
+		         (long long)json_object_get_int64(x), n);
 		return why;
 	}
 	t->v.n = n;
@@ -537,16 +544,17 @@ static const char *view(struct trace *t, char *why, size_t wl)
 		return "out of memory";
 	for (size_t k = 0; k < n; k++) {
 		struct json_object *s = json_object_array_get_idx(segs, k);
-		if (!json_object_object_get_ex(s, "text", &x) || !json_object_is_type(x, json_type_string)) {
+		if (!json_object_object_get_ex(s, "text", &x) ||
+		    !json_object_is_type(x, json_type_string)) {
 			snprintf(why, wl, "segments[%zu] has no string 'text'", k);
 			return why;
 		}
 		t->v.seg[k] = json_object_get_string(x);
 		t->v.seg_len[k] = (size_t)json_object_get_string_len(x);
 		t->v.seg_tokens[k] = json_object_object_get_ex(s, "tokens", &x) &&
-					     json_object_is_type(x, json_type_int)
-				     ? (long)json_object_get_int64(x)
-				     : -1;
+		                             json_object_is_type(x, json_type_int)
+		                         ? (long)json_object_get_int64(x)
+		                         : -1;
 	}
 	return NULL;
 }
@@ -563,11 +571,11 @@ static int read_one(struct engine *e)
 	if (rc == INFTY_EJSON || rc == INFTY_EUTF8) {
 		e->traces_in++;
 		return reject(e, line, rc == INFTY_EJSON ? "bad_json" : "bad_utf8",
-			      infty_reader_detail(e->in));
+		              infty_reader_detail(e->in));
 	}
 	if (rc < 0) {
 		snprintf(e->detail, sizeof e->detail, "%s: %s", infty_reader_path(e->in),
-			 infty_reader_detail(e->in));
+		         infty_reader_detail(e->in));
 		return rc;
 	}
 	e->traces_in++;
@@ -674,7 +682,7 @@ static int drain(struct engine *e)
 		e->flen--;
 		if (rc) {
 			snprintf(e->detail, sizeof e->detail, "write: %s",
-				 w ? infty_writer_detail(w) : infty_strerror(rc));
+			         w ? infty_writer_detail(w) : infty_strerror(rc));
 			return rc;
 		}
 	}
@@ -700,7 +708,7 @@ static int write_stats(struct engine *e, const char *path)
 	json_object_object_add(x, "answered", json_object_new_int64((int64_t)e->done_req));
 	for (int k = 0; k < 5; k++)
 		json_object_object_add(x, infty_sum_class_name((enum sum_class)k),
-				       json_object_new_int64((int64_t)e->by_class[k]));
+		                       json_object_new_int64((int64_t)e->by_class[k]));
 	json_object_object_add(o, "requests", x);
 	json_object_object_add(o, "reasons", json_object_get(e->reasons));
 	x = json_object_new_object();
@@ -722,7 +730,7 @@ static int write_stats(struct engine *e, const char *path)
 	json_object_object_add(o, "window_min", json_object_new_double(e->window_min));
 	json_object_object_add(o, "elapsed_s", json_object_new_double(el));
 	json_object_object_add(o, "req_per_s",
-			       json_object_new_double(el > 0 ? (double)e->done_req / el : 0));
+	                       json_object_new_double(el > 0 ? (double)e->done_req / el : 0));
 	int rc = json_object_to_file_ext(path, o, JSON_C_TO_STRING_PRETTY) ? INFTY_EIO : 0;
 	json_object_put(o);
 	if (rc)
@@ -735,12 +743,12 @@ static void progress(struct engine *e, struct infty_progress *p, int final)
 	char extra[256];
 	double el = infty_sum_now() - e->started;
 	snprintf(extra, sizeof extra,
-		 "failed %llu, requests %llu done %zu in flight %zu queued, %.1f req/s %.0f tok/s",
-		 (unsigned long long)(e->traces_failed + e->rejected),
-		 (unsigned long long)e->done_req, e->http ? infty_sum_http_inflight(e->http) : 0,
-		 e->http ? infty_sum_http_queued(e->http) : 0,
-		 el > 0 ? (double)e->done_req / el : 0,
-		 el > 0 ? (double)(e->tok_prompt + e->tok_completion) / el : 0);
+	         "failed %llu, requests %llu done %zu in flight %zu queued, %.1f req/s %.0f tok/s",
+	         (unsigned long long)(e->traces_failed + e->rejected),
+	         (unsigned long long)e->done_req, e->http ? infty_sum_http_inflight(e->http) : 0,
+	         e->http ? infty_sum_http_queued(e->http) : 0,
+	         el > 0 ? (double)e->done_req / el : 0,
+	         el > 0 ? (double)(e->tok_prompt + e->tok_completion) / el : 0);
 	uint64_t done = e->traces_ok + e->traces_failed + e->rejected;
 	if (final)
 		infty_progress_finish(p, done, extra);
@@ -756,7 +764,7 @@ static int open_all(struct engine *e)
 	int rc;
 	if (c->backend == SUM_BACKEND_OPENAI) {
 		if ((rc = infty_sum_prompts_load(&e->prompts, c->prompt_dir, e->detail,
-						 sizeof e->detail)))
+		                                 sizeof e->detail)))
 			return rc;
 		e->prompt_hash = e->prompts.hash;
 		if (c->tokenizer) {
@@ -775,7 +783,7 @@ static int open_all(struct engine *e)
 			return INFTY_ENOMEM;
 		if (c->ready_timeout > 0 &&
 		    (rc = infty_sum_http_ready(e->http, c->ready_timeout, e->detail,
-					       sizeof e->detail))) {
+		                               sizeof e->detail))) {
 			e->fatal = 1;
 			return rc;
 		}
@@ -790,36 +798,38 @@ static int open_all(struct engine *e)
 	/* The handles are NULL on failure; errno still says why. */
 	if ((rc = infty_reader_open(&e->in, c->input, 0))) {
 		snprintf(e->detail, sizeof e->detail, "%s: cannot open input: %s", c->input,
-			 rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
+		         rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
 		return rc;
 	}
 	if ((rc = infty_writer_open(&e->out, c->output, NULL))) {
 		snprintf(e->detail, sizeof e->detail, "%s: cannot open output: %s", c->output,
-			 rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
+		         rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
 		return rc;
 	}
 	if (c->failed && (rc = infty_writer_open(&e->failed, c->failed, NULL))) {
 		snprintf(e->detail, sizeof e->detail, "%s: cannot open dead-letter file: %s",
-			 c->failed, rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
+		         c->failed, rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
 		return rc;
 	}
 	return 0;
 }
 
 int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, char *detail,
-			 size_t dlen)
+                         size_t dlen)
 {
 	struct engine e = {.c = c, .window_min = c->max_inflight};
 	e.started = infty_sum_now();
 	e.reasons = json_object_new_object();
-	size_t window = c->window > 0 ? (size_t)c->window
-				      : (size_t)(c->max_inflight * 4 > 64 ? c->max_inflight * 4 : 64);
+	size_t window = c->window > 0
+	                    ? (size_t)c->window
+	                    : (size_t)(c->max_inflight * 4 > 64 ? c->max_inflight * 4 : 64);
 	struct infty_progress *p = NULL;
 	int rc = e.reasons ? open_all(&e) : INFTY_ENOMEM;
 	if (!rc)
-		p = infty_progress_new(stderr, "summarize", "traces", 0,
-				       (uint64_t)(infty_reader_size(e.in) > 0 ? infty_reader_size(e.in) : 0),
-				       c->quiet);
+		p = infty_progress_new(
+		    stderr, "summarize", "traces", 0,
+		    (uint64_t)(infty_reader_size(e.in) > 0 ? infty_reader_size(e.in) : 0),
+		    c->quiet);
 	double last_progress = 0;
 	while (!rc) {
 		while (!rc && !e.eof && !e.fatal && e.flen < window)
@@ -830,7 +840,7 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 			break;
 		if (stop_flag) {
 			snprintf(e.detail, sizeof e.detail,
-				 "interrupted; completed summaries are kept in the cache");
+			         "interrupted; completed summaries are kept in the cache");
 			rc = INFTY_ECANCELED;
 			break;
 		}

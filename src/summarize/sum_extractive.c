@@ -45,11 +45,13 @@ static int contains_ci(const char *s, size_t len, const char *w)
 
 static int score(const char *s, size_t len)
 {
-	static const char *const concl[] = {"therefore", "thus", "hence", "so the", "we get",
-					    "which gives", "gives", "means", "answer", "result",
-					    "conclude", "total", "solution", "equals", "is equal"};
-	static const char *const explore[] = {"wait", "hmm", "let me", "alternatively", "but ",
-					      "maybe", "perhaps", "i think", "okay", "ok,", "oh"};
+	static const char *const concl[] = {"therefore", "thus",        "hence",    "so the",
+	                                    "we get",    "which gives", "gives",    "means",
+	                                    "answer",    "result",      "conclude", "total",
+	                                    "solution",  "equals",      "is equal"};
+	static const char *const explore[] = {"wait", "hmm",   "let me",  "alternatively",
+	                                      "but ", "maybe", "perhaps", "i think",
+	                                      "okay", "ok,",   "oh"};
 	int sc = 0;
 	if (memchr(s, '=', len))
 		sc += 3;

@@ -110,7 +110,7 @@ static double step_now;
  * dropped once no byte moved in either direction for stall seconds.
  */
 static int on_progress(void *u, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
+                       curl_off_t ulnow)
 {
 	(void)dltotal, (void)ultotal;
 	struct xfer *x = u;
@@ -159,7 +159,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *u)
 		} else {
 			time_t t = curl_getdate(v, NULL);
 			if (t != -1)
-				x->retry_after = difftime(t, time(NULL)) > 0 ? difftime(t, time(NULL)) : 0;
+				x->retry_after =
+				    difftime(t, time(NULL)) > 0 ? difftime(t, time(NULL)) : 0;
 		}
 	} else if (name == 14 && !strncasecmp(p, "x-should-retry", 14)) {
 		x->should_retry = !strcasecmp(v, "true");
@@ -340,7 +341,7 @@ void infty_sum_http_free(struct sum_http *h)
 }
 
 int infty_sum_http_submit(struct sum_http *h, void *job, const char *body, size_t len,
-			  double not_before, long tokens)
+                          double not_before, long tokens)
 {
 	struct item it = {job, body, len, not_before, tokens};
 	if (not_before <= infty_sum_now())
@@ -566,8 +567,8 @@ int infty_sum_http_step(struct sum_http *h, double max_wait)
 	int running;
 	for (int k = 0; k < n; k++) {
 		int flags = (ev[k].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
-			    (ev[k].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
-			    (ev[k].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
+		            (ev[k].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
+		            (ev[k].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
 		if (curl_multi_socket_action(h->m, ev[k].data.fd, flags, &running))
 			return INFTY_EHTTP;
 	}
@@ -660,15 +661,15 @@ int infty_sum_http_ready(struct sum_http *h, double timeout, char *detail, size_
 			curl_easy_cleanup(e);
 			if (!cc && (status == 401 || status == 403)) {
 				snprintf(detail, dlen, "%s: http %ld: the API key was refused", url,
-					 status);
+				         status);
 				return INFTY_EINVAL;
 			}
 			/* Anything but "loading" (503) or no answer means the server is up. */
 			if (!cc && status != 503 && status != 502)
 				break;
 			if (infty_sum_now() > deadline) {
-				snprintf(detail, dlen, "%s: not ready after %.0f s (%s)", url, timeout,
-					 cc ? curl_easy_strerror(cc) : "http 503");
+				snprintf(detail, dlen, "%s: not ready after %.0f s (%s)", url,
+				         timeout, cc ? curl_easy_strerror(cc) : "http 503");
 				return INFTY_EHTTP;
 			}
 			usleep(200000);

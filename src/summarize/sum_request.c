@@ -142,7 +142,7 @@ static int add_msg(struct json_object *arr, const char *role, const char *text, 
 
 /* Expand {question}, {summary} and {segment} in tpl into an owned string. */
 static char *fill_template(const char *tpl, const char *q, const char *sum, const char *seg,
-			   size_t seg_len, size_t *out_len)
+                           size_t seg_len, size_t *out_len)
 {
 	size_t cap = 0, len = 0;
 	char *buf = NULL;
@@ -177,8 +177,8 @@ static char *fill_template(const char *tpl, const char *q, const char *sum, cons
 }
 
 struct json_object *infty_sum_req_messages(const struct sum_trace_view *t, size_t i,
-					   enum sum_mode mode, const struct sum_prompts *p,
-					   const char *prev_summary)
+                                           enum sum_mode mode, const struct sum_prompts *p,
+                                           const char *prev_summary)
 {
 	struct json_object *arr = json_object_new_array();
 	if (!arr)
@@ -186,7 +186,7 @@ struct json_object *infty_sum_req_messages(const struct sum_trace_view *t, size_
 	if (mode == SUM_MODE_UPDATE && i > 0) {
 		size_t len;
 		char *u = fill_template(p->update, t->question, prev_summary ? prev_summary : "",
-					t->seg[i], t->seg_len[i], &len);
+		                        t->seg[i], t->seg_len[i], &len);
 		if (!u || add_msg(arr, "user", u, len)) {
 			infty_free(u);
 			json_object_put(arr);
@@ -215,8 +215,8 @@ struct json_object *infty_sum_req_messages(const struct sum_trace_view *t, size_
 	}
 	joined[len] = '\0';
 	int bad = add_msg(arr, "user", t->question, strlen(t->question)) ||
-		  add_msg(arr, "assistant", joined, len) ||
-		  add_msg(arr, "user", p->cumulative, strlen(p->cumulative));
+	          add_msg(arr, "assistant", joined, len) ||
+	          add_msg(arr, "user", p->cumulative, strlen(p->cumulative));
 	infty_free(joined);
 	if (bad) {
 		json_object_put(arr);
@@ -226,7 +226,7 @@ struct json_object *infty_sum_req_messages(const struct sum_trace_view *t, size_
 }
 
 int infty_sum_req_build(const struct sum_config *c, struct json_object *messages, int n_choices,
-			char key[72], char **body_out, size_t *body_len)
+                        char key[72], char **body_out, size_t *body_len)
 {
 	struct json_object *o = json_object_new_object();
 	if (!o)
@@ -289,7 +289,7 @@ long infty_sum_count_messages(struct json_object *messages)
 		struct json_object *m = json_object_array_get_idx(messages, k), *ct;
 		if (json_object_object_get_ex(m, "content", &ct))
 			total += infty_sum_count_tokens(json_object_get_string(ct),
-							(size_t)json_object_get_string_len(ct));
+			                                (size_t)json_object_get_string_len(ct));
 	}
 	return total;
 }

@@ -33,7 +33,7 @@ static struct sum_trace_view view3(void)
 static struct sum_prompts prompts(void)
 {
 	struct sum_prompts p = {infty_strdup("List it with '*'."),
-				infty_strdup("Q={question} S={summary} G={segment}"), "sha256:x"};
+	                        infty_strdup("Q={question} S={summary} G={segment}"), "sha256:x"};
 	return p;
 }
 
@@ -55,7 +55,8 @@ static void cumulative_layout(void **state)
 	struct json_object *m = infty_sum_req_messages(&v, 1, SUM_MODE_CUMULATIVE, &p, NULL);
 	assert_int_equal(json_object_array_length(m), 3);
 	assert_string_equal(content(m, 0, "user"), "What is y?");
-	assert_string_equal(content(m, 1, "assistant"), "First we set x = 2.\n\nThen y = x + 1 = 3.");
+	assert_string_equal(content(m, 1, "assistant"),
+	                    "First we set x = 2.\n\nThen y = x + 1 = 3.");
 	assert_string_equal(content(m, 2, "user"), "List it with '*'.");
 	json_object_put(m);
 	/* update mode: segment 0 is the cumulative request, later ones the template */
@@ -64,8 +65,7 @@ static void cumulative_layout(void **state)
 	json_object_put(m);
 	m = infty_sum_req_messages(&v, 2, SUM_MODE_UPDATE, &p, "* x = 2");
 	assert_int_equal(json_object_array_length(m), 1);
-	assert_string_equal(content(m, 0, "user"),
-			    "Q=What is y? S=* x = 2 G=So the answer is 3.");
+	assert_string_equal(content(m, 0, "user"), "Q=What is y? S=* x = 2 G=So the answer is 3.");
 	json_object_put(m);
 	infty_sum_prompts_release(&p);
 }
@@ -121,47 +121,54 @@ static void error_shapes(void **state)
 		enum sum_class cls;
 		const char *reason;
 	} t[] = {
-		{400, "{\"error\":{\"message\":\"This model's maximum context length is 8192 tokens. "
-		      "However, your messages resulted in 9412 tokens.\",\"code\":\"context_length_exceeded\"}}",
-		 SUM_PERMANENT, "context_overflow"},
-		{400, "{\"error\":{\"message\":\"'max_tokens' is too large: 2048. This model's maximum "
-		      "context length is 4096 tokens\",\"type\":\"BadRequestError\",\"code\":400}}",
-		 SUM_PERMANENT, "context_overflow"},
-		{400, "{\"error\":{\"code\":400,\"type\":\"exceed_context_size_error\",\"message\":"
-		      "\"request (9412 tokens) exceeds the available context size (8192 tokens)\"}}",
-		 SUM_PERMANENT, "context_overflow"},
-		{422, "{\"error\":\"Input validation error: `inputs` tokens + `max_new_tokens` must be "
-		      "<= 8192\",\"error_type\":\"validation\"}",
-		 SUM_PERMANENT, "context_overflow"},
-		{400, "{\"object\":\"error\",\"message\":\"The input is longer than the model's context "
-		      "length\",\"type\":\"BadRequestError\",\"code\":400}",
-		 SUM_PERMANENT, "context_overflow"},
-		{400, "{\"error\":{\"message\":\"bad temperature\",\"type\":\"invalid_request_error\"}}",
-		 SUM_PERMANENT, "bad_request"},
-		{401, "{\"error\":{\"message\":\"Incorrect API key\"}}", SUM_FATAL, "auth"},
-		{403, "", SUM_FATAL, "auth"},
-		{404, "{\"error\":{\"message\":\"The model `x` does not exist.\",\"code\":404}}",
-		 SUM_FATAL, "unknown_model"},
-		{429, "{\"error\":{\"message\":\"quota\",\"code\":\"insufficient_quota\"}}", SUM_FATAL,
-		 "insufficient_quota"},
-		{429, "{\"error\":{\"message\":\"Rate limit\",\"code\":\"rate_limit_exceeded\"}}",
-		 SUM_RETRY, "rate_limited"},
-		{503, "{\"error\":{\"message\":\"Loading model\",\"type\":\"unavailable_error\"}}",
-		 SUM_RETRY, "overloaded"},
-		{500, "{\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}", SUM_RETRY,
-		 "server_error"},
-		{502, "<html><body>502 Bad Gateway</body></html>", SUM_RETRY, "gateway_error"},
-		{424, "{\"error\":\"GenerationError\"}", SUM_RETRY, "server_error"},
-		{200, "{\"choices\": [", SUM_RETRY, "malformed_response"},
-		{200, "<html>proxy</html>", SUM_RETRY, "malformed_response"},
-		{200, "{\"choices\":[]}", SUM_RETRY, "malformed_response"},
-		{200, "{\"error\":{\"message\":\"EngineCore died\"}}", SUM_RETRY, "error_in_body"},
+	    {400,
+	     "{\"error\":{\"message\":\"This model's maximum context length is 8192 tokens. "
+	     "However, your messages resulted in 9412 "
+	     "tokens.\",\"code\":\"context_length_exceeded\"}}",
+	     SUM_PERMANENT, "context_overflow"},
+	    {400,
+	     "{\"error\":{\"message\":\"'max_tokens' is too large: 2048. This model's maximum "
+	     "context length is 4096 tokens\",\"type\":\"BadRequestError\",\"code\":400}}",
+	     SUM_PERMANENT, "context_overflow"},
+	    {400,
+	     "{\"error\":{\"code\":400,\"type\":\"exceed_context_size_error\",\"message\":"
+	     "\"request (9412 tokens) exceeds the available context size (8192 tokens)\"}}",
+	     SUM_PERMANENT, "context_overflow"},
+	    {422,
+	     "{\"error\":\"Input validation error: `inputs` tokens + `max_new_tokens` must be "
+	     "<= 8192\",\"error_type\":\"validation\"}",
+	     SUM_PERMANENT, "context_overflow"},
+	    {400,
+	     "{\"object\":\"error\",\"message\":\"The input is longer than the model's context "
+	     "length\",\"type\":\"BadRequestError\",\"code\":400}",
+	     SUM_PERMANENT, "context_overflow"},
+	    {400,
+	     "{\"error\":{\"message\":\"bad temperature\",\"type\":\"invalid_request_error\"}}",
+	     SUM_PERMANENT, "bad_request"},
+	    {401, "{\"error\":{\"message\":\"Incorrect API key\"}}", SUM_FATAL, "auth"},
+	    {403, "", SUM_FATAL, "auth"},
+	    {404, "{\"error\":{\"message\":\"The model `x` does not exist.\",\"code\":404}}",
+	     SUM_FATAL, "unknown_model"},
+	    {429, "{\"error\":{\"message\":\"quota\",\"code\":\"insufficient_quota\"}}", SUM_FATAL,
+	     "insufficient_quota"},
+	    {429, "{\"error\":{\"message\":\"Rate limit\",\"code\":\"rate_limit_exceeded\"}}",
+	     SUM_RETRY, "rate_limited"},
+	    {503, "{\"error\":{\"message\":\"Loading model\",\"type\":\"unavailable_error\"}}",
+	     SUM_RETRY, "overloaded"},
+	    {500, "{\"error\":{\"message\":\"boom\",\"type\":\"server_error\"}}", SUM_RETRY,
+	     "server_error"},
+	    {502, "<html><body>502 Bad Gateway</body></html>", SUM_RETRY, "gateway_error"},
+	    {424, "{\"error\":\"GenerationError\"}", SUM_RETRY, "server_error"},
+	    {200, "{\"choices\": [", SUM_RETRY, "malformed_response"},
+	    {200, "<html>proxy</html>", SUM_RETRY, "malformed_response"},
+	    {200, "{\"choices\":[]}", SUM_RETRY, "malformed_response"},
+	    {200, "{\"error\":{\"message\":\"EngineCore died\"}}", SUM_RETRY, "error_in_body"},
 	};
 	for (size_t k = 0; k < sizeof t / sizeof *t; k++) {
 		struct sum_verdict v = cls(t[k].status, t[k].body);
 		if (v.cls != t[k].cls || strcmp(v.reason, t[k].reason))
 			fail_msg("case %zu: got %s/%s, want %s/%s", k, infty_sum_class_name(v.cls),
-				 v.reason, infty_sum_class_name(t[k].cls), t[k].reason);
+			         v.reason, infty_sum_class_name(t[k].cls), t[k].reason);
 		infty_sum_verdict_release(&v);
 	}
 	struct sum_verdict v = cls(429, "{}");
@@ -180,15 +187,17 @@ static void error_shapes(void **state)
 	assert_string_equal(v.reason, "timeout");
 }
 
-#define CHOICE(content, extra, fr)                                                             \
-	"{\"message\":{\"role\":\"assistant\",\"content\":" content extra "},\"finish_reason\":\"" fr \
-	"\"}"
+#define CHOICE(content, extra, fr)                                                                 \
+	"{\"message\":{\"role\":\"assistant\",\"content\":" content extra                          \
+	"},\"finish_reason\":\"" fr "\"}"
 
 static void responses(void **state)
 {
 	(void)state;
-	struct sum_verdict v = cls(200, "{\"choices\":[" CHOICE("\"* a\\n* b\"", "", "stop")
-					"],\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":7}}");
+	struct sum_verdict v =
+	    cls(200, "{\"choices\":[" CHOICE(
+	                 "\"* a\\n* b\"", "",
+	                 "stop") "],\"usage\":{\"prompt_tokens\":50,\"completion_tokens\":7}}");
 	assert_int_equal(v.cls, SUM_OK);
 	assert_string_equal(v.text, "* a\n* b");
 	assert_int_equal(v.prompt_tokens, 50);
@@ -197,7 +206,7 @@ static void responses(void **state)
 
 	/* first choice cut by length, second one accepted */
 	v = cls(200, "{\"choices\":[" CHOICE("\"* cut\"", "", "length") "," CHOICE("\"* ok\"", "",
-										   "stop") "]}");
+	                                                                           "stop") "]}");
 	assert_int_equal(v.cls, SUM_OK);
 	assert_string_equal(v.text, "* ok");
 	infty_sum_verdict_release(&v);
@@ -210,17 +219,17 @@ static void responses(void **state)
 
 	/* reasoning fields and a leading <think> are stripped and counted */
 	v = cls(200, "{\"choices\":[" CHOICE("\"* r\"", ",\"reasoning\":\"abcdefghabcdefgh\"",
-					     "stop") "]}");
+	                                     "stop") "]}");
 	assert_int_equal(v.cls, SUM_OK);
 	assert_string_equal(v.text, "* r");
 	assert_true(v.reasoning_tokens > 0);
 	infty_sum_verdict_release(&v);
 	v = cls(200, "{\"choices\":[" CHOICE("\"* r\"", ",\"reasoning_content\":\"abcdefgh\"",
-					     "stop") "]}");
+	                                     "stop") "]}");
 	assert_true(v.reasoning_tokens > 0);
 	infty_sum_verdict_release(&v);
 	v = cls(200, "{\"choices\":[" CHOICE("\"<think>\\nhmm hmm hmm\\n</think>\\n\\n* t\"", "",
-					     "stop") "]}");
+	                                     "stop") "]}");
 	assert_int_equal(v.cls, SUM_OK);
 	assert_string_equal(v.text, "* t");
 	assert_true(v.reasoning_tokens > 0);
@@ -238,8 +247,8 @@ static void responses(void **state)
 	/* silent truncation: prompt_tokens far below our count */
 	struct sum_config c;
 	infty_sum_config_init(&c);
-	const char *b = "{\"choices\":[" CHOICE("\"* a\"", "", "stop")
-			"],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":3}}";
+	const char *b = "{\"choices\":[" CHOICE(
+	    "\"* a\"", "", "stop") "],\"usage\":{\"prompt_tokens\":100,\"completion_tokens\":3}}";
 	struct sum_http_result r = {200, 0, b, strlen(b), -1, -1};
 	assert_int_equal(infty_sum_classify(&r, &c, 1000, &v), 0);
 	assert_int_equal(v.cls, SUM_PERMANENT);
@@ -341,10 +350,10 @@ static void alloc_failure(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(cumulative_layout), cmocka_unit_test(key_ignores_max_tokens),
-		cmocka_unit_test(error_shapes),      cmocka_unit_test(responses),
-		cmocka_unit_test(validate_and_redact), cmocka_unit_test(extractive),
-		cmocka_unit_test(cache_roundtrip),   cmocka_unit_test(alloc_failure),
+	    cmocka_unit_test(cumulative_layout),   cmocka_unit_test(key_ignores_max_tokens),
+	    cmocka_unit_test(error_shapes),        cmocka_unit_test(responses),
+	    cmocka_unit_test(validate_and_redact), cmocka_unit_test(extractive),
+	    cmocka_unit_test(cache_roundtrip),     cmocka_unit_test(alloc_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
