@@ -3,7 +3,7 @@
 # whole-trace rejects (no silent truncation), --max-tokens, stats, usage.
 . "$(dirname "$0")/lib.sh"
 F=$FIXTURES/build
-plan 27
+plan 30
 
 run infty-build --help
 is_rc 0 "--help exits 0"
@@ -58,6 +58,13 @@ if [ -f "$INFTY_TOKENIZER_DEFAULT" ]; then
 else
 	for i in 1 2 3 4 5; do skip "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"; done
 fi
+
+run infty-build -t none -s "$T/empty.json" </dev/null
+is "$RC:$OUT" "0:" "empty input: no instance, exit 0"
+like "$(cat "$T/empty.json")" '"records_in": 0' "empty input: stats still written"
+printf '%s\r\n' "$(sed -n 2p "$F/summarized.jsonl")" >"$T/crlf.jsonl"
+run infty-build -t none --no-meta "$T/crlf.jsonl"
+is "$OUT" "$(sed -n 2,3p "$F/expected-paper.jsonl")" "CRLF line ends are read as LF"
 
 run infty-build -t none --max-tokens 10 "$F/summarized.jsonl"
 is_rc 2 "--max-tokens without a tokenizer is a usage error"
