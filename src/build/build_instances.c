@@ -497,7 +497,8 @@ static struct json_object *dist(int64_t *v, size_t n)
 	struct json_object *d = json_object_new_object();
 	if (!d)
 		return NULL;
-	qsort(v, n, sizeof *v, cmp_i64);
+	if (n)
+		qsort(v, n, sizeof *v, cmp_i64);
 	int64_t sum = 0;
 	for (size_t i = 0; i < n; i++)
 		sum += v[i];
