@@ -18,6 +18,7 @@
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #ifndef INFTY_VERSION
@@ -429,6 +430,15 @@ static int write_stats(const struct infty_seg_run_opts *o, const struct infty_se
 
 /* ---- the run ------------------------------------------------------------- */
 
+/* qsort order: longer lines first, ties by line number (a total order). */
+static int longer_first(const void *a, const void *b)
+{
+	const struct slot *x = *(const struct slot *const *)a, *y = *(const struct slot *const *)b;
+	if (x->len != y->len)
+		return x->len < y->len ? 1 : -1;
+	return (x->lineno > y->lineno) - (x->lineno < y->lineno);
+}
+
 struct run {
 	struct infty_reader *in;
 	struct infty_writer *out, *rej;
@@ -436,6 +446,7 @@ struct run {
 	struct infty_seg_spans *spans;
 	int nthreads;
 	struct slot *slots;
+	struct slot **order; /* the batch's slots, longest line first */
 	size_t nslots;
 	struct idset ids;
 	struct hist tok, segs;
@@ -534,6 +545,7 @@ static void run_release(struct run *R, const struct infty_seg_counter *c)
 	for (size_t i = 0; i < R->nslots; i++)
 		slot_clear(&R->slots[i]);
 	infty_free(R->slots);
+	infty_free(R->order);
 	infty_free(R->ids.v);
 	infty_free(R->tok.v);
 	infty_free(R->segs.v);
@@ -561,7 +573,8 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 	X.file = infty_reader_path(R.in);
 	if (!(R.cctx = infty_calloc((size_t)R.nthreads, sizeof *R.cctx)) ||
 	    !(R.spans = infty_calloc((size_t)R.nthreads, sizeof *R.spans)) ||
-	    !(R.slots = infty_calloc(batch, sizeof *R.slots))) {
+	    !(R.slots = infty_calloc(batch, sizeof *R.slots)) ||
+	    !(R.order = infty_calloc(batch, sizeof *R.order))) {
 		rc = INFTY_ENOMEM;
 		goto fail;
 	}
@@ -616,10 +629,18 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 			n++;
 		}
 		t->rows += n;
+		/*
+		 * Longest rows first: a batch waits for its slowest row, so starting
+		 * the big ones early keeps every thread busy until the end.  Results
+		 * stay in their slots, so the output order does not change.
+		 */
+		for (size_t i = 0; i < n; i++)
+			R.order[i] = &R.slots[i];
+		qsort(R.order, n, sizeof *R.order, longer_first);
 #pragma omp parallel for schedule(dynamic, 1) num_threads(R.nthreads)
 		for (size_t i = 0; i < n; i++) {
 			int th = omp_get_thread_num();
-			process(&X, &R.slots[i], R.cctx[th], &R.spans[th]);
+			process(&X, R.order[i], R.cctx[th], &R.spans[th]);
 		}
 		for (size_t i = 0; i < n; i++) {
 			if (R.slots[i].err) {
