@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 34
+plan 35
 
 IN=$ROOT/data/sample.jsonl
 # The top Makefile's global settings that change how make treats the
@@ -118,6 +118,12 @@ touch "$T/ref4"
 sleep 0.2
 convert "$A" 3 FORMAT=hf
 is "$(find "$A" -path '*/done/*' -newer "$T/ref4" | sed "s|$A/||; s|/done/.*||" | sort -u | tr '\n' ' ')" "build merge " "FORMAT=hf reruns build and merge, not segment or summarize"
+
+# A new MODEL reruns summarize, build and merge, not segment.
+touch "$T/ref7"
+sleep 0.2
+run $MK convert OUT="$A" ENDPOINT="$EP" MODEL=fake-model-2
+is "$(find "$A" -path '*/done/*' -newer "$T/ref7" | sed "s|$A/||; s|/done/.*||" | sort -u | tr '\n' ' ')" "build merge summarize " "MODEL change reruns summarize, build and merge only"
 
 # A relaunch with only OUT= reuses the run's settings (FORMAT=hf included).
 touch "$T/ref5"
