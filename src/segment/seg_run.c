@@ -36,7 +36,8 @@ struct result {
 	int64_t *tok;        /* trace: tokens per segment, owned */
 	size_t nseg;
 	uint64_t hard, lines;
-	char *msg; /* reject: "reason: detail" for the log, owned */
+	uint64_t content_hash; /* trace: for ids repeated within the run */
+	char *msg;             /* reject: "reason: detail" for the log, owned */
 };
 
 struct slot {
@@ -200,6 +201,9 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 	if (!(r->id = infty_strdup(it->id)) || !(r->tok = infty_malloc(sp->n * sizeof *r->tok)))
 		return INFTY_ENOMEM;
 	r->nseg = sp->n;
+	/* Question NUL reasoning: what tells two traces with one uuid apart. */
+	r->content_hash = infty_hash64(it->question, strlen(it->question)) * 31u ^
+	                  infty_hash64(it->reasoning, it->reasoning_len);
 	struct infty_buf *b = &r->js;
 	rc = put(b, ",\"source\":{\"format\":");
 	rc = rc ? rc : putstr(b, infty_seg_format_name(it->format));
@@ -481,34 +485,40 @@ static int write_slot(struct run *R, const struct infty_seg_run_opts *o, struct 
 			}
 			continue;
 		}
-		/* A repeated id (uuids are not unique in OpenR1) gets ":2", ":3", ... */
+		/*
+		 * A repeated id (uuids are not unique in OpenR1) gets ":" and 8 hex
+		 * digits of its content hash, so its id does not depend on how many
+		 * repeats came before; identical content repeated gets ":2", ":3".
+		 */
 		R->line.len = 0;
-		char idbuf[32];
+		char suffix[48];
 		int fresh = idset_add(&R->ids, infty_hash64(r->id, strlen(r->id)));
 		if (fresh < 0)
 			return INFTY_ENOMEM;
 		rc = put(&R->line, "{\"id\":");
 		rc = rc ? rc : putstr(&R->line, r->id);
-		for (unsigned k = 2; !rc && !fresh; k++) {
-			size_t base = strlen(r->id);
-			snprintf(idbuf, sizeof idbuf, ":%u", k);
-			size_t L = base + strlen(idbuf);
-			char *nid = infty_malloc(L + 1);
+		for (unsigned k = 1; !rc && !fresh; k++) {
+			if (k == 1)
+				snprintf(suffix, sizeof suffix, ":%08llx",
+				         (unsigned long long)(r->content_hash & 0xffffffffu));
+			else
+				snprintf(suffix, sizeof suffix, ":%08llx:%u",
+				         (unsigned long long)(r->content_hash & 0xffffffffu), k);
+			size_t base = strlen(r->id), sl = strlen(suffix);
+			char *nid = infty_malloc(base + sl + 1);
 			if (!nid)
 				return INFTY_ENOMEM;
 			memcpy(nid, r->id, base);
-			memcpy(nid + base, idbuf, strlen(idbuf) + 1);
-			fresh = idset_add(&R->ids, infty_hash64(nid, L));
-			if (fresh < 0) {
-				infty_free(nid);
-				return INFTY_ENOMEM;
-			}
-			if (fresh) {
+			memcpy(nid + base, suffix, sl + 1);
+			fresh = idset_add(&R->ids, infty_hash64(nid, base + sl));
+			if (fresh > 0) {
 				R->line.len = 0;
 				rc = put(&R->line, "{\"id\":");
 				rc = rc ? rc : putstr(&R->line, nid);
 			}
 			infty_free(nid);
+			if (fresh < 0)
+				return INFTY_ENOMEM;
 		}
 		rc = rc ? rc : infty_buf_append(&R->line, r->js.data, r->js.len);
 		if (rc)

@@ -3,7 +3,7 @@
 # every reject reason, each --pick, both pack modes; sharding, 1-vs-N threads,
 # .zst output, stdin, CRLF, empty input, write and read failures.
 . "$(dirname "$0")/lib.sh"
-plan 46
+plan 48
 
 F=$FIXTURES/segment
 E=$F/expected
@@ -94,6 +94,13 @@ is "$(cat "$T/s0.jsonl" "$T/s1.jsonl" | jq -r .id | sort | tr '\n' ' ')" \
 	"$(jq -r .id "$T/all.jsonl" | sort | tr '\n' ' ')" "two shards together give every trace"
 is "$(jq -r .id "$T/s0.jsonl" "$T/s1.jsonl" | sort | uniq -d | wc -l | tr -d ' ')" "0" \
 	"and no trace twice"
+# Repeated ids: a different trace under the same id gets ":<8 hex>" of its
+# content, the very same trace again also ":2", ":3".
+cat shapes.jsonl shapes.jsonl shapes.jsonl >"$T/rep.jsonl"
+run infty-segment -q -o "$T/rep.out" "$T/rep.jsonl"
+is "$(jq -r .id "$T/rep.out" | sort | uniq -d | wc -l | tr -d ' ')" "0" "repeated rows get unique ids"
+like "$(jq -r .id "$T/rep.out" | tr '\n' ' ')" "corpus/0001 .*corpus/0001:[0-9a-f]{8} .*corpus/0001:[0-9a-f]{8}:2 " \
+	"as id, id:<content hash>, id:<content hash>:2"
 for j in 1 2; do
 	infty-segment -q -j $j --eta 48 -o "$T/j$j.jsonl" "$T/mix.jsonl" 2>/dev/null
 done

@@ -602,8 +602,16 @@ static void stage_accounting_and_threads(void **state)
 	assert_int_equal(infty_seg_run(&o, &c, &t2, detail, sizeof detail), 0);
 	char *a = slurp(o1), *b = slurp(o2);
 	assert_string_equal(a, b);
-	/* Ids are unique: t0..t9 occur again as rows 50..59, and get ":2". */
-	assert_non_null(strstr(a, "{\"id\":\"t1:2\","));
+	/*
+	 * Ids are unique: t0..t9 occur again as rows 50..59 and get ":" plus 8
+	 * hex digits of their content hash.
+	 */
+	const char *dup = strstr(a, "{\"id\":\"t1:");
+	assert_non_null(dup);
+	dup += strlen("{\"id\":\"t1:");
+	for (int k = 0; k < 8; k++)
+		assert_non_null(strchr("0123456789abcdef", dup[k]));
+	assert_int_equal(dup[8], '"');
 	/* Every line is one valid JSON record. */
 	for (char *line = a, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
 		*nl = 0;
