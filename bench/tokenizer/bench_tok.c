@@ -47,7 +47,7 @@ static double cpu_now(void)
 static double last_cpu;
 
 static double run(struct infty_tok_ctx **ctxs, struct doc *d, size_t nd, int nthreads,
-		  int count_only, uint64_t *tokens)
+                  int count_only, uint64_t *tokens)
 {
 	uint64_t total = 0;
 	double t0 = now(), c0 = cpu_now();
@@ -80,6 +80,27 @@ static double run(struct infty_tok_ctx **ctxs, struct doc *d, size_t nd, int nth
 	*tokens = total;
 	last_cpu = cpu_now() - c0;
 	return now() - t0;
+}
+
+/* The machine's parallelism right now: a fixed amount of pure arithmetic on
+ * 1 thread, then split over nthreads.  The ratio is what any perfectly
+ * parallel code would gain at this moment, so a shared, busy machine is
+ * told apart from a tokenizer that does not scale. */
+static double control_ratio(int nthreads)
+{
+	const long work = 200000000;
+	double t[2];
+	for (int k = 0; k < 2; k++) {
+		int nt = k ? nthreads : 1;
+		double t0 = now(), sink = 0;
+#pragma omp parallel for num_threads(nt) reduction(+ : sink) schedule(static)
+		for (long i = 0; i < work; i++)
+			sink += (double)(i & 1023) * 1e-9;
+		t[k] = now() - t0;
+		if (sink < 0)
+			puts("");
+	}
+	return t[0] / t[1];
 }
 
 int main(int argc, char **argv)
@@ -154,6 +175,7 @@ int main(int argc, char **argv)
 		t[3][round] = run(cn, d, nd, (int)threads, 1, &tk[3]);
 		cpu[3][round] = last_cpu;
 	}
+	double control = control_ratio((int)threads);
 	double med[4], cmed[4];
 	for (int q = 0; q < 4; q++) {
 		for (int i = 1; i < ROUNDS; i++)
@@ -184,9 +206,10 @@ int main(int argc, char **argv)
 	       "\"encode_1t_cold_s\":%.3f,\"encode_%ldt_cold_s\":%.3f,"
 	       "\"encode_1t_s\":%.3f,\"count_1t_s\":%.3f,\"encode_%ldt_s\":%.3f,"
 	       "\"count_%ldt_s\":%.3f,\"cpu_encode_1t_s\":%.3f,\"cpu_encode_%ldt_s\":%.3f,"
-	       "\"peak_rss_mb\":%.1f}\n",
+	       "\"control_%ldt_ratio\":%.2f,\"peak_rss_mb\":%.1f}\n",
 	       nd, bytes, (unsigned long long)tk[0], load, cold1, threads, coldn, med[0], med[1],
-	       threads, med[2], threads, med[3], cmed[0], threads, cmed[2], ru.ru_maxrss / 1024.0);
+	       threads, med[2], threads, med[3], cmed[0], threads, cmed[2], threads, control,
+	       ru.ru_maxrss / 1024.0);
 	infty_tokenizer_free(tok);
 	for (size_t i = 0; i < nd; i++)
 		free(d[i].s);

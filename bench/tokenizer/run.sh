@@ -48,6 +48,7 @@ c1, cn = i["cpu_encode_1t_s"], i[f"cpu_encode_{th}t_s"]
 print(f"CPU time, encode: 1 thread {c1:.3f} s, {th} threads {cn:.3f} s in total "
       f"({cn/c1:.2f}x the work; cores actually used by the {th}-thread run: {cn/i[f'encode_{th}t_s']:.2f}); "
       f"cold first pass: 1 thread {i['encode_1t_cold_s']:.3f} s")
+print(f"control: a perfectly parallel loop gains {i[f'control_{th}t_ratio']:.2f}x with {th} threads on this machine right now")
 same = i["tokens"] == r["hf"]["tokens"]
 print(f"token totals: infty {i['tokens']}, HF {r['hf']['tokens']}, tiktoken {r['tiktoken']['tokens']}"
       + ("" if same else "  MISMATCH with HF"))
