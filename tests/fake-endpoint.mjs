@@ -16,7 +16,9 @@
 // Scenarios: ok, 429, quota, 500, 503, overflow-openai, overflow-vllm,
 // overflow-llamacpp, overflow-tgi, overflow-sglang, 400, 401, 404-model, hang,
 // trickle, malformed, html, length, length-first, reasoning,
-// reasoning-content, think, truncate, tag, empty, error-in-200.
+// reasoning-content, think, truncate, tag, empty, error-in-200; with
+// "stream": true in the request also slow-stream, stream-stall,
+// error-in-stream.
 import http from 'node:http';
 import crypto from 'node:crypto';
 
@@ -113,6 +115,39 @@ function errorReply(res, scenario) {
 	return false;
 }
 
+// A streamed answer: server-sent events of deltas (reasoning first, content
+// in 8-character pieces), then each choice's finish_reason, then usage.
+// slow-stream spaces the events by 300 ms (slow but alive); stream-stall stops
+// half way and never ends; error-in-stream sends an error event.
+function stream(res, out, scenario) {
+	stats.by_status.stream = (stats.by_status.stream || 0) + 1;
+	res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+	const ev = [];
+	const chunk = (choices, extra = {}) => ev.push(`data: ${JSON.stringify({ id: out.id,
+		object: 'chat.completion.chunk', model: out.model, choices, ...extra })}\n\n`);
+	for (const c of out.choices) {
+		chunk([{ index: c.index, delta: { role: 'assistant' } }]);
+		const r = c.message.reasoning || c.message.reasoning_content;
+		if (r) chunk([{ index: c.index, delta: { reasoning: r } }]);
+		for (let k = 0; k < c.message.content.length; k += 8)
+			chunk([{ index: c.index, delta: { content: c.message.content.slice(k, k + 8) } }]);
+	}
+	if (scenario === 'error-in-stream') ev.push('data: {"error":{"message":"EngineDeadError","type":"InternalServerError","code":500}}\n\n');
+	chunk(out.choices.map((c) => ({ index: c.index, delta: {}, finish_reason: c.finish_reason })));
+	chunk([], { usage: out.usage });
+	ev.push('data: [DONE]\n\n');
+	if (scenario === 'stream-stall') { ev.length = Math.floor(ev.length / 2); hangs.push(res); }
+	const gap = scenario === 'slow-stream' ? 300 : 0;
+	if (!gap) { res.write(ev.join('')); if (scenario !== 'stream-stall') res.end(); return; }
+	let k = 0;
+	const t = setInterval(() => {
+		if (res.destroyed) return clearInterval(t);
+		// Several events per tick so the whole answer takes about 2 s.
+		for (let j = 0; j < Math.ceil(ev.length / 7) && k < ev.length; j++) res.write(ev[k++]);
+		if (k >= ev.length) { clearInterval(t); res.end(); }
+	}, gap);
+}
+
 const server = http.createServer((req, res) => {
 	stats.requests++;
 	if (req.method === 'GET' && req.url === '/_stats') return send(res, 200, stats);
@@ -151,7 +186,8 @@ const server = http.createServer((req, res) => {
 			const out = completion(body, hash, scenario);
 			if (out.choices.some((c) => c.finish_reason === 'stop')) answered.add(hash);
 			stats.ok++;
-			send(res, 200, out);
+			if (body.stream) stream(res, out, scenario);
+			else send(res, 200, out);
 		};
 		// --jitter: answers come back in a scrambled order, to test reordering.
 		const delay = opt.latency + (opt.jitter ? Math.floor(Math.random() * opt.jitter) : 0);

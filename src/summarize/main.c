@@ -36,6 +36,7 @@ static const char usage_text[] =
     "      --max-tokens N        completion budget (default 2048)\n"
     "      --candidates N        choices tried before giving up (default 4)\n"
     "      --no-n                ask one choice per request instead of n=N\n"
+    "      --stream              stream answers (SSE): the stall timeout then sees tokens\n"
     "      --max-inflight N      requests in flight at most (default 64)\n"
     "      --ramp S              reach max-inflight over S seconds at start (default 0.25)\n"
     "      --window N            traces held for reordering (default 4 x max-inflight)\n"
@@ -90,6 +91,7 @@ enum {
 	O_VERSION,
 	O_TOKENIZER,
 	O_RAMP,
+	O_STREAM,
 };
 
 static const struct option longopts[] = {
@@ -124,6 +126,7 @@ static const struct option longopts[] = {
     {"extractive-budget", required_argument, 0, O_EXTB},
     {"tokenizer", required_argument, 0, O_TOKENIZER},
     {"ramp", required_argument, 0, O_RAMP},
+    {"stream", no_argument, 0, O_STREAM},
     {"quiet", no_argument, 0, 'q'},
     {"help", no_argument, 0, O_HELP},
     {"version", no_argument, 0, O_VERSION},
@@ -282,6 +285,9 @@ int main(int argc, char **argv)
 			break;
 		case O_TOKENIZER:
 			c.tokenizer = optarg;
+			break;
+		case O_STREAM:
+			c.stream = 1;
 			break;
 		case O_RAMP:
 			c.ramp = infty_parse_double("--ramp", optarg, 0, 3600);

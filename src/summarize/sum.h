@@ -42,6 +42,7 @@ struct sum_config {
 	long max_tokens;
 	int candidates; /* choices wanted in total before giving up */
 	int use_n;      /* ask for all candidates in one request with "n" */
+	int stream;     /* ask for server-sent events (stream: true) */
 	int max_inflight;
 	double ramp;          /* seconds to grow from 1 to max_inflight at start */
 	long window;          /* traces held in the reorder buffer */
@@ -174,6 +175,22 @@ const char *infty_sum_validate(const char *text, size_t len, long max_chars);
  * infty_sum_count_tokens).  Returns an owned string or NULL (ENOMEM).
  */
 char *infty_sum_extractive(const struct sum_trace_view *t, size_t i, long budget);
+
+/* ---- sum_sse.c ------------------------------------------------------------- */
+
+struct sum_sse;
+
+/* Incremental reader of a streamed completion.  NULL on allocation failure. */
+struct sum_sse *infty_sum_sse_new(void);
+/* Feed bytes as they arrive.  Returns 0 or INFTY_ENOMEM. */
+int infty_sum_sse_feed(struct sum_sse *s, const char *p, size_t n);
+/*
+ * The equivalent non-streamed body (choices with message content, reasoning
+ * and finish_reason, usage) or the stream's error event.  Owned string, or
+ * NULL on allocation failure.
+ */
+char *infty_sum_sse_body(struct sum_sse *s, size_t *len);
+void infty_sum_sse_free(struct sum_sse *s);
 
 /* ---- sum_cache.c ----------------------------------------------------------- */
 

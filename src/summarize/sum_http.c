@@ -50,7 +50,10 @@ struct xfer {
 	curl_off_t seen;
 	double last_move, stall;
 	int stalled;
-	int active; /* added to the multi handle */
+	int active;          /* added to the multi handle */
+	struct sum_sse *sse; /* owned: set when the answer is an event stream */
+	size_t seen_body;
+	char *sse_body; /* owned: the rebuilt body of a stream */
 };
 
 struct sum_http {
@@ -90,6 +93,12 @@ static size_t on_body(char *p, size_t sz, size_t n, void *u)
 {
 	struct xfer *x = u;
 	size_t add = sz * n;
+	if (x->sse) {
+		x->seen_body += add;
+		return x->seen_body > 4 * (size_t)MAX_BODY || infty_sum_sse_feed(x->sse, p, add)
+		           ? 0
+		           : add;
+	}
 	if (x->len + add > MAX_BODY) {
 		x->overflow = 1;
 		return 0;
@@ -164,6 +173,10 @@ static size_t on_header(char *p, size_t sz, size_t n, void *u)
 		}
 	} else if (name == 14 && !strncasecmp(p, "x-should-retry", 14)) {
 		x->should_retry = !strcasecmp(v, "true");
+	} else if (name == 12 && !strncasecmp(p, "content-type", 12) &&
+	           !strncasecmp(v, "text/event-stream", 17) && !x->sse) {
+		if (!(x->sse = infty_sum_sse_new()))
+			return 0;
 	}
 	return len;
 }
@@ -312,6 +325,8 @@ static void xfer_free(struct xfer *x)
 		return;
 	curl_easy_cleanup(x->e);
 	infty_free(x->buf);
+	infty_sum_sse_free(x->sse);
+	infty_free(x->sse_body);
 	infty_free(x);
 }
 
@@ -436,6 +451,7 @@ static int start(struct sum_http *h, struct item it)
 	x->started = x->last_move = step_now = infty_sum_now();
 	x->seen = 0;
 	x->stalled = 0;
+	x->seen_body = 0;
 	curl_easy_setopt(x->e, CURLOPT_URL, h->urls[h->next_url]);
 	h->next_url = (h->next_url + 1) % h->n_urls;
 	curl_easy_setopt(x->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)it.len);
@@ -500,11 +516,20 @@ static void finish(struct sum_http *h, struct xfer *x, CURLcode code)
 		x->buf[x->len] = '\0';
 	r.body = x->buf ? x->buf : "";
 	r.body_len = x->buf ? x->len : 0;
+	if (x->sse) {
+		size_t bl = 0;
+		x->sse_body = infty_sum_sse_body(x->sse, &bl);
+		r.body = x->sse_body ? x->sse_body : "";
+		r.body_len = x->sse_body ? bl : 0;
+	}
 	r.retry_after = x->retry_after;
 	r.should_retry = x->should_retry;
 	double lat = infty_sum_now() - x->started;
 	void *job = x->it.job;
 	h->done(job, &r, lat, h->ctx);
+	infty_sum_sse_free(x->sse);
+	infty_free(x->sse_body);
+	x->sse = NULL, x->sse_body = NULL;
 	/* Keep the handle (and its connection) for the next request. */
 	if (x->cap > (1u << 20)) {
 		infty_free(x->buf);

@@ -256,6 +256,13 @@ int infty_sum_req_build(const struct sum_config *c, struct json_object *messages
 		json_object_object_add(o, "max_tokens", json_object_new_int64(c->max_tokens));
 		if (n_choices > 1)
 			json_object_object_add(o, "n", json_object_new_int(n_choices));
+		/* How the answer travels is not part of the key. */
+		if (c->stream) {
+			struct json_object *so = json_object_new_object();
+			json_object_object_add(o, "stream", json_object_new_boolean(1));
+			json_object_object_add(so, "include_usage", json_object_new_boolean(1));
+			json_object_object_add(o, "stream_options", so);
+		}
 		size_t blen;
 		const char *bs = json_object_to_json_string_length(o, flags, &blen);
 		*body_out = bs ? infty_strndup(bs, blen) : NULL;

@@ -3,7 +3,7 @@
 # what is retried, what is dead-lettered (and how), what stops the run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
-plan 64
+plan 71
 
 # retryable: the run succeeds, with the extra requests the script caused
 for sc in 429 500 503 html malformed error-in-200; do
@@ -110,4 +110,25 @@ for sc in 404-model quota; do
 	[ ! -e "$T/o.jsonl" ]; ok $? "$sc: no output under the final name"
 done
 is "$(count_lines "$T/fc.jsonl")" "2" "completed summaries before the stop are kept in the cache"
+fake_stop
+
+# --stream: server-sent events are folded back into one answer
+fake_start
+run $SUM --endpoint "$EP" --stream -o "$T/s.jsonl" "$IN"
+is_rc 0 "--stream: exit 0"
+is "$(jq_py "$T/s.jsonl" "sum(1 for r in R for s in r['summaries'] if __import__('re').fullmatch(r'\\* Progress so far, request [0-9a-f]{12}, choice 0\\.\\n\\* Key result: x = [0-9]+\\.', s['text']))")" \
+	"8" "--stream: the 8-byte deltas are reassembled into the exact answers"
+is "$(jq_py "$T/s.jsonl" "all(s['usage']['prompt_tokens']>0 for r in R for s in r['summaries'])")" "True" "--stream: usage from the last event"
+fake_start --scenario reasoning
+run $SUM --endpoint "$EP" --stream -o "$T/s.jsonl" "$IN"
+is "$(jq_py "$T/s.jsonl" "all(s['reasoning_tokens']>0 and s['text'].startswith('* ') for r in R for s in r['summaries'])")" "True" "--stream: reasoning deltas stripped and counted"
+fake_start --scenario slow-stream --match "Solve x^2"
+run $SUM --endpoint "$EP" --stream --stall-timeout 1 --stats "$T/st.json" -o "$T/s.jsonl" "$IN"
+is "$RC $(jq_py "$T/st.json" "O['reasons'].get('timeout')")" "0 None" "--stream: a 2 s answer trickling every 300 ms outlives a 1 s stall timeout"
+fake_start --scenario stream-stall --match "Solve x^2" --times 1
+run $SUM --endpoint "$EP" --stream --stall-timeout 1 --stats "$T/st.json" -o "$T/s.jsonl" "$IN"
+is "$RC $(jq_py "$T/st.json" "O['reasons'].get('timeout')")" "0 1" "--stream: a stream that stops is dropped after the stall timeout and retried"
+fake_start --scenario error-in-stream --match "Solve x^2" --times 1
+run $SUM --endpoint "$EP" --stream --stats "$T/st.json" -o "$T/s.jsonl" "$IN"
+is "$RC $(jq_py "$T/st.json" "O['reasons'].get('error_in_body')")" "0 1" "--stream: an error event is retried"
 fake_stop

@@ -334,6 +334,65 @@ static void cache_roundtrip(void **state)
 	rmdir(dir);
 }
 
+static char *sse_body(const char *events, size_t step)
+{
+	struct sum_sse *s = infty_sum_sse_new();
+	assert_non_null(s);
+	size_t n = strlen(events), len;
+	for (size_t k = 0; k < n; k += step)
+		assert_int_equal(infty_sum_sse_feed(s, events + k, k + step > n ? n - k : step), 0);
+	char *b = infty_sum_sse_body(s, &len);
+	assert_non_null(b);
+	assert_int_equal(strlen(b), len);
+	infty_sum_sse_free(s);
+	return b;
+}
+
+static void sse_streams(void **state)
+{
+	(void)state;
+	const char *ev =
+	    ": keep-alive comment\n"
+	    "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\"}}]}\r\n\r\n"
+	    "data: {\"choices\":[{\"index\":0,\"delta\":{\"reasoning_content\":\"hmm \"}}]}\n\n"
+	    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"* a \\u00e9\"}}]}\n\n"
+	    "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\" b\"},"
+	    "\"finish_reason\":\"stop\"}]}\n\n"
+	    "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":40,\"completion_tokens\":4}}\n\n"
+	    "data: [DONE]\n\n";
+	char *whole = sse_body(ev, 1 << 20);
+	for (size_t step = 1; step < 9; step++) { /* any split of the bytes gives the same */
+		char *b = sse_body(ev, step);
+		assert_string_equal(b, whole);
+		infty_free(b);
+	}
+	struct sum_config c;
+	infty_sum_config_init(&c);
+	struct sum_http_result r = {200, 0, whole, strlen(whole), -1, -1};
+	struct sum_verdict v;
+	assert_int_equal(infty_sum_classify(&r, &c, 0, &v), 0);
+	assert_int_equal(v.cls, SUM_OK);
+	assert_string_equal(v.text, "* a \xc3\xa9 b");
+	assert_int_equal(v.prompt_tokens, 40);
+	assert_true(v.reasoning_tokens > 0);
+	infty_sum_verdict_release(&v);
+	infty_free(whole);
+
+	/* cut before its finish_reason: never accepted */
+	char *cut =
+	    sse_body("data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"* a\"}}]}\n", 3);
+	struct sum_http_result r2 = {200, 0, cut, strlen(cut), -1, -1};
+	assert_int_equal(infty_sum_classify(&r2, &c, 0, &v), 0);
+	assert_int_equal(v.cls, SUM_REJECT);
+	infty_free(cut);
+	/* an error event becomes the body */
+	char *err = sse_body("data: {\"error\":{\"message\":\"EngineDeadError\"}}\n\n", 5);
+	struct sum_http_result r3 = {200, 0, err, strlen(err), -1, -1};
+	assert_int_equal(infty_sum_classify(&r3, &c, 0, &v), 0);
+	assert_string_equal(v.reason, "error_in_body");
+	infty_free(err);
+}
+
 static void alloc_failure(void **state)
 {
 	(void)state;
@@ -354,6 +413,7 @@ int main(void)
 	    cmocka_unit_test(error_shapes),        cmocka_unit_test(responses),
 	    cmocka_unit_test(validate_and_redact), cmocka_unit_test(extractive),
 	    cmocka_unit_test(cache_roundtrip),     cmocka_unit_test(alloc_failure),
+	    cmocka_unit_test(sse_streams),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
