@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 35
+plan 37
 
 IN=$ROOT/data/sample.jsonl
 # The top Makefile's global settings that change how make treats the
@@ -25,6 +25,14 @@ convert() { # convert OUT SHARDS [VAR=VALUE...]
 }
 py_sum_n() { zstd -dcf -- "$@" | python3 -c 'import sys,json; print(sum(json.loads(l)["n"] for l in sys.stdin if l.strip()))'; }
 sorted_train() { zstd -dc "$1/train.jsonl.zst" | sort; }
+
+# infty-shard: round robin by line number, also past 128 shards (plain-file path).
+seq 400 | sed 's/.*/{"r":&}/' >"$T/rows.jsonl"
+"$ROOT/scripts/infty-shard" "$T/rows.jsonl" 130 "$T/sh130"
+is "$(ls "$T/sh130" | wc -l | tr -d ' '):$(zstd -dc "$T"/sh130/*.zst | sort | cmp -s - "$(sort "$T/rows.jsonl" >"$T/rows.sorted"; echo "$T/rows.sorted")" && echo same)" \
+	"130:same" "130 shards hold every row once"
+is "$(zstd -dc "$T/sh130/00007.jsonl.zst" | tr '\n' ' ')" '{"r":8} {"r":138} {"r":268} {"r":398} ' \
+	"row L is in shard (L-1) mod N, in order"
 
 fake_start
 A=$T/a
