@@ -75,8 +75,6 @@ MANPAGES   := $(wildcard docs/man/*.1)
 .PHONY: all deps tokenizer run test test-unit test-cli check install uninstall \
         clean style style-check help bench fuzz
 .DEFAULT_GOAL := all
-# Keep objects that only a chained rule needs (the tests'): no rebuild each run.
-.SECONDARY:
 
 all: $(BINS)
 
@@ -102,6 +100,11 @@ CPPFLAGS += $(DEP_CFLAGS)
 LDLIBS   += $(DEP_LIBS) -lm -lpthread
 
 # --- compile and link -------------------------------------------------------
+# Objects reached only through pattern chains (tests, mains) would count as
+# intermediate and be deleted after each build; keep them.  Only objects:
+# a bare .SECONDARY: would also change how the pipeline's markers rebuild.
+.SECONDARY: $(call obj,$(LIB_SRC) $(ENGINE_SRC) $(UNIT_SRC) $(TESTLIB_SRC) $(wildcard src/*/main.c))
+
 $(BUILD)/obj/%.o: %.c $(BUILD)/config.mk
 	@mkdir -p $(@D)
 	$(QCC)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
@@ -178,6 +181,9 @@ clean:
 help:
 	@echo 'make run        build, fetch the tokenizer, run the pipeline on data/'
 	@echo 'make test       build and run every test (prove)'
+	@echo 'make convert IN=rows.jsonl OUT=dir SHARDS=N ETA=4096 [ENDPOINT=url MODEL=m]'
+	@echo '                the batch conversion (see README); make status/missing OUT=dir'
+	@echo 'make test-slurm test-parallel   cluster tests (root; installs Slurm)'
 	@echo 'make install    install tools, man pages, prompts (PREFIX=$(PREFIX))'
 	@echo 'make bench      run the benchmarks in bench/ (see docs/PERFORMANCE.md)'
 	@echo 'make style      format the tree with clang-format'
