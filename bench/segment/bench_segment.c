@@ -21,6 +21,13 @@
 #include <string.h>
 #include <time.h>
 
+static double cpu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -153,18 +160,26 @@ int main(int argc, char **argv)
 	printf("{\"traces\":%zu,\"reasoning_mb\":%.1f,\"eta\":%lld,\"reps\":%d", t.n, mb,
 	       (long long)eta, reps);
 	for (int th = 1; th <= 2; th++) {
-		double tok_s[15], e2e_s[15];
+		double tok_s[15], e2e_s[15], tok_c[15], e2e_c[15];
 		int64_t toks = 0;
 		struct infty_seg_totals tt;
 		for (int r = 0; r < reps; r++) {
+			/* CPU seconds too: unlike wall time, they barely move with load. */
+			double c0 = cpu_now();
 			tok_s[r] = tok_only(tok, &t, th, &toks);
+			double c1 = cpu_now();
 			e2e_s[r] = e2e(&c, argv[2], out, th, eta, &tt);
+			tok_c[r] = c1 - c0;
+			e2e_c[r] = cpu_now() - c1;
 		}
 		double dt_tok = median(tok_s, reps), dt_e2e = median(e2e_s, reps);
+		double ct_tok = median(tok_c, reps), ct_e2e = median(e2e_c, reps);
 		printf(",\"t%d\":{\"tokens\":%lld,\"tok_only_s\":%.3f,\"tok_only_mbps\":%.1f,"
-		       "\"e2e_s\":%.3f,\"e2e_mbps\":%.1f,\"ratio\":%.3f,\"segments\":%llu}",
+		       "\"e2e_s\":%.3f,\"e2e_mbps\":%.1f,\"ratio\":%.3f,\"segments\":%llu,"
+		       "\"tok_cpu_s\":%.3f,\"e2e_cpu_s\":%.3f,\"cpu_ratio\":%.3f}",
 		       th, (long long)toks, dt_tok, mb / dt_tok, dt_e2e, mb / dt_e2e,
-		       dt_tok / dt_e2e, (unsigned long long)tt.segments);
+		       dt_tok / dt_e2e, (unsigned long long)tt.segments, ct_tok, ct_e2e,
+		       ct_tok / ct_e2e);
 		fflush(stdout);
 	}
 	printf("}\n");

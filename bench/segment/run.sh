@@ -23,6 +23,8 @@ for t in ("t1", "t2"):
     x = d[t]
     print("%s thread(s): tokenizer-only %.1f MB/s, end-to-end %.1f MB/s, ratio %.2f, %d segments"
           % (t[1], x["tok_only_mbps"], x["e2e_mbps"], x["ratio"], x["segments"]))
+    print("   CPU seconds: tokenizer-only %.2f, end-to-end %.2f, ratio %.2f"
+          % (x["tok_cpu_s"], x["e2e_cpu_s"], x["cpu_ratio"]))
 print("1 -> 2 threads: tokenizer-only x%.2f, end-to-end x%.2f"
       % (d["t1"]["tok_only_s"] / d["t2"]["tok_only_s"], d["t1"]["e2e_s"] / d["t2"]["e2e_s"]))
 '
