@@ -522,6 +522,39 @@ static void random_properties(void **state)
 	free(s);
 }
 
+/*
+ * Byte soup heavy in delimiters ($ \\ ` { } . newlines, UTF-8 lead and
+ * continuation bytes): the scanners must stay in bounds (ASan) and the
+ * packers stay lossless whatever they are fed.
+ */
+static void random_bytes(void **state)
+{
+	(void)state;
+	static const char alpha[] = "$$$\\\\``{}[]().!? \n\n\tab9\xc3\xa9\xe2\x88";
+	char s[512];
+	struct infty_seg_spans o = {0};
+	for (int iter = 0; iter < 3000; iter++) {
+		size_t n = rnd(sizeof s);
+		for (size_t i = 0; i < n; i++)
+			s[i] = alpha[rnd(sizeof alpha - 1)];
+		/* Also the fixed words the scanners look for, at random places. */
+		if (n > 20 && rnd(2)) {
+			const char *w[] = {"\\begin{x}", "\\end{x}", "```", "\\[", "\\]", "e.g. "};
+			const char *x = w[rnd(6)];
+			memcpy(s + rnd((unsigned)(n - 12)), x, strlen(x));
+		}
+		for (int mode = 0; mode < 2; mode++) {
+			struct infty_seg_params p = {.eta = 1 + (int64_t)rnd(20),
+			                             .pack = (enum infty_seg_pack)mode,
+			                             .min_tail = rnd(2) ? 4 : 0,
+			                             .count = bytes4};
+			assert_int_equal(infty_seg_pack_text(&p, s, n, &o), 0);
+			assert_lossless(s, n, &o);
+		}
+	}
+	infty_seg_spans_release(&o);
+}
+
 /* ---- the stage ------------------------------------------------------------- */
 
 static void *no_ctx(void *arg)
@@ -781,7 +814,7 @@ int main(void)
 	    cmocka_unit_test(strict_line_cuts),      cmocka_unit_test(paper_reference),
 	    cmocka_unit_test(random_properties),     cmocka_unit_test(stage_accounting_and_threads),
 	    cmocka_unit_test(stage_counter_failure), cmocka_unit_test(stage_allocation_failure),
-	    cmocka_unit_test(allocation_failure),
+	    cmocka_unit_test(random_bytes),          cmocka_unit_test(allocation_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
