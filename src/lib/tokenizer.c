@@ -31,14 +31,14 @@ static const struct {
     /* Qwen2, Qwen2.5, Qwen3 (and DeepSeek-R1-Distill-Qwen): single digits. */
     {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| "
      "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-     {1, 1, 1, 1, 1}},
+     {1, 1, 1, 1, 1, 0}},
     /* Llama-3: digits in groups of up to three. */
     {"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| "
      "?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+",
-     {1, 1, 3, 1, 1}},
+     {1, 1, 3, 1, 1, 0}},
     /* GPT-2 (also what ByteLevel with use_regex:true runs). */
     {"'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+",
-     {0, 0, 0, 0, 0}},
+     {0, 0, 0, 0, 0, 0}},
 };
 
 static void set_detail(char *detail, size_t n, const char *fmt, ...)
@@ -210,6 +210,46 @@ static int set_pattern(struct infty_tokenizer *t, const char *regex, char *detai
 	return INFTY_EUNSUPPORTED;
 }
 
+/* DeepSeek-V3's three Splits, exactly (the encoder implements them). */
+static const char *const deepseek_regex[3] = {
+    "\\p{N}{1,3}",
+    "[\xe4\xb8\x80-\xe9\xbe\xa5\xe3\x81\x80-\xe3\x82\x9f\xe3\x82\xa0-\xe3\x83\xbf]+",
+    "[!\"#$%&'()*+,\\-./"
+    ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+    "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+};
+
+static int parse_deepseek(struct infty_tokenizer *t, struct json_object *seq, char *detail,
+                          size_t dn)
+{
+	for (int i = 0; i < 3; i++) {
+		struct json_object *sp = json_object_array_get_idx(seq, (size_t)i), *pat;
+		const char *st = get_str(sp, "type"), *beh = get_str(sp, "behavior"), *rx = NULL;
+		if (json_object_object_get_ex(sp, "pattern", &pat))
+			rx = get_str(pat, "Regex");
+		if (!st || strcmp(st, "Split") || !beh || strcmp(beh, "Isolated") ||
+		    get_bool(sp, "invert", 0) || !rx || strcmp(rx, deepseek_regex[i])) {
+			set_detail(detail, dn,
+			           "unsupported pre_tokenizer: a Sequence of 4 (Split %d: '%.80s')",
+			           i + 1, rx ? rx : "?");
+			return INFTY_EUNSUPPORTED;
+		}
+	}
+	struct json_object *bl = json_object_array_get_idx(seq, 3);
+	const char *bt = get_str(bl, "type");
+	if (!bt || strcmp(bt, "ByteLevel")) {
+		set_detail(detail, dn, "unsupported pre_tokenizer: a Sequence of 4 ending in '%s'",
+		           bt ? bt : "?");
+		return INFTY_EUNSUPPORTED;
+	}
+	int rc = check_bytelevel(bl, 0, detail, dn);
+	if (rc)
+		return rc;
+	memset(&t->pat, 0, sizeof t->pat);
+	t->pat.deepseek = 1;
+	return 0;
+}
+
 /* Accept Sequence[Split{Regex, Isolated}, ByteLevel{use_regex:false}] or a
  * ByteLevel{use_regex:true} alone (or in a one-element Sequence). */
 static int parse_pre_tokenizer(struct infty_tokenizer *t, struct json_object *pt, char *detail,
@@ -234,6 +274,8 @@ static int parse_pre_tokenizer(struct infty_tokenizer *t, struct json_object *pt
 	size_t n = json_object_array_length(seq);
 	if (n == 1)
 		return parse_pre_tokenizer(t, json_object_array_get_idx(seq, 0), detail, dn);
+	if (n == 4)
+		return parse_deepseek(t, seq, detail, dn);
 	if (n != 2) {
 		set_detail(detail, dn, "unsupported pre_tokenizer: a Sequence of %zu", n);
 		return INFTY_EUNSUPPORTED;
@@ -690,6 +732,11 @@ const char *infty_tokenizer_hash(const struct infty_tokenizer *t)
 size_t infty_tokenizer_vocab_size(const struct infty_tokenizer *t)
 {
 	return t->n_ids;
+}
+
+int infty_tokenizer_nfc(const struct infty_tokenizer *t)
+{
+	return t->nfc;
 }
 
 const char *infty_tokenizer_default_path(void)

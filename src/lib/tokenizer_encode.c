@@ -134,9 +134,17 @@ static inline size_t valid_len(const uint8_t *s, size_t n, size_t p)
 	return k;
 }
 
+/* The four classes of the Qwen/Llama-3/GPT-2 patterns: marks, punctuation
+ * and symbols are all "other" there. */
+static inline int uni_coarse(uint32_t cp)
+{
+	int k = infty_tok_uni_class(cp);
+	return k > INFTY_TOK_WS ? INFTY_TOK_O : k;
+}
+
 static inline int cls_of(uint32_t cp)
 {
-	return cp < 128 ? ascii_cls[cp] : infty_tok_uni_class(cp);
+	return cp < 128 ? ascii_cls[cp] : uni_coarse(cp);
 }
 
 static inline int cls_at(const uint8_t *s, size_t p, size_t *len)
@@ -145,7 +153,7 @@ static inline int cls_at(const uint8_t *s, size_t p, size_t *len)
 		*len = 1;
 		return ascii_cls[s[p]];
 	}
-	return infty_tok_uni_class(dec(s, p, len));
+	return uni_coarse(dec(s, p, len));
 }
 
 /* End of the run of class k starting at q. */
@@ -159,7 +167,7 @@ static inline size_t run_of(const uint8_t *s, size_t n, size_t q, int k)
 			continue;
 		}
 		size_t l;
-		if (infty_tok_uni_class(dec(s, q, &l)) != k)
+		if (uni_coarse(dec(s, q, &l)) != k)
 			break;
 		q += l;
 	}
@@ -261,7 +269,7 @@ static size_t next_piece(const struct tok_pattern *pat, const uint8_t *s, size_t
 			l = 1;
 			if (s[e] == '\r' || s[e] == '\n')
 				nl_end = e + 1;
-		} else if (infty_tok_uni_class(dec(s, e, &l)) != INFTY_TOK_WS)
+		} else if (uni_coarse(dec(s, e, &l)) != INFTY_TOK_WS)
 			break;
 		last = e;
 		e += l;
@@ -274,6 +282,136 @@ static size_t next_piece(const struct tok_pattern *pat, const uint8_t *s, size_t
 	if (ncp >= 2)
 		return last; /* \s+(?!\S): leave the last one to prefix what follows */
 	return e;            /* \s+ */
+}
+
+/* ---- DeepSeek-V3 ------------------------------------------------------------
+ *
+ * Three Splits (Isolated) in a row, each on every piece of the one before:
+ * 1. \p{N}{1,3}; 2. runs of U+4E00-9FA5, U+3040-309F, U+30A0-30FF; 3. the
+ * pattern below.  Text a split's regex does not match between two matches is
+ * a piece too (a "gap").  Pattern 3 at a position, alternatives in order:
+ *   a. one of !"#$%&'()*+,-./:;<=>?@[\]^_`{|}~ then [A-Za-z]+
+ *   b. [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+
+ *   c. ' '?[\p{P}\p{S}]+[\r\n]*
+ *   d-f. the whitespace rules of the Qwen pattern
+ * and no match (numbers, controls, format characters...) is gap.
+ */
+
+static inline int ds_cls(const uint8_t *s, size_t p, size_t *len)
+{
+	return infty_tok_uni_class(dec(s, p, len));
+}
+
+static inline int ds_is_cjk(uint32_t c)
+{
+	return (c >= 0x4E00 && c <= 0x9FA5) || (c >= 0x3040 && c <= 0x30FF);
+}
+
+static inline int ascii_alpha(uint8_t c)
+{
+	return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+/* End of the pattern-3 match at p, or p when there is none. */
+static size_t ds_match(const uint8_t *s, size_t n, size_t p)
+{
+	size_t l0;
+	uint32_t c = dec(s, p, &l0);
+	int k = infty_tok_uni_class(c);
+	size_t q = p + l0;
+	/* a */
+	if (c < 128 && (k == INFTY_TOK_P || k == INFTY_TOK_S) && q < n && ascii_alpha(s[q])) {
+		while (q < n && ascii_alpha(s[q]))
+			q++;
+		return q;
+	}
+	/* b */
+	size_t l;
+	if (k == INFTY_TOK_L || k == INFTY_TOK_M ||
+	    (c != '\r' && c != '\n' && k != INFTY_TOK_P && k != INFTY_TOK_S && q < n &&
+	     ((l = 0), ds_cls(s, q, &l) == INFTY_TOK_L || ds_cls(s, q, &l) == INFTY_TOK_M))) {
+		while (q < n) {
+			int kk = ds_cls(s, q, &l);
+			if (kk != INFTY_TOK_L && kk != INFTY_TOK_M)
+				break;
+			q += l;
+		}
+		return q;
+	}
+	/* c */
+	size_t r = p;
+	int kk = k;
+	if (c == ' ' && q < n) {
+		kk = ds_cls(s, q, &l);
+		r = q;
+	}
+	if (kk == INFTY_TOK_P || kk == INFTY_TOK_S) {
+		while (r < n) {
+			int k2 = ds_cls(s, r, &l);
+			if (k2 != INFTY_TOK_P && k2 != INFTY_TOK_S)
+				break;
+			r += l;
+		}
+		while (r < n && (s[r] == '\r' || s[r] == '\n'))
+			r++;
+		return r;
+	}
+	if (k != INFTY_TOK_WS)
+		return p;
+	/* d-f: the same whitespace rules as the Qwen pattern. */
+	size_t e = p, last = p, nl_end = 0, ncp = 0;
+	while (e < n && ds_cls(s, e, &l) == INFTY_TOK_WS) {
+		if (s[e] == '\r' || s[e] == '\n')
+			nl_end = e + 1;
+		last = e;
+		e += l;
+		ncp++;
+	}
+	if (nl_end)
+		return nl_end;
+	if (e == n || ncp < 2)
+		return e;
+	return last;
+}
+
+/* End of the piece at p of one level-3 span: a match, or the gap up to the
+ * next position where a match starts. */
+static size_t ds_piece3(const uint8_t *s, size_t n, size_t p)
+{
+	size_t e = ds_match(s, n, p);
+	if (e > p)
+		return e;
+	size_t l;
+	for (e = p; e < n; e += l) {
+		dec(s, e, &l);
+		if (e > p && ds_match(s, n, e) > e)
+			break;
+	}
+	return e;
+}
+
+/* End of the level-1 piece at p: 1 to 3 numbers, or the run up to one. */
+static size_t ds_piece1(const uint8_t *s, size_t n, size_t p)
+{
+	size_t l, e = p;
+	if (ds_cls(s, p, &l) == INFTY_TOK_N) {
+		for (int i = 0; i < 3 && e < n && ds_cls(s, e, &l) == INFTY_TOK_N; i++)
+			e += l;
+		return e;
+	}
+	while (e < n && ds_cls(s, e, &l) != INFTY_TOK_N)
+		e += l;
+	return e;
+}
+
+/* End of the level-2 piece at p: a run of CJK/kana, or the run up to one. */
+static size_t ds_piece2(const uint8_t *s, size_t n, size_t p)
+{
+	size_t l, e = p;
+	int cjk = ds_is_cjk(dec(s, p, &l));
+	while (e < n && ds_is_cjk(dec(s, e, &l)) == cjk)
+		e += l;
+	return e;
 }
 
 /* ---- BPE ------------------------------------------------------------------- */
@@ -647,6 +785,54 @@ static int prepare(struct infty_tok_ctx *c, const uint8_t *s, size_t n, const ui
 
 /* ---- splits and added tokens --------------------------------------------------- */
 
+/* Ids of the piece s[p..e) into the sink. */
+static int do_piece(struct infty_tok_ctx *c, const uint8_t *s, size_t p, size_t e, struct sink *k)
+{
+	const struct infty_tokenizer *t = c->t;
+	int count_only = k->ids == NULL;
+	if (e - p == 1) {
+		if (count_only)
+			k->n++;
+		else
+			emit(k, t->byte_id[s[p]], p, e);
+		return 0;
+	}
+	const uint32_t *ids;
+	int64_t m = piece_ids(c, s + p, e - p, &ids, count_only);
+	if (m < 0)
+		return (int)m;
+	if (count_only) {
+		k->n += m;
+		return 0;
+	}
+	size_t a = p;
+	for (int64_t i = 0; i < m; i++) {
+		size_t l = t->tok_off[ids[i] + 1] - t->tok_off[ids[i]];
+		emit(k, ids[i], a, a + l);
+		a += l;
+	}
+	return 0;
+}
+
+/* DeepSeek-V3: the three splits nested, each piece of one split is the text
+ * of the next (offsets stay relative to the whole split). */
+static int encode_deepseek(struct infty_tok_ctx *c, const uint8_t *s, size_t n, struct sink *k)
+{
+	for (size_t p1 = 0, e1; p1 < n; p1 = e1) {
+		e1 = ds_piece1(s, n, p1);
+		for (size_t p2 = p1, e2; p2 < e1; p2 = e2) {
+			e2 = ds_piece2(s, e1, p2);
+			for (size_t p3 = p2, e3; p3 < e2; p3 = e3) {
+				e3 = ds_piece3(s, e2, p3);
+				int rc = do_piece(c, s, p3, e3, k);
+				if (rc)
+					return rc;
+			}
+		}
+	}
+	return 0;
+}
+
 /* Encode one split (text between added tokens) starting at base in the
  * original text. */
 static int encode_split(struct infty_tok_ctx *c, const uint8_t *s0, size_t n0, size_t base,
@@ -664,6 +850,8 @@ static int encode_split(struct infty_tok_ctx *c, const uint8_t *s0, size_t n0, s
 	k->base = base;
 	const struct infty_tokenizer *t = c->t;
 	int count_only = k->ids == NULL;
+	if (t->pat.deepseek)
+		return encode_deepseek(c, s, n, k);
 	size_t p = 0;
 	while (p < n) {
 		size_t e = next_piece(&t->pat, s, n, p);

@@ -20,6 +20,7 @@ struct tok_pattern {
 	int num_max;           /* \p{N}{1,num_max}; 0 means ' ?\p{N}+' (GPT-2) */
 	int punct_crlf;        /* ' ?[^\s\p{L}\p{N}]+[\r\n]*' rather than no [\r\n]* */
 	int ws_crlf;           /* the \s*[\r\n]+ alternative is present */
+	int deepseek;          /* DeepSeek-V3: three Splits in a row, see the encoder */
 };
 
 struct tok_added {

@@ -236,12 +236,25 @@ static void test_llama3_real(void **state)
 	check_file("llama3-real", p);
 }
 
+/* DeepSeek-V3's file: three Splits in a row, \p{M}/\p{P}/\p{S} classes, 818
+ * added tokens. */
+static void test_deepseek_real(void **state)
+{
+	const char *p = getenv("INFTY_TOKENIZER_DEEPSEEK");
+	if (!p || access(p, R_OK) != 0) {
+		fprintf(stdout,
+		        "# no DeepSeek-V3 tokenizer.json: not checked (make tokenizer-deepseek)\n");
+		return;
+	}
+	check_file("deepseek-real", p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_llama3),      cmocka_unit_test(test_gpt2),
 	    cmocka_unit_test(test_legacy),      cmocka_unit_test(test_strip),
-	    cmocka_unit_test(test_llama3_real),
+	    cmocka_unit_test(test_llama3_real), cmocka_unit_test(test_deepseek_real),
 	};
 	return cmocka_run_group_tests_name("tokenizer-variants", tests, setup, teardown);
 }

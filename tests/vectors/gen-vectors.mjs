@@ -2,7 +2,7 @@
 // Hugging Face tokenizers (Rust) through its Node binding @anush008/tokenizers.
 //
 //   (cd tests/node && npm ci)
-//   node tests/vectors/gen-vectors.mjs [QWEN3_TOKENIZER.json [LLAMA3_TOKENIZER.json]]
+//   node tests/vectors/gen-vectors.mjs [QWEN3_TOKENIZER.json]
 //
 // Writes tests/vectors/<variant>.jsonl, one {"text": ..., "ids": [...]} per
 // line, add_special_tokens=false.  The strings are deterministic (seeded PRNG)
@@ -250,15 +250,18 @@ for (const [name, fn] of Object.entries(variants)) {
 }
 fs.rmSync(tmp, { recursive: true });
 
-// Meta Llama-3's own tokenizer.json (make tokenizer-llama3), all strings.
-const llamaPath = process.argv[3] ||
-	path.join(path.dirname(path.dirname(tokPath)), 'llama3-3.7.2', 'tokenizer.json');
-if (fs.existsSync(llamaPath)) {
-	const tok = Tokenizer.fromFile(llamaPath);
+// The real files of other models (make tokenizer-llama3 tokenizer-deepseek),
+// all strings each.
+const cacheDir = path.dirname(path.dirname(tokPath));
+for (const [name, dirName] of [['llama3-real', 'llama3-3.7.2'], ['deepseek-real', 'deepseek_v3-3.7.2']]) {
+	const p = path.join(cacheDir, dirName, 'tokenizer.json');
+	if (!fs.existsSync(p)) {
+		console.error(`${name}: SKIP, no ${p}`);
+		continue;
+	}
+	const tok = Tokenizer.fromFile(p);
 	const encs = await tok.encodeBatch(wellFormed, { addSpecialTokens: false });
 	const lines = wellFormed.map((t, i) => JSON.stringify({ text: t, ids: encs[i].getIds() }));
-	fs.writeFileSync(path.join(here, 'llama3-real.jsonl'), lines.join('\n') + '\n');
-	console.error(`llama3-real: ${wellFormed.length} vectors`);
-} else {
-	console.error(`llama3-real: SKIP, no ${llamaPath} (make tokenizer-llama3)`);
+	fs.writeFileSync(path.join(here, name + '.jsonl'), lines.join('\n') + '\n');
+	console.error(`${name}: ${wellFormed.length} vectors`);
 }
