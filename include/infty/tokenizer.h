@@ -34,6 +34,7 @@ void infty_tokenizer_free(struct infty_tokenizer *tok);
 
 /* "sha256:<hex>" of the tokenizer.json bytes, for provenance in records. */
 const char *infty_tokenizer_hash(const struct infty_tokenizer *tok);
+/* One past the largest id, vocabulary and added tokens together. */
 size_t infty_tokenizer_vocab_size(const struct infty_tokenizer *tok);
 /* Whether the tokenizer applies NFC before splitting (Qwen: yes). */
 int infty_tokenizer_nfc(const struct infty_tokenizer *tok);
@@ -73,7 +74,10 @@ int64_t infty_tok_encode(struct infty_tok_ctx *ctx, const char *text, size_t len
 int64_t infty_tok_decode(const struct infty_tokenizer *tok, const uint32_t *ids, size_t n,
                          char *buf, size_t cap);
 
-/* Id of an exact token string (vocab or added token), or -1. */
+/*
+ * Id of a token given by its raw bytes (not the byte-level alphabet of
+ * tokenizer.json: " the", not "Ġthe") or an added token's content, or -1.
+ */
 int64_t infty_tok_token_id(const struct infty_tokenizer *tok, const char *s, size_t len);
 
 #endif
