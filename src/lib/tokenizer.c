@@ -444,30 +444,40 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 	                     ? json_object_array_length(added)
 	                     : 0;
 
-	/* Pass 1: the id range. */
+	/* Pass 1: the id range, and (key, id) in an array, because walking the
+	 * json-c object is pointer chasing we only want to pay once. */
 	int64_t max_id = -1;
 	size_t n_vocab = 0;
+	struct vocab_pair {
+		const char *s;
+		uint32_t id;
+	} *pairs = infty_malloc(((size_t)json_object_object_length(vocab) + 1) * sizeof *pairs);
+	if (!pairs)
+		return INFTY_ENOMEM;
 	json_object_object_foreach(vocab, key, val)
 	{
-		(void)key;
 		int64_t id = json_object_get_int64(val);
 		if (!json_object_is_type(val, json_type_int) || id < 0 || id >= INT32_MAX) {
 			set_detail(detail, dn, "bad vocab id for '%.40s'", key);
+			infty_free(pairs);
 			return INFTY_ESCHEMA;
 		}
 		if (id > max_id)
 			max_id = id;
-		n_vocab++;
+		pairs[n_vocab].s = key;
+		pairs[n_vocab++].id = (uint32_t)id;
 	}
 	for (size_t i = 0; i < n_added; i++) {
 		struct json_object *a = json_object_array_get_idx(added, i), *idv;
 		if (!json_object_object_get_ex(a, "id", &idv) || !get_str(a, "content")) {
 			set_detail(detail, dn, "added token %zu lacks id or content", i);
+			infty_free(pairs);
 			return INFTY_ESCHEMA;
 		}
 		int64_t id = json_object_get_int64(idv);
 		if (id < 0 || id >= INT32_MAX) {
 			set_detail(detail, dn, "bad added token id %lld", (long long)id);
+			infty_free(pairs);
 			return INFTY_ESCHEMA;
 		}
 		if (id > max_id)
@@ -482,23 +492,25 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 	t->is_added = infty_malloc(t->n_ids);
 	if (!ent || !t->tok_off || !t->is_added) {
 		infty_free(ent);
+		infty_free(pairs);
 		return INFTY_ENOMEM;
 	}
 	memset(t->is_added, 2, t->n_ids); /* 2: no token has this id */
 	size_t total = 0;
-	json_object_object_foreach(vocab, key2, val2)
-	{
-		uint32_t id = (uint32_t)json_object_get_int64(val2);
+	for (size_t i = 0; i < n_vocab; i++) {
+		uint32_t id = pairs[i].id;
 		if (ent[id].s) {
 			set_detail(detail, dn, "duplicate vocab id %u", id);
 			infty_free(ent);
+			infty_free(pairs);
 			return INFTY_ESCHEMA;
 		}
-		ent[id].s = key2;
-		ent[id].len = strlen(key2);
+		ent[id].s = pairs[i].s;
+		ent[id].len = strlen(pairs[i].s);
 		t->is_added[id] = 0;
 		total += ent[id].len;
 	}
+	infty_free(pairs);
 	t->added = infty_calloc(n_added ? n_added : 1, sizeof *t->added);
 	if (!t->added) {
 		infty_free(ent);
