@@ -565,6 +565,66 @@ static void run_release(struct run *R, const struct infty_seg_counter *c)
 	infty_writer_free(R->rej);
 }
 
+/*
+ * Read up to `batch` non-blank lines (or batch_bytes) into slots; *eof set
+ * at the end of input.  The reader's line is only valid until the next call,
+ * so each is copied.  Returns 0 or an error with detail filled.
+ */
+static int fill_batch(struct run *R, struct slot *slots, size_t batch, size_t batch_bytes,
+                      size_t *count, int *eof, struct infty_seg_totals *t, char *detail, size_t dl)
+{
+	size_t n = 0, bytes = 0;
+	while (n < batch && bytes < batch_bytes) {
+		const char *line;
+		size_t len;
+		uint64_t lineno;
+		int r = infty_reader_next_line(R->in, &line, &len, &lineno);
+		if (r == 0) {
+			*eof = 1;
+			break;
+		}
+		if (r < 0) {
+			snprintf(detail, dl, "%s: %s", infty_reader_path(R->in),
+			         *infty_reader_detail(R->in) ? infty_reader_detail(R->in)
+			                                     : infty_strerror(r));
+			*count = n;
+			return r;
+		}
+		if (len == 0)
+			continue; /* a blank line is not a row */
+		struct slot *s = &slots[n];
+		if (!(s->line = infty_strndup(line, len))) {
+			*count = n;
+			return INFTY_ENOMEM;
+		}
+		s->len = len;
+		s->lineno = lineno;
+		bytes += len;
+		n++;
+	}
+	t->rows += n;
+	*count = n;
+	return 0;
+}
+
+/* Write a processed batch in input order and clear its slots. */
+static int drain_batch(struct run *R, const struct infty_seg_run_opts *o, struct slot *slots,
+                       size_t n, struct infty_seg_totals *t, char *detail, size_t dl)
+{
+	for (size_t i = 0; i < n; i++) {
+		int rc = slots[i].err;
+		if (rc) {
+			snprintf(detail, dl, "%s:%llu: %s", infty_reader_path(R->in),
+			         (unsigned long long)slots[i].lineno, infty_strerror(rc));
+			return rc;
+		}
+		if ((rc = write_slot(R, o, &slots[i], t, detail, dl)))
+			return rc;
+		slot_clear(&slots[i]);
+	}
+	return 0;
+}
+
 int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_counter *c,
                   struct infty_seg_totals *t, char *detail, size_t dl)
 {
@@ -573,7 +633,7 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 	memset(t, 0, sizeof *t);
 	detail[0] = 0;
 	size_t batch = o->batch_rows ? o->batch_rows : 256;
-	const size_t batch_bytes = 64u << 20;
+	const size_t batch_bytes = 32u << 20; /* three batches are in flight */
 	R.nthreads = o->threads > 0 ? o->threads : omp_get_max_threads();
 	int rc = infty_reader_open(&R.in, o->input, 0);
 	if (rc) {
@@ -583,12 +643,12 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 	X.file = infty_reader_path(R.in);
 	if (!(R.cctx = infty_calloc((size_t)R.nthreads, sizeof *R.cctx)) ||
 	    !(R.spans = infty_calloc((size_t)R.nthreads, sizeof *R.spans)) ||
-	    !(R.slots = infty_calloc(batch, sizeof *R.slots)) ||
-	    !(R.order = infty_calloc(batch, sizeof *R.order))) {
+	    !(R.slots = infty_calloc(3 * batch, sizeof *R.slots)) ||
+	    !(R.order = infty_calloc(3 * batch, sizeof *R.order))) {
 		rc = INFTY_ENOMEM;
 		goto fail;
 	}
-	R.nslots = batch; /* so that a failure releases whatever the batch holds */
+	R.nslots = 3 * batch; /* so that a failure releases whatever the batches hold */
 	for (int i = 0; i < R.nthreads; i++)
 		if (c->ctx_new && !(R.cctx[i] = c->ctx_new(c->arg))) {
 			rc = INFTY_ENOMEM;
@@ -606,64 +666,58 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 	    infty_progress_new(o->log ? o->log : stderr, "segment", "rows", 0,
 	                       infty_reader_size(R.in) > 0 ? (uint64_t)infty_reader_size(R.in) : 0,
 	                       o->quiet || !o->log);
-	int eof = 0;
-	while (!eof) {
-		/* Fill one batch; the reader's line is only valid until the next call. */
-		size_t n = 0, bytes = 0;
-		while (n < batch && bytes < batch_bytes) {
-			const char *line;
-			size_t len;
-			uint64_t lineno;
-			int r = infty_reader_next_line(R.in, &line, &len, &lineno);
-			if (r == 0) {
-				eof = 1;
-				break;
-			}
-			if (r < 0) {
-				snprintf(detail, dl, "%s: %s", infty_reader_path(R.in),
-				         *infty_reader_detail(R.in) ? infty_reader_detail(R.in)
-				                                    : infty_strerror(r));
-				rc = r;
-				goto fail_pg;
-			}
-			if (len == 0)
-				continue; /* a blank line is not a row */
-			struct slot *s = &R.slots[n];
-			if (!(s->line = infty_strndup(line, len))) {
-				rc = INFTY_ENOMEM;
-				goto fail_pg;
-			}
-			s->len = len;
-			s->lineno = lineno;
-			bytes += len;
-			n++;
-		}
-		t->rows += n;
+	/*
+	 * Three batches rotate: while the team processes one, the thread that
+	 * runs the `single` block writes the one before it and reads the one
+	 * after it, so reading and writing overlap the parallel work instead of
+	 * stopping it.  Tasks only touch their own slot and their thread's
+	 * scratch; the reader, the writers and the totals belong to that one
+	 * thread at a time.
+	 */
+	struct slot *S[3] = {R.slots, R.slots + batch, R.slots + 2 * batch};
+	struct slot **ORD[3] = {R.order, R.order + batch, R.order + 2 * batch};
+	size_t N[3] = {0, 0, 0};
+	int cur = 0, prev = 2, nxt = 1, eof = 0;
+	if ((rc = fill_batch(&R, S[cur], batch, batch_bytes, &N[cur], &eof, t, detail, dl)))
+		goto fail_pg;
+	while (N[cur] > 0 || N[prev] > 0) {
+		for (size_t i = 0; i < N[cur]; i++)
+			ORD[cur][i] = &S[cur][i];
 		/*
 		 * Longest rows first: a batch waits for its slowest row, so starting
 		 * the big ones early keeps every thread busy until the end.  Results
 		 * stay in their slots, so the output order does not change.
 		 */
-		for (size_t i = 0; i < n; i++)
-			R.order[i] = &R.slots[i];
-		qsort(R.order, n, sizeof *R.order, longer_first);
-#pragma omp parallel for schedule(dynamic, 1) num_threads(R.nthreads)
-		for (size_t i = 0; i < n; i++) {
-			int th = omp_get_thread_num();
-			process(&X, R.order[i], R.cctx[th], &R.spans[th]);
-		}
-		for (size_t i = 0; i < n; i++) {
-			if (R.slots[i].err) {
-				rc = R.slots[i].err;
-				snprintf(detail, dl, "%s:%llu: %s", infty_reader_path(R.in),
-				         (unsigned long long)R.slots[i].lineno, infty_strerror(rc));
-				goto fail_pg;
+		qsort(ORD[cur], N[cur], sizeof *ORD[cur], longer_first);
+		int io_rc = 0;
+		size_t ncur = N[cur];
+		struct slot **ord = ORD[cur];
+#pragma omp parallel num_threads(R.nthreads)
+#pragma omp single
+		{
+			for (size_t i = 0; i < ncur; i++) {
+#pragma omp task firstprivate(i)
+				{
+					int th = omp_get_thread_num();
+					process(&X, ord[i], R.cctx[th], &R.spans[th]);
+				}
 			}
-			if ((rc = write_slot(&R, o, &R.slots[i], t, detail, dl)))
-				goto fail_pg;
-			slot_clear(&R.slots[i]);
+			if (N[prev])
+				io_rc = drain_batch(&R, o, S[prev], N[prev], t, detail, dl);
+			N[prev] = 0;
+			if (!io_rc && !eof)
+				io_rc = fill_batch(&R, S[nxt], batch, batch_bytes, &N[nxt], &eof, t,
+				                   detail, dl);
+			if (!io_rc)
+				infty_progress_update(pg, t->rows, infty_reader_bytes_in(R.in),
+				                      NULL);
 		}
-		infty_progress_update(pg, t->rows, infty_reader_bytes_in(R.in), NULL);
+		if ((rc = io_rc))
+			goto fail_pg;
+		int done = prev;
+		prev = cur;
+		cur = nxt;
+		nxt = done;
 	}
 	if (o->log && R.messages > (o->max_messages ? o->max_messages : 10))
 		fprintf(o->log, "%s: %s: %d more rejects not shown\n", infty_cli_progname(),
