@@ -1,13 +1,14 @@
 /*
  * seg.h - the engine of infty-segment: dataset rows in, eta-bounded segments
- * out.  Three parts, each usable (and tested) on its own:
+ * out.  Four parts, each usable (and tested) on its own:
  *
  *   seg_input.c   a parsed row of any supported shape -> traces (question,
  *                 reasoning, conclusion, stable id) or reject reasons;
  *   seg_split.c   candidate cut points in a reasoning text (paragraphs,
  *                 sentences), never inside math or code;
  *   seg_pack.c    strict and paper packing of those pieces into segments;
- *   seg_run.c     the stage: reader -> OpenMP batches -> writer, stats.
+ *   seg_run.c     the stage: reader -> OpenMP batches -> writer, stats
+ *                 (seg_run.h; seg_tok.c adapts the real tokenizer).
  *
  * Token counts come from a callback so that tests can run the engine with a
  * trivial counter and the tool with the real tokenizer.
