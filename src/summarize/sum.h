@@ -246,6 +246,13 @@ int infty_sum_http_step(struct sum_http *h, double max_wait);
 /* The server asked us to slow down: halve the in-flight window. */
 void infty_sum_http_throttle(struct sum_http *h);
 void infty_sum_http_success(struct sum_http *h);
+/*
+ * From done(): whether the endpoint answered usefully (1) or failed in a way
+ * that says the server is sick (0: transport error or 5xx).  Feeds the
+ * per-endpoint circuit breaker.
+ */
+void infty_sum_http_outcome(struct sum_http *h, int ok);
+uint64_t infty_sum_http_pauses(const struct sum_http *h);
 size_t infty_sum_http_inflight(const struct sum_http *h);
 size_t infty_sum_http_queued(const struct sum_http *h);
 double infty_sum_http_window(const struct sum_http *h);

@@ -413,6 +413,9 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 	e->tok_prompt += v.prompt_tokens;
 	e->tok_completion += v.completion_tokens;
 	e->tok_reasoning += v.reasoning_tokens;
+	/* Only a sick server trips the breaker; a 4xx about one record does not. */
+	infty_sum_http_outcome(
+	    e->http, !(v.cls == SUM_RETRY && !v.throttle && (r->status == 0 || r->status >= 500)));
 	if (v.throttle) {
 		infty_sum_http_throttle(e->http);
 		if (infty_sum_http_window(e->http) < e->window_min)
@@ -728,6 +731,9 @@ static int write_stats(struct engine *e, const char *path)
 	json_object_object_add(x, "max", json_object_new_double(e->lat_max * 1000));
 	json_object_object_add(o, "latency_ms", x);
 	json_object_object_add(o, "window_min", json_object_new_double(e->window_min));
+	json_object_object_add(
+	    o, "endpoint_pauses",
+	    json_object_new_int64(e->http ? (int64_t)infty_sum_http_pauses(e->http) : 0));
 	json_object_object_add(o, "elapsed_s", json_object_new_double(el));
 	json_object_object_add(o, "req_per_s",
 	                       json_object_new_double(el > 0 ? (double)e->done_req / el : 0));

@@ -51,6 +51,7 @@ struct xfer {
 	double last_move, stall;
 	int stalled;
 	int active;          /* added to the multi handle */
+	size_t ep;           /* index of the endpoint it went to */
 	struct sum_sse *sse; /* owned: set when the answer is an event stream */
 	size_t seen_body;
 	char *sse_body; /* owned: the rebuilt body of a stream */
@@ -64,6 +65,11 @@ struct sum_http {
 	struct curl_slist *hdrs;
 	char **urls; /* owned: endpoint + "/chat/completions" */
 	size_t n_urls, next_url;
+	/* Circuit breaker per endpoint: consecutive failures, paused until. */
+	int *fails;
+	double *paused_until, *pause_len;
+	size_t cur_ep;   /* endpoint of the transfer being reported to done() */
+	uint64_t pauses; /* times an endpoint was paused */
 	/* Ready FIFO (ring) and delay heap ordered by not_before. */
 	struct item *ring;
 	size_t rcap, rhead, rlen;
@@ -276,8 +282,12 @@ struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn
 	h->m = curl_multi_init();
 	if (h->ep < 0)
 		goto fail;
-	h->urls = infty_calloc(c->n_endpoints ? c->n_endpoints : 1, sizeof *h->urls);
-	if (!h->m || !h->urls)
+	size_t ne = c->n_endpoints ? c->n_endpoints : 1;
+	h->urls = infty_calloc(ne, sizeof *h->urls);
+	h->fails = infty_calloc(ne, sizeof *h->fails);
+	h->paused_until = infty_calloc(ne, sizeof *h->paused_until);
+	h->pause_len = infty_calloc(ne, sizeof *h->pause_len);
+	if (!h->m || !h->urls || !h->fails || !h->paused_until || !h->pause_len)
 		goto fail;
 	for (size_t k = 0; k < c->n_endpoints; k++) {
 		const char *base = c->endpoints[k];
@@ -349,6 +359,9 @@ void infty_sum_http_free(struct sum_http *h)
 	for (size_t k = 0; k < h->n_urls; k++)
 		infty_free(h->urls[k]);
 	infty_free(h->urls);
+	infty_free(h->fails);
+	infty_free(h->paused_until);
+	infty_free(h->pause_len);
 	curl_slist_free_all(h->hdrs);
 	infty_free(h->ring);
 	infty_free(h->heap);
@@ -452,8 +465,18 @@ static int start(struct sum_http *h, struct item it)
 	x->seen = 0;
 	x->stalled = 0;
 	x->seen_body = 0;
-	curl_easy_setopt(x->e, CURLOPT_URL, h->urls[h->next_url]);
-	h->next_url = (h->next_url + 1) % h->n_urls;
+	/* Round robin over the endpoints that are not paused (all paused: any). */
+	size_t ep = h->next_url;
+	for (size_t k = 0; k < h->n_urls; k++) {
+		size_t cand = (h->next_url + k) % h->n_urls;
+		if (h->paused_until[cand] <= step_now) {
+			ep = cand;
+			break;
+		}
+	}
+	x->ep = ep;
+	curl_easy_setopt(x->e, CURLOPT_URL, h->urls[ep]);
+	h->next_url = (ep + 1) % h->n_urls;
 	curl_easy_setopt(x->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)it.len);
 	curl_easy_setopt(x->e, CURLOPT_POSTFIELDS, it.body);
 	if (curl_multi_add_handle(h->m, x->e))
@@ -526,6 +549,7 @@ static void finish(struct sum_http *h, struct xfer *x, CURLcode code)
 	r.should_retry = x->should_retry;
 	double lat = infty_sum_now() - x->started;
 	void *job = x->it.job;
+	h->cur_ep = x->ep;
 	h->done(job, &r, lat, h->ctx);
 	infty_sum_sse_free(x->sse);
 	infty_free(x->sse_body);
@@ -638,6 +662,35 @@ void infty_sum_http_success(struct sum_http *h)
 		if (h->window > h->c->max_inflight)
 			h->window = h->c->max_inflight;
 	}
+}
+
+/*
+ * After 5 failures in a row (transport errors, 5xx) an endpoint gets no new
+ * requests for 10 s, doubling up to 5 min while it keeps failing: a dead
+ * replica then costs a few requests, not a share of every retry.  With one
+ * endpoint there is nowhere else to go, and backoff does the pacing.
+ */
+void infty_sum_http_outcome(struct sum_http *h, int ok)
+{
+	size_t e = h->cur_ep;
+	if (ok) {
+		h->fails[e] = 0;
+		h->pause_len[e] = 0;
+		return;
+	}
+	if (++h->fails[e] < 5 || h->n_urls < 2)
+		return;
+	h->fails[e] = 0;
+	h->pause_len[e] = h->pause_len[e] > 0 ? h->pause_len[e] * 2 : 10;
+	if (h->pause_len[e] > 300)
+		h->pause_len[e] = 300;
+	h->paused_until[e] = infty_sum_now() + h->pause_len[e];
+	h->pauses++;
+}
+
+uint64_t infty_sum_http_pauses(const struct sum_http *h)
+{
+	return h->pauses;
 }
 
 size_t infty_sum_http_inflight(const struct sum_http *h)

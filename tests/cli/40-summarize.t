@@ -3,7 +3,7 @@
 # against the fake endpoint, request counts, order, cache reuse, secrets.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
-plan 46
+plan 49
 
 run infty-summarize --help; is_rc 0 "--help exits 0"
 like "$OUT" "usage: infty-summarize" "--help prints usage on stdout"
@@ -67,6 +67,17 @@ run $SUM --endpoint "$EP1" --endpoint "$EP" -o "$T/rr.jsonl" "$IN"
 is_rc 0 "two endpoints exit 0"
 is "$(fstat chat)" "4" "round robin: half the requests reach the second endpoint"
 kill "$FPID1" 2>/dev/null; wait "$FPID1" 2>/dev/null
+
+# circuit breaker: a replica failing every request is paused, the other serves
+fake_start --scenario 500
+BADP=$PORT; BADEP=$EP; BADPID=$FPID; FPID=
+fake_start
+run $SUM --endpoint "$BADEP" --endpoint "$EP" --stats "$T/cb.json" -o "$T/cb.jsonl" "$IN"
+is_rc 0 "one replica answering 500: all traces still written"
+is "$(jq_py "$T/cb.json" "O['endpoint_pauses'] >= 1")" "True" "the failing replica was paused"
+bad=$(PORT=$BADP fstat chat)
+[ "$bad" -le 6 ]; ok $? "the paused replica got few requests ($bad)"
+kill "$BADPID" 2>/dev/null; wait "$BADPID" 2>/dev/null
 
 # in-flight cap
 fake_start --latency 100
