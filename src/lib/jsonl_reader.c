@@ -438,6 +438,27 @@ static int fill(struct infty_reader *r)
 	}
 }
 
+/*
+ * Hand out the n bytes at start as a line (plus its newline when `newline`),
+ * in place: a CR before the newline is dropped and the end becomes a NUL.
+ */
+static int take_line(struct infty_reader *r, size_t n, int newline, const char **line,
+		     size_t *len, uint64_t *lineno)
+{
+	char *s = r->buf + r->start;
+	r->start += n + (newline ? 1 : 0);
+	r->scan = 0;
+	if (n > 0 && s[n - 1] == '\r')
+		n--;
+	s[n] = '\0';
+	r->line = s;
+	r->line_len = n;
+	*line = s;
+	*len = n;
+	*lineno = ++r->lineno;
+	return 1;
+}
+
 int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *len,
 			   uint64_t *lineno)
 {
@@ -454,21 +475,8 @@ int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *le
 		size_t limit = r->committed > r->start ? r->committed : r->start;
 		size_t avail = limit - r->start - r->scan;
 		char *nl = avail ? memchr(p, '\n', avail) : NULL;
-		if (nl) {
-			char *s = r->buf + r->start;
-			size_t n = (size_t)(nl - s);
-			r->start += n + 1;
-			r->scan = 0;
-			if (n > 0 && s[n - 1] == '\r')
-				n--;
-			s[n] = '\0';
-			r->line = s;
-			r->line_len = n;
-			*line = s;
-			*len = n;
-			*lineno = ++r->lineno;
-			return 1;
-		}
+		if (nl)
+			return take_line(r, (size_t)(nl - (r->buf + r->start)), 1, line, len, lineno);
 		r->scan = limit - r->start;
 		if (r->eof) {
 			size_t n = r->end - r->start;
@@ -481,18 +489,7 @@ int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *le
 				return 0;
 			}
 			/* Last line without a final newline: still a line. */
-			char *s = r->buf + r->start;
-			r->start = r->end;
-			r->scan = 0;
-			if (n > 0 && s[n - 1] == '\r')
-				n--;
-			s[n] = '\0';
-			r->line = s;
-			r->line_len = n;
-			*line = s;
-			*len = n;
-			*lineno = ++r->lineno;
-			return 1;
+			return take_line(r, n, 0, line, len, lineno);
 		}
 		int err = fill(r);
 		if (err)
