@@ -8,6 +8,7 @@
 #include "infty/error.h"
 #include "infty/jsonl.h"
 #include "infty/progress.h"
+#include "infty/reject.h"
 #include "infty/tokenizer.h"
 
 #include <getopt.h>
@@ -81,16 +82,10 @@ static void reject(struct run *r, struct infty_reader *in, uint64_t lineno, cons
 		return;
 	size_t len;
 	const char *raw = infty_reader_line(in, &len);
-	struct json_object *o = json_object_new_object();
+	struct json_object *o = infty_reject_new("build", infty_reader_path(in), lineno, reason,
+						 detail, id, raw, len);
 	if (!o)
 		infty_die(INFTY_EXIT_DATA, "out of memory");
-	json_object_object_add(o, "stage", json_object_new_string("build"));
-	json_object_object_add(o, "file", json_object_new_string(infty_reader_path(in)));
-	json_object_object_add(o, "line", json_object_new_int64((int64_t)lineno));
-	json_object_object_add(o, "reason", json_object_new_string(reason));
-	json_object_object_add(o, "detail", json_object_new_string(detail));
-	json_object_object_add(o, "id", id ? json_object_new_string(id) : NULL);
-	json_object_object_add(o, "raw", json_object_new_string_len(raw ? raw : "", (int)len));
 	int rc = infty_writer_put_json(r->rej, o);
 	json_object_put(o);
 	if (rc)

@@ -13,6 +13,7 @@
  */
 #include "infty/jsonl.h"
 #include "infty/error.h"
+#include "infty/utf8.h"
 
 #include <json.h>
 #include <math.h>
@@ -104,30 +105,8 @@ static int validate(const unsigned char *s, size_t n, char *detail, size_t dlen)
 			p += 2; /* any other escape: json-c validates it */
 			continue;
 		}
-		size_t len;
-		uint32_t cp;
-		if (c >= 0xC2 && c <= 0xDF) {
-			len = 2;
-			cp = c & 0x1F;
-		} else if (c >= 0xE0 && c <= 0xEF) {
-			len = 3;
-			cp = c & 0x0F;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			len = 4;
-			cp = c & 0x07;
-		} else {
-			goto bad;
-		}
-		if ((size_t)(end - p) < len)
-			goto bad;
-		for (size_t i = 1; i < len; i++) {
-			if ((p[i] & 0xC0) != 0x80)
-				goto bad;
-			cp = cp << 6 | (p[i] & 0x3F);
-		}
-		/* Overlong, surrogate, or beyond U+10FFFF. */
-		if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-		    (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+		size_t len = infty_utf8_seq_len((const char *)p, (size_t)(end - p));
+		if (!len)
 			goto bad;
 		p += len;
 		continue;

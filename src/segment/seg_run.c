@@ -11,6 +11,7 @@
 #include "infty/error.h"
 #include "infty/hash.h"
 #include "infty/json_write.h"
+#include "infty/reject.h"
 #include "infty/jsonl.h"
 #include "infty/progress.h"
 
@@ -78,24 +79,6 @@ static int putstr(struct infty_buf *b, const char *s)
 	return s ? infty_json_write_string(b, s, strlen(s)) : put(b, "null");
 }
 
-static int put_base64(struct infty_buf *b, const char *s, size_t n)
-{
-	static const char al[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *u = (const unsigned char *)s;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)u[i] << 16;
-		if (i + 1 < n)
-			v |= (uint32_t)u[i + 1] << 8;
-		if (i + 2 < n)
-			v |= u[i + 2];
-		char q[4] = {al[v >> 18], al[(v >> 12) & 63], i + 1 < n ? al[(v >> 6) & 63] : '=',
-		             i + 2 < n ? al[v & 63] : '='};
-		if (infty_buf_append(b, q, 4))
-			return INFTY_ENOMEM;
-	}
-	return 0;
-}
-
 static struct result *new_result(struct slot *s)
 {
 	if (infty_grow(&s->r, &s->rcap, s->nr + 1, sizeof *s->r))
@@ -153,7 +136,7 @@ static int make_reject(const struct ctx *x, struct slot *s, const struct infty_s
 	 */
 	if (!rc && it->reason == INFTY_SEG_R_BAD_UTF8) {
 		rc = put(b, "null,\"raw_base64\":\"");
-		rc = rc ? rc : put_base64(b, s->line, s->len);
+		rc = rc ? rc : infty_base64_append(b, s->line, s->len);
 		rc = rc ? rc : put(b, "\"");
 	} else if (!rc) {
 		rc = infty_json_write_string(b, s->line, s->len);

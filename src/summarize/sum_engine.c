@@ -7,6 +7,8 @@
  */
 #include "sum.h"
 
+#include "infty/reject.h"
+#include "infty/utf8.h"
 #include "infty/alloc.h"
 #include "infty/error.h"
 #include "infty/hash.h"
@@ -65,6 +67,7 @@ struct trace {
 	char *fexcerpt; /* owned */
 	/* input reject */
 	char *raw; /* owned raw line */
+	size_t raw_len;
 	const char *rreason;
 	char rdetail[256];
 };
@@ -130,7 +133,7 @@ static double percentile(const struct engine *e, double p)
 	return e->lat_max * 1000;
 }
 
-/* Copy at most max bytes of s as valid UTF-8 ('?' for bad bytes), redacted. */
+/* Copy at most EXCERPT bytes of s as valid UTF-8 ('?' for bad bytes), redacted. */
 static char *excerpt(const char *s, size_t len, const char *secret)
 {
 	if (len > EXCERPT)
@@ -140,16 +143,8 @@ static char *excerpt(const char *s, size_t len, const char *secret)
 		return NULL;
 	size_t k = 0, w = 0;
 	while (k < len) {
-		unsigned char ch = (unsigned char)s[k];
-		size_t need = ch < 0x80         ? 1
-		              : (ch >> 5) == 6  ? 2
-		              : (ch >> 4) == 14 ? 3
-		              : (ch >> 3) == 30 ? 4
-		                                : 0;
-		int ok = need && k + need <= len && ch != 0;
-		for (size_t j = 1; ok && j < need; j++)
-			ok = ((unsigned char)s[k + j] >> 6) == 2;
-		if (!ok) {
+		size_t need = s[k] ? infty_utf8_seq_len(s + k, len - k) : 0;
+		if (!need) {
 			o[w++] = '?';
 			k++;
 			continue;
@@ -503,6 +498,7 @@ static int reject(struct engine *e, uint64_t line, const char *reason, const cha
 		infty_free(t);
 		return INFTY_ENOMEM;
 	}
+	t->raw_len = raw ? len : 0;
 	t->line = line;
 	t->rreason = reason;
 	snprintf(t->rdetail, sizeof t->rdetail, "%s", detail);
@@ -624,16 +620,11 @@ static int write_trace(struct engine *e, struct trace *t)
 		e->rejected++;
 		if (!e->failed)
 			return 0;
-		struct json_object *o = json_object_new_object();
+		struct json_object *o =
+			infty_reject_new("summarize", infty_reader_path(e->in), t->line, t->rreason,
+					 t->rdetail, NULL, t->raw, t->raw_len);
 		if (!o)
 			return INFTY_ENOMEM;
-		json_object_object_add(o, "stage", json_object_new_string("summarize"));
-		json_object_object_add(o, "file", json_object_new_string(infty_reader_path(e->in)));
-		json_object_object_add(o, "line", json_object_new_int64((int64_t)t->line));
-		json_object_object_add(o, "reason", json_object_new_string(t->rreason));
-		json_object_object_add(o, "detail", json_object_new_string(t->rdetail));
-		json_object_object_add(o, "id", NULL);
-		json_object_object_add(o, "raw", json_object_new_string(t->raw));
 		rc = infty_writer_put_json(e->failed, o);
 		json_object_put(o);
 		return rc;
@@ -645,6 +636,7 @@ static int write_trace(struct engine *e, struct trace *t)
 		struct json_object *o = json_object_new_object();
 		if (!o)
 			return INFTY_ENOMEM;
+		/* A dead letter carries the parsed record instead of the raw line. */
 		json_object_object_add(o, "stage", json_object_new_string("summarize"));
 		json_object_object_add(o, "file", json_object_new_string(infty_reader_path(e->in)));
 		json_object_object_add(o, "line", json_object_new_int64((int64_t)t->line));

@@ -13,7 +13,13 @@
 #include "infty/cli.h"
 #include "infty/error.h"
 #include "infty/hash.h"
+#include "infty/json_write.h"
+#include "infty/jsonl.h"
 #include "infty/progress.h"
+#include "infty/reject.h"
+#include "infty/utf8.h"
+
+#include <json.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,6 +132,47 @@ static void test_grow_and_alloc_seam(void **state)
 	assert_string_equal(infty_strerror(INFTY_ETRUNCATED), "truncated zstd stream");
 }
 
+static void test_reject_records_stay_readable(void **state)
+{
+	/* A line that is valid UTF-8 is kept verbatim in "raw". */
+	const char good[] = "{\"problem\": \"caf\xc3\xa9\"";
+	struct json_object *o = infty_reject_new("build", "in.jsonl", 7, "bad_json", "x", NULL,
+						 good, sizeof good - 1);
+	assert_non_null(o);
+	struct json_object *v;
+	assert_true(json_object_object_get_ex(o, "raw", &v));
+	assert_string_equal(json_object_get_string(v), good);
+	json_object_put(o);
+
+	/* One that is not: raw null, raw_base64 lossless, and the record
+	 * serializes to text our own strict parser accepts. */
+	const char bad[] = "{\"a\":\"\xff\xed\xa0\x80\"}";
+	o = infty_reject_new("summarize", "in.jsonl", 9, "bad_utf8", NULL, "id1", bad,
+			     sizeof bad - 1);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "raw", &v));
+	assert_null(v);
+	assert_true(json_object_object_get_ex(o, "raw_base64", &v));
+	assert_string_equal(json_object_get_string(v), "eyJhIjoi/+2ggCJ9");
+	struct infty_buf b = {0};
+	assert_int_equal(infty_json_write(&b, o), 0);
+	struct json_object *back;
+	assert_int_equal(infty_json_parse(b.data, b.len, &back, NULL, 0), 0);
+	json_object_put(back);
+	infty_buf_release(&b);
+	json_object_put(o);
+}
+
+static void test_utf8_strict(void **state)
+{
+	assert_true(infty_utf8_valid("plain \xc3\xa9 \xf0\x9f\x98\x80", 13));
+	assert_false(infty_utf8_valid("\xc0\xaf", 2));         /* overlong */
+	assert_false(infty_utf8_valid("\xed\xa0\x80", 3));     /* surrogate */
+	assert_false(infty_utf8_valid("\xf4\x90\x80\x80", 4)); /* > U+10FFFF */
+	assert_false(infty_utf8_valid("\xe2\x88", 2));         /* cut short */
+	assert_int_equal(infty_utf8_seq_len("\xe2\x88\x91", 3), 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +180,8 @@ int main(void)
 		cmocka_unit_test(test_shards_partition_ids),
 		cmocka_unit_test(test_progress_modes),
 		cmocka_unit_test(test_grow_and_alloc_seam),
+		cmocka_unit_test(test_reject_records_stay_readable),
+		cmocka_unit_test(test_utf8_strict),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
