@@ -190,4 +190,12 @@ help:
 	@echo 'options: SANITIZE=address,undefined  DEVELOPER=1 (-Werror)  V=1'
 
 -include $(wildcard bench/*.mk) $(wildcard fuzz/*.mk) $(wildcard mk/*.mk)
+
+# Every benchmark, one after another (never in parallel: they compare
+# ratios measured side by side, and a second benchmark would be noise).
+bench:
+	$(MAKE) bench-io
+	$(MAKE) bench-tokenizer
+	$(MAKE) bench-segment
+	$(MAKE) bench-summarize
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
