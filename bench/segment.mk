@@ -10,7 +10,6 @@ $(BUILD)/bench/bench_segment: $(BUILD)/obj/bench/segment/bench_segment.o $(ENGIN
 	@mkdir -p $(@D)
 	$(QLD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: bench-segment
 bench-segment: $(BUILD)/bench/bench_segment $(BUILD)/bin/infty-segment $(TOKENIZER)
 	$(Q)bench/segment/run.sh $(BUILD)/bench/bench_segment $(BUILD)/bin/infty-segment \
 	    '$(TOKENIZER)' '$(BENCH_SEG_CORPUS)' $(BENCH_SEG_ETA)

@@ -3,7 +3,6 @@
 # official OpenAI Node SDK, and peak RSS at two input sizes.  Figures go to
 # docs/PERFORMANCE.md ("Summarize").
 .PHONY: bench-summarize
-bench: bench-summarize
 bench-summarize: $(BUILD)/bin/infty-summarize
 	$(Q)cd bench/summarize && npm ci --no-audit --no-fund --loglevel=error
 	$(Q)python3 bench/summarize/run.py --bin $(BUILD)/bin/infty-summarize --json $(BUILD)/bench-summarize.json
