@@ -156,16 +156,22 @@ run: $(BINS) $(TOKENIZER)
 	$(Q)scripts/run-sample.sh
 
 # --- install ----------------------------------------------------------------
+# infty-slurm and infty-parallel drive the checkout's make pipeline, so they
+# run from the checkout and are not installed; infty-with-server stands alone.
+INSTALL_SCRIPTS := scripts/infty-with-server
+INSTALL_MAN := $(filter $(patsubst %,docs/man/infty-%.1,$(TOOLS)) \
+                 $(patsubst scripts/%,docs/man/%.1,$(INSTALL_SCRIPTS)),$(MANPAGES))
 install: $(BINS)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/prompts
-	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
-	$(if $(MANPAGES),install -m 644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man1)
+	install -m 755 $(BINS) $(INSTALL_SCRIPTS) $(DESTDIR)$(BINDIR)
+	$(if $(INSTALL_MAN),install -m 644 $(INSTALL_MAN) $(DESTDIR)$(MANDIR)/man1)
 	cp -R prompts/. $(DESTDIR)$(DATADIR)/prompts/
 	if [ -f '$(TOKENIZER)' ]; then install -m 644 '$(TOKENIZER)' $(DESTDIR)$(DATADIR)/tokenizer.json; fi
 
 uninstall:
 	rm -f $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(BINDIR)/%,$(BINS))
-	rm -f $(patsubst docs/man/%,$(DESTDIR)$(MANDIR)/man1/%,$(MANPAGES))
+	rm -f $(patsubst scripts/%,$(DESTDIR)$(BINDIR)/%,$(INSTALL_SCRIPTS))
+	rm -f $(patsubst docs/man/%,$(DESTDIR)$(MANDIR)/man1/%,$(INSTALL_MAN))
 	rm -rf $(DESTDIR)$(DATADIR)
 
 # --- housekeeping -----------------------------------------------------------
