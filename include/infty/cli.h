@@ -34,7 +34,7 @@ noreturn void infty_usage_error(const char *fmt, ...) __attribute__((format(prin
  */
 long long infty_parse_ll(const char *opt, const char *s, long long min, long long max);
 unsigned long long infty_parse_ull(const char *opt, const char *s, unsigned long long min,
-				   unsigned long long max);
+                                   unsigned long long max);
 double infty_parse_double(const char *opt, const char *s, double min, double max);
 
 /* "I/N" with 0 <= I < N; exits 2 on a malformed value. */

@@ -51,7 +51,7 @@ int infty_reader_open(struct infty_reader **out, const char *path, unsigned flag
  * are returned too; callers usually skip them.
  */
 int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *len,
-			   uint64_t *lineno);
+                           uint64_t *lineno);
 
 /*
  * Next non-empty line, parsed.  Returns 1 with *obj set (caller owns it), 0 at
@@ -83,7 +83,7 @@ void infty_reader_free(struct infty_reader *r);
  * detail (size detail_len, may be NULL).  Thread-safe.
  */
 int infty_json_parse(const char *line, size_t len, struct json_object **obj, char *detail,
-		     size_t detail_len);
+                     size_t detail_len);
 
 /* ---- writer -------------------------------------------------------------- */
 
@@ -106,7 +106,7 @@ void infty_writer_opts_init(struct infty_writer_opts *o);
  * appended after a kill -9 without corrupting the stream.  opts may be NULL.
  */
 int infty_writer_open(struct infty_writer **out, const char *path,
-		      const struct infty_writer_opts *opts);
+                      const struct infty_writer_opts *opts);
 /* Append one record: line (no newline) then "\n".  Returns 0 or an error. */
 int infty_writer_put(struct infty_writer *w, const char *line, size_t len);
 /* Serialize obj compactly (no slash escaping) and append it. */

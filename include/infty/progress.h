@@ -21,10 +21,10 @@ struct infty_progress;
  * without progress).
  */
 struct infty_progress *infty_progress_new(FILE *out, const char *label, const char *unit,
-					  uint64_t total, uint64_t total_bytes, int quiet);
+                                          uint64_t total, uint64_t total_bytes, int quiet);
 /* Report done items and bytes consumed; extra (may be NULL) is appended. */
 void infty_progress_update(struct infty_progress *p, uint64_t done, uint64_t bytes,
-			   const char *extra);
+                           const char *extra);
 /* Final line with totals and elapsed time; frees p.  NULL is a no-op. */
 void infty_progress_finish(struct infty_progress *p, uint64_t done, const char *extra);
 /* Seconds since creation (monotonic). */

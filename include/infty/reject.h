@@ -23,8 +23,8 @@ struct infty_buf;
  * detail may be NULL.  Returns NULL when out of memory.
  */
 struct json_object *infty_reject_new(const char *stage, const char *file, uint64_t line,
-				     const char *reason, const char *detail, const char *id,
-				     const char *raw, size_t raw_len);
+                                     const char *reason, const char *detail, const char *id,
+                                     const char *raw, size_t raw_len);
 
 /* Append standard base64 (with '=' padding) of data[0..n) to b. */
 int infty_base64_append(struct infty_buf *b, const void *data, size_t n);

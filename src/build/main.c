@@ -82,8 +82,8 @@ static void reject(struct run *r, struct infty_reader *in, uint64_t lineno, cons
 		return;
 	size_t len;
 	const char *raw = infty_reader_line(in, &len);
-	struct json_object *o = infty_reject_new("build", infty_reader_path(in), lineno, reason,
-						 detail, id, raw, len);
+	struct json_object *o =
+	    infty_reject_new("build", infty_reader_path(in), lineno, reason, detail, id, raw, len);
 	if (!o)
 		infty_die(INFTY_EXIT_DATA, "out of memory");
 	int rc = infty_writer_put_json(r->rej, o);

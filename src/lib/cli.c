@@ -74,7 +74,7 @@ long long infty_parse_ll(const char *opt, const char *s, long long min, long lon
 }
 
 unsigned long long infty_parse_ull(const char *opt, const char *s, unsigned long long min,
-				   unsigned long long max)
+                                   unsigned long long max)
 {
 	char *end;
 	errno = 0;

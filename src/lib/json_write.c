@@ -74,14 +74,30 @@ int infty_json_write_string(struct infty_buf *b, const char *s, size_t n)
 		char esc[8];
 		size_t k;
 		switch (c) {
-		case '"': k = 2, memcpy(esc, "\\\"", 2); break;
-		case '\\': k = 2, memcpy(esc, "\\\\", 2); break;
-		case '\n': k = 2, memcpy(esc, "\\n", 2); break;
-		case '\r': k = 2, memcpy(esc, "\\r", 2); break;
-		case '\t': k = 2, memcpy(esc, "\\t", 2); break;
-		case '\b': k = 2, memcpy(esc, "\\b", 2); break;
-		case '\f': k = 2, memcpy(esc, "\\f", 2); break;
-		default: k = (size_t)snprintf(esc, sizeof esc, "\\u%04x", c); break;
+		case '"':
+			k = 2, memcpy(esc, "\\\"", 2);
+			break;
+		case '\\':
+			k = 2, memcpy(esc, "\\\\", 2);
+			break;
+		case '\n':
+			k = 2, memcpy(esc, "\\n", 2);
+			break;
+		case '\r':
+			k = 2, memcpy(esc, "\\r", 2);
+			break;
+		case '\t':
+			k = 2, memcpy(esc, "\\t", 2);
+			break;
+		case '\b':
+			k = 2, memcpy(esc, "\\b", 2);
+			break;
+		case '\f':
+			k = 2, memcpy(esc, "\\f", 2);
+			break;
+		default:
+			k = (size_t)snprintf(esc, sizeof esc, "\\u%04x", c);
+			break;
 		}
 		if (infty_buf_append(b, esc, k))
 			return INFTY_ENOMEM;
@@ -97,7 +113,7 @@ int infty_json_write(struct infty_buf *b, struct json_object *o)
 	switch (json_object_get_type(o)) {
 	case json_type_string:
 		return infty_json_write_string(b, json_object_get_string(o),
-					       (size_t)json_object_get_string_len(o));
+		                               (size_t)json_object_get_string_len(o));
 	case json_type_object: {
 		if (infty_buf_append(b, "{", 1))
 			return INFTY_ENOMEM;

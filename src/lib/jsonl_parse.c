@@ -78,22 +78,22 @@ static int validate(const unsigned char *s, size_t n, char *detail, size_t dlen)
 				long v = hex4(p + 2, end);
 				if (v == 0) {
 					snprintf(detail, dlen, "\\u0000 in a string at byte %zu",
-						 (size_t)(p - s));
+					         (size_t)(p - s));
 					return INFTY_EUTF8;
 				}
 				if (v >= 0xDC00 && v <= 0xDFFF) {
 					snprintf(detail, dlen, "lone surrogate escape at byte %zu",
-						 (size_t)(p - s));
+					         (size_t)(p - s));
 					return INFTY_EUTF8;
 				}
 				if (v >= 0xD800 && v <= 0xDBFF) {
 					long w = (end - p >= 12 && p[6] == '\\' && p[7] == 'u')
-							 ? hex4(p + 8, end)
-							 : -1;
+					             ? hex4(p + 8, end)
+					             : -1;
 					if (w < 0xDC00 || w > 0xDFFF) {
 						snprintf(detail, dlen,
-							 "lone surrogate escape at byte %zu",
-							 (size_t)(p - s));
+						         "lone surrogate escape at byte %zu",
+						         (size_t)(p - s));
 						return INFTY_EUTF8;
 					}
 					p += 12;
@@ -144,7 +144,7 @@ static int has_nonfinite(struct json_object *o)
 }
 
 int infty_json_parse(const char *line, size_t len, struct json_object **obj, char *detail,
-		     size_t detail_len)
+                     size_t detail_len)
 {
 	char scratch[8];
 	if (!detail) {
@@ -177,7 +177,7 @@ int infty_json_parse(const char *line, size_t len, struct json_object **obj, cha
 	}
 	if (e != json_tokener_success) {
 		snprintf(detail, detail_len, "invalid JSON at byte %zu: %s", end,
-			 json_tokener_error_desc(e));
+		         json_tokener_error_desc(e));
 		return INFTY_EJSON;
 	}
 	while (end < len && (line[end] == ' ' || line[end] == '\t' || line[end] == '\r'))

@@ -22,10 +22,10 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#define IN_CHUNK (1u << 20)    /* compressed bytes read at a time */
-#define BUF_START (4u << 20)   /* first size of the decompressed buffer */
-#define BLOCK_SIZE (1u << 20)  /* decompressed bytes per block from the thread */
-#define NBLOCKS 4              /* blocks in flight between thread and reader */
+#define IN_CHUNK   (1u << 20) /* compressed bytes read at a time */
+#define BUF_START  (4u << 20) /* first size of the decompressed buffer */
+#define BLOCK_SIZE (1u << 20) /* decompressed bytes per block from the thread */
+#define NBLOCKS    4          /* blocks in flight between thread and reader */
 
 /*
  * For regular zstd files, decompression runs in a thread of its own, one or
@@ -167,9 +167,10 @@ static int detect(struct infty_reader *r)
 		have += (size_t)got;
 	}
 	uint32_t magic = have >= 4 ? (uint32_t)r->in[0] | (uint32_t)r->in[1] << 8 |
-					     (uint32_t)r->in[2] << 16 | (uint32_t)r->in[3] << 24
-				   : 0;
-	if (magic == ZSTD_MAGICNUMBER || (magic & ZSTD_MAGIC_SKIPPABLE_MASK) == ZSTD_MAGIC_SKIPPABLE_START) {
+	                                 (uint32_t)r->in[2] << 16 | (uint32_t)r->in[3] << 24
+	                           : 0;
+	if (magic == ZSTD_MAGICNUMBER ||
+	    (magic & ZSTD_MAGIC_SKIPPABLE_MASK) == ZSTD_MAGIC_SKIPPABLE_START) {
 		r->zstd = 1;
 		r->dctx = ZSTD_createDCtx();
 		if (!r->dctx)
@@ -209,7 +210,8 @@ static int pump_fill_block(struct infty_reader *r, struct block *b)
 				got = read(r->fd, r->in, IN_CHUNK);
 			while (got < 0 && errno == EINTR);
 			if (got < 0) {
-				snprintf(b->detail, sizeof b->detail, "read error: %s", strerror(errno));
+				snprintf(b->detail, sizeof b->detail, "read error: %s",
+				         strerror(errno));
 				return INFTY_EIO;
 			}
 			r->bytes_in += (uint64_t)got;
@@ -219,7 +221,7 @@ static int pump_fill_block(struct infty_reader *r, struct block *b)
 					if (r->flags & INFTY_READER_TOLERATE_TAIL)
 						return 0;
 					snprintf(b->detail, sizeof b->detail,
-						 "truncated zstd stream (ends inside a frame)");
+					         "truncated zstd stream (ends inside a frame)");
 					return INFTY_ETRUNCATED;
 				}
 				b->frame_end = 1;
@@ -238,7 +240,7 @@ static int pump_fill_block(struct infty_reader *r, struct block *b)
 				return 0;
 			}
 			snprintf(b->detail, sizeof b->detail, "corrupt zstd stream: %s",
-				 ZSTD_getErrorName(ret));
+			         ZSTD_getErrorName(ret));
 			return INFTY_ECORRUPT;
 		}
 		r->in_pos = in.pos;
@@ -408,7 +410,8 @@ static int fill(struct infty_reader *r)
 					if (r->flags & INFTY_READER_TOLERATE_TAIL)
 						return 0;
 					return fail(r, INFTY_ETRUNCATED,
-						    "truncated zstd stream (ends inside a frame)", "");
+					            "truncated zstd stream (ends inside a frame)",
+					            "");
 				}
 				return 0;
 			}
@@ -426,7 +429,7 @@ static int fill(struct infty_reader *r)
 				return 0;
 			}
 			return fail(r, INFTY_ECORRUPT, "corrupt zstd stream",
-				    ZSTD_getErrorName(ret));
+			            ZSTD_getErrorName(ret));
 		}
 		r->in_pos = in.pos;
 		r->last_ret = ret;
@@ -442,8 +445,8 @@ static int fill(struct infty_reader *r)
  * Hand out the n bytes at start as a line (plus its newline when `newline`),
  * in place: a CR before the newline is dropped and the end becomes a NUL.
  */
-static int take_line(struct infty_reader *r, size_t n, int newline, const char **line,
-		     size_t *len, uint64_t *lineno)
+static int take_line(struct infty_reader *r, size_t n, int newline, const char **line, size_t *len,
+                     uint64_t *lineno)
 {
 	char *s = r->buf + r->start;
 	r->start += n + (newline ? 1 : 0);
@@ -459,8 +462,7 @@ static int take_line(struct infty_reader *r, size_t n, int newline, const char *
 	return 1;
 }
 
-int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *len,
-			   uint64_t *lineno)
+int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *len, uint64_t *lineno)
 {
 	if (r->failed)
 		return r->failed;
@@ -476,7 +478,8 @@ int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *le
 		size_t avail = limit - r->start - r->scan;
 		char *nl = avail ? memchr(p, '\n', avail) : NULL;
 		if (nl)
-			return take_line(r, (size_t)(nl - (r->buf + r->start)), 1, line, len, lineno);
+			return take_line(r, (size_t)(nl - (r->buf + r->start)), 1, line, len,
+			                 lineno);
 		r->scan = limit - r->start;
 		if (r->eof) {
 			size_t n = r->end - r->start;

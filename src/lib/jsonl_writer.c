@@ -180,7 +180,7 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 int infty_writer_open(struct infty_writer **out, const char *path,
-		      const struct infty_writer_opts *opts)
+                      const struct infty_writer_opts *opts)
 {
 	*out = NULL;
 	struct infty_writer *w = infty_calloc(1, sizeof *w);
@@ -254,7 +254,7 @@ int infty_writer_open(struct infty_writer **out, const char *path,
 nomem:
 	infty_writer_free(w);
 	return INFTY_ENOMEM;
-ioerr: {
+ioerr : {
 	int e = errno;
 	infty_writer_free(w);
 	errno = e;

@@ -33,7 +33,7 @@ static double now(void)
 }
 
 struct infty_progress *infty_progress_new(FILE *out, const char *label, const char *unit,
-					  uint64_t total, uint64_t total_bytes, int quiet)
+                                          uint64_t total, uint64_t total_bytes, int quiet)
 {
 	struct infty_progress *p = infty_calloc(1, sizeof *p);
 	if (!p)
@@ -75,7 +75,7 @@ double infty_progress_elapsed(const struct infty_progress *p)
 }
 
 static void draw(struct infty_progress *p, uint64_t done, uint64_t bytes, const char *extra,
-		 int final)
+                 int final)
 {
 	double t = now(), el = t - p->start;
 	double rate = el > 0 ? done / el : 0;
@@ -99,12 +99,12 @@ static void draw(struct infty_progress *p, uint64_t done, uint64_t bytes, const 
 	char line[512];
 	if (p->total)
 		snprintf(line, sizeof line, "%s: %llu/%llu %s%s, %.1f/s, %s%s%s%s", p->label,
-			 (unsigned long long)done, (unsigned long long)p->total, p->unit, pct, rate,
-			 elapsed, eta, extra ? ", " : "", extra ? extra : "");
+		         (unsigned long long)done, (unsigned long long)p->total, p->unit, pct, rate,
+		         elapsed, eta, extra ? ", " : "", extra ? extra : "");
 	else
 		snprintf(line, sizeof line, "%s: %llu %s%s, %.1f/s, %s%s%s%s", p->label,
-			 (unsigned long long)done, p->unit, pct, rate, elapsed, eta,
-			 extra ? ", " : "", extra ? extra : "");
+		         (unsigned long long)done, p->unit, pct, rate, elapsed, eta,
+		         extra ? ", " : "", extra ? extra : "");
 	if (p->tty)
 		fprintf(p->out, "\r\033[K%s%s", line, final ? "\n" : "");
 	else
@@ -115,7 +115,7 @@ static void draw(struct infty_progress *p, uint64_t done, uint64_t bytes, const 
 }
 
 void infty_progress_update(struct infty_progress *p, uint64_t done, uint64_t bytes,
-			   const char *extra)
+                           const char *extra)
 {
 	if (!p || p->quiet)
 		return;

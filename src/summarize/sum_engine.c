@@ -621,8 +621,8 @@ static int write_trace(struct engine *e, struct trace *t)
 		if (!e->failed)
 			return 0;
 		struct json_object *o =
-			infty_reject_new("summarize", infty_reader_path(e->in), t->line, t->rreason,
-					 t->rdetail, NULL, t->raw, t->raw_len);
+		    infty_reject_new("summarize", infty_reader_path(e->in), t->line, t->rreason,
+		                     t->rdetail, NULL, t->raw, t->raw_len);
 		if (!o)
 			return INFTY_ENOMEM;
 		rc = infty_writer_put_json(e->failed, o);

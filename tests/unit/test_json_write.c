@@ -22,7 +22,7 @@ static void check_same(struct json_object *o)
 	assert_int_equal(infty_json_write(&b, o), 0);
 	size_t len;
 	const char *want = json_object_to_json_string_length(
-		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 	if (b.len != len || memcmp(b.data, want, len) != 0)
 		fail_msg("differs:\n ours: %.200s\n json-c: %.200s", b.data, want);
 	infty_buf_release(&b);
@@ -31,15 +31,15 @@ static void check_same(struct json_object *o)
 static void test_matches_json_c_on_edge_cases(void **state)
 {
 	const char *texts[] = {
-		"{}",
-		"{\"a\":[]}",
-		"{\"s\":\"plain ascii long enough to take the eight byte path\"}",
-		"{\"s\":\"quote \\\" backslash \\\\ slash / tab \\t nl \\n cr \\r\"}",
-		"{\"s\":\"ctl \\u0001\\u001f \\b \\f \\u007f\"}",
-		"{\"s\":\"caf\xc3\xa9 \xe2\x88\x91 \xf0\x9f\x98\x80 \\u2028\"}",
-		"{\"n\":-12,\"f\":0.5,\"e\":1e300,\"t\":true,\"F\":false,\"z\":null}",
-		"{\"nested\":{\"a\":[1,[2,{\"b\":\"c\"}]],\"k\\\"ey\":\"v\"}}",
-		"{\"s\":\"x\\\\\\\\\\\"\\\"\\n\\n\\n\"}",
+	    "{}",
+	    "{\"a\":[]}",
+	    "{\"s\":\"plain ascii long enough to take the eight byte path\"}",
+	    "{\"s\":\"quote \\\" backslash \\\\ slash / tab \\t nl \\n cr \\r\"}",
+	    "{\"s\":\"ctl \\u0001\\u001f \\b \\f \\u007f\"}",
+	    "{\"s\":\"caf\xc3\xa9 \xe2\x88\x91 \xf0\x9f\x98\x80 \\u2028\"}",
+	    "{\"n\":-12,\"f\":0.5,\"e\":1e300,\"t\":true,\"F\":false,\"z\":null}",
+	    "{\"nested\":{\"a\":[1,[2,{\"b\":\"c\"}]],\"k\\\"ey\":\"v\"}}",
+	    "{\"s\":\"x\\\\\\\\\\\"\\\"\\n\\n\\n\"}",
 	};
 	for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
 		struct json_object *o = json_tokener_parse(texts[i]);
@@ -54,7 +54,7 @@ static void test_matches_json_c_on_real_records(void **state)
 	const char *shared = getenv("INFTY_SHARED");
 	char path[512];
 	snprintf(path, sizeof path, "%s/data/corpus/reasoning_traces.jsonl.zst",
-		 shared ? shared : "../shared");
+	         shared ? shared : "../shared");
 	struct infty_reader *r;
 	if (infty_reader_open(&r, path, 0) != 0) {
 		/* cmocka's skip() prints "not ok # SKIP", which prove counts as a
@@ -77,8 +77,8 @@ static void test_matches_json_c_on_real_records(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_matches_json_c_on_edge_cases),
-		cmocka_unit_test(test_matches_json_c_on_real_records),
+	    cmocka_unit_test(test_matches_json_c_on_edge_cases),
+	    cmocka_unit_test(test_matches_json_c_on_real_records),
 	};
 	return cmocka_run_group_tests_name("json_write", tests, NULL, NULL);
 }

@@ -27,7 +27,8 @@ static char dir[256];
 
 static int setup(void **state)
 {
-	snprintf(dir, sizeof dir, "%s/infty-jsonl.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	snprintf(dir, sizeof dir, "%s/infty-jsonl.XXXXXX",
+	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	assert_non_null(mkdtemp(dir));
 	return 0;
 }
@@ -108,7 +109,7 @@ static struct seen read_all(const char *path, unsigned flags)
 			struct json_object *v;
 			if (json_object_object_get_ex(o, "v", &v))
 				snprintf(s.last_value, sizeof s.last_value, "%s",
-					 json_object_get_string(v));
+				         json_object_get_string(v));
 			json_object_put(o);
 		} else if (rc == INFTY_EJSON || rc == INFTY_EUTF8) {
 			if (rc == INFTY_EJSON)
@@ -220,13 +221,13 @@ static void test_truncated_and_corrupt_zst(void **state)
 static void test_malformed_line_in_the_middle(void **state)
 {
 	const char *text = "{\"v\":\"1\"}\n"
-			   "{\"v\": oops}\n"
-			   "\n"
-			   "{\"v\":\"3\"}\n"
-			   "{\"v\":\"4\"} trailing\n"
-			   "[1,2]\n"
-			   "{\"v\":\"6\"\n"
-			   "{\"v\":\"7\"}\n";
+	                   "{\"v\": oops}\n"
+	                   "\n"
+	                   "{\"v\":\"3\"}\n"
+	                   "{\"v\":\"4\"} trailing\n"
+	                   "[1,2]\n"
+	                   "{\"v\":\"6\"\n"
+	                   "{\"v\":\"7\"}\n";
 	write_file(tmp("m.jsonl"), text, strlen(text));
 	write_zst(tmp("m.jsonl.zst"), text, strlen(text), 0);
 	for (int z = 0; z < 2; z++) {
@@ -299,25 +300,25 @@ static void test_invalid_utf8_policy(void **state)
 		const char *text;
 		int want;
 	} cases[] = {
-		{"{\"v\":\"caf\xc3\xa9 \xe2\x88\x91 \xf0\x9f\x98\x80\"}", 0},
-		{"{\"v\":\"\\ud83d\\ude00 pair\"}", 0},
-		{"{\"v\":\"\\\\u0000 is text\"}", 0},
-		{"{\"v\":\"a\xff\"}", INFTY_EUTF8},
-		{"{\"v\":\"\xc0\xaf overlong\"}", INFTY_EUTF8},
-		{"{\"v\":\"\xed\xa0\x80 surrogate bytes\"}", INFTY_EUTF8},
-		{"{\"v\":\"\xf4\x90\x80\x80 beyond U+10FFFF\"}", INFTY_EUTF8},
-		{"{\"v\":\"cut \xe2\x88\"}", INFTY_EUTF8},
-		{"{\"v\":\"\\ud800 lone\"}", INFTY_EUTF8},
-		{"{\"v\":\"\\udc00 lone low\"}", INFTY_EUTF8},
-		{"{\"v\":\"nul \\u0000 inside\"}", INFTY_EUTF8},
-		{"{\"v\":NaN}", INFTY_EJSON},
-		{"{\"v\":[1,-Infinity]}", INFTY_EJSON},
+	    {"{\"v\":\"caf\xc3\xa9 \xe2\x88\x91 \xf0\x9f\x98\x80\"}", 0},
+	    {"{\"v\":\"\\ud83d\\ude00 pair\"}", 0},
+	    {"{\"v\":\"\\\\u0000 is text\"}", 0},
+	    {"{\"v\":\"a\xff\"}", INFTY_EUTF8},
+	    {"{\"v\":\"\xc0\xaf overlong\"}", INFTY_EUTF8},
+	    {"{\"v\":\"\xed\xa0\x80 surrogate bytes\"}", INFTY_EUTF8},
+	    {"{\"v\":\"\xf4\x90\x80\x80 beyond U+10FFFF\"}", INFTY_EUTF8},
+	    {"{\"v\":\"cut \xe2\x88\"}", INFTY_EUTF8},
+	    {"{\"v\":\"\\ud800 lone\"}", INFTY_EUTF8},
+	    {"{\"v\":\"\\udc00 lone low\"}", INFTY_EUTF8},
+	    {"{\"v\":\"nul \\u0000 inside\"}", INFTY_EUTF8},
+	    {"{\"v\":NaN}", INFTY_EJSON},
+	    {"{\"v\":[1,-Infinity]}", INFTY_EJSON},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct json_object *o;
 		char detail[128];
 		int rc = infty_json_parse(cases[i].text, strlen(cases[i].text), &o, detail,
-					  sizeof detail);
+		                          sizeof detail);
 		if (rc != cases[i].want)
 			fail_msg("case %zu: got %d want %d (%s)", i, rc, cases[i].want, detail);
 		if (rc == 0)
@@ -475,20 +476,20 @@ static void test_missing_file(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip_plain_and_zst),
-		cmocka_unit_test(test_frames_every_n_records),
-		cmocka_unit_test(test_concatenated_frames),
-		cmocka_unit_test(test_truncated_and_corrupt_zst),
-		cmocka_unit_test(test_malformed_line_in_the_middle),
-		cmocka_unit_test(test_crlf_empty_and_no_final_newline),
-		cmocka_unit_test(test_ten_megabyte_line),
-		cmocka_unit_test(test_invalid_utf8_policy),
-		cmocka_unit_test(test_write_to_dev_full),
-		cmocka_unit_test(test_no_final_file_without_close),
-		cmocka_unit_test(test_append_after_torn_tail),
-		cmocka_unit_test(test_stdin_and_stdout),
-		cmocka_unit_test(test_allocation_failure),
-		cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_round_trip_plain_and_zst),
+	    cmocka_unit_test(test_frames_every_n_records),
+	    cmocka_unit_test(test_concatenated_frames),
+	    cmocka_unit_test(test_truncated_and_corrupt_zst),
+	    cmocka_unit_test(test_malformed_line_in_the_middle),
+	    cmocka_unit_test(test_crlf_empty_and_no_final_newline),
+	    cmocka_unit_test(test_ten_megabyte_line),
+	    cmocka_unit_test(test_invalid_utf8_policy),
+	    cmocka_unit_test(test_write_to_dev_full),
+	    cmocka_unit_test(test_no_final_file_without_close),
+	    cmocka_unit_test(test_append_after_torn_tail),
+	    cmocka_unit_test(test_stdin_and_stdout),
+	    cmocka_unit_test(test_allocation_failure),
+	    cmocka_unit_test(test_missing_file),
 	};
 	return cmocka_run_group_tests_name("jsonl", tests, setup, teardown);
 }

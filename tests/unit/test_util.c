@@ -29,12 +29,15 @@ static void test_sha256_vectors(void **state)
 {
 	char hex[65];
 	infty_sha256_hex("", 0, hex);
-	assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_string_equal(hex,
+	                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	infty_sha256_hex("abc", 3, hex);
-	assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	assert_string_equal(hex,
+	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
 	const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
 	infty_sha256_hex(two, strlen(two), hex);
-	assert_string_equal(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	assert_string_equal(hex,
+	                    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
 	/* A million 'a' fed in uneven pieces exercises the block carry-over. */
 	struct infty_sha256 c;
 	infty_sha256_init(&c);
@@ -49,7 +52,8 @@ static void test_sha256_vectors(void **state)
 	unsigned char d[32];
 	infty_sha256_final(&c, d);
 	infty_hex(d, 32, hex);
-	assert_string_equal(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	assert_string_equal(hex,
+	                    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 }
 
 static void test_shards_partition_ids(void **state)
@@ -136,8 +140,8 @@ static void test_reject_records_stay_readable(void **state)
 {
 	/* A line that is valid UTF-8 is kept verbatim in "raw". */
 	const char good[] = "{\"problem\": \"caf\xc3\xa9\"";
-	struct json_object *o = infty_reject_new("build", "in.jsonl", 7, "bad_json", "x", NULL,
-						 good, sizeof good - 1);
+	struct json_object *o =
+	    infty_reject_new("build", "in.jsonl", 7, "bad_json", "x", NULL, good, sizeof good - 1);
 	assert_non_null(o);
 	struct json_object *v;
 	assert_true(json_object_object_get_ex(o, "raw", &v));
@@ -148,7 +152,7 @@ static void test_reject_records_stay_readable(void **state)
 	 * serializes to text our own strict parser accepts. */
 	const char bad[] = "{\"a\":\"\xff\xed\xa0\x80\"}";
 	o = infty_reject_new("summarize", "in.jsonl", 9, "bad_utf8", NULL, "id1", bad,
-			     sizeof bad - 1);
+	                     sizeof bad - 1);
 	assert_non_null(o);
 	assert_true(json_object_object_get_ex(o, "raw", &v));
 	assert_null(v);
@@ -176,12 +180,12 @@ static void test_utf8_strict(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sha256_vectors),
-		cmocka_unit_test(test_shards_partition_ids),
-		cmocka_unit_test(test_progress_modes),
-		cmocka_unit_test(test_grow_and_alloc_seam),
-		cmocka_unit_test(test_reject_records_stay_readable),
-		cmocka_unit_test(test_utf8_strict),
+	    cmocka_unit_test(test_sha256_vectors),
+	    cmocka_unit_test(test_shards_partition_ids),
+	    cmocka_unit_test(test_progress_modes),
+	    cmocka_unit_test(test_grow_and_alloc_seam),
+	    cmocka_unit_test(test_reject_records_stay_readable),
+	    cmocka_unit_test(test_utf8_strict),
 	};
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
