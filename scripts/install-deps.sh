@@ -35,8 +35,12 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "infty: installing Debian packages:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# apt's and dpkg's progress goes to a log, shown only when something fails.
+log=$(mktemp "${TMPDIR:-/tmp}/infty-apt.XXXXXX")
+trap 'rm -f "$log"' EXIT
 # The package lists may be absent on a fresh image; refresh them once.
-apt-get update -qq >&2 || { echo "infty: apt-get update failed" >&2; exit 2; }
+apt-get update -qq >"$log" 2>&1 || { cat "$log" >&2; echo "infty: apt-get update failed" >&2; exit 2; }
 # shellcheck disable=SC2086
-apt-get install -y -qq --no-install-recommends $missing >&2 ||
-	{ echo "infty: '$line' failed" >&2; exit 2; }
+apt-get install -y -qq --no-install-recommends $missing >"$log" 2>&1 ||
+	{ cat "$log" >&2; echo "infty: '$line' failed" >&2; exit 2; }
+echo "infty: installed$missing" >&2
