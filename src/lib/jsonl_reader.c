@@ -334,14 +334,7 @@ static int pump_take(struct infty_reader *r)
 		pthread_cond_wait(&p->cv, &p->mu);
 	pthread_mutex_unlock(&p->mu);
 	struct block *b = &p->blocks[p->head % NBLOCKS];
-	while (r->cap - r->end < b->len) {
-		size_t ncap = r->cap * 2;
-		char *nb = infty_realloc(r->buf, ncap + 1);
-		if (!nb)
-			return fail(r, INFTY_ENOMEM, "out of memory for a long line", "");
-		r->buf = nb;
-		r->cap = ncap;
-	}
+	/* fill() made room for a whole block. */
 	memcpy(r->buf + r->end, b->data, b->len);
 	r->end += b->len;
 	if (b->frame_end || !(r->flags & INFTY_READER_TOLERATE_TAIL))
@@ -360,8 +353,11 @@ static int pump_take(struct infty_reader *r)
 	return err;
 }
 
-/* Make room after end: compact, then grow if the buffer is full of one line. */
-static int make_room(struct infty_reader *r)
+/*
+ * Make room for at least need bytes after end: compact, then grow (a line
+ * longer than the buffer, or a block from the pump).
+ */
+static int make_room(struct infty_reader *r, size_t need)
 {
 	if (r->start > 0) {
 		memmove(r->buf, r->buf + r->start, r->end - r->start);
@@ -369,7 +365,7 @@ static int make_room(struct infty_reader *r)
 		r->committed = r->committed > r->start ? r->committed - r->start : 0;
 		r->start = 0;
 	}
-	if (r->end == r->cap) {
+	while (r->cap - r->end < need) {
 		size_t ncap = r->cap * 2;
 		char *nb = infty_realloc(r->buf, ncap + 1);
 		if (!nb)
@@ -383,7 +379,7 @@ static int make_room(struct infty_reader *r)
 /* Append more decompressed (or plain) bytes to the buffer.  Returns 0 or <0. */
 static int fill(struct infty_reader *r)
 {
-	int err = make_room(r);
+	int err = make_room(r, r->pump ? BLOCK_SIZE : 1);
 	if (err)
 		return err;
 	if (r->pump)
