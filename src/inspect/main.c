@@ -105,18 +105,22 @@ static void put_line(const char *s, size_t n)
 		infty_die(INFTY_EXIT_DATA, "stdout: write failed");
 }
 
-/* ---- head ------------------------------------------------------------- */
+/*
+ * Calls fn on every non-empty raw line of every file (head and sample copy
+ * lines as they are, without parsing); fn returns nonzero to stop.  A file
+ * that cannot be opened or a stream error makes the result 1.
+ */
+typedef int (*line_fn)(void *ctx, const char *line, size_t len);
 
-static int cmd_head(const struct opts *o, char **files, int nfiles)
+static int each_line(char **files, int nfiles, line_fn fn, void *ctx)
 {
 	static char *stdin_only[] = {"-"};
 	if (!nfiles) {
 		files = stdin_only;
 		nfiles = 1;
 	}
-	long long left = o->n >= 0 ? o->n : 10;
-	int status = 0;
-	for (int i = 0; i < nfiles && left > 0; i++) {
+	int status = 0, stop = 0;
+	for (int i = 0; i < nfiles && !stop; i++) {
 		struct infty_reader *r;
 		if (infty_reader_open(&r, files[i], 0)) {
 			infty_warn("%s: cannot open", files[i]);
@@ -125,14 +129,12 @@ static int cmd_head(const struct opts *o, char **files, int nfiles)
 		}
 		const char *line;
 		size_t len;
-		uint64_t no;
-		int rc;
-		while (left > 0 && (rc = infty_reader_next_line(r, &line, &len, &no)) == 1)
-			if (len) {
-				put_line(line, len);
-				left--;
-			}
-		if (left > 0 && rc < 0) {
+		uint64_t no = 0;
+		int rc = 0;
+		while (!stop && (rc = infty_reader_next_line(r, &line, &len, &no)) == 1)
+			if (len)
+				stop = fn(ctx, line, len);
+		if (!stop && rc < 0) {
 			infty_warn("%s:%llu: %s", files[i], (unsigned long long)no,
 			           infty_strerror(rc));
 			status = 1;
@@ -140,6 +142,21 @@ static int cmd_head(const struct opts *o, char **files, int nfiles)
 		infty_reader_free(r);
 	}
 	return status;
+}
+
+/* ---- head ------------------------------------------------------------- */
+
+static int on_head(void *ctx, const char *line, size_t len)
+{
+	long long *left = ctx;
+	put_line(line, len);
+	return --*left <= 0;
+}
+
+static int cmd_head(const struct opts *o, char **files, int nfiles)
+{
+	long long left = o->n >= 0 ? o->n : 10;
+	return left > 0 ? each_line(files, nfiles, on_head, &left) : 0;
 }
 
 /* ---- sample ----------------------------------------------------------- */
@@ -164,60 +181,44 @@ static int cmp_kept(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+struct reservoir {
+	struct kept *res;
+	size_t k;
+	uint64_t seen, state;
+};
+
+static int on_sample(void *ctx, const char *line, size_t len)
+{
+	struct reservoir *R = ctx;
+	/* Algorithm R: record i replaces a kept one with chance k/(i+1). */
+	uint64_t slot = R->seen < R->k ? R->seen : splitmix64(&R->state) % (R->seen + 1);
+	if (slot < R->k) {
+		char *copy = infty_strndup(line, len);
+		if (!copy)
+			infty_die(INFTY_EXIT_DATA, "out of memory");
+		infty_free(R->res[slot].line);
+		R->res[slot] = (struct kept){R->seen, copy, len};
+	}
+	R->seen++;
+	return 0;
+}
+
 static int cmd_sample(const struct opts *o, char **files, int nfiles)
 {
-	static char *stdin_only[] = {"-"};
 	if (o->n < 0)
 		infty_usage_error("sample: -n K is required");
-	if (!nfiles) {
-		files = stdin_only;
-		nfiles = 1;
-	}
-	size_t k = (size_t)o->n;
-	struct kept *res = infty_calloc(k ? k : 1, sizeof *res);
-	if (!res)
+	struct reservoir R = {.k = (size_t)o->n, .state = o->seed};
+	R.res = infty_calloc(R.k ? R.k : 1, sizeof *R.res);
+	if (!R.res)
 		infty_die(INFTY_EXIT_DATA, "out of memory");
-	uint64_t seen = 0, state = o->seed;
-	int status = 0;
-	for (int i = 0; i < nfiles; i++) {
-		struct infty_reader *r;
-		if (infty_reader_open(&r, files[i], 0)) {
-			infty_warn("%s: cannot open", files[i]);
-			status = 1;
-			continue;
-		}
-		const char *line;
-		size_t len;
-		uint64_t no;
-		int rc;
-		while ((rc = infty_reader_next_line(r, &line, &len, &no)) == 1) {
-			if (!len)
-				continue;
-			/* Algorithm R: record i replaces a kept one with chance k/(i+1). */
-			uint64_t slot = seen < k ? seen : splitmix64(&state) % (seen + 1);
-			if (slot < k) {
-				char *copy = infty_strndup(line, len);
-				if (!copy)
-					infty_die(INFTY_EXIT_DATA, "out of memory");
-				infty_free(res[slot].line);
-				res[slot] = (struct kept){seen, copy, len};
-			}
-			seen++;
-		}
-		if (rc < 0) {
-			infty_warn("%s:%llu: %s", files[i], (unsigned long long)no,
-			           infty_strerror(rc));
-			status = 1;
-		}
-		infty_reader_free(r);
-	}
-	size_t got = seen < k ? (size_t)seen : k;
-	qsort(res, got, sizeof *res, cmp_kept);
+	int status = each_line(files, nfiles, on_sample, &R);
+	size_t got = R.seen < R.k ? (size_t)R.seen : R.k;
+	qsort(R.res, got, sizeof *R.res, cmp_kept);
 	for (size_t i = 0; i < got; i++) {
-		put_line(res[i].line, res[i].len);
-		infty_free(res[i].line);
+		put_line(R.res[i].line, R.res[i].len);
+		infty_free(R.res[i].line);
 	}
-	infty_free(res);
+	infty_free(R.res);
 	return status;
 }
 
