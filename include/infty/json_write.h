@@ -21,6 +21,13 @@ struct infty_buf {
 int infty_buf_append(struct infty_buf *b, const void *data, size_t n);
 void infty_buf_release(struct infty_buf *b);
 
+/*
+ * Add v to object o under key, taking ownership of v whatever happens.  A
+ * NULL v counts as a failed allocation (pass JSON null with
+ * json_object_object_add directly).  Returns 0 or INFTY_ENOMEM.
+ */
+int infty_json_add(struct json_object *o, const char *key, struct json_object *v);
+
 /* Append o serialized compactly.  Returns 0 or INFTY_ENOMEM. */
 int infty_json_write(struct infty_buf *b, struct json_object *o);
 /* Append s[0..n) as a JSON string literal (with quotes). */

@@ -11,6 +11,7 @@
  */
 #include "build_instances.h"
 
+#include "infty/json_write.h"
 #include "infty/alloc.h"
 #include "infty/error.h"
 
@@ -191,25 +192,7 @@ static int read_trace(struct json_object *rec, struct trace *t, struct infty_bui
 
 static int add_str(struct json_object *o, const char *key, const char *s, size_t len)
 {
-	struct json_object *v = json_object_new_string_len(s, (int)len);
-	if (!v)
-		return INFTY_ENOMEM;
-	if (json_object_object_add(o, key, v)) {
-		json_object_put(v);
-		return INFTY_ENOMEM;
-	}
-	return 0;
-}
-
-static int add_obj(struct json_object *o, const char *key, struct json_object *v)
-{
-	if (!v)
-		return INFTY_ENOMEM;
-	if (json_object_object_add(o, key, v)) {
-		json_object_put(v);
-		return INFTY_ENOMEM;
-	}
-	return 0;
+	return infty_json_add(o, key, json_object_new_string_len(s, (int)len));
 }
 
 static struct json_object *turn(const char *role, const char *s, size_t len)
@@ -301,7 +284,7 @@ static int make_instance(const struct infty_build_opts *o, const struct trace *t
 			rc = add_str(r, "target", target->p, target->len);
 		break;
 	case INFTY_BUILD_MESSAGES:
-		rc = add_obj(r, "messages", chat(prompt, target));
+		rc = infty_json_add(r, "messages", chat(prompt, target));
 		break;
 	case INFTY_BUILD_HF: {
 		const struct piece *h = prev ? prev : &none, *s = cur ? cur : &none;
@@ -309,7 +292,8 @@ static int make_instance(const struct infty_build_opts *o, const struct trace *t
 		if (!rc)
 			rc = add_str(r, "uuid", t->uuid, strlen(t->uuid));
 		if (!rc)
-			rc = add_obj(r, "reasoning_index", json_object_new_int64((int64_t)i - 1));
+			rc = infty_json_add(r, "reasoning_index",
+			                    json_object_new_int64((int64_t)i - 1));
 		if (!rc)
 			rc = add_str(r, "question", t->q.s, t->q.len);
 		if (!rc)
@@ -321,7 +305,7 @@ static int make_instance(const struct infty_build_opts *o, const struct trace *t
 		if (!rc)
 			rc = add_str(r, "conclusion", c->s, c->len);
 		if (!rc)
-			rc = add_obj(r, "messages", chat(prompt, target));
+			rc = infty_json_add(r, "messages", chat(prompt, target));
 		break;
 	}
 	}
@@ -340,18 +324,18 @@ static int add_meta(struct json_object *r, const struct trace *t, size_t i, int6
 		return INFTY_ENOMEM;
 	int rc = add_str(m, "id", t->id, strlen(t->id));
 	if (!rc)
-		rc = add_obj(m, "iteration", json_object_new_int64((int64_t)i));
+		rc = infty_json_add(m, "iteration", json_object_new_int64((int64_t)i));
 	if (!rc)
-		rc = add_obj(m, "n", json_object_new_int64((int64_t)t->n));
+		rc = infty_json_add(m, "n", json_object_new_int64((int64_t)t->n));
 	if (!rc && pt >= 0)
-		rc = add_obj(m, "prompt_tokens", json_object_new_int64(pt));
+		rc = infty_json_add(m, "prompt_tokens", json_object_new_int64(pt));
 	if (!rc && tt >= 0)
-		rc = add_obj(m, "target_tokens", json_object_new_int64(tt));
+		rc = infty_json_add(m, "target_tokens", json_object_new_int64(tt));
 	if (rc) {
 		json_object_put(m);
 		return rc;
 	}
-	return add_obj(r, "meta", m);
+	return infty_json_add(r, "meta", m);
 }
 
 void infty_build_result_clear(struct infty_build_result *res)
@@ -504,19 +488,19 @@ static struct json_object *dist(int64_t *v, size_t n)
 		sum += v[i];
 		/* Nearest-rank percentiles: always a value that occurred. */
 #define RANK(p) (n ? v[(size_t)((p) * (double)(n - 1) + 0.5)] : 0)
-	int rc = add_obj(d, "count", json_object_new_int64((int64_t)n));
+	int rc = infty_json_add(d, "count", json_object_new_int64((int64_t)n));
 	if (!rc)
-		rc = add_obj(d, "min", json_object_new_int64(n ? v[0] : 0));
+		rc = infty_json_add(d, "min", json_object_new_int64(n ? v[0] : 0));
 	if (!rc)
-		rc = add_obj(d, "p50", json_object_new_int64(RANK(0.50)));
+		rc = infty_json_add(d, "p50", json_object_new_int64(RANK(0.50)));
 	if (!rc)
-		rc = add_obj(d, "p90", json_object_new_int64(RANK(0.90)));
+		rc = infty_json_add(d, "p90", json_object_new_int64(RANK(0.90)));
 	if (!rc)
-		rc = add_obj(d, "p99", json_object_new_int64(RANK(0.99)));
+		rc = infty_json_add(d, "p99", json_object_new_int64(RANK(0.99)));
 	if (!rc)
-		rc = add_obj(d, "max", json_object_new_int64(n ? v[n - 1] : 0));
+		rc = infty_json_add(d, "max", json_object_new_int64(n ? v[n - 1] : 0));
 	if (!rc)
-		rc = add_obj(d, "sum", json_object_new_int64(sum));
+		rc = infty_json_add(d, "sum", json_object_new_int64(sum));
 #undef RANK
 	if (rc) {
 		json_object_put(d);
@@ -535,29 +519,30 @@ struct json_object *infty_build_stats_json(struct infty_build_stats *s, enum inf
 	if (!rc)
 		rc = add_str(j, "format", fn, strlen(fn));
 	if (!rc)
-		rc = add_obj(j, "records_in", json_object_new_int64((int64_t)s->records_in));
+		rc = infty_json_add(j, "records_in", json_object_new_int64((int64_t)s->records_in));
 	if (!rc)
-		rc = add_obj(j, "traces_out", json_object_new_int64((int64_t)s->traces_out));
+		rc = infty_json_add(j, "traces_out", json_object_new_int64((int64_t)s->traces_out));
 	if (!rc)
-		rc = add_obj(j, "instances_out", json_object_new_int64((int64_t)s->instances_out));
+		rc = infty_json_add(j, "instances_out",
+		                    json_object_new_int64((int64_t)s->instances_out));
 	if (!rc)
-		rc = add_obj(j, "rejects", json_object_new_int64((int64_t)s->rejects));
-	if (!rc && (rc = add_obj(j, "rejects_by_reason", r = json_object_new_object())) == 0)
+		rc = infty_json_add(j, "rejects", json_object_new_int64((int64_t)s->rejects));
+	if (!rc && (rc = infty_json_add(j, "rejects_by_reason", r = json_object_new_object())) == 0)
 		for (size_t i = 0; i < s->n_reasons && !rc; i++)
-			rc = add_obj(r, s->reason[i],
-			             json_object_new_int64((int64_t)s->reason_count[i]));
-	if (!rc && (rc = add_obj(j, "traces_by_n", h = json_object_new_object())) == 0)
+			rc = infty_json_add(r, s->reason[i],
+			                    json_object_new_int64((int64_t)s->reason_count[i]));
+	if (!rc && (rc = infty_json_add(j, "traces_by_n", h = json_object_new_object())) == 0)
 		for (size_t n = 1; n <= 64 && !rc; n++) {
 			char key[16];
 			if (!s->n_hist[n])
 				continue;
 			snprintf(key, sizeof key, n == 64 ? "%zu+" : "%zu", n);
-			rc = add_obj(h, key, json_object_new_int64((int64_t)s->n_hist[n]));
+			rc = infty_json_add(h, key, json_object_new_int64((int64_t)s->n_hist[n]));
 		}
 	if (!rc)
-		rc = add_obj(j, "prompt_tokens", dist(s->prompt_tok, s->n_tok));
+		rc = infty_json_add(j, "prompt_tokens", dist(s->prompt_tok, s->n_tok));
 	if (!rc)
-		rc = add_obj(j, "target_tokens", dist(s->target_tok, s->n_tok));
+		rc = infty_json_add(j, "target_tokens", dist(s->target_tok, s->n_tok));
 	if (rc) {
 		json_object_put(j);
 		return NULL;

@@ -40,6 +40,17 @@ void infty_buf_release(struct infty_buf *b)
 	b->len = b->cap = 0;
 }
 
+int infty_json_add(struct json_object *o, const char *key, struct json_object *v)
+{
+	if (!v)
+		return INFTY_ENOMEM;
+	if (json_object_object_add(o, key, v)) {
+		json_object_put(v);
+		return INFTY_ENOMEM;
+	}
+	return 0;
+}
+
 /* Eight bytes that need no escaping: no '"', no '\\', nothing below 0x20. */
 static int plain8(const unsigned char *p)
 {

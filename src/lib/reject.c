@@ -25,19 +25,6 @@ int infty_base64_append(struct infty_buf *b, const void *data, size_t n)
 	return 0;
 }
 
-/* Add key: value, where a NULL value (allocation failure) fails the whole. */
-static int add(struct json_object *o, const char *key, struct json_object *v, int may_be_null)
-{
-	if (!v && !may_be_null)
-		return -1;
-	return json_object_object_add(o, key, v);
-}
-
-static struct json_object *str_or_null(const char *s)
-{
-	return s ? json_object_new_string(s) : NULL;
-}
-
 struct json_object *infty_reject_new(const char *stage, const char *file, uint64_t line,
                                      const char *reason, const char *detail, const char *id,
                                      const char *raw, size_t raw_len)
@@ -45,19 +32,22 @@ struct json_object *infty_reject_new(const char *stage, const char *file, uint64
 	struct json_object *o = json_object_new_object();
 	if (!o)
 		return NULL;
-	int rc = add(o, "stage", json_object_new_string(stage), 0) ||
-	         add(o, "file", json_object_new_string(file), 0) ||
-	         add(o, "line", json_object_new_int64((int64_t)line), 0) ||
-	         add(o, "reason", json_object_new_string(reason), 0) ||
-	         add(o, "detail", json_object_new_string(detail ? detail : ""), 0) ||
-	         add(o, "id", str_or_null(id), !id);
+	int rc = infty_json_add(o, "stage", json_object_new_string(stage)) ||
+	         infty_json_add(o, "file", json_object_new_string(file)) ||
+	         infty_json_add(o, "line", json_object_new_int64((int64_t)line)) ||
+	         infty_json_add(o, "reason", json_object_new_string(reason)) ||
+	         infty_json_add(o, "detail", json_object_new_string(detail ? detail : "")) ||
+	         (id ? infty_json_add(o, "id", json_object_new_string(id))
+	             : json_object_object_add(o, "id", NULL));
 	if (!rc && infty_utf8_valid(raw, raw_len)) {
-		rc = add(o, "raw", json_object_new_string_len(raw, (int)raw_len), 0);
+		rc = infty_json_add(o, "raw", json_object_new_string_len(raw, (int)raw_len));
 	} else if (!rc) {
+		/* Not valid UTF-8: keep the bytes as base64, lossless and readable. */
 		struct infty_buf b = {0};
-		rc = add(o, "raw", NULL, 1) || infty_base64_append(&b, raw, raw_len) ||
-		     add(o, "raw_base64",
-		         json_object_new_string_len(b.data ? b.data : "", (int)b.len), 0);
+		rc = json_object_object_add(o, "raw", NULL) ||
+		     infty_base64_append(&b, raw, raw_len) ||
+		     infty_json_add(o, "raw_base64",
+		                    json_object_new_string_len(b.data ? b.data : "", (int)b.len));
 		infty_buf_release(&b);
 	}
 	if (rc) {
