@@ -6,33 +6,15 @@
 # (--resume-failed on the joblog), resends no answered request, and the
 # result equals a local `make convert`.  Run with `make test-parallel`.
 . "$(dirname "$0")/../cli/lib.sh"
+FAKE_LIFETIME=280
+. "$ROOT/tests/slurm/lib.sh"
 PAR=$ROOT/scripts/infty-parallel
-IN=$ROOT/data/sample.jsonl
-BIN=$BUILD/bin
-FAKE_PIDS=
-cleanup() {
-	for p in $FAKE_PIDS; do kill "$p" 2>/dev/null; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
 
 command -v parallel >/dev/null || skip_all "GNU parallel is not installed (apt-get install parallel)"
 command -v node >/dev/null || skip_all "node is needed for tests/fake-endpoint.mjs"
-for t in segment summarize build; do
-	[ -x "$BIN/infty-$t" ] || skip_all "$BIN/infty-$t is not built (run make test-parallel)"
-done
+need_tools test-parallel
 plan 14
 
-fake_start() {
-	node "$ROOT/tests/fake-endpoint.mjs" --lifetime 280 "$@" >"$T/fake.port" 2>"$T/fake.err" &
-	FAKE_PIDS="$FAKE_PIDS $!"
-	for _ in $(seq 1 40); do [ -s "$T/fake.port" ] && break; sleep 0.25; done
-	FAKE_URL=http://127.0.0.1:$(head -1 "$T/fake.port")
-}
-stat_of() { curl -fsS "$FAKE_URL/_stats" | jq -r ".$1"; }
-unz() { zstd -dcf -- "$1"; }
-PIPE_VARS=(IN="$IN" SHARDS=3 ETA=64 MODEL=fake-model "SUMMARIZE_OPTS=--max-inflight 1" INFTY_BIN="$BIN")
 MAKE="make -C $ROOT -f mk/pipeline.mk"
 
 run "$PAR" --help

@@ -6,24 +6,9 @@
 # the stand-in of standin.mk, so this checks infty-slurm's mechanics alone;
 # 20-pipeline.t runs the real tools.  Run with `make test-slurm`.
 . "$(dirname "$0")/../cli/lib.sh"
-HERE=$ROOT/tests/slurm
-SLURM=$ROOT/scripts/infty-slurm
+. "$(dirname "$0")/lib.sh"
 STANDIN="make -f $HERE/standin.mk"
-
-# Tear down whatever we started, also on a timeout's TERM.
-C=$T/cluster
-cleanup() {
-	"$HERE/cluster.sh" down "$C"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
-
-# slurmd runs jobs as their owner, so a private cluster needs root.
-[ "$(id -u)" = 0 ] || skip_all "a private Slurm cluster needs root (slurmd)"
-if ! "$HERE/cluster.sh" install >"$T/install.log" 2>&1; then
-	skip_all "slurm is not installed and cannot be: $(tail -1 "$T/install.log")"
-fi
+need_cluster
 plan 36
 
 # --- without a cluster: options and the dry run ---------------------------
@@ -47,29 +32,8 @@ like "$(grep '^wrap=' "$T/dry/slurm/summarize.sbatch")" "infty-with-server.*--he
 is "$(grep '^wrap=' "$T/dry/slurm/segment.sbatch")" "wrap=()" "and no other stage"
 
 # --- up -------------------------------------------------------------------
-if ! "$HERE/cluster.sh" up "$C" >"$T/up.log" 2>&1; then
-	diag "$(cat "$T/up.log")"
-	ok 1 "single-node cluster starts"
-	exit 1
-fi
-ok 0 "single-node cluster starts"
-. "$C/env"
+cluster_up
 
-# wait_until SECONDS CMD...: poll CMD until it succeeds or time runs out.
-wait_until() {
-	local limit=$1 i=0; shift
-	until "$@"; do
-		i=$((i + 1))
-		[ "$i" -ge $((limit * 4)) ] && return 1
-		sleep 0.25
-	done
-}
-# jobs_of OUT STAGE: the job ids infty-slurm recorded for STAGE, in order.
-jobs_of() { awk -F'\t' -v s="$2" '$1 == s { print $2 }' "$1/slurm/jobs.tsv"; }
-in_queue() { [ -n "$(squeue -h -j "$(paste -sd, -)" -o %i 2>/dev/null)" ]; }
-gone() { ! jobs_of "$1" "$2" | in_queue; }
-reason_is() { [ "$(squeue -h -j "$1" -o %r 2>/dev/null | sort -u)" = "$2" ]; }
-all_gone() { [ -z "$(squeue -h -o %i 2>/dev/null)" ]; }
 sums() { (cd "$1" && sha256sum -- *); }
 
 # --- a failing shard and its relaunch --------------------------------------

@@ -8,55 +8,14 @@
 # convert` of the same input, and no request that was answered once was sent
 # again (the fake endpoint's repeated_after_ok counter).
 . "$(dirname "$0")/../cli/lib.sh"
-HERE=$ROOT/tests/slurm
-SLURM=$ROOT/scripts/infty-slurm
-IN=$ROOT/data/sample.jsonl
-BIN=$BUILD/bin
-C=$T/cluster
-FAKE_PIDS=
-cleanup() {
-	for p in $FAKE_PIDS; do kill "$p" 2>/dev/null; done
-	"$HERE/cluster.sh" down "$C"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
-
-for t in segment summarize build; do
-	[ -x "$BIN/infty-$t" ] || skip_all "$BIN/infty-$t is not built (run make test-slurm)"
-done
+. "$(dirname "$0")/lib.sh"
+need_tools test-slurm
 [ -f "$ROOT/mk/pipeline.mk" ] || skip_all "mk/pipeline.mk is absent"
 command -v node >/dev/null || skip_all "node is needed for tests/fake-endpoint.mjs"
 [ -f "$IN" ] || skip_all "$IN is absent"
-# slurmd runs jobs as their owner, so a private cluster needs root.
-[ "$(id -u)" = 0 ] || skip_all "a private Slurm cluster needs root (slurmd)"
-if ! "$HERE/cluster.sh" install >"$T/install.log" 2>&1; then
-	skip_all "slurm is not installed and cannot be: $(tail -1 "$T/install.log")"
-fi
+need_cluster
 plan 22
 
-# fake_start ARGS...: start the fake endpoint, set FAKE_URL and FAKE_STATS_URL.
-fake_start() {
-	node "$ROOT/tests/fake-endpoint.mjs" --lifetime 580 "$@" >"$T/fake.port" 2>"$T/fake.err" &
-	FAKE_PIDS="$FAKE_PIDS $!"
-	for _ in $(seq 1 40); do [ -s "$T/fake.port" ] && break; sleep 0.25; done
-	FAKE_URL=http://127.0.0.1:$(head -1 "$T/fake.port")
-}
-stat_of() { curl -fsS "$FAKE_URL/_stats" | jq -r ".$1"; }
-wait_until() {
-	local limit=$1 i=0; shift
-	until "$@"; do
-		i=$((i + 1))
-		[ "$i" -ge $((limit * 4)) ] && return 1
-		sleep 0.25
-	done
-}
-jobs_of() { awk -F'\t' -v s="$2" '$1 == s { print $2 }' "$1/slurm/jobs.tsv"; }
-gone() { [ -z "$(squeue -h -j "$(jobs_of "$1" "$2" | paste -sd, -)" -o %i 2>/dev/null)" ]; }
-reason_is() { [ "$(squeue -h -j "$1" -o %r 2>/dev/null | sort -u)" = "$2" ]; }
-all_gone() { [ -z "$(squeue -h -o %i 2>/dev/null)" ]; }
-unz() { zstd -dcf -- "$1"; }
-PIPE_VARS=(IN="$IN" SHARDS=3 ETA=64 MODEL=fake-model "SUMMARIZE_OPTS=--max-inflight 1" INFTY_BIN="$BIN")
 
 # --- reference: the same conversion by a local make ------------------------
 fake_start
@@ -81,13 +40,7 @@ pick=$(unz "$REF/segment/out/00001.jsonl.zst" |
 ok $? "a text to fail on in shard 1: '$pick'"
 
 # --- the cluster run ------------------------------------------------------
-if ! "$HERE/cluster.sh" up "$C" >"$T/up.log" 2>&1; then
-	diag "$(cat "$T/up.log")"
-	ok 1 "single-node cluster starts"
-	exit 1
-fi
-ok 0 "single-node cluster starts"
-. "$C/env"
+cluster_up
 
 fake_start --scenario quota --match "$pick" --times 1
 O=$T/run

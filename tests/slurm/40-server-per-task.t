@@ -6,27 +6,11 @@
 # every summarize shard was served by its own server and that no server
 # outlives its element.
 . "$(dirname "$0")/../cli/lib.sh"
-HERE=$ROOT/tests/slurm
-SLURM=$ROOT/scripts/infty-slurm
-IN=$ROOT/data/sample.jsonl
-BIN=$BUILD/bin
-C=$T/cluster
-cleanup() {
-	"$HERE/cluster.sh" down "$C"
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 143' TERM INT
-
-for t in segment summarize build; do
-	[ -x "$BIN/infty-$t" ] || skip_all "$BIN/infty-$t is not built (run make test-slurm)"
-done
+. "$(dirname "$0")/lib.sh"
+need_tools test-slurm
 [ -f "$IN" ] || skip_all "$IN is absent"
 command -v python3 >/dev/null || skip_all "python3 is needed for the stand-in server"
-[ "$(id -u)" = 0 ] || skip_all "a private Slurm cluster needs root (slurmd)"
-if ! "$HERE/cluster.sh" install >"$T/install.log" 2>&1; then
-	skip_all "slurm is not installed and cannot be: $(tail -1 "$T/install.log")"
-fi
+need_cluster
 plan 8
 
 # The stand-in server: answers /v1/models (readiness) and
@@ -60,13 +44,7 @@ class H(http.server.BaseHTTPRequestHandler):
 http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 EOF
 
-if ! "$HERE/cluster.sh" up "$C" >"$T/up.log" 2>&1; then
-	diag "$(cat "$T/up.log")"
-	ok 1 "single-node cluster starts"
-	exit 1
-fi
-ok 0 "single-node cluster starts"
-. "$C/env"
+cluster_up
 
 O=$T/run
 run "$SLURM" --make "make -C $ROOT -f mk/pipeline.mk" -w 2 \
@@ -76,12 +54,7 @@ run "$SLURM" --make "make -C $ROOT -f mk/pipeline.mk" -w 2 \
 	'ENDPOINT=http://127.0.0.1:{port}/v1'
 is_rc 0 "submit with --server exits 0"
 
-all_gone() { [ -z "$(squeue -h -o %i 2>/dev/null)" ]; }
-i=0
-until all_gone; do
-	i=$((i + 1)); [ "$i" -ge 720 ] && break; sleep 0.25
-done
-all_gone
+wait_until 180 all_gone
 ok $? "every job finishes"
 run "$SLURM" status "$O"
 like "$OUT" "merge: done" "the run completes through per-element servers"
