@@ -68,6 +68,44 @@ int64_t infty_tok_encode(struct infty_tok_ctx *ctx, const char *text, size_t len
                          size_t cap, size_t *offsets);
 
 /*
+ * A text tokenized once, so that the exact standalone count of many of its
+ * substrings (a segmenter's candidate chunks) costs a few pieces each rather
+ * than a whole recount.  The count of text[a..b) is always what
+ * infty_tok_count(text + a, b - a) returns: pieces strictly inside the
+ * substring are shared with the in-context tokenization (their BPE does not
+ * depend on context), and the pieces at both edges are re-split and counted
+ * on the substring's own text.  docs/tokenizer.md ("Counting chunks") has
+ * the argument; tests/unit/test_tokenizer.c checks it against
+ * infty_tok_count on every cut of real traces.
+ *
+ * Texts where that argument does not hold (NFC rewrites something, an added
+ * token occurs, the DeepSeek-V3 splits) are still answered exactly: their
+ * substrings are counted from scratch.
+ *
+ * The map borrows text, which must outlive it; release with
+ * infty_tok_map_release (a zeroed map is ready to build).
+ */
+struct infty_tok_map {
+	const char *text; /* borrowed */
+	size_t len;
+	uint32_t *end; /* owned: piece i is [end[i-1], end[i]), end[-1] = 0 */
+	uint32_t *cum; /* owned: tokens of pieces 0..i */
+	size_t n, cap;
+	int64_t total; /* tokens of the whole text */
+	int shared;    /* 1: substrings reuse the pieces; 0: counted from scratch */
+};
+
+/* Tokenize text[0..len) into m (reusing its arrays).  Returns the count of
+ * the whole text or a negative infty_err. */
+int64_t infty_tok_map_build(struct infty_tok_ctx *ctx, struct infty_tok_map *m, const char *text,
+                            size_t len);
+/* Exact standalone count of m->text[a..b) (a <= b <= m->len), or a negative
+ * infty_err.  a and b must be UTF-8 character boundaries (INFTY_EUTF8 if not). */
+int64_t infty_tok_map_count(struct infty_tok_ctx *ctx, const struct infty_tok_map *m, size_t a,
+                            size_t b);
+void infty_tok_map_release(struct infty_tok_map *m);
+
+/*
  * Decode ids back to bytes into buf[0..cap).  Returns the byte length needed
  * (may exceed cap), or INFTY_EINVAL for an id out of range.
  */

@@ -63,6 +63,10 @@ struct sink {
 	const struct nfc_span *sp;
 	size_t nsp;
 	size_t base;
+	/* Building a piece map: every piece's end and the running count, while
+	 * the map can still be shared (see infty_tok_map_build). */
+	struct infty_tok_map *map;
+	int map_err;
 };
 
 /* ---- code points and classes ---------------------------------------------- */
@@ -833,6 +837,27 @@ static int encode_deepseek(struct infty_tok_ctx *c, const uint8_t *s, size_t n, 
 	return 0;
 }
 
+/* Record the piece that ends at e (split-relative) in the map being built. */
+static inline void map_note(struct sink *k, size_t e)
+{
+	struct infty_tok_map *m = k->map;
+	if (!m || !m->shared)
+		return;
+	if (m->n == m->cap) {
+		size_t cap = m->cap, cap2 = m->cap;
+		if (infty_grow(&m->end, &cap, m->n + 1, sizeof *m->end) ||
+		    infty_grow(&m->cum, &cap2, m->n + 1, sizeof *m->cum)) {
+			k->map_err = INFTY_ENOMEM;
+			m->shared = 0;
+			return;
+		}
+		m->cap = cap < cap2 ? cap : cap2;
+	}
+	m->end[m->n] = (uint32_t)(k->base + e);
+	m->cum[m->n] = (uint32_t)k->n;
+	m->n++;
+}
+
 /* Encode one split (text between added tokens) starting at base in the
  * original text. */
 static int encode_split(struct infty_tok_ctx *c, const uint8_t *s0, size_t n0, size_t base,
@@ -850,6 +875,8 @@ static int encode_split(struct infty_tok_ctx *c, const uint8_t *s0, size_t n0, s
 	k->base = base;
 	const struct infty_tokenizer *t = c->t;
 	int count_only = k->ids == NULL;
+	if (k->map && (c->nspans || t->pat.deepseek))
+		k->map->shared = 0; /* offsets would not be the original's */
 	if (t->pat.deepseek)
 		return encode_deepseek(c, s, n, k);
 	size_t p = 0;
@@ -876,6 +903,7 @@ static int encode_split(struct infty_tok_ctx *c, const uint8_t *s0, size_t n0, s
 				}
 			}
 		}
+		map_note(k, e);
 		p = e;
 	}
 	return 0;
@@ -901,13 +929,13 @@ static const struct tok_added *added_at(const struct infty_tokenizer *t, const u
 }
 
 static int64_t encode(struct infty_tok_ctx *c, const char *text, size_t len, uint32_t *ids,
-                      size_t cap, size_t *offs)
+                      size_t cap, size_t *offs, struct infty_tok_map *map)
 {
 	if (!c || (!text && len))
 		return INFTY_EINVAL;
 	const struct infty_tokenizer *t = c->t;
 	const uint8_t *s = (const uint8_t *)text;
-	struct sink k = {ids, ids ? cap : 0, offs, 0, NULL, 0, 0};
+	struct sink k = {ids, ids ? cap : 0, offs, 0, NULL, 0, 0, map, 0};
 	size_t seg = 0, p = 0;
 	int rc;
 	while (t->n_added && p < len) {
@@ -947,6 +975,8 @@ static int64_t encode(struct infty_tok_ctx *c, const char *text, size_t len, uin
 				me += l;
 		if ((rc = encode_split(c, s + seg, ms - seg, seg, &k)))
 			return rc;
+		if (k.map)
+			k.map->shared = 0; /* an added token splits the text */
 		k.nsp = 0;
 		k.base = 0;
 		if (ids)
@@ -957,19 +987,164 @@ static int64_t encode(struct infty_tok_ctx *c, const char *text, size_t len, uin
 	}
 	if ((rc = encode_split(c, s + seg, len - seg, seg, &k)))
 		return rc;
+	if (k.map_err)
+		return k.map_err;
 	return k.n;
 }
 
 int64_t infty_tok_count(struct infty_tok_ctx *c, const char *text, size_t len)
 {
-	return encode(c, text, len, NULL, 0, NULL);
+	return encode(c, text, len, NULL, 0, NULL, NULL);
 }
 
 int64_t infty_tok_encode(struct infty_tok_ctx *c, const char *text, size_t len, uint32_t *ids,
                          size_t cap, size_t *offsets)
 {
 	/* A NULL ids with cap 0 would take the count-only path, which is fine. */
-	return encode(c, text, len, ids, cap, offsets);
+	return encode(c, text, len, ids, cap, offsets, NULL);
+}
+
+/* ---- piece maps ------------------------------------------------------------- */
+
+int64_t infty_tok_map_build(struct infty_tok_ctx *c, struct infty_tok_map *m, const char *text,
+                            size_t len)
+{
+	m->text = text;
+	m->len = len;
+	m->n = 0;
+	m->total = 0;
+	/* Offsets and counts are 32-bit: longer texts are counted from scratch. */
+	m->shared = len < UINT32_MAX;
+	int64_t r = encode(c, text, len, NULL, 0, NULL, m);
+	if (r < 0) {
+		m->shared = 0;
+		return r;
+	}
+	m->total = r;
+	return r;
+}
+
+void infty_tok_map_release(struct infty_tok_map *m)
+{
+	infty_free(m->end);
+	infty_free(m->cum);
+	memset(m, 0, sizeof *m);
+}
+
+/* Tokens of the standalone pieces of s[0..n) (valid UTF-8, no added token,
+ * NFC-stable: the caller knows). */
+static int64_t scan_count(struct infty_tok_ctx *c, const uint8_t *s, size_t n)
+{
+	int64_t total = 0;
+	for (size_t p = 0, e; p < n; p = e) {
+		e = next_piece(&c->t->pat, s, n, p);
+		if (e - p == 1) {
+			total++;
+			continue;
+		}
+		const uint32_t *ids;
+		int64_t k = piece_ids(c, s + p, e - p, &ids, 1);
+		if (k < 0)
+			return k;
+		total += k;
+	}
+	return total;
+}
+
+/* Index of the first piece of m that ends after x (m->n if none). */
+static size_t first_end_after(const struct infty_tok_map *m, size_t x)
+{
+	size_t lo = 0, hi = m->n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (m->end[mid] <= x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Whether the character that ends just before x is whitespace (\s). */
+static int ws_before(const uint8_t *s, size_t x)
+{
+	size_t p = x - 1, l;
+	while (p > 0 && (s[p] & 0xC0) == 0x80)
+		p--;
+	return cls_at(s, p, &l) == INFTY_TOK_WS;
+}
+
+/*
+ * Why the shared middle is exact (docs/tokenizer.md, "Counting chunks"): the
+ * scanner decides a piece that starts at p from the text at p onwards only,
+ * and a piece whose last character is not whitespace never looks further
+ * than the one character after it (only whitespace runs look ahead to their
+ * end).  So let x be the last in-context piece end at or before b - 1 whose
+ * character before it is not whitespace: every in-context piece up to x reads
+ * nothing at or after b, and is the same piece in text[a..b) once the
+ * substring's own scan from a meets an in-context piece end y <= x.  The
+ * edges [a, y) and [x, b) are scanned on the substring's own text.
+ */
+int64_t infty_tok_map_count(struct infty_tok_ctx *c, const struct infty_tok_map *m, size_t a,
+                            size_t b)
+{
+	if (a > b || b > m->len)
+		return INFTY_EINVAL;
+	if (a == 0 && b == m->len)
+		return m->total;
+	if (a == b)
+		return 0;
+	const uint8_t *s = (const uint8_t *)m->text;
+	if ((a < m->len && (s[a] & 0xC0) == 0x80) || (b < m->len && (s[b] & 0xC0) == 0x80))
+		return INFTY_EUTF8;
+	if (!m->shared)
+		return infty_tok_count(c, m->text + a, b - a);
+
+	/* x: index ix of the last usable in-context end (none: ix == SIZE_MAX). */
+	size_t ix = first_end_after(m, b - 1);
+	size_t x = 0;
+	for (;;) {
+		if (ix == 0 || m->end[ix - 1] <= a) {
+			ix = SIZE_MAX;
+			break;
+		}
+		ix--;
+		x = m->end[ix];
+		if (!ws_before(s, x))
+			break;
+	}
+	if (ix == SIZE_MAX)
+		return scan_count(c, s + a, b - a);
+
+	/* The substring's own scan from a until it meets an in-context end. */
+	const struct tok_pattern *pat = &c->t->pat;
+	const uint8_t *sub = s + a;
+	size_t n = b - a, j = first_end_after(m, a);
+	int64_t head = 0;
+	for (size_t p = 0, e; p < n; p = e) {
+		e = next_piece(pat, sub, n, p);
+		if (e - p == 1) {
+			head++;
+		} else {
+			const uint32_t *ids;
+			int64_t k = piece_ids(c, sub + p, e - p, &ids, 1);
+			if (k < 0)
+				return k;
+			head += k;
+		}
+		size_t y = a + e;
+		if (y > x)
+			continue; /* past x without meeting: this is the whole count */
+		while (j < m->n && m->end[j] < y)
+			j++;
+		if (j < m->n && m->end[j] == y) {
+			int64_t tail = scan_count(c, s + x, b - x);
+			if (tail < 0)
+				return tail;
+			return head + (int64_t)(m->cum[ix] - m->cum[j]) + tail;
+		}
+	}
+	return head;
 }
 
 struct infty_tok_ctx *infty_tok_ctx_new(const struct infty_tokenizer *t)

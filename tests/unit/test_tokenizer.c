@@ -440,6 +440,201 @@ static void test_alloc_failure(void **state)
 	assert_true(ok);
 }
 
+/* ---- piece maps: substring counts equal standalone counts ----------------- */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+static uint64_t rnd(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return rng_state;
+}
+
+/* Check map counts of s[a..b) against infty_tok_count for `pairs` random
+ * (a, b) character-boundary pairs, or every pair when pairs is 0.  Returns
+ * the number of mismatches (printing the first few). */
+static size_t check_map(struct infty_tok_ctx *c, struct infty_tok_map *m, const char *s, size_t n,
+                        size_t pairs, size_t *checked)
+{
+	assert_true(infty_tok_map_build(c, m, s, n) == infty_tok_count(c, s, n));
+	size_t *cb = malloc((n + 1) * sizeof *cb), nb = 0, bad = 0;
+	for (size_t i = 0; i <= n; i++)
+		if (i == n || ((unsigned char)s[i] & 0xC0) != 0x80)
+			cb[nb++] = i;
+	size_t total = pairs ? pairs : nb * nb;
+	for (size_t k = 0; k < total; k++) {
+		size_t a = pairs ? cb[rnd() % nb] : cb[k / nb];
+		size_t b = pairs ? cb[rnd() % nb] : cb[k % nb];
+		if (a > b)
+			continue;
+		int64_t got = infty_tok_map_count(c, m, a, b);
+		int64_t want = infty_tok_count(c, s + a, b - a);
+		(*checked)++;
+		if (got != want && bad++ < 5)
+			fprintf(stderr, "# map count [%zu,%zu) of %zu bytes: %lld, alone %lld\n", a,
+			        b, n, (long long)got, (long long)want);
+	}
+	free(cb);
+	return bad;
+}
+
+/* Every committed vector: all substrings of the short ones, samples of the rest. */
+static void test_map_vectors(void **state)
+{
+	(void)state;
+	NEED_QWEN();
+	struct infty_tok_ctx *c = infty_tok_ctx_new(qwen);
+	struct infty_tok_map m = {0};
+	size_t bad = 0, checked = 0;
+	for (size_t i = 0; i < nvecs; i++)
+		bad += check_map(c, &m, vecs[i].text, vecs[i].len, vecs[i].len <= 48 ? 0 : 400,
+		                 &checked);
+	print_message("# map vs standalone: %zu substrings of %zu vectors\n", checked, nvecs);
+	infty_tok_map_release(&m);
+	infty_tok_ctx_free(c);
+	assert_int_equal(bad, 0);
+}
+
+/* Random texts made of the fragments where context matters: whitespace runs
+ * of every kind, contractions, digits, punctuation runs, CRLF, letters with
+ * prefixes, NFC-unstable marks, added tokens, non-ASCII spaces. */
+static void test_map_fragments(void **state)
+{
+	(void)state;
+	NEED_QWEN();
+	static const char *frag[] = {
+	    " ",
+	    "  ",
+	    "   ",
+	    "\n",
+	    "\n\n",
+	    "\r\n",
+	    "\t",
+	    " \n",
+	    "\n ",
+	    "'s",
+	    "'LL",
+	    "'re",
+	    "'",
+	    "\xe2\x80\x99",
+	    "a",
+	    "word",
+	    " word",
+	    "Word",
+	    "123",
+	    "4567",
+	    " 8",
+	    ".",
+	    "...",
+	    ",",
+	    ".\n\n",
+	    "!?",
+	    "$x$",
+	    "\\(",
+	    "(a)",
+	    "e.g.",
+	    "\xc3\xa9",
+	    "e\xcc\x81",
+	    "\xe4\xb8\xad\xe6\x96\x87",
+	    "\xf0\x9f\x98\x80",
+	    "\xc2\xa0",
+	    "\xe3\x80\x80",
+	    "<think>",
+	    "<|im_end|>",
+	    "x^2",
+	    "-",
+	    "_",
+	    "\\frac{1}{2}",
+	    "\xe2\x80\x83",
+	    "\xd9\xa3",
+	};
+	const size_t nf = sizeof frag / sizeof *frag;
+	struct infty_tok_ctx *c = infty_tok_ctx_new(qwen);
+	struct infty_tok_map m = {0};
+	char buf[512];
+	size_t bad = 0, checked = 0;
+	for (int t = 0; t < 600; t++) {
+		size_t n = 0, want = 8 + rnd() % 120;
+		while (n < want) {
+			const char *f = frag[rnd() % nf];
+			size_t l = strlen(f);
+			if (n + l >= sizeof buf)
+				break;
+			memcpy(buf + n, f, l);
+			n += l;
+		}
+		bad += check_map(c, &m, buf, n, n <= 64 ? 0 : 600, &checked);
+	}
+	print_message("# map vs standalone: %zu substrings of 600 random texts\n", checked);
+	infty_tok_map_release(&m);
+	infty_tok_ctx_free(c);
+	assert_int_equal(bad, 0);
+}
+
+/* A real trace: every pair of its whitespace-run edges (where a segmenter
+ * cuts), plus random pairs. */
+static void test_map_trace(void **state)
+{
+	(void)state;
+	NEED_QWEN();
+	FILE *f = fopen("data/sample.jsonl", "r");
+	assert_non_null(f);
+	char *line = NULL;
+	size_t cap = 0, bad = 0, checked = 0, traces = 0;
+	struct infty_tok_ctx *c = infty_tok_ctx_new(qwen);
+	struct infty_tok_map m = {0};
+	while (getline(&line, &cap, f) > 0) {
+		struct json_object *o = json_tokener_parse(line), *msgs, *turn, *content;
+		if (!o || !json_object_object_get_ex(o, "messages", &msgs) ||
+		    json_object_array_length(msgs) < 2) {
+			json_object_put(o);
+			continue;
+		}
+		turn = json_object_array_get_idx(msgs, 1);
+		if (!json_object_object_get_ex(turn, "content", &content)) {
+			json_object_put(o);
+			continue;
+		}
+		const char *s = json_object_get_string(content);
+		size_t n = (size_t)json_object_get_string_len(content);
+		assert_true(infty_tok_map_build(c, &m, s, n) >= 0);
+		size_t *edge = malloc((n + 2) * sizeof *edge), ne = 0;
+		for (size_t i = 1; i < n; i++) {
+			int ws = s[i] == ' ' || s[i] == '\n',
+			    pws = s[i - 1] == ' ' || s[i - 1] == '\n';
+			if (ws != pws)
+				edge[ne++] = i;
+		}
+		edge[ne++] = 0;
+		edge[ne++] = n;
+		for (size_t i = 0; i < ne; i++)
+			for (size_t j = 0; j < ne; j++) {
+				if (edge[i] > edge[j] || (rnd() % 8 && ne > 64))
+					continue;
+				int64_t got = infty_tok_map_count(c, &m, edge[i], edge[j]);
+				int64_t want = infty_tok_count(c, s + edge[i], edge[j] - edge[i]);
+				checked++;
+				if (got != want && bad++ < 5)
+					fprintf(stderr, "# trace %zu [%zu,%zu): %lld, alone %lld\n",
+					        traces, edge[i], edge[j], (long long)got,
+					        (long long)want);
+			}
+		free(edge);
+		bad += check_map(c, &m, s, n, 2000, &checked);
+		traces++;
+		json_object_put(o);
+	}
+	free(line);
+	fclose(f);
+	print_message("# map vs standalone: %zu substrings of %zu sample traces\n", checked,
+	              traces);
+	infty_tok_map_release(&m);
+	infty_tok_ctx_free(c);
+	assert_true(traces >= 5);
+	assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,7 +642,8 @@ int main(void)
 	    cmocka_unit_test(test_known_ids),     cmocka_unit_test(test_offsets),
 	    cmocka_unit_test(test_threads),       cmocka_unit_test(test_long_pieces),
 	    cmocka_unit_test(test_tiny_ok),       cmocka_unit_test(test_tiny_refused),
-	    cmocka_unit_test(test_alloc_failure),
+	    cmocka_unit_test(test_alloc_failure), cmocka_unit_test(test_map_vectors),
+	    cmocka_unit_test(test_map_fragments), cmocka_unit_test(test_map_trace),
 	};
 	return cmocka_run_group_tests_name("tokenizer", tests, setup, teardown);
 }
