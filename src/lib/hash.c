@@ -166,3 +166,26 @@ uint64_t infty_hash64(const void *data, size_t n)
 	h ^= h >> 33;
 	return h;
 }
+
+/* Multiply-xorshift over 8-byte words (the mixing steps of splitmix64), the
+ * length folded into the seed so that a trailing zero byte counts. */
+uint64_t infty_hash64_long(const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL);
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xbf58476d1ce4e5b9ULL;
+		h ^= h >> 31;
+	}
+	if (n) {
+		uint64_t w = 0;
+		memcpy(&w, p, n);
+		h = (h ^ w) * 0x94d049bb133111ebULL;
+	}
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 32;
+	return h;
+}

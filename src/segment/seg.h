@@ -34,6 +34,13 @@ typedef int64_t (*infty_seg_count_fn)(void *ctx, const char *s, size_t n);
  * most eta; 0 when it cannot tell.  The engine verifies the answer.
  */
 typedef size_t (*infty_seg_cut_fn)(void *ctx, const char *s, size_t n, int64_t eta);
+/*
+ * Optional: the engine is about to count many substrings of s[0..n) (count
+ * then gets pointers into s until the next begin), so the counter may
+ * tokenize s once and answer from that.  Returns the count of all of s, or a
+ * negative infty_err.  begin(ctx, NULL, 0) ends it: s may go away.
+ */
+typedef int64_t (*infty_seg_begin_fn)(void *ctx, const char *s, size_t n);
 
 /* ---- input shapes -------------------------------------------------------- */
 
@@ -175,8 +182,9 @@ struct infty_seg_params {
 	enum infty_seg_pack pack;
 	int64_t min_tail; /* strict: merge a last segment below this back */
 	infty_seg_count_fn count;
-	infty_seg_cut_fn cut; /* may be NULL: binary search on counts */
-	void *ctx;            /* passed to count and cut */
+	infty_seg_cut_fn cut;     /* may be NULL: binary search on counts */
+	infty_seg_begin_fn begin; /* may be NULL */
+	void *ctx;                /* passed to count, cut and begin */
 };
 
 struct infty_seg_span {

@@ -258,96 +258,72 @@ static int64_t count_range(const struct infty_seg_params *p, const struct infty_
 	return p->count(p->ctx, s + a, e - a);
 }
 
-static int pack_strict(const struct infty_seg_params *p, const char *s, size_t n,
-                       struct infty_seg_spans *o)
+/*
+ * The end of the segment that starts at unit i: the last unit j such that
+ * units i..j, joined with their separators, count at most eta (i itself
+ * always, even if alone it does not fit: that is a hard-cut piece).  Counts
+ * grow with j except in contrived texts, so gallop then bisect: O(log n)
+ * exact counts per segment, cheap with a piece map and bounded without one.
+ */
+static int last_fitting(const struct infty_seg_params *p, const struct infty_seg_spans *o,
+                        const char *s, size_t i, size_t *jout, int64_t *tokens)
 {
-	/*
-	 * Most traces fit whole: one count settles them.  Skip the try when the
-	 * text is clearly too long (more than 4 bytes per token is rare), since a
-	 * failed try is a whole wasted pass.
-	 */
-	if (n <= (size_t)p->eta * 4) {
-		int64_t t = p->count(p->ctx, s, n);
+	size_t N = o->nunits, lo = i, hi = N; /* lo fits; hi (if < N) does not */
+	int64_t tlo = o->units[i].tokens;
+	for (size_t step = 1; lo + 1 < hi;) {
+		size_t j = lo + step < hi ? lo + step : hi - 1;
+		int64_t t = count_range(p, o, s, i, j);
 		if (t < 0)
 			return (int)t;
-		if (t <= p->eta)
-			return push(&o->v, &o->n, &o->cap, 0, n, 0, t, INFTY_SEG_END_FINAL)
-			           ? INFTY_ENOMEM
-			           : 0;
+		if (t <= p->eta) {
+			lo = j;
+			tlo = t;
+			step *= 2;
+		} else {
+			hi = j;
+			break;
+		}
 	}
+	while (hi - lo > 1) {
+		size_t j = lo + (hi - lo) / 2;
+		int64_t t = count_range(p, o, s, i, j);
+		if (t < 0)
+			return (int)t;
+		if (t <= p->eta) {
+			lo = j;
+			tlo = t;
+		} else {
+			hi = j;
+		}
+	}
+	*jout = lo;
+	*tokens = tlo;
+	return 0;
+}
+
+static int pack_strict(const struct infty_seg_params *p, const char *s, size_t n, int64_t total,
+                       struct infty_seg_spans *o)
+{
+	/* Most traces fit whole: the count of the whole text settles them. */
+	if (total <= p->eta)
+		return push(&o->v, &o->n, &o->cap, 0, n, 0, total, INFTY_SEG_END_FINAL)
+		           ? INFTY_ENOMEM
+		           : 0;
 	int rc = build_units(p, o, s, n);
 	if (rc)
 		return rc;
 	struct infty_seg_span *u = o->units;
 	size_t N = o->nunits;
-	size_t i = 0;
-	while (i < N) {
-		/* Grow by the standalone sums, a close upper bound of the joined count. */
-		size_t j = i;
-		int64_t est = u[i].tokens;
-		while (j + 1 < N) {
-			int64_t sep = u[j].sep_len
-			                  ? p->count(p->ctx, s + u[j].off + u[j].len, u[j].sep_len)
-			                  : 0;
-			if (sep < 0)
-				return (int)sep;
-			if (est + sep + u[j + 1].tokens > p->eta)
-				break;
-			est += sep + u[j + 1].tokens;
-			j++;
-		}
-		int64_t exact = count_range(p, o, s, i, j);
-		if (exact < 0)
-			return (int)exact;
-		while (exact > p->eta && j > i) {
-			j--;
-			exact = count_range(p, o, s, i, j);
-			if (exact < 0)
-				return (int)exact;
-		}
-		/*
-		 * The joined text is usually a little cheaper than the sum (".\n\n"
-		 * is one token, a space merges into the next word): learn the saving
-		 * per join from this segment, extend by that estimate, and confirm
-		 * with one more exact count, so a segment costs two or three counts
-		 * rather than one per extra unit.
-		 */
-		if (j + 1 < N && j > i && exact < est) {
-			double save = (double)(est - exact) / (double)(j - i);
-			double guess = (double)exact;
-			size_t k = j;
-			while (k + 1 < N) {
-				int64_t sep =
-				    u[k].sep_len
-				        ? p->count(p->ctx, s + u[k].off + u[k].len, u[k].sep_len)
-				        : 0;
-				if (sep < 0)
-					return (int)sep;
-				double g = guess + (double)(sep + u[k + 1].tokens) - save;
-				if (g > (double)p->eta)
-					break;
-				guess = g;
-				k++;
-			}
-			while (k > j) {
-				int64_t e2 = count_range(p, o, s, i, k);
-				if (e2 < 0)
-					return (int)e2;
-				if (e2 <= p->eta) {
-					exact = e2;
-					j = k;
-					break;
-				}
-				k--;
-			}
-		}
+	for (size_t i = 0, j = 0; i < N; i = j + 1) {
+		int64_t exact = 0;
+		if ((rc = last_fitting(p, o, s, i, &j, &exact)))
+			return rc;
 		size_t off = u[i].off;
 		size_t end = u[j].off + u[j].len;
 		enum infty_seg_end lv = j + 1 == N ? INFTY_SEG_END_FINAL : u[j].end;
 		if (push(&o->v, &o->n, &o->cap, off, end - off, j + 1 == N ? 0 : u[j].sep_len,
 		         exact, lv))
 			return INFTY_ENOMEM;
-		i = j + 1;
 	}
 	/* A tiny last segment goes back into the one before when both fit. */
 	if (o->n >= 2 && o->v[o->n - 1].tokens < p->min_tail) {
@@ -430,7 +406,13 @@ int infty_seg_pack_text(const struct infty_seg_params *p, const char *s, size_t 
 	out->n = 0;
 	if (p->eta <= 0 || !p->count)
 		return INFTY_EINVAL;
-	if (p->pack == INFTY_SEG_PACK_PAPER)
-		return pack_paper(p, s, n, out);
-	return pack_strict(p, s, n, out);
+	int64_t total = p->begin                           ? p->begin(p->ctx, s, n)
+	                : p->pack == INFTY_SEG_PACK_STRICT ? p->count(p->ctx, s, n)
+	                                                   : 0;
+	int rc = total < 0                         ? (int)total
+	         : p->pack == INFTY_SEG_PACK_PAPER ? pack_paper(p, s, n, out)
+	                                           : pack_strict(p, s, n, total, out);
+	if (p->begin)
+		p->begin(p->ctx, NULL, 0); /* s may go away now */
+	return rc;
 }

@@ -162,6 +162,7 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 	    .min_tail = o->min_tail,
 	    .count = x->c->count,
 	    .cut = x->c->cut,
+	    .begin = x->c->begin,
 	    .ctx = cctx,
 	};
 	const char *t = it->reasoning;
@@ -185,8 +186,8 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 		return INFTY_ENOMEM;
 	r->nseg = sp->n;
 	/* Question NUL reasoning: what tells two traces with one uuid apart. */
-	r->content_hash = infty_hash64(it->question, strlen(it->question)) * 31u ^
-	                  infty_hash64(it->reasoning, it->reasoning_len);
+	r->content_hash = infty_hash64_long(it->question, strlen(it->question)) * 31u ^
+	                  infty_hash64_long(it->reasoning, it->reasoning_len);
 	struct infty_buf *b = &r->js;
 	rc = put(b, ",\"source\":{\"format\":");
 	rc = rc ? rc : putstr(b, infty_seg_format_name(it->format));

@@ -21,8 +21,9 @@ struct infty_seg_counter {
 	void *(*ctx_new)(void *arg);
 	void (*ctx_free)(void *ctx);
 	infty_seg_count_fn count;
-	infty_seg_cut_fn cut; /* may be NULL */
-	const char *hash;     /* provenance for params.tokenizer */
+	infty_seg_cut_fn cut;     /* may be NULL */
+	infty_seg_begin_fn begin; /* may be NULL */
+	const char *hash;         /* provenance for params.tokenizer */
 };
 
 struct infty_seg_run_opts {
