@@ -97,7 +97,8 @@ struct infty_writer_opts {
 	int fsync;              /* fsync before rename / at each frame end when appending */
 };
 
-/* Defaults: by name, level 3, 1 worker, 100000 records / 64 MiB frames. */
+/* Defaults: by name, level 3 ($INFTY_ZSTD_LEVEL overrides), 1 worker,
+ * 100000 records / 64 MiB frames. */
 void infty_writer_opts_init(struct infty_writer_opts *o);
 
 /*

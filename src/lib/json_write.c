@@ -51,71 +51,74 @@ int infty_json_add(struct json_object *o, const char *key, struct json_object *v
 	return 0;
 }
 
-/* Eight bytes that need no escaping: no '"', no '\\', nothing below 0x20. */
-static int plain8(const unsigned char *p)
+/*
+ * Mask with the high bit set in the byte of the first '"', '\\' or byte below
+ * 0x20 of w (little-endian: the lowest set bit marks the first such byte;
+ * bits above it may be spurious, which is why only the lowest is used).
+ */
+static inline uint64_t special8(uint64_t w)
 {
-	uint64_t w;
-	memcpy(&w, p, 8);
 	const uint64_t lo = 0x0101010101010101ULL, hi = 0x8080808080808080ULL;
 	uint64_t q = w ^ (lo * '"'), s = w ^ (lo * '\\');
-	uint64_t has_q = (q - lo) & ~q, has_s = (s - lo) & ~s;
-	uint64_t has_ctl = (w - lo * 0x20) & ~w;
-	return ((has_q | has_s | has_ctl) & hi) == 0;
+	return (((q - lo) & ~q) | ((s - lo) & ~s) | ((w - lo * 0x20) & ~w)) & hi;
 }
 
+/* The two-character escapes; 0: written as \u00XX. */
+static const char short_esc[128] = {
+    ['"'] = '"',  ['\\'] = '\\', ['\n'] = 'n', ['\r'] = 'r',
+    ['\t'] = 't', ['\b'] = 'b',  ['\f'] = 'f',
+};
+
+/*
+ * Runs of plain bytes move 8 at a time, copied before they are checked; the
+ * room reserved (two bytes per input byte, the size of every short escape)
+ * makes that safe, and only a \u00XX escape (six bytes) reserves again.
+ */
 int infty_json_write_string(struct infty_buf *b, const char *s, size_t n)
 {
-	/* Worst case every byte becomes \u00XX. */
-	if (reserve(b, n + 2) != 0)
+	if (reserve(b, 2 * n + 2 + 8) != 0)
 		return INFTY_ENOMEM;
-	const unsigned char *p = (const unsigned char *)s, *end = p + n, *run = p;
-	b->data[b->len++] = '"';
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	char *o = b->data + b->len;
+	*o++ = '"';
 	while (p < end) {
-		if (end - p >= 8 && plain8(p)) {
-			p += 8;
+		if (end - p >= 8) {
+			uint64_t w;
+			memcpy(&w, p, 8);
+			memcpy(o, &w, 8);
+			uint64_t m = special8(w);
+			if (!m) {
+				p += 8;
+				o += 8;
+				continue;
+			}
+			size_t k = (size_t)__builtin_ctzll(m) / 8;
+			p += k;
+			o += k;
+		} else if (*p >= 0x20 && *p != '"' && *p != '\\') {
+			*o++ = (char)*p++;
 			continue;
 		}
-		unsigned char c = *p;
-		if (c >= 0x20 && c != '"' && c != '\\') {
-			p++;
+		unsigned char c = *p++;
+		if (short_esc[c]) {
+			o[0] = '\\';
+			o[1] = short_esc[c];
+			o += 2;
 			continue;
 		}
-		if (infty_buf_append(b, run, (size_t)(p - run)))
+		b->len = (size_t)(o - b->data);
+		if (reserve(b, 6 + 2 * (size_t)(end - p) + 1 + 8) != 0)
 			return INFTY_ENOMEM;
-		char esc[8];
-		size_t k;
-		switch (c) {
-		case '"':
-			k = 2, memcpy(esc, "\\\"", 2);
-			break;
-		case '\\':
-			k = 2, memcpy(esc, "\\\\", 2);
-			break;
-		case '\n':
-			k = 2, memcpy(esc, "\\n", 2);
-			break;
-		case '\r':
-			k = 2, memcpy(esc, "\\r", 2);
-			break;
-		case '\t':
-			k = 2, memcpy(esc, "\\t", 2);
-			break;
-		case '\b':
-			k = 2, memcpy(esc, "\\b", 2);
-			break;
-		case '\f':
-			k = 2, memcpy(esc, "\\f", 2);
-			break;
-		default:
-			k = (size_t)snprintf(esc, sizeof esc, "\\u%04x", c);
-			break;
-		}
-		if (infty_buf_append(b, esc, k))
-			return INFTY_ENOMEM;
-		run = ++p;
+		o = b->data + b->len;
+		static const char hex[] = "0123456789abcdef";
+		memcpy(o, "\\u00", 4);
+		o[4] = hex[c >> 4];
+		o[5] = hex[c & 15];
+		o += 6;
 	}
-	if (infty_buf_append(b, run, (size_t)(p - run)) || infty_buf_append(b, "\"", 1))
-		return INFTY_ENOMEM;
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
 	return 0;
 }
 

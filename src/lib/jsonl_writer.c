@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -59,6 +60,15 @@ void infty_writer_opts_init(struct infty_writer_opts *o)
 	memset(o, 0, sizeof *o);
 	o->compress = -1;
 	o->level = 3;
+	/* INFTY_ZSTD_LEVEL: one knob for every stage's .zst outputs (a pipeline
+	 * trading disk for CPU sets it once).  Out of zstd's range: ignored. */
+	const char *env = getenv("INFTY_ZSTD_LEVEL");
+	if (env && *env) {
+		char *end;
+		long v = strtol(env, &end, 10);
+		if (!*end && v >= ZSTD_minCLevel() && v <= ZSTD_maxCLevel() && v != 0)
+			o->level = (int)v;
+	}
 	/* One zstd worker overlaps compression with the caller's work; that
 	 * is what keeps parse + serialize + compress near the zstd pipeline.
 	 * Output is the same for any workers >= 1, so runs stay identical. */
