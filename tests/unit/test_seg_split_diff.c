@@ -144,6 +144,33 @@ static void diff_tagged(const char *text, size_t n, const char *what)
 	n_tagged++;
 }
 
+/*
+ * Well-formed output, for inputs too large for the (quadratic) reference:
+ * protected pairs ordered, disjoint, non-empty, inside s; candidates
+ * ordered, inside s, not at its edges, never inside a protected pair.
+ */
+static void assert_sane(const struct infty_seg_bounds *b, size_t n)
+{
+	for (size_t k = 0; k < b->nprot; k++) {
+		assert_true(b->prot[2 * k] < b->prot[2 * k + 1]);
+		assert_true(b->prot[2 * k + 1] <= n);
+		if (k)
+			assert_true(b->prot[2 * k - 1] <= b->prot[2 * k]);
+	}
+	size_t pk = 0;
+	for (size_t k = 0; k < b->n; k++) {
+		const struct infty_seg_bound *v = &b->v[k];
+		assert_true(v->at > 0 && v->sep_len > 0 && v->at + v->sep_len < n);
+		assert_true(v->level == INFTY_SEG_END_PARAGRAPH ||
+		            v->level == INFTY_SEG_END_SENTENCE);
+		if (k)
+			assert_true(b->v[k - 1].at + b->v[k - 1].sep_len < v->at);
+		while (pk < b->nprot && b->prot[2 * pk + 1] <= v->at)
+			pk++;
+		assert_false(pk < b->nprot && b->prot[2 * pk] < v->at);
+	}
+}
+
 /* A fixed-seed generator, so that every run checks the same cases. */
 static uint64_t rnd_state;
 static unsigned rnd(unsigned n)
@@ -561,12 +588,64 @@ static void pathological_small(void **state)
 	free(s);
 }
 
+/*
+ * The same units at 5 MB, and a few shapes of their own, for well-formed
+ * output only: the reference is quadratic on most of them and would not
+ * finish; a scan that is quadratic again makes this test time out.
+ */
+static void pathological_large(void **state)
+{
+	(void)state;
+	const size_t big = 5u << 20;
+	char *s = malloc(big + 64);
+	assert_non_null(s);
+	struct infty_seg_bounds b = {0};
+	for (size_t u = 0; u < sizeof patho / sizeof *patho; u++) {
+		fill(s, big, patho[u]);
+		assert_int_equal(infty_seg_find_bounds(s, big, &b), 0);
+		assert_sane(&b, big);
+	}
+	/* Spaces before a fence: line_start() looks back over all of them. */
+	memset(s, ' ', big);
+	memcpy(s + big - 4, "```\n", 4);
+	assert_int_equal(infty_seg_find_bounds(s, big, &b), 0);
+	assert_sane(&b, big);
+	/* A nest 300,000 deep that closes: one region. */
+	size_t depth = 300000, m = 0;
+	for (size_t k = 0; k < depth; k++, m += 9)
+		memcpy(s + m, "\\begin{x}", 9);
+	for (size_t k = 0; k < depth; k++, m += 7)
+		memcpy(s + m, "\\end{x}", 7);
+	assert_int_equal(infty_seg_find_bounds(s, m, &b), 0);
+	assert_sane(&b, m);
+	assert_int_equal(b.nprot, 1);
+	/* The same nest, unclosed at the top: every opener asks. */
+	assert_int_equal(infty_seg_find_bounds(s, m - 7, &b), 0);
+	assert_sane(&b, m - 7);
+	/* Every environment a new name, never closed. */
+	m = fill_names(s, big);
+	assert_int_equal(infty_seg_find_bounds(s, m, &b), 0);
+	assert_sane(&b, m);
+	/* Tags: near misses everywhere, and no tag at all. */
+	const char *r, *c;
+	size_t rn, cn;
+	fill(s, big, "</think");
+	assert_int_equal(infty_seg_split_tagged(s, big, &r, &rn, &c, &cn),
+	                 INFTY_SEG_R_NO_THINK_CLOSE);
+	fill(s, big, "<|end_of_thought");
+	assert_int_equal(infty_seg_split_tagged(s, big, &r, &rn, &c, &cn),
+	                 INFTY_SEG_R_NO_THINK_CLOSE);
+	infty_seg_bounds_release(&b);
+	free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(fixed_identical),    cmocka_unit_test(grammar_identical),
 	    cmocka_unit_test(bytes_identical),    cmocka_unit_test(tagged_identical),
-	    cmocka_unit_test(pathological_small), cmocka_unit_test(corpus_identical),
+	    cmocka_unit_test(pathological_small), cmocka_unit_test(pathological_large),
+	    cmocka_unit_test(corpus_identical),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	teardown_bounds();
