@@ -1,11 +1,18 @@
 /*
  * seg_split.c - where a reasoning text may be cut: paragraph and sentence
- * boundaries, found in one linear pass, never inside math or code.
+ * boundaries, never inside math or code.
  *
  * A candidate is always a whole whitespace run (the separator).  Cutting at
  * its two edges keeps both neighbours at pre-token boundaries outside the
  * run, where token counts are additive (reference/tokenizer.md), and the run
  * itself is recorded as the separator so nothing is lost.
+ *
+ * Two passes, each linear whatever the input: the protected regions, then
+ * the candidates between them.  Both run at memory-scan speed (GB/s) by
+ * stepping only between the few bytes that can matter, found 16 or 64 at a
+ * time (SSE2 where available); every rule is applied exactly as the simple
+ * byte-by-byte version did, which tests/unit/seg_split_ref.c keeps and
+ * test_seg_split_diff checks against.
  */
 #include "seg.h"
 
@@ -15,6 +22,9 @@
 
 #include <stdint.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 void infty_seg_bounds_release(struct infty_seg_bounds *b)
 {
@@ -25,7 +35,8 @@ void infty_seg_bounds_release(struct infty_seg_bounds *b)
 
 static int add_prot(struct infty_seg_bounds *b, size_t start, size_t end)
 {
-	if (infty_grow(&b->prot, &b->protcap, 2 * b->nprot + 2, sizeof *b->prot))
+	if (2 * b->nprot + 2 > b->protcap &&
+	    infty_grow(&b->prot, &b->protcap, 2 * b->nprot + 2, sizeof *b->prot))
 		return INFTY_ENOMEM;
 	b->prot[2 * b->nprot] = start;
 	b->prot[2 * b->nprot + 1] = end;
@@ -40,6 +51,62 @@ static int at(const char *s, size_t n, size_t i, const char *lit)
 	return i + k <= n && memcmp(s + i, lit, k) == 0;
 }
 
+#if defined(__SSE2__)
+/* Bit k set when byte k of p[0..16) is one of the four bytes. */
+static inline unsigned match16(const char *p, __m128i a, __m128i b, __m128i c, __m128i d)
+{
+	__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, a), _mm_cmpeq_epi8(x, b)),
+	                         _mm_or_si128(_mm_cmpeq_epi8(x, c), _mm_cmpeq_epi8(x, d)));
+	return (unsigned)_mm_movemask_epi8(m);
+}
+#endif
+
+/*
+ * Index of the first byte of s[i..n) that is one of a, b, c, d (repeat one
+ * to look for fewer), or n when there is none (also when i >= n).  The
+ * scans below spend their time here: ordinary bytes are passed 32 at a time
+ * and only the few that can matter stop them.
+ */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline size_t
+find_any(const char *s, size_t i, size_t n, char a, char b, char c, char d)
+{
+	if (i >= n)
+		return n;
+#if defined(__SSE2__)
+	if (n >= 16) {
+		const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b);
+		const __m128i vc = _mm_set1_epi8(c), vd = _mm_set1_epi8(d);
+		for (; i + 32 <= n; i += 32) {
+			unsigned m = match16(s + i, va, vb, vc, vd) |
+			             match16(s + i + 16, va, vb, vc, vd) << 16;
+			if (m)
+				return i + (size_t)__builtin_ctz(m);
+		}
+		if (i + 16 <= n) {
+			unsigned m = match16(s + i, va, vb, vc, vd);
+			if (m)
+				return i + (size_t)__builtin_ctz(m);
+			i += 16;
+		}
+		if (i < n) {
+			/* The last 16 bytes, of which the first i - (n - 16) are done. */
+			unsigned m = match16(s + n - 16, va, vb, vc, vd) >> (i - (n - 16));
+			if (m)
+				return i + (size_t)__builtin_ctz(m);
+		}
+		return n;
+	}
+#endif
+	for (; i < n; i++)
+		if (s[i] == a || s[i] == b || s[i] == c || s[i] == d)
+			return i;
+	return n;
+}
+
 /*
  * The kinds of closer an opener looks for.  "$" and "\)" are inline: a
  * blank line ends the search (an inline formula never spans paragraphs, so
@@ -47,37 +114,70 @@ static int at(const char *s, size_t n, size_t i, const char *lit)
  */
 enum close_kind { CLOSE_DOLLAR, CLOSE_DISPLAY, CLOSE_PAREN, CLOSE_BRACKET, CLOSE_KINDS_ };
 
-static const char *const closers[CLOSE_KINDS_] = {"$", "$$", "\\)", "\\]"};
-
 /*
  * Index of the closing delimiter for an opener ending at i: the first
  * unescaped occurrence of its closer at or after i, or n when there is none.
  * On failure *stop is where the search gave up: the blank line that ended an
- * inline search, or n.
+ * inline search, or n.  Outside "\)" and "\]" a backslash escapes the byte
+ * after it (\$ inside math); before them it is the closer's first byte or
+ * escapes the next one (\\ never starts a closer).
  */
 static size_t close_scan(const char *s, size_t n, size_t i, enum close_kind kind, size_t *stop)
 {
-	const char *close = closers[kind];
-	int inline_only = kind == CLOSE_DOLLAR || kind == CLOSE_PAREN;
-	size_t k = strlen(close);
-	while (i < n) {
-		char c = s[i];
-		if (c == '\\' && close[0] != '\\') {
-			i += 2; /* an escaped character, e.g. \$ inside math */
-			continue;
-		}
-		if (inline_only && c == '\n' && i + 1 < n && s[i + 1] == '\n') {
-			*stop = i;
-			return n;
-		}
-		if (c == close[0] && i + k <= n && memcmp(s + i, close, k) == 0)
-			return i;
-		if (c == '\\')
-			i++; /* \\ or \x: never the start of a closer "\]" by itself */
-		i++;
-	}
 	*stop = n;
-	return n;
+	switch (kind) {
+	case CLOSE_DOLLAR:
+		for (;; i++) {
+			i = find_any(s, i, n, '$', '\\', '\n', '\n');
+			if (i >= n)
+				return n;
+			if (s[i] == '$')
+				return i;
+			if (s[i] == '\\') {
+				i++;
+			} else if (i + 1 < n && s[i + 1] == '\n') {
+				*stop = i;
+				return n;
+			}
+		}
+	case CLOSE_DISPLAY:
+		for (;; i++) {
+			i = find_any(s, i, n, '$', '\\', '\\', '\\');
+			if (i >= n)
+				return n;
+			if (s[i] == '\\')
+				i++;
+			else if (i + 1 < n && s[i + 1] == '$')
+				return i;
+		}
+	case CLOSE_PAREN:
+		for (;; i++) {
+			i = find_any(s, i, n, '\\', '\n', '\n', '\n');
+			if (i >= n)
+				return n;
+			if (s[i] == '\n') {
+				if (i + 1 < n && s[i + 1] == '\n') {
+					*stop = i;
+					return n;
+				}
+			} else if (i + 1 < n && s[i + 1] == ')') {
+				return i;
+			} else {
+				i++;
+			}
+		}
+	case CLOSE_BRACKET:
+	case CLOSE_KINDS_:
+		break;
+	}
+	for (;; i += 2) {
+		const char *bs = i < n ? memchr(s + i, '\\', n - i) : NULL;
+		if (!bs)
+			return n;
+		i = (size_t)(bs - s);
+		if (i + 1 < n && s[i + 1] == ']')
+			return i;
+	}
 }
 
 /* A \begin{name} or \end{name} token. */
@@ -292,7 +392,10 @@ static int protect(struct scan *sc, struct infty_seg_bounds *b)
 	const char *s = sc->s;
 	size_t n = sc->n;
 	size_t i = 0;
-	while (i < n) {
+	for (;;) {
+		i = find_any(s, i, n, '\\', '$', '`', '`'); /* nothing else opens a region */
+		if (i >= n)
+			return 0;
 		char c = s[i];
 		size_t end = 0;
 		if (c == '\\' && i + 1 < n) {
@@ -329,7 +432,6 @@ static int protect(struct scan *sc, struct infty_seg_bounds *b)
 			i++;
 		}
 	}
-	return 0;
 }
 
 int infty_seg_protect(const char *s, size_t n, struct infty_seg_bounds *b)
@@ -345,9 +447,11 @@ int infty_seg_protect(const char *s, size_t n, struct infty_seg_bounds *b)
 	return rc;
 }
 
+/* ' ', '\n', '\t', '\r', '\f', '\v': bits 32 and 9 to 13, one test. */
 static int is_ws(char c)
 {
-	return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+	unsigned char u = (unsigned char)c;
+	return u <= ' ' && (0x100003E00ULL >> u & 1);
 }
 
 static char lower(char c)
@@ -356,45 +460,77 @@ static char lower(char c)
 }
 
 /*
- * Words after which a period does not end a sentence.  Lowercase, without
- * their final period; "e.g" and "i.e" keep their inner one.
+ * Words after which a period does not end a sentence, lowercase, without
+ * their final period ("e.g" and "i.e" keep their inner one):
+ *
+ *   e.g i.e fig figs eq eqs vs cf etc al approx resp thm lem prop def cor
+ *   sec ch mr mrs ms dr st p pp viz ref vol
+ *
+ * Each is held as a key, its bytes least significant first, in a table of
+ * 64 slots indexed by the top 6 bits of key * ABBREV_MUL: an odd multiplier
+ * found by trying, with which no two of them share a slot (a clash would be
+ * an initializer overriding another, which -Wextra reports).
  */
-static const char *const abbrevs[] = {
-    "e.g",    "i.e",  "fig", "figs", "eq",   "eqs", "vs",  "cf",  "etc", "al",
-    "approx", "resp", "thm", "lem",  "prop", "def", "cor", "sec", "ch",  "mr",
-    "mrs",    "ms",   "dr",  "st",   "p",    "pp",  "viz", "ref", "vol",
+#define ABBREV_MUL 0x23303b1baeb2841dULL
+#define ABBREV_KEY(a, b, c, d, e, f)                                                               \
+	((uint64_t)(a) | (uint64_t)(b) << 8 | (uint64_t)(c) << 16 | (uint64_t)(d) << 24 |          \
+	 (uint64_t)(e) << 32 | (uint64_t)(f) << 40)
+#define ABBREV_SLOT(key) ((size_t)(((key)*ABBREV_MUL) >> 58))
+#define ABBREV_(a, b, c, d, e, f, ...)                                                             \
+	[ABBREV_SLOT(ABBREV_KEY(a, b, c, d, e, f))] = ABBREV_KEY(a, b, c, d, e, f)
+#define ABBREV(...) ABBREV_(__VA_ARGS__, 0, 0, 0, 0, 0, 0)
+
+static const uint64_t abbrevs[64] = {
+    ABBREV('e', '.', 'g'),
+    ABBREV('i', '.', 'e'),
+    ABBREV('f', 'i', 'g'),
+    ABBREV('f', 'i', 'g', 's'),
+    ABBREV('e', 'q'),
+    ABBREV('e', 'q', 's'),
+    ABBREV('v', 's'),
+    ABBREV('c', 'f'),
+    ABBREV('e', 't', 'c'),
+    ABBREV('a', 'l'),
+    ABBREV('a', 'p', 'p', 'r', 'o', 'x'),
+    ABBREV('r', 'e', 's', 'p'),
+    ABBREV('t', 'h', 'm'),
+    ABBREV('l', 'e', 'm'),
+    ABBREV('p', 'r', 'o', 'p'),
+    ABBREV('d', 'e', 'f'),
+    ABBREV('c', 'o', 'r'),
+    ABBREV('s', 'e', 'c'),
+    ABBREV('c', 'h'),
+    ABBREV('m', 'r'),
+    ABBREV('m', 'r', 's'),
+    ABBREV('m', 's'),
+    ABBREV('d', 'r'),
+    ABBREV('s', 't'),
+    ABBREV('p'),
+    ABBREV('p', 'p'),
+    ABBREV('v', 'i', 'z'),
+    ABBREV('r', 'e', 'f'),
+    ABBREV('v', 'o', 'l'),
 };
 
+/* w[0..k) holds only letters, digits and periods (see ends_sentence()). */
 static int is_abbrev(const char *w, size_t k)
 {
 	if (k == 0 || k > 8)
 		return 0;
-	char buf[9];
+	uint64_t key = 0;
 	for (size_t i = 0; i < k; i++)
-		buf[i] = lower(w[i]);
-	buf[k] = 0;
-	for (size_t i = 0; i < sizeof abbrevs / sizeof *abbrevs; i++)
-		if (strcmp(buf, abbrevs[i]) == 0)
-			return 1;
-	return 0;
+		key |= (uint64_t)(unsigned char)lower(w[i]) << (8 * i);
+	return abbrevs[ABBREV_SLOT(key)] == key; /* empty slots hold 0, never a key */
 }
 
 /*
- * Whether the whitespace run starting at a follows a sentence end: [.!?]
- * (then optional closing quotes or brackets), not an abbreviation and not an
- * enumerator ("1.", "a.", "iv." alone at the start of a line).
+ * Whether the whitespace run after the mark s[p - 1] (and the closing quotes
+ * or brackets between them, see after_closers()) follows a sentence end:
+ * [.!?], not an abbreviation and not an enumerator ("1.", "a.", "iv." alone
+ * at the start of a line).
  */
-static int ends_sentence(const char *s, size_t a)
+static int ends_sentence(const char *s, size_t p)
 {
-	size_t p = a;
-	while (p > 0 && (s[p - 1] == ')' || s[p - 1] == '"' || s[p - 1] == '\'' || s[p - 1] == ']'))
-		p--;
-	/* Closing curly quotes are three bytes: ” (E2 80 9D) and ’ (E2 80 99). */
-	while (p >= 3 && (unsigned char)s[p - 3] == 0xE2 && (unsigned char)s[p - 2] == 0x80 &&
-	       ((unsigned char)s[p - 1] == 0x9D || (unsigned char)s[p - 1] == 0x99))
-		p -= 3;
-	if (p == 0)
-		return 0;
 	char t = s[p - 1];
 	if (t == '!' || t == '?')
 		return 1;
@@ -402,9 +538,13 @@ static int ends_sentence(const char *s, size_t a)
 		return 0;
 	if (p >= 2 && s[p - 2] == '.')
 		return 1; /* an ellipsis "..." ends a sentence */
-	/* The word before the period: letters, digits and inner periods. */
-	size_t w = p - 1;
-	while (w > 0) {
+	/*
+	 * The word before the period: letters, digits and inner periods.  Past
+	 * 8 bytes it is neither an abbreviation nor an enumerator, so its
+	 * length beyond 9 does not matter.
+	 */
+	size_t w = p - 1, far = w > 9 ? w - 9 : 0;
+	while (w > far) {
 		char c = s[w - 1];
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		    c == '.')
@@ -441,7 +581,7 @@ static int ends_sentence(const char *s, size_t a)
 
 static int add_bound(struct infty_seg_bounds *b, size_t a, size_t len, enum infty_seg_end level)
 {
-	if (infty_grow(&b->v, &b->cap, b->n + 1, sizeof *b->v))
+	if (b->n + 1 > b->cap && infty_grow(&b->v, &b->cap, b->n + 1, sizeof *b->v))
 		return INFTY_ENOMEM;
 	b->v[b->n].at = a;
 	b->v[b->n].sep_len = len;
@@ -450,39 +590,125 @@ static int add_bound(struct infty_seg_bounds *b, size_t a, size_t len, enum inft
 	return 0;
 }
 
+/*
+ * The bytes a candidate can start from ('\n', '.', '!', '?') in a window of
+ * 64 bytes of s, as bits: they come every 30 bytes or so in real text, so
+ * each window serves a few of them.
+ */
+struct marks {
+	size_t base, end; /* the window s[base..end) */
+	uint64_t bits;    /* bit k: s[base + k] is one of them */
+};
+
+/* The first of them in s[i..lim) (lim <= n), or lim. */
+static inline size_t next_mark(const char *s, size_t n, size_t i, size_t lim, struct marks *m)
+{
+#if defined(__SSE2__)
+	const __m128i va = _mm_set1_epi8('\n'), vb = _mm_set1_epi8('.');
+	const __m128i vc = _mm_set1_epi8('!'), vd = _mm_set1_epi8('?');
+	while (i < lim) {
+		if (i >= m->base && i < m->end) {
+			uint64_t b = m->bits >> (i - m->base);
+			if (b) {
+				size_t x = i + (size_t)__builtin_ctzll(b);
+				return x < lim ? x : lim;
+			}
+			i = m->end;
+		} else if (i + 64 <= n) {
+			m->bits = (uint64_t)match16(s + i, va, vb, vc, vd) |
+			          (uint64_t)match16(s + i + 16, va, vb, vc, vd) << 16 |
+			          (uint64_t)match16(s + i + 32, va, vb, vc, vd) << 32 |
+			          (uint64_t)match16(s + i + 48, va, vb, vc, vd) << 48;
+			m->base = i;
+			m->end = i + 64;
+		} else {
+			break; /* the last 63 bytes */
+		}
+	}
+#else
+	(void)n;
+	(void)m;
+#endif
+	return find_any(s, i, lim, '\n', '.', '!', '?');
+}
+
+/*
+ * Where the whitespace run after the sentence mark at x would start: past
+ * closing curly quotes (E2 80 9D and E2 80 99, three bytes each), then
+ * closing ASCII quotes and brackets.  This is the inverse of how the mark of
+ * a run was always found, stripping back from the run first the ASCII
+ * closers, then the curly ones: a run follows a mark that way exactly when
+ * it starts where this says.
+ */
+static size_t after_closers(const char *s, size_t n, size_t x)
+{
+	size_t p = x + 1;
+	while (p + 3 <= n && (unsigned char)s[p] == 0xE2 && (unsigned char)s[p + 1] == 0x80 &&
+	       ((unsigned char)s[p + 2] == 0x9D || (unsigned char)s[p + 2] == 0x99))
+		p += 3;
+	while (p < n && (s[p] == ')' || s[p] == '"' || s[p] == '\'' || s[p] == ']'))
+		p++;
+	return p;
+}
+
+/*
+ * A candidate is a whitespace run outside protected regions, not at either
+ * end of s, that holds a line break or follows a sentence mark.  So instead
+ * of every run (one every few bytes), only runs at a '\n', '.', '!' or '?'
+ * are looked at, and protected regions are jumped over whole: a run never
+ * straddles one, since regions start and end with a delimiter.
+ */
 int infty_seg_find_bounds(const char *s, size_t n, struct infty_seg_bounds *b)
 {
 	b->n = 0;
 	int rc = infty_seg_protect(s, n, b);
 	if (rc)
 		return rc;
-	size_t pi = 0; /* next protected region that may still matter */
-	size_t i = 0;
-	while (i < n) {
-		if (!is_ws(s[i])) {
-			i++;
+	size_t pi = 0;                          /* next protected region */
+	size_t lim = b->nprot ? b->prot[0] : n; /* where it starts */
+	size_t i = 0;                           /* no run starts before i */
+	struct marks mk = {0, 0, 0};
+	for (;;) {
+		size_t x = next_mark(s, n, i, lim, &mk);
+		if (x >= lim) {
+			if (pi == b->nprot)
+				return 0;
+			i = b->prot[2 * pi + 1];
+			pi++;
+			lim = pi < b->nprot ? b->prot[2 * pi] : n;
 			continue;
 		}
-		size_t a = i, nl = 0;
-		while (i < n && is_ws(s[i])) {
-			nl += s[i] == '\n';
-			i++;
+		size_t a = x, mark = 0;
+		if (s[x] == '\n') {
+			/*
+			 * Back to the start of its run, which is never before i:
+			 * i is 0, or follows a sentence mark or a region's closing
+			 * delimiter, or ends the last run at a non-blank byte.
+			 */
+			while (a > 0 && is_ws(s[a - 1]))
+				a--;
+		} else {
+			a = after_closers(s, n, x);
+			if (a >= n || !is_ws(s[a])) {
+				i = x + 1;
+				continue;
+			}
+			mark = x + 1;
 		}
-		if (a == 0 || i == n)
+		size_t e = a, nl = 0;
+		while (e < n && is_ws(s[e]))
+			nl += s[e++] == '\n';
+		i = e;
+		if (a == 0 || e == n)
 			continue; /* leading/trailing whitespace stays with its text */
-		while (pi < b->nprot && b->prot[2 * pi + 1] <= a)
-			pi++;
-		if (pi < b->nprot && b->prot[2 * pi] < a)
-			continue; /* inside math or code */
 		enum infty_seg_end level;
 		if (nl >= 2)
 			level = INFTY_SEG_END_PARAGRAPH;
-		else if (nl == 1 || ends_sentence(s, a))
+		else if (nl == 1 || (mark && ends_sentence(s, mark)))
 			level = INFTY_SEG_END_SENTENCE;
 		else
 			continue;
-		if (add_bound(b, a, i - a, level))
+		if (add_bound(b, a, e - a, level))
 			return INFTY_ENOMEM;
 	}
-	return 0;
 }
