@@ -330,8 +330,10 @@ static size_t env_end(struct scan *sc, size_t i)
 	size_t q = i + 7 + nlen;
 	int depth = 1;
 	for (size_t j = q + 1; j + 5 < n; j++) {
-		if (s[j] != '\\')
-			continue;
+		const char *bs = memchr(s + j, '\\', n - 5 - j);
+		if (!bs)
+			break;
+		j = (size_t)(bs - s);
 		if (at(s, n, j, "\\begin{") && j + 7 + nlen < n &&
 		    memcmp(s + j + 7, name, nlen) == 0 && s[j + 7 + nlen] == '}')
 			depth++;
