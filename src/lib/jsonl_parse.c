@@ -1,24 +1,59 @@
 /*
- * jsonl_parse.c - parse one JSON line, strictly.
+ * jsonl_parse.c - parse one JSON line, strictly, in one pass.
  *
  * Policy on text we cannot carry losslessly (docs/formats.md, "Input
  * policy"): the record is rejected, never repaired.
- *  - invalid UTF-8 bytes (json-c's own check lets overlong forms and encoded
- *    surrogates through, so we validate ourselves, RFC 3629 strictly);
+ *  - invalid UTF-8 bytes (overlong forms and encoded surrogates included;
+ *    RFC 3629 strictly), anywhere in the line;
  *  - a \uD800-\uDFFF escape that is not a proper surrogate pair (json-c would
  *    silently turn it into U+FFFD);
  *  - a \u0000 escape (C strings downstream would cut the text at it);
- *  - NaN and Infinity, which json-c accepts even in strict mode (found by
- *    fuzzing: they are not JSON and do not survive a round trip).
+ *  - NaN, Infinity and numbers that overflow a double, if still in the
+ *    record at the end (they are not JSON and do not survive a round trip;
+ *    json-c made them into doubles, and a repeated key could replace one).
+ *
+ * infty_json_parse() is a recursive-descent parser that checks all of this
+ * while it builds the json-c objects, in one pass over the line: strings are
+ * scanned 8 bytes at a time and unescaped into one scratch buffer per call.
+ * It replaced json-c's json_tokener (strict mode) followed by our own passes,
+ * which cost a printbuf copy per string, a locale switch per line and three
+ * walks over the text; that code stays below as infty_json_parse_reference()
+ * (src/lib/jsonl_parse_ref.h), and tests/unit/test_json_parse.c and
+ * fuzz/fuzz_json_parse.c hold the two to the same outcome and the same
+ * serialization on every input.  So the new parser keeps what the tokener
+ * accepted in strict mode, quirks included:
+ *  - a key may be in single quotes ('k'), a string value may not;
+ *  - control bytes other than NUL may appear raw inside strings;
+ *  - "-01" and "00" are integers, "1.", "-.5" and "01.5" doubles ("01" is
+ *    refused); integers beyond int64 saturate (uint64 up to 2^64-1 for
+ *    positive ones); a double keeps its text, which is what it serializes to;
+ *  - a repeated key keeps its first position and its last value;
+ *  - 32 levels at most (JSON_TOKENER_DEFAULT_DEPTH): a container at depth 31
+ *    (the line's object is depth 0) must be empty.
+ * A line is INFTY_EUTF8 when its bytes break the policy above anywhere, even
+ * where the JSON is already broken, and INFTY_EJSON otherwise.
+ *
+ * One difference is meant.  json-c 0.16 decodes an escaped surrogate pair
+ * and then tests the code point, not its halves, for being a surrogate, so
+ * U+1D800-U+1DFFF, U+2D800-U+2DFFF, ... U+10D800-U+10DFFF (CJK extension F
+ * among them) written as escapes came out as U+FFFD: text silently lost,
+ * which the policy above exists to prevent.  We decode them, as we (and
+ * json-c) always kept the same characters written as raw UTF-8.
  */
-#include "infty/jsonl.h"
+#include "jsonl_parse_ref.h"
+#include "infty/alloc.h"
 #include "infty/error.h"
+#include "infty/jsonl.h"
 #include "infty/utf8.h"
 
+#include <errno.h>
 #include <json.h>
+#include <locale.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int hexval(unsigned char c)
@@ -58,7 +93,9 @@ static int plain8(const unsigned char *p)
 
 /*
  * Returns 0, or INFTY_EUTF8 with a message naming the byte offset.  Escapes
- * are only looked at for surrogates and NUL; json-c checks the rest.
+ * are only looked at for surrogates and NUL, and not knowing where strings
+ * are, this walks every byte of the line: the reference runs it first, the
+ * parser on lines it found broken (so that bad text outranks bad JSON).
  */
 static int validate(const unsigned char *s, size_t n, char *detail, size_t dlen)
 {
@@ -118,7 +155,9 @@ static int validate(const unsigned char *s, size_t n, char *detail, size_t dlen)
 }
 
 /* Whether any number in the tree is NaN or infinite.  Records are a few
- * dozen nodes with long string leaves, so the walk costs little. */
+ * dozen nodes with long string leaves, so the walk costs little; the parser
+ * walks only when it made such a number.  A NaN replaced by a later value
+ * of the same key is gone and does not count, as with the tokener. */
 static int has_nonfinite(struct json_object *o)
 {
 	switch (json_object_get_type(o)) {
@@ -143,8 +182,10 @@ static int has_nonfinite(struct json_object *o)
 	}
 }
 
-int infty_json_parse(const char *line, size_t len, struct json_object **obj, char *detail,
-                     size_t detail_len)
+/* ---- the reference: json-c's tokener plus separate passes -------------- */
+
+int infty_json_parse_reference(const char *line, size_t len, struct json_object **obj, char *detail,
+                               size_t detail_len)
 {
 	char scratch[8];
 	if (!detail) {
@@ -196,6 +237,654 @@ int infty_json_parse(const char *line, size_t len, struct json_object **obj, cha
 		snprintf(detail, detail_len, "NaN or Infinity is not JSON");
 		json_object_put(o);
 		return INFTY_EJSON;
+	}
+	*obj = o;
+	return 0;
+}
+
+/* ---- the parser ---------------------------------------------------------- */
+
+/* json-c's default nesting limit, which the tokener we replaced applied. */
+#define MAX_DEPTH JSON_TOKENER_DEFAULT_DEPTH
+/* Lines up to this size unescape into the stack, longer ones into the heap
+ * (the fuzzer sets 0, so that ASan sees every line's exact scratch). */
+#ifndef INFTY_JSON_STACK_SCRATCH
+#define INFTY_JSON_STACK_SCRATCH 8192
+#endif
+
+struct parser {
+	const unsigned char *line, *end;
+	char *detail;
+	size_t dlen;
+	int err;       /* 0, INFTY_EJSON, INFTY_EUTF8 or INFTY_ENOMEM */
+	int nonfinite; /* made a NaN or infinite double (it may be replaced later) */
+	char *scratch; /* unescaped strings and keys; len + 1 bytes, see scratch() */
+	size_t used;   /* scratch bytes held by the keys of the open objects */
+	int heap;      /* scratch is ours to free */
+};
+
+static const unsigned char *fail(struct parser *p, const unsigned char *at, const char *what)
+{
+	p->err = INFTY_EJSON;
+	snprintf(p->detail, p->dlen, "invalid JSON at byte %zu: %s", (size_t)(at - p->line), what);
+	return NULL;
+}
+
+static const unsigned char *truncated(struct parser *p)
+{
+	p->err = INFTY_EJSON;
+	snprintf(p->detail, p->dlen, "JSON ends early (truncated line?)");
+	return NULL;
+}
+
+static const unsigned char *bad_text(struct parser *p, const unsigned char *at, const char *what)
+{
+	p->err = INFTY_EUTF8;
+	snprintf(p->detail, p->dlen, "%s at byte %zu", what, (size_t)(at - p->line));
+	return NULL;
+}
+
+static const unsigned char *no_memory(struct parser *p)
+{
+	p->err = INFTY_ENOMEM;
+	snprintf(p->detail, p->dlen, "out of memory");
+	return NULL;
+}
+
+static const unsigned char *skip_ws(const unsigned char *q, const unsigned char *end)
+{
+	while (q < end && (*q == ' ' || *q == '\n' || *q == '\r' || *q == '\t'))
+		q++;
+	return q;
+}
+
+/*
+ * Bytes that end a plain run inside a string: the quote, '\\', NUL (an error)
+ * and anything >= 0x80 (to be checked as UTF-8), as the high bit of each
+ * byte of the result.  A borrow can only flag bytes above a true hit, so
+ * the lowest flagged byte is always a real one.
+ */
+static inline uint64_t stops8(uint64_t w, uint64_t quotes)
+{
+	const uint64_t lo = 0x0101010101010101ULL, hi = 0x8080808080808080ULL;
+	uint64_t q = w ^ quotes, b = w ^ (lo * '\\');
+	return (((q - lo) & ~q) | ((b - lo) & ~b) | (w - lo) | w) & hi;
+}
+
+/* Eight bytes, the first one lowest (so borrows run towards later bytes). */
+static inline uint64_t load8(const unsigned char *q)
+{
+	uint64_t w;
+	memcpy(&w, q, 8);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	w = __builtin_bswap64(w);
+#endif
+	return w;
+}
+
+/* Index of the first flagged byte of a nonzero stops8() result. */
+static inline unsigned first8(uint64_t m)
+{
+	return (unsigned)__builtin_ctzll(m) >> 3;
+}
+
+/*
+ * The scratch holds len + 1 bytes, which is always enough: each open object
+ * keeps its current key there (plus a NUL), under the string or number
+ * being read, and each of them takes no more room than its source text
+ * (quotes included) did in the line before the current position.  So the
+ * copy loop's write position is never past its read position in the line,
+ * and its 8-byte stores, made only with 8 bytes left to read, stay inside.
+ */
+static char *scratch(struct parser *p)
+{
+	if (!p->scratch) {
+		p->scratch = infty_malloc((size_t)(p->end - p->line) + 1);
+		if (!p->scratch)
+			return NULL;
+		p->heap = 1;
+	}
+	return p->scratch + p->used;
+}
+
+/*
+ * The \uXXXX escape at q (q[0] is '\\'), written to *dst as UTF-8.  A high
+ * surrogate must be followed at once by a low one, exactly as the policy
+ * check always required.  Returns the position after the escape(s).
+ */
+static const unsigned char *unicode_escape(struct parser *p, const unsigned char *q, char **dst)
+{
+	const unsigned char *end = p->end;
+	long v = hex4(q + 2, end);
+	if (v < 0) {
+		for (const unsigned char *h = q + 2; h < end && h < q + 6; h++)
+			if (hexval(*h) < 0)
+				return fail(p, q, "bad \\u escape");
+		return truncated(p);
+	}
+	if (v == 0)
+		return bad_text(p, q, "\\u0000 in a string");
+	if (v >= 0xDC00 && v <= 0xDFFF)
+		return bad_text(p, q, "lone surrogate escape");
+	uint32_t cp = (uint32_t)v;
+	const unsigned char *next = q + 6;
+	if (v >= 0xD800 && v <= 0xDBFF) {
+		long w = (end - q >= 12 && q[6] == '\\' && q[7] == 'u') ? hex4(q + 8, end) : -1;
+		if (w < 0xDC00 || w > 0xDFFF)
+			return bad_text(p, q, "lone surrogate escape");
+		cp = 0x10000 + ((uint32_t)(v & 0x3FF) << 10) + (uint32_t)(w & 0x3FF);
+		next = q + 12;
+	}
+	unsigned char *d = (unsigned char *)*dst;
+	if (cp < 0x80) {
+		*d++ = (unsigned char)cp;
+	} else if (cp < 0x800) {
+		*d++ = (unsigned char)(0xC0 | cp >> 6);
+		*d++ = (unsigned char)(0x80 | (cp & 0x3F));
+	} else if (cp < 0x10000) {
+		*d++ = (unsigned char)(0xE0 | cp >> 12);
+		*d++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+		*d++ = (unsigned char)(0x80 | (cp & 0x3F));
+	} else {
+		*d++ = (unsigned char)(0xF0 | cp >> 18);
+		*d++ = (unsigned char)(0x80 | ((cp >> 12) & 0x3F));
+		*d++ = (unsigned char)(0x80 | ((cp >> 6) & 0x3F));
+		*d++ = (unsigned char)(0x80 | (cp & 0x3F));
+	}
+	*dst = (char *)d;
+	return next;
+}
+
+/*
+ * The rest of a string from its first escape at q (start..q is plain text
+ * already checked), unescaped into the scratch.  Sets *out and *n; the text
+ * is NUL-terminated.  Returns the position after the closing quote.
+ */
+static const unsigned char *unescape(struct parser *p, const unsigned char *start,
+                                     const unsigned char *q, unsigned char quote, const char **out,
+                                     size_t *n)
+{
+	const unsigned char *end = p->end;
+	const uint64_t quotes = 0x0101010101010101ULL * quote;
+	char *base = scratch(p);
+	if (!base)
+		return no_memory(p);
+	memcpy(base, start, (size_t)(q - start));
+	char *dst = base + (q - start);
+	for (;;) {
+		/* q is at a byte stops8() flags, or at the end. */
+		if (q == end)
+			return truncated(p);
+		unsigned char c = *q;
+		if (c == quote) {
+			*dst = '\0';
+			*out = base;
+			*n = (size_t)(dst - base);
+			return q + 1;
+		}
+		if (c == '\\') {
+			if (end - q < 2)
+				return truncated(p);
+			unsigned char e = q[1], r;
+			switch (e) {
+			case '"':
+			case '\\':
+			case '/':
+				r = e;
+				break;
+			case 'b':
+				r = '\b';
+				break;
+			case 'f':
+				r = '\f';
+				break;
+			case 'n':
+				r = '\n';
+				break;
+			case 'r':
+				r = '\r';
+				break;
+			case 't':
+				r = '\t';
+				break;
+			case 'u':
+				q = unicode_escape(p, q, &dst);
+				if (!q)
+					return NULL;
+				goto scan;
+			default:
+				return fail(p, q, "invalid escape in a string");
+			}
+			*dst++ = (char)r;
+			q += 2;
+		} else if (c >= 0x80) {
+			size_t k = infty_utf8_seq_len((const char *)q, (size_t)(end - q));
+			if (!k)
+				return bad_text(p, q, "invalid UTF-8");
+			memcpy(dst, q, k);
+			dst += k;
+			q += k;
+		} else {
+			return fail(p, q, "NUL byte in a string");
+		}
+	scan:
+		/* Copy whole words; the stop byte is overwritten next round. */
+		for (;;) {
+			if (end - q < 8) {
+				while (q < end && *q != quote && *q != '\\' && *q != 0 && *q < 0x80)
+					*dst++ = (char)*q++;
+				break;
+			}
+			uint64_t m = stops8(load8(q), quotes);
+			memcpy(dst, q, 8);
+			if (m) {
+				unsigned k = first8(m);
+				q += k;
+				dst += k;
+				break;
+			}
+			q += 8;
+			dst += 8;
+		}
+	}
+}
+
+/*
+ * The string after the opening quote at q[-1], closed by quote ('"', or '\''
+ * for keys).  Sets *out and *n: the line itself when it has no escape and
+ * need_nul is 0, else the scratch (NUL-terminated).  Returns the position
+ * after the closing quote.
+ */
+static const unsigned char *string(struct parser *p, const unsigned char *q, unsigned char quote,
+                                   int need_nul, const char **out, size_t *n)
+{
+	const unsigned char *end = p->end, *start = q;
+	const uint64_t quotes = 0x0101010101010101ULL * quote;
+	for (;;) {
+		while (end - q >= 8) {
+			uint64_t m = stops8(load8(q), quotes);
+			if (m) {
+				q += first8(m);
+				goto stop;
+			}
+			q += 8;
+		}
+		while (q < end && *q != quote && *q != '\\' && *q != 0 && *q < 0x80)
+			q++;
+		if (q == end)
+			return truncated(p);
+	stop:
+		if (*q == quote) {
+			if (!need_nul) {
+				*out = (const char *)start;
+				*n = (size_t)(q - start);
+				return q + 1;
+			}
+			return unescape(p, start, q, quote, out, n);
+		}
+		if (*q == '\\')
+			return unescape(p, start, q, quote, out, n);
+		if (*q == 0)
+			return fail(p, q, "NUL byte in a string");
+		size_t k = infty_utf8_seq_len((const char *)q, (size_t)(end - q));
+		if (!k)
+			return bad_text(p, q, "invalid UTF-8");
+		q += k;
+	}
+}
+
+/* Whether the line at q starts with the len bytes of lit. */
+static int starts(const unsigned char *q, const unsigned char *end, const char *lit, size_t len)
+{
+	return (size_t)(end - q) >= len && memcmp(q, lit, len) == 0;
+}
+
+/* The literal lit at q; a prefix of it cut by the end of the line is truncation. */
+static const unsigned char *literal(struct parser *p, const unsigned char *q, const char *lit,
+                                    size_t len)
+{
+	if (starts(q, p->end, lit, len))
+		return q + len;
+	size_t have = (size_t)(p->end - q);
+	if (have < len && memcmp(q, lit, have) == 0)
+		return truncated(p);
+	return fail(p, q, "unexpected character");
+}
+
+/*
+ * NaN, Infinity or -Infinity (q after the '-'), made into a double as the
+ * tokener did: the line is refused only if it is still in the tree at the
+ * end, since a repeated key may replace it.
+ */
+static const unsigned char *nonfinite(struct parser *p, const unsigned char *q, const char *lit,
+                                      double v, struct json_object **out)
+{
+	size_t len = strlen(lit);
+	q = literal(p, q, lit, len);
+	if (!q)
+		return NULL;
+	p->nonfinite = 1;
+	*out = json_object_new_double(v);
+	return *out ? q : no_memory(p);
+}
+
+static locale_t c_numeric;
+static pthread_once_t c_numeric_once = PTHREAD_ONCE_INIT;
+
+static void c_numeric_init(void)
+{
+	c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+/*
+ * A number, converted as json-c's tokener did (it collected these same
+ * characters and called strtoll/strtoull/strtod on them).  Returns the
+ * position after it.
+ */
+static const unsigned char *number(struct parser *p, const unsigned char *q,
+                                   struct json_object **out)
+{
+	const unsigned char *end = p->end, *start = q;
+	int is_double = 0, is_exp = 0, neg_ok = 1, pos_ok = 0;
+	for (; q < end; q++) {
+		unsigned char c = *q;
+		if (c >= '0' && c <= '9') {
+			neg_ok = pos_ok = 0;
+		} else if ((c == 'e' || c == 'E') && !is_exp) {
+			is_exp = is_double = 1;
+			neg_ok = pos_ok = 1;
+		} else if (c == '.' && !is_double) {
+			is_double = 1;
+			neg_ok = pos_ok = 1; /* as json-c: "1.-5" is collected, then refused */
+		} else if ((c == '-' && neg_ok) || (c == '+' && pos_ok)) {
+			neg_ok = pos_ok = 0;
+		} else {
+			break;
+		}
+	}
+	if (q == end)
+		return truncated(p);
+	size_t n = (size_t)(q - start);
+	if (n == 1 && *start == '-' && *q == 'I')
+		return nonfinite(p, q, "Infinity", -INFINITY, out);
+	if (!is_double && n <= 18) {
+		/* Fast path: fits int64 whatever the digits. */
+		const unsigned char *d = start + (*start == '-');
+		if (d == q)
+			return fail(p, start, "number expected");
+		if (*start != '-' && *d == '0' && n > 1) {
+			/* "00" is 0 to json-c; "01" is an error. */
+			const unsigned char *z = d;
+			while (z < q && *z == '0')
+				z++;
+			if (z != q)
+				return fail(p, start, "number with a leading zero");
+		}
+		int64_t v = 0;
+		for (; d < q; d++)
+			v = v * 10 + (*d - '0');
+		*out = json_object_new_int64(*start == '-' ? -v : v);
+		return *out ? q : no_memory(p);
+	}
+	char small[64], *buf = small;
+	if (n >= sizeof small) {
+		buf = scratch(p);
+		if (!buf)
+			return no_memory(p);
+	}
+	memcpy(buf, start, n);
+	buf[n] = '\0';
+	char *e;
+	if (!is_double && *buf == '-') {
+		errno = 0;
+		long long v = strtoll(buf, &e, 10);
+		if (e == buf || (v == 0 && errno))
+			return fail(p, start, "number expected");
+		*out = json_object_new_int64(v); /* saturated at INT64_MIN, as json-c */
+	} else if (!is_double) {
+		errno = 0;
+		unsigned long long v = strtoull(buf, &e, 10);
+		if (e == buf || (v == 0 && errno))
+			return fail(p, start, "number expected");
+		if (v && *buf == '0')
+			return fail(p, start, "number with a leading zero");
+		*out = v <= INT64_MAX ? json_object_new_int64((int64_t)v)
+		                      : json_object_new_uint64(v); /* saturated, as json-c */
+	} else {
+		pthread_once(&c_numeric_once, c_numeric_init);
+		double d = c_numeric ? strtod_l(buf, &e, c_numeric) : strtod(buf, &e);
+		if (e != buf + n)
+			return fail(p, start, "number expected");
+		p->nonfinite |= !isfinite(d);
+		*out = json_object_new_double_s(d, buf);
+	}
+	return *out ? q : no_memory(p);
+}
+
+static const unsigned char *value(struct parser *p, const unsigned char *q, int depth,
+                                  struct json_object **out);
+
+/* The members of the object whose '{' is at q[-1]. */
+static const unsigned char *object(struct parser *p, const unsigned char *q, int depth,
+                                   struct json_object **out)
+{
+	const unsigned char *end = p->end;
+	struct json_object *o = json_object_new_object();
+	if (!o)
+		return no_memory(p);
+	q = skip_ws(q, end);
+	if (q < end && *q == '}') {
+		*out = o;
+		return q + 1;
+	}
+	for (;;) {
+		if (q == end) {
+			truncated(p);
+			goto bad;
+		}
+		if (*q != '"' && *q != '\'') {
+			fail(p, q, *q == '}' ? "',' before '}'" : "quoted key expected");
+			goto bad;
+		}
+		const char *key;
+		size_t klen, mark = p->used;
+		q = string(p, q + 1, *q, 1, &key, &klen);
+		if (!q)
+			goto bad;
+		/* The key stays in the scratch while its value is parsed. */
+		p->used = mark + klen + 1;
+		q = skip_ws(q, end);
+		if (q == end) {
+			truncated(p);
+			goto bad;
+		}
+		if (*q != ':') {
+			fail(p, q, "':' expected after a key");
+			goto bad;
+		}
+		q = skip_ws(q + 1, end);
+		if (q == end) {
+			truncated(p);
+			goto bad;
+		}
+		if (depth >= MAX_DEPTH - 1) {
+			fail(p, q, "nested deeper than 32 levels");
+			goto bad;
+		}
+		struct json_object *v;
+		q = value(p, q, depth + 1, &v);
+		if (!q)
+			goto bad;
+		/* Adds, or replaces the value of a repeated key in place: as the tokener. */
+		if (json_object_object_add(o, key, v)) {
+			json_object_put(v);
+			no_memory(p);
+			goto bad;
+		}
+		p->used = mark;
+		q = skip_ws(q, end);
+		if (q < end && *q == '}') {
+			*out = o;
+			return q + 1;
+		}
+		if (q < end && *q != ',') {
+			fail(p, q, "',' or '}' expected");
+			goto bad;
+		}
+		if (q < end)
+			q = skip_ws(q + 1, end);
+	}
+bad:
+	json_object_put(o);
+	return NULL;
+}
+
+/* The elements of the array whose '[' is at q[-1]. */
+static const unsigned char *array(struct parser *p, const unsigned char *q, int depth,
+                                  struct json_object **out)
+{
+	const unsigned char *end = p->end;
+	struct json_object *a = json_object_new_array();
+	if (!a)
+		return no_memory(p);
+	q = skip_ws(q, end);
+	if (q < end && *q == ']')
+		goto done;
+	for (;;) {
+		if (q == end) {
+			truncated(p);
+			goto bad;
+		}
+		if (*q == ']') {
+			fail(p, q, "',' before ']'");
+			goto bad;
+		}
+		if (depth >= MAX_DEPTH - 1) {
+			fail(p, q, "nested deeper than 32 levels");
+			goto bad;
+		}
+		struct json_object *v;
+		q = value(p, q, depth + 1, &v);
+		if (!q)
+			goto bad;
+		if (json_object_array_add(a, v)) {
+			json_object_put(v);
+			no_memory(p);
+			goto bad;
+		}
+		q = skip_ws(q, end);
+		if (q < end && *q == ']')
+			goto done;
+		if (q < end && *q != ',') {
+			fail(p, q, "',' or ']' expected");
+			goto bad;
+		}
+		if (q < end)
+			q = skip_ws(q + 1, end);
+	}
+done:
+	json_object_array_shrink(a, 0); /* as the tokener: no spare slots */
+	*out = a;
+	return q + 1;
+bad:
+	json_object_put(a);
+	return NULL;
+}
+
+/* The value at q (not at the end), at nesting depth depth. */
+static const unsigned char *value(struct parser *p, const unsigned char *q, int depth,
+                                  struct json_object **out)
+{
+	const char *s;
+	size_t n;
+	switch (*q) {
+	case '{':
+		return object(p, q + 1, depth, out);
+	case '[':
+		return array(p, q + 1, depth, out);
+	case '"':
+		q = string(p, q + 1, '"', 0, &s, &n);
+		if (!q)
+			return NULL;
+		*out = json_object_new_string_len(s, (int)n);
+		return *out ? q : no_memory(p);
+	case 't':
+	case 'f': {
+		int t = *q == 't';
+		q = t ? literal(p, q, "true", 4) : literal(p, q, "false", 5);
+		if (!q)
+			return NULL;
+		*out = json_object_new_boolean(t);
+		return *out ? q : no_memory(p);
+	}
+	case 'n':
+		*out = NULL;
+		return literal(p, q, "null", 4);
+	case '-':
+	case '0':
+	case '1':
+	case '2':
+	case '3':
+	case '4':
+	case '5':
+	case '6':
+	case '7':
+	case '8':
+	case '9':
+		return number(p, q, out);
+	case 'N':
+		return nonfinite(p, q, "NaN", NAN, out);
+	case 'I':
+		return nonfinite(p, q, "Infinity", INFINITY, out);
+	default:
+		return fail(p, q, "unexpected character");
+	}
+}
+
+int infty_json_parse(const char *line, size_t len, struct json_object **obj, char *detail,
+                     size_t detail_len)
+{
+	char small_detail[8];
+	if (!detail) {
+		detail = small_detail;
+		detail_len = sizeof small_detail;
+	}
+	*obj = NULL;
+	detail[0] = '\0';
+	const unsigned char *s = (const unsigned char *)line;
+	if (len > INT32_MAX) {
+		/* The tokener's limit; json-c strings cannot be longer either. */
+		int err = validate(s, len, detail, detail_len);
+		if (err)
+			return err;
+		snprintf(detail, detail_len, "line of %zu bytes is too long for json-c", len);
+		return INFTY_EJSON;
+	}
+	char stack[INFTY_JSON_STACK_SCRATCH + 1]; /* + 1: no zero-length array */
+	struct parser p = {.line = s, .end = s + len, .detail = detail, .dlen = detail_len};
+	if (len + 1 <= INFTY_JSON_STACK_SCRATCH)
+		p.scratch = stack;
+	struct json_object *o = NULL;
+	const unsigned char *q = skip_ws(s, p.end);
+	q = q == p.end ? truncated(&p) : value(&p, q, 0, &o);
+	if (q && skip_ws(q, p.end) != p.end)
+		fail(&p, skip_ws(q, p.end), "text after the value");
+	else if (q && !json_object_is_type(o, json_type_object)) {
+		p.err = INFTY_EJSON;
+		snprintf(detail, detail_len, "line is not a JSON object");
+	} else if (q && p.nonfinite && has_nonfinite(o)) {
+		p.err = INFTY_EJSON;
+		snprintf(detail, detail_len, "NaN or Infinity is not JSON");
+	}
+	if (p.heap)
+		infty_free(p.scratch);
+	if (p.err) {
+		json_object_put(o);
+		/* Bad text anywhere in the line outranks broken JSON, as it always
+		 * did: the line then goes to the rejects as base64, byte-exact. */
+		if (p.err == INFTY_EJSON && validate(s, len, detail, detail_len))
+			return INFTY_EUTF8;
+		return p.err;
 	}
 	*obj = o;
 	return 0;
