@@ -3,15 +3,21 @@
  *
  *   bench_io read FILE          decompress and parse every line
  *   bench_io copy FILE OUT      parse, re-serialize, compress (level 3) to OUT
+ *   bench_io parse FILE [N]     parse only, from memory: the one-pass parser
+ *                               against the json-c based reference it
+ *                               replaced, N interleaved rounds (default 5)
  *
- * Prints "records bytes seconds" on stdout; bench/io/run.sh times it side
- * by side with zstd in the same run.
+ * read and copy print "records bytes seconds bad" on stdout; bench/io/run.sh
+ * times them side by side with zstd in the same run.  parse prints the
+ * median MB/s of each parser.
  */
+#include "../../src/lib/jsonl_parse_ref.h"
 #include "infty/error.h"
 #include "infty/jsonl.h"
 
 #include <json.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -22,11 +28,111 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+typedef int (*parse_fn)(const char *, size_t, struct json_object **, char *, size_t);
+
+/* Seconds to parse (and free) every line once; counts the lines refused. */
+static double parse_all(parse_fn parse, char *const *lines, const size_t *lens, size_t n,
+                        size_t *bad)
+{
+	double t0 = now();
+	*bad = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o;
+		if (parse(lines[i], lens[i], &o, NULL, 0) != 0)
+			(*bad)++;
+		json_object_put(o);
+	}
+	return now() - t0;
+}
+
+/* Parse only: every non-empty line of path in memory, then both parsers in
+ * turn for rounds rounds; prints the median speed of each. */
+static int parse_only(const char *path, int rounds)
+{
+	struct infty_reader *r;
+	if (infty_reader_open(&r, path, 0)) {
+		perror(path);
+		return 1;
+	}
+	char **lines = NULL;
+	size_t *lens = NULL, n = 0, cap = 0, bytes = 0;
+	const char *line;
+	size_t len;
+	uint64_t ln;
+	int rc;
+	while ((rc = infty_reader_next_line(r, &line, &len, &ln)) == 1) {
+		if (len == 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			lines = realloc(lines, cap * sizeof *lines);
+			lens = realloc(lens, cap * sizeof *lens);
+			if (!lines || !lens)
+				return 1;
+		}
+		lines[n] = malloc(len);
+		if (!lines[n])
+			return 1;
+		memcpy(lines[n], line, len);
+		lens[n++] = len;
+		bytes += len;
+	}
+	if (rc < 0) {
+		fprintf(stderr, "bench_io: %s: %s\n", path, infty_reader_detail(r));
+		return 1;
+	}
+	infty_reader_free(r);
+	double *t_ref = calloc((size_t)rounds, sizeof *t_ref);
+	double *t_new = calloc((size_t)rounds, sizeof *t_new);
+	if (!t_ref || !t_new)
+		return 1;
+	size_t bad_ref = 0, bad_new = 0;
+	for (int i = 0; i < rounds; i++) {
+		t_ref[i] = parse_all(infty_json_parse_reference, lines, lens, n, &bad_ref);
+		t_new[i] = parse_all(infty_json_parse, lines, lens, n, &bad_new);
+	}
+	qsort(t_ref, (size_t)rounds, sizeof *t_ref, cmp_double);
+	qsort(t_new, (size_t)rounds, sizeof *t_new, cmp_double);
+	double m_ref = t_ref[rounds / 2], m_new = t_new[rounds / 2];
+	printf("parse only, %zu lines, %.0f MB, median of %d interleaved rounds: "
+	       "reference (json-c) %.3f s = %.0f MB/s, new %.3f s = %.0f MB/s, %.2fx\n",
+	       n, bytes / 1e6, rounds, m_ref, bytes / m_ref / 1e6, m_new, bytes / m_new / 1e6,
+	       m_ref / m_new);
+	if (bad_ref != bad_new)
+		fprintf(stderr, "bench_io: the parsers refused %zu and %zu lines\n", bad_ref,
+		        bad_new);
+	for (size_t i = 0; i < n; i++)
+		free(lines[i]);
+	free(lines);
+	free(lens);
+	free(t_ref);
+	free(t_new);
+	return bad_ref != bad_new;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 3 && !strcmp(argv[1], "parse")) {
+		long rounds = 5;
+		char *e = NULL;
+		if (argc > 3)
+			rounds = strtol(argv[3], &e, 10);
+		if (argc > 4 || (e && (*e || e == argv[3])) || rounds < 1 || rounds > 1000) {
+			fprintf(stderr, "bench_io: ROUNDS must be 1 to 1000\n");
+			return 2;
+		}
+		return parse_only(argv[2], (int)rounds);
+	}
 	if (argc < 3 || (strcmp(argv[1], "read") && strcmp(argv[1], "copy")) ||
 	    (!strcmp(argv[1], "copy") && argc < 4)) {
-		fprintf(stderr, "usage: bench_io read FILE | copy FILE OUT\n");
+		fprintf(stderr,
+		        "usage: bench_io read FILE | copy FILE OUT | parse FILE [ROUNDS]\n");
 		return 2;
 	}
 	int copy = !strcmp(argv[1], "copy");

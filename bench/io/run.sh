@@ -4,6 +4,8 @@
 #  (a) our reader (decompress + parse every line)  vs  zstd -dc FILE > /dev/null
 #  (b) our reader + writer (parse, serialize, zstd -3) vs zstd -dc FILE | zstd -3 > /dev/null
 # Prints a Markdown table; ratios > 1 mean faster than the anchor's speed share.
+# Then parse alone, from memory: the one-pass parser against the json-c based
+# reference it replaced (bench_io parse, $REPEAT interleaved rounds, median).
 set -euo pipefail
 bin=$1
 corpus=${2:-${INFTY_SHARED:-$(dirname "$0")/../../../shared}/data/corpus/reasoning_traces.jsonl.zst}
@@ -45,3 +47,5 @@ printf '| (b) parse + serialize + zstd -3 | %.3f | %.3f | `zstd -dc \\| zstd -3 
 	"$b_ours" "$b_zstd" "$(awk -v a="$b_zstd" -v b="$b_ours" 'BEGIN {print a / b}')"
 printf '\n%s MB uncompressed, median of %d interleaved runs, %s, %s\n' \
 	"$((mb / 1000000))" "$REPEAT" "$(date -u +%Y-%m-%d)" "$(nproc) cores"
+printf '\n'
+"$bin" parse "$corpus" "$REPEAT"
