@@ -1,7 +1,10 @@
 /*
  * hash.h - SHA-256 (content hashes that go into records) and a fast 64-bit
  * hash (sharding, hash tables).  Both are pure functions of their input, so
- * outputs agree across machines, runs and thread counts.
+ * outputs agree across machines, runs and thread counts.  On x86-64 CPUs with
+ * the SHA extensions SHA-256 runs on those (same digests, several times the
+ * speed); INFTY_SHA256_PORTABLE=1 in the environment keeps it on the portable
+ * code, for comparisons.
  */
 #ifndef INFTY_HASH_H
 #define INFTY_HASH_H
