@@ -84,6 +84,10 @@ void infty_reader_free(struct infty_reader *r);
  */
 int infty_json_parse(const char *line, size_t len, struct json_object **obj, char *detail,
                      size_t detail_len);
+/* The same for any JSON value, not only an object (*obj may be NULL for a
+ * JSON null). */
+int infty_json_parse_value(const char *text, size_t len, struct json_object **obj, char *detail,
+                           size_t detail_len);
 
 /* ---- writer -------------------------------------------------------------- */
 

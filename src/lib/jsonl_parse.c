@@ -261,6 +261,7 @@ struct parser {
 	char *scratch; /* unescaped strings and keys; len + 1 bytes, see scratch() */
 	size_t used;   /* scratch bytes held by the keys of the open objects */
 	int heap;      /* scratch is ours to free */
+	int whole;     /* the text is one whole value: a number may end with it */
 };
 
 static const unsigned char *fail(struct parser *p, const unsigned char *at, const char *what)
@@ -602,10 +603,10 @@ static const unsigned char *number(struct parser *p, const unsigned char *q,
 			break;
 		}
 	}
-	if (q == end)
-		return truncated(p);
+	if (q == end && !p->whole)
+		return truncated(p); /* a line's number could go on */
 	size_t n = (size_t)(q - start);
-	if (n == 1 && *start == '-' && *q == 'I')
+	if (n == 1 && *start == '-' && q < end && *q == 'I')
 		return nonfinite(p, q, "Infinity", -INFINITY, out);
 	if (!is_double && n <= 18) {
 		/* Fast path: fits int64 whatever the digits. */
@@ -841,8 +842,8 @@ static const unsigned char *value(struct parser *p, const unsigned char *q, int 
 	}
 }
 
-int infty_json_parse(const char *line, size_t len, struct json_object **obj, char *detail,
-                     size_t detail_len)
+static int parse(const char *line, size_t len, struct json_object **obj, char *detail,
+                 size_t detail_len, int need_object)
 {
 	char small_detail[8];
 	if (!detail) {
@@ -861,7 +862,8 @@ int infty_json_parse(const char *line, size_t len, struct json_object **obj, cha
 		return INFTY_EJSON;
 	}
 	char stack[INFTY_JSON_STACK_SCRATCH + 1]; /* + 1: no zero-length array */
-	struct parser p = {.line = s, .end = s + len, .detail = detail, .dlen = detail_len};
+	struct parser p = {
+	    .line = s, .end = s + len, .detail = detail, .dlen = detail_len, .whole = !need_object};
 	if (len + 1 <= INFTY_JSON_STACK_SCRATCH)
 		p.scratch = stack;
 	struct json_object *o = NULL;
@@ -869,7 +871,7 @@ int infty_json_parse(const char *line, size_t len, struct json_object **obj, cha
 	q = q == p.end ? truncated(&p) : value(&p, q, 0, &o);
 	if (q && skip_ws(q, p.end) != p.end)
 		fail(&p, skip_ws(q, p.end), "text after the value");
-	else if (q && !json_object_is_type(o, json_type_object)) {
+	else if (q && need_object && !json_object_is_type(o, json_type_object)) {
 		p.err = INFTY_EJSON;
 		snprintf(detail, detail_len, "line is not a JSON object");
 	} else if (q && p.nonfinite && has_nonfinite(o)) {
@@ -888,4 +890,16 @@ int infty_json_parse(const char *line, size_t len, struct json_object **obj, cha
 	}
 	*obj = o;
 	return 0;
+}
+
+int infty_json_parse(const char *line, size_t len, struct json_object **obj, char *detail,
+                     size_t detail_len)
+{
+	return parse(line, len, obj, detail, detail_len, 1);
+}
+
+int infty_json_parse_value(const char *text, size_t len, struct json_object **obj, char *detail,
+                           size_t detail_len)
+{
+	return parse(text, len, obj, detail, detail_len, 0);
 }

@@ -11,13 +11,16 @@
 #include "infty/error.h"
 #include "infty/hash.h"
 #include "tokenizer_impl.h"
+#include "tokenizer_json.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <utf8proc.h>
@@ -366,36 +369,67 @@ static int build_nfc_bitmap(struct infty_tokenizer *t)
 	return 0;
 }
 
-static int read_file(const char *path, char **buf, size_t *len, char *detail, size_t dn)
+/* The file's bytes: mapped when the file can be, so there is no copy and
+ * the pages come from the page cache instead of 2,800 fresh ones (page
+ * faults are much of a load's cost on a VM); otherwise read into memory.
+ * *mapped says which, for release_file. */
+static int read_file(const char *path, char **buf, size_t *len, int *mapped, char *detail,
+                     size_t dn)
 {
-	FILE *f = fopen(path, "rb");
-	if (!f) {
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		set_detail(detail, dn, "cannot open '%s': %s", path, strerror(errno));
 		return INFTY_EIO;
 	}
 	struct stat st;
-	if (fstat(fileno(f), &st) != 0 || st.st_size < 0) {
+	if (fstat(fd, &st) != 0 || st.st_size < 0) {
 		set_detail(detail, dn, "cannot stat '%s': %s", path, strerror(errno));
-		fclose(f);
+		close(fd);
 		return INFTY_EIO;
 	}
 	size_t n = (size_t)st.st_size;
+	if (S_ISREG(st.st_mode) && n > 0) {
+		void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m != MAP_FAILED) {
+			close(fd);
+			*buf = m;
+			*len = n;
+			*mapped = 1;
+			return 0;
+		}
+	}
 	char *b = infty_malloc(n + 1);
 	if (!b) {
-		fclose(f);
+		close(fd);
 		return INFTY_ENOMEM;
 	}
-	if (fread(b, 1, n, f) != n) {
-		set_detail(detail, dn, "cannot read '%s': %s", path, strerror(errno));
-		infty_free(b);
-		fclose(f);
-		return INFTY_EIO;
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(fd, b + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			set_detail(detail, dn, "cannot read '%s': %s", path,
+			           r < 0 ? strerror(errno) : "file shrank while read");
+			infty_free(b);
+			close(fd);
+			return INFTY_EIO;
+		}
+		got += (size_t)r;
 	}
-	fclose(f);
-	b[n] = 0;
+	close(fd);
 	*buf = b;
 	*len = n;
+	*mapped = 0;
 	return 0;
+}
+
+static void release_file(char *buf, size_t len, int mapped)
+{
+	if (mapped)
+		munmap(buf, len);
+	else
+		infty_free(buf);
 }
 
 struct vocab_entry {
@@ -403,13 +437,29 @@ struct vocab_entry {
 	size_t len;
 };
 
-static int load_model(struct infty_tokenizer *t, struct json_object *root, char *detail, size_t dn)
+/* The cursor's syntax error in a raw member, as load errors. */
+static int cur_error(const struct tok_cur *c, const char *base, const char *what, char *detail,
+                     size_t dn)
+{
+	if (c->nomem)
+		return INFTY_ENOMEM;
+	set_detail(detail, dn, "bad JSON in model.%s at byte %zu: %s", what, (size_t)(c->p - base),
+	           c->err ? c->err : "?");
+	return INFTY_EJSON;
+}
+
+/* Shorten a token for a message. */
+#define TOKFMT       "'%.*s'"
+#define TOKARG(s, n) (int)((n) < 40 ? (n) : 40), (s)
+
+static int load_model(struct infty_tokenizer *t, const struct tok_doc *doc, const char *base,
+                      struct tok_pool *pool, char *detail, size_t dn)
 {
 	int16_t byte_of_cp[324];
 	init_byte_map(byte_of_cp);
-	struct json_object *model, *vocab, *merges, *added = NULL, *v;
-	if (!json_object_object_get_ex(root, "model", &model) || !model) {
-		set_detail(detail, dn, "no 'model' in tokenizer.json");
+	struct json_object *model = doc->model, *added = NULL, *v;
+	if (!model) {
+		set_detail(detail, dn, "no 'model' object in tokenizer.json");
 		return INFTY_ESCHEMA;
 	}
 	const char *type = get_str(model, "type");
@@ -432,40 +482,52 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 		return INFTY_EUNSUPPORTED;
 	}
 	t->ignore_merges = get_bool(model, "ignore_merges", 0);
-	if (!json_object_object_get_ex(model, "vocab", &vocab) ||
-	    !json_object_is_type(vocab, json_type_object) ||
-	    !json_object_object_get_ex(model, "merges", &merges) ||
-	    !json_object_is_type(merges, json_type_array)) {
+	struct tok_cur vc = {doc->vocab, doc->vocab_end, NULL, 0, pool};
+	struct tok_cur mc = {doc->merges, doc->merges_end, NULL, 0, pool};
+	if (!doc->vocab || tok_cur_peek(&vc) != '{' || !doc->merges || tok_cur_peek(&mc) != '[') {
 		set_detail(detail, dn, "model lacks 'vocab' or 'merges'");
 		return INFTY_ESCHEMA;
 	}
-	json_object_object_get_ex(root, "added_tokens", &added);
+	json_object_object_get_ex(doc->root, "added_tokens", &added);
 	size_t n_added = added && json_object_is_type(added, json_type_array)
 	                     ? json_object_array_length(added)
 	                     : 0;
 
-	/* Pass 1: the id range, and (key, id) in an array, because walking the
-	 * json-c object is pointer chasing we only want to pay once. */
+	/* Pass 1: the id range, and (key, id) in an array. */
 	int64_t max_id = -1;
-	size_t n_vocab = 0;
+	size_t n_vocab = 0, pcap = 0;
 	struct vocab_pair {
 		const char *s;
+		size_t len;
 		uint32_t id;
-	} *pairs = infty_malloc(((size_t)json_object_object_length(vocab) + 1) * sizeof *pairs);
-	if (!pairs)
-		return INFTY_ENOMEM;
-	json_object_object_foreach(vocab, key, val)
-	{
-		int64_t id = json_object_get_int64(val);
-		if (!json_object_is_type(val, json_type_int) || id < 0 || id >= INT32_MAX) {
-			set_detail(detail, dn, "bad vocab id for '%.40s'", key);
+	} *pairs = NULL;
+	int more;
+	tok_cur_enter(&vc, '{');
+	while ((more = tok_cur_next(&vc, '}', &n_vocab)) == 1) {
+		const char *key;
+		size_t klen;
+		uint64_t id;
+		if (tok_cur_string(&vc, &key, &klen) || tok_cur_colon(&vc))
+			break;
+		int r = tok_cur_uint(&vc, INT32_MAX - 1, &id);
+		if (r < 0)
+			break;
+		if (r > 0) {
+			set_detail(detail, dn, "bad vocab id for " TOKFMT, TOKARG(key, klen));
 			infty_free(pairs);
 			return INFTY_ESCHEMA;
 		}
-		if (id > max_id)
-			max_id = id;
-		pairs[n_vocab].s = key;
-		pairs[n_vocab++].id = (uint32_t)id;
+		if (infty_grow(&pairs, &pcap, n_vocab, sizeof *pairs)) {
+			infty_free(pairs);
+			return INFTY_ENOMEM;
+		}
+		if ((int64_t)id > max_id)
+			max_id = (int64_t)id;
+		pairs[n_vocab - 1] = (struct vocab_pair){key, klen, (uint32_t)id};
+	}
+	if (more) {
+		infty_free(pairs);
+		return cur_error(&vc, base, "vocab", detail, dn);
 	}
 	for (size_t i = 0; i < n_added; i++) {
 		struct json_object *a = json_object_array_get_idx(added, i), *idv;
@@ -506,7 +568,7 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 			return INFTY_ESCHEMA;
 		}
 		ent[id].s = pairs[i].s;
-		ent[id].len = strlen(pairs[i].s);
+		ent[id].len = pairs[i].len;
 		t->is_added[id] = 0;
 		total += ent[id].len;
 	}
@@ -585,8 +647,8 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 			long l =
 			    bytelevel_decode(byte_of_cp, ent[id].s, ent[id].len, t->arena + off);
 			if (l < 0) {
-				set_detail(detail, dn, "vocab token '%.40s' is not byte-level",
-				           ent[id].s);
+				set_detail(detail, dn, "vocab token " TOKFMT " is not byte-level",
+				           TOKARG(ent[id].s, ent[id].len));
 				rc = INFTY_EUNSUPPORTED;
 				break;
 			}
@@ -617,67 +679,99 @@ static int load_model(struct infty_tokenizer *t, struct json_object *root, char 
 		}
 	}
 
-	/* Merges, as "a b" strings (legacy) or ["a", "b"] pairs. */
-	size_t nm = json_object_array_length(merges);
+	/* Merges, as "a b" strings (legacy) or ["a", "b"] pairs: read them all
+	 * first, for the table size. */
+	struct merge {
+		const char *a, *b;
+		size_t al, bl;
+	} *mv = NULL;
+	size_t nm = 0, mcap = 0;
+	tok_cur_enter(&mc, '[');
+	while ((more = tok_cur_next(&mc, ']', &nm)) == 1) {
+		if (infty_grow(&mv, &mcap, nm, sizeof *mv)) {
+			infty_free(mv);
+			return INFTY_ENOMEM;
+		}
+		struct merge *m = &mv[nm - 1];
+		char ch = tok_cur_peek(&mc);
+		if (ch == '"') {
+			const char *sp;
+			if (tok_cur_string(&mc, &m->a, &m->al))
+				break;
+			if (!(sp = memchr(m->a, ' ', m->al)) ||
+			    memchr(sp + 1, ' ', m->al - (size_t)(sp + 1 - m->a))) {
+				set_detail(detail, dn, "merge %zu " TOKFMT " is not 'a b'", nm - 1,
+				           TOKARG(m->a, m->al));
+				infty_free(mv);
+				return INFTY_ESCHEMA;
+			}
+			m->b = sp + 1;
+			m->bl = m->al - (size_t)(sp + 1 - m->a);
+			m->al = (size_t)(sp - m->a);
+		} else if (ch == '[') {
+			size_t k = 0;
+			tok_cur_enter(&mc, '[');
+			if (tok_cur_next(&mc, ']', &k) != 1 || tok_cur_peek(&mc) != '"' ||
+			    tok_cur_string(&mc, &m->a, &m->al) || tok_cur_next(&mc, ']', &k) != 1 ||
+			    tok_cur_peek(&mc) != '"' || tok_cur_string(&mc, &m->b, &m->bl) ||
+			    tok_cur_next(&mc, ']', &k) != 0) {
+				if (mc.err)
+					break;
+				ch = 0; /* well-formed, but not two strings */
+			}
+		}
+		if (ch != '"' && ch != '[') {
+			set_detail(detail, dn, "merge %zu is neither 'a b' nor [a, b]", nm - 1);
+			infty_free(mv);
+			return INFTY_ESCHEMA;
+		}
+	}
+	if (more) {
+		infty_free(mv);
+		return cur_error(&mc, base, "merges", detail, dn);
+	}
 	t->pair_mask = pow2_at_least(nm * 2 + 2) - 1;
 	size_t slots = (size_t)t->pair_mask + 1;
 	t->pair_keys = infty_malloc(slots * sizeof *t->pair_keys);
 	t->pair_rank = infty_malloc(slots * sizeof *t->pair_rank);
 	t->pair_new = infty_malloc(slots * sizeof *t->pair_new);
-	if (!t->pair_keys || !t->pair_rank || !t->pair_new)
+	if (!t->pair_keys || !t->pair_rank || !t->pair_new) {
+		infty_free(mv);
 		return INFTY_ENOMEM;
+	}
 	memset(t->pair_keys, 0xff, slots * sizeof *t->pair_keys);
 	char buf[1024];
-	for (size_t i = 0; i < nm; i++) {
-		struct json_object *m = json_object_array_get_idx(merges, i);
-		const char *a, *b;
-		size_t al, bl;
-		if (json_object_is_type(m, json_type_string)) {
-			a = json_object_get_string(m);
-			const char *sp = strchr(a, ' ');
-			if (!sp || strchr(sp + 1, ' ')) {
-				set_detail(detail, dn, "merge %zu '%.40s' is not 'a b'", i, a);
-				return INFTY_ESCHEMA;
-			}
-			al = (size_t)(sp - a);
-			b = sp + 1;
-			bl = strlen(b);
-		} else if (json_object_is_type(m, json_type_array) &&
-		           json_object_array_length(m) == 2 &&
-		           json_object_is_type(json_object_array_get_idx(m, 0), json_type_string) &&
-		           json_object_is_type(json_object_array_get_idx(m, 1), json_type_string)) {
-			a = json_object_get_string(json_object_array_get_idx(m, 0));
-			b = json_object_get_string(json_object_array_get_idx(m, 1));
-			al = strlen(a);
-			bl = strlen(b);
-		} else {
-			set_detail(detail, dn, "merge %zu is neither 'a b' nor [a, b]", i);
-			return INFTY_ESCHEMA;
-		}
-		if (al + bl > sizeof buf) {
+	rc = 0;
+	for (size_t i = 0; i < nm && !rc; i++) {
+		const struct merge *m = &mv[i];
+		if (m->al + m->bl > sizeof buf) {
 			set_detail(detail, dn, "merge %zu is too long", i);
-			return INFTY_ETOOBIG;
+			rc = INFTY_ETOOBIG;
+			break;
 		}
-		long la = bytelevel_decode(byte_of_cp, a, al, buf);
-		long lb = la < 0 ? -1 : bytelevel_decode(byte_of_cp, b, bl, buf + la);
+		long la = bytelevel_decode(byte_of_cp, m->a, m->al, buf);
+		long lb = la < 0 ? -1 : bytelevel_decode(byte_of_cp, m->b, m->bl, buf + la);
 		if (la <= 0 || lb <= 0) {
 			set_detail(detail, dn, "merge %zu has a token outside the byte alphabet",
 			           i);
-			return INFTY_ESCHEMA;
+			rc = INFTY_ESCHEMA;
+			break;
 		}
 		uint32_t ia = infty_tok_vocab_find(t, buf, (size_t)la);
 		uint32_t ib = infty_tok_vocab_find(t, buf + la, (size_t)lb);
 		uint32_t inew = infty_tok_vocab_find(t, buf, (size_t)(la + lb));
 		if (ia == TOK_NONE || ib == TOK_NONE || inew == TOK_NONE) {
 			set_detail(detail, dn,
-			           "merge %zu ('%.30s' + '%.30s') uses a token not in vocab", i, a,
-			           b);
-			return INFTY_ESCHEMA;
+			           "merge %zu (" TOKFMT " + " TOKFMT ") uses a token not in vocab",
+			           i, TOKARG(m->a, m->al), TOKARG(m->b, m->bl));
+			rc = INFTY_ESCHEMA;
+			break;
 		}
 		if (pair_insert(t, ia, ib, (uint32_t)i, inew) == 0)
 			t->n_merges++;
 	}
-	return 0;
+	infty_free(mv);
+	return rc;
 }
 
 int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *detail,
@@ -687,45 +781,40 @@ int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *d
 	set_detail(detail, detail_len, "%s", "");
 	char *buf;
 	size_t len;
-	int rc = read_file(path, &buf, &len, detail, detail_len);
+	int mapped;
+	int rc = read_file(path, &buf, &len, &mapped, detail, detail_len);
 	if (rc)
 		return rc;
 	struct infty_tokenizer *t = infty_calloc(1, sizeof *t);
 	if (!t) {
-		infty_free(buf);
+		release_file(buf, len, mapped);
 		return INFTY_ENOMEM;
 	}
 	memcpy(t->hash, "sha256:", 7);
 	infty_sha256_hex(buf, len, t->hash + 7);
 
-	struct json_tokener *tk = json_tokener_new_ex(64);
-	struct json_object *root = tk ? json_tokener_parse_ex(tk, buf, (int)len) : NULL;
-	if (!tk) {
-		rc = INFTY_ENOMEM;
-		goto out;
-	}
-	if (len > INT32_MAX || !root || json_tokener_get_error(tk) != json_tokener_success ||
-	    !json_object_is_type(root, json_type_object)) {
-		set_detail(detail, detail_len, "'%s' is not a JSON object: %s", path,
-		           json_tokener_error_desc(json_tokener_get_error(tk)));
-		rc = INFTY_EJSON;
+	struct tok_doc doc;
+	struct tok_pool pool = {0}; /* the vocabulary's unescaped strings */
+	char why[200];
+	rc = tok_doc_parse(&doc, buf, len, why, sizeof why);
+	if (rc) {
+		if (rc == INFTY_EJSON)
+			set_detail(detail, detail_len, "'%s' is not a JSON object: %s", path, why);
 		goto out;
 	}
 	struct json_object *nz = NULL, *pt = NULL;
-	json_object_object_get_ex(root, "normalizer", &nz);
-	json_object_object_get_ex(root, "pre_tokenizer", &pt);
+	json_object_object_get_ex(doc.root, "normalizer", &nz);
+	json_object_object_get_ex(doc.root, "pre_tokenizer", &pt);
 	if ((rc = parse_normalizer(t, nz, detail, detail_len)) ||
 	    (rc = parse_pre_tokenizer(t, pt, detail, detail_len)) ||
-	    (rc = load_model(t, root, detail, detail_len)))
+	    (rc = load_model(t, &doc, buf, &pool, detail, detail_len)))
 		goto out;
 	if (t->nfc && (rc = build_nfc_bitmap(t)))
 		goto out;
 out:
-	if (root)
-		json_object_put(root);
-	if (tk)
-		json_tokener_free(tk);
-	infty_free(buf);
+	tok_doc_free(&doc);
+	tok_pool_free(&pool);
+	release_file(buf, len, mapped);
 	if (rc) {
 		if (rc == INFTY_ENOMEM && detail && !detail[0])
 			set_detail(detail, detail_len, "out of memory loading '%s'", path);

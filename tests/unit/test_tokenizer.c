@@ -417,6 +417,130 @@ static void test_tiny_refused(void **state)
 	assert_int_equal(infty_tokenizer_load(&t, bad, d, sizeof d), INFTY_EJSON);
 }
 
+/* The tiny vocabulary as JSON text (every key \u-escaped). */
+static void tiny_vocab(char *out, size_t n)
+{
+	size_t k = 0;
+	int extra = 0;
+	k += (size_t)snprintf(out + k, n - k, "{");
+	for (int b = 0; b < 256; b++) {
+		int printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+		int cp = printable ? b : 256 + extra++;
+		k += (size_t)snprintf(out + k, n - k, "\"\\u%04x\" : %d ,\n", cp, b);
+	}
+	snprintf(out + k, n - k, "\"ab\":256,\"abab\":257}");
+}
+
+/* A whole tokenizer.json from a template with @V for the vocabulary and
+ * @P for the pre-tokenizer, loaded; returns the load's result. */
+static int load_doc(const char *tmpl, char *d, size_t dn)
+{
+	static char vocab[16384];
+	char path[512];
+	tiny_vocab(vocab, sizeof vocab);
+	snprintf(path, sizeof path, "%s/doc.json", dir);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	for (const char *p = tmpl; *p; p++)
+		if (p[0] == '@' && (p[1] == 'V' || p[1] == 'P'))
+			fputs(*++p == 'V' ? vocab : QWEN_PRE, f);
+		else
+			fputc(*p, f);
+	assert_int_equal(fclose(f), 0);
+	struct infty_tokenizer *t = NULL;
+	int rc = infty_tokenizer_load(&t, path, d, dn);
+	if (rc == 0) {
+		struct infty_tok_ctx *c = infty_tok_ctx_new(t);
+		uint32_t ids[16];
+		assert_int_equal(infty_tok_encode(c, "ababa", 5, ids, 16, NULL), 2);
+		assert_int_equal(ids[0], 257);
+		infty_tok_ctx_free(c);
+		infty_tokenizer_free(t);
+	} else {
+		assert_null(t);
+	}
+	return rc;
+}
+
+/* tokenizer.json is read with a cursor over model.vocab and model.merges
+ * (tokenizer_json.c): any member order and spacing, and a defined error for
+ * each way those two can be wrong. */
+static void test_tiny_json_shapes(void **state)
+{
+	char d[256];
+	/* Merges before vocab, spacing everywhere, null and extra members. */
+	assert_int_equal(
+	    load_doc("\n{ \"version\" : \"1.0\" , \"model\" : {\n \"merges\" : [ [ \"a\" ,"
+	             " \"b\" ] , [\"ab\",\"ab\"] ] ,\n \"vocab\" : @V , \"type\" : "
+	             "\"BPE\", \"dropout\": null } , \"pre_tokenizer\" : @P ,"
+	             " \"normalizer\" : null , \"added_tokens\" : [ ] }\n",
+	             d, sizeof d),
+	    0);
+	static const struct {
+		const char *doc;
+		int rc;
+		const char *detail;
+	} bad[] = {
+	    {"{\"model\":{\"type\":\"BPE\",\"vocab\":@V,\"merges\":[]},\"pre_tokenizer\":@P} x",
+	     INFTY_EJSON, "after the top-level"},
+	    {"{\"model\":3,\"v\":@V,\"pre_tokenizer\":@P}", INFTY_ESCHEMA, "no 'model'"},
+	    {"{\"model\":{\"type\":\"BPE\",\"vocab\":[@V],\"merges\":[]},\"pre_tokenizer\":@P}",
+	     INFTY_ESCHEMA, "lacks 'vocab'"},
+	    {"{\"model\":{\"type\":\"BPE\",\"vocab\":@V},\"pre_tokenizer\":@P}", INFTY_ESCHEMA,
+	     "lacks 'vocab'"},
+	    {"{\"model\":{\"type\":\"BPE\",\"vocab\":@V,\"merges\":[[\"a\",\"b\"] "
+	     "[\"ab\",\"ab\"]]},"
+	     "\"pre_tokenizer\":@P}",
+	     INFTY_EJSON, "model.merges"},
+	    {"{\"model\":{\"type\":\"BPE\",\"vocab\":@V,\"merges\":[[\"a\",\"b\",\"c\"]]},"
+	     "\"pre_tokenizer\":@P}",
+	     INFTY_ESCHEMA, "neither"},
+	    {"{\"model\":{\"type\":\"BPE\",\"vocab\":@V,\"merges\":[[\"a\",1]]},\"pre_tokenizer\":@"
+	     "P}",
+	     INFTY_ESCHEMA, "neither"},
+	    {"{\"model\":{\"type\":\"BPE\",\"vocab\":@V,\"merges\":[\"ab\"]},\"pre_tokenizer\":@P}",
+	     INFTY_ESCHEMA, "is not 'a b'"},
+	    {"{\"model\":{\"type\":\"BPE\",\"vocab\":@V,\"merges\":[\"a b "
+	     "c\"]},\"pre_tokenizer\":@P}",
+	     INFTY_ESCHEMA, "is not 'a b'"},
+	    {"{\"model\":{\"type\":\"BPE\",\"vocab\":@V,\"merges\":[[\"a\",\"b\"]}},"
+	     "\"pre_tokenizer\":@P}",
+	     INFTY_EJSON, NULL},
+	    {"{\"pre_tokenizer\":@P,\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":@V",
+	     INFTY_EJSON, "ends inside"},
+	    {"{\"pre_tokenizer\":@P,\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":"
+	     "{\"a\":-1}}}",
+	     INFTY_ESCHEMA, "bad vocab id for 'a'"},
+	    {"{\"pre_tokenizer\":@P,\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":"
+	     "{\"a\":1.5}}}",
+	     INFTY_ESCHEMA, "bad vocab id"},
+	    {"{\"pre_tokenizer\":@P,\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":"
+	     "{\"a\":99999999999999999999}}}",
+	     INFTY_ESCHEMA, "bad vocab id"},
+	    {"{\"pre_tokenizer\":@P,\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":"
+	     "{\"a\":1e}}}",
+	     INFTY_EJSON, "model.vocab"},
+	    {"{\"pre_tokenizer\":@P,\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":"
+	     "{\"\\q\":1}}}",
+	     INFTY_EJSON, "escape"},
+	    {"{\"pre_tokenizer\":@P,\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":"
+	     "{\"a\tb\":1}}}",
+	     INFTY_EJSON, "control character"},
+	    {"{\"pre_tokenizer\":@P,\"model\":{\"type\":\"BPE\",\"merges\":[],\"vocab\":"
+	     "{\"a\" 1}}}",
+	     INFTY_EJSON, "expected ':'"},
+	    {"{\"pre_tokenizer\":{\"type\":,\"x\":@V},\"model\":{\"type\":\"BPE\"}}", INFTY_EJSON,
+	     NULL},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		d[0] = '\0';
+		int rc = load_doc(bad[i].doc, d, sizeof d);
+		if (rc != bad[i].rc || (bad[i].detail && !strstr(d, bad[i].detail)))
+			fail_msg("case %zu: rc %d (want %d), detail '%s' (want '%s')", i, rc,
+			         bad[i].rc, d, bad[i].detail ? bad[i].detail : "");
+	}
+}
+
 /* Every allocation failure is reported as ENOMEM, nothing leaks (ASan). */
 static void test_alloc_failure(void **state)
 {
@@ -638,12 +762,13 @@ static void test_map_trace(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_vectors_exact), cmocka_unit_test(test_round_trip),
-	    cmocka_unit_test(test_known_ids),     cmocka_unit_test(test_offsets),
-	    cmocka_unit_test(test_threads),       cmocka_unit_test(test_long_pieces),
-	    cmocka_unit_test(test_tiny_ok),       cmocka_unit_test(test_tiny_refused),
-	    cmocka_unit_test(test_alloc_failure), cmocka_unit_test(test_map_vectors),
-	    cmocka_unit_test(test_map_fragments), cmocka_unit_test(test_map_trace),
+	    cmocka_unit_test(test_vectors_exact),    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_known_ids),        cmocka_unit_test(test_offsets),
+	    cmocka_unit_test(test_threads),          cmocka_unit_test(test_long_pieces),
+	    cmocka_unit_test(test_tiny_ok),          cmocka_unit_test(test_tiny_refused),
+	    cmocka_unit_test(test_tiny_json_shapes), cmocka_unit_test(test_alloc_failure),
+	    cmocka_unit_test(test_map_vectors),      cmocka_unit_test(test_map_fragments),
+	    cmocka_unit_test(test_map_trace),
 	};
 	return cmocka_run_group_tests_name("tokenizer", tests, setup, teardown);
 }
