@@ -4,6 +4,12 @@
  * texts, in the same run, at 1 and 2 threads.  MB/s are over the reasoning
  * bytes of the traces, so both sides are measured on the same text.
  *
+ * End to end runs twice per thread count: as users run it (.jsonl.zst in,
+ * .jsonl.zst out: zstd decompresses and compresses in threads of its own),
+ * and on plain .jsonl in and out, which leaves the stage's own work alone.
+ * On a 2-core machine the difference matters: with zstd, -j 1 already keeps
+ * both cores partly busy, so -j 2 has less to add.
+ *
  * usage: bench_segment TOKENIZER CORPUS OUTDIR [ETA]   (BENCH_SEG_REPS, default 3)
  * Prints one JSON object on stdout (bench/segment/run.sh formats it).
  */
@@ -109,6 +115,33 @@ static double tok_only(struct infty_tokenizer *tok, const struct texts *t, int t
 	return dt;
 }
 
+/* Copy the records of path, decompressed, to plain. */
+static int decompress_to(const char *path, const char *plain)
+{
+	struct infty_reader *in;
+	FILE *f = fopen(plain, "w");
+	if (!f || infty_reader_open(&in, path, 0)) {
+		fprintf(stderr, "bench_segment: cannot copy %s to %s\n", path, plain);
+		if (f)
+			fclose(f);
+		return 1;
+	}
+	const char *line;
+	size_t len;
+	uint64_t lineno;
+	int rc;
+	while ((rc = infty_reader_next_line(in, &line, &len, &lineno)) > 0) {
+		fwrite(line, 1, len, f);
+		fputc('\n', f);
+	}
+	infty_reader_free(in);
+	if (fclose(f) || rc < 0) {
+		fprintf(stderr, "bench_segment: cannot copy %s to %s\n", path, plain);
+		return 1;
+	}
+	return 0;
+}
+
 static double e2e(const struct infty_seg_counter *c, const char *in, const char *out, int threads,
                   int64_t eta, struct infty_seg_totals *tt)
 {
@@ -148,6 +181,12 @@ int main(int argc, char **argv)
 	infty_seg_tok_counter(&c, tok);
 	char out[1024];
 	snprintf(out, sizeof out, "%s/bench-segment.jsonl.zst", argv[3]);
+	/* The plain variant: the corpus decompressed once, output uncompressed. */
+	char plain_in[1024], plain_out[1024];
+	snprintf(plain_in, sizeof plain_in, "%s/bench-segment-in.jsonl", argv[3]);
+	snprintf(plain_out, sizeof plain_out, "%s/bench-segment.jsonl", argv[3]);
+	if (decompress_to(argv[2], plain_in))
+		return 1;
 
 	/*
 	 * The machines are shared: run tokenizer-only and end-to-end interleaved,
@@ -160,29 +199,41 @@ int main(int argc, char **argv)
 	printf("{\"traces\":%zu,\"reasoning_mb\":%.1f,\"eta\":%lld,\"reps\":%d", t.n, mb,
 	       (long long)eta, reps);
 	for (int th = 1; th <= 2; th++) {
-		double tok_s[15], e2e_s[15], tok_c[15], e2e_c[15];
+		double tok_s[15], e2e_s[15], tok_c[15], e2e_c[15], pl_s[15], pl_c[15];
 		int64_t toks = 0;
-		struct infty_seg_totals tt;
+		struct infty_seg_totals tt, tp;
 		for (int r = 0; r < reps; r++) {
 			/* CPU seconds too: unlike wall time, they barely move with load. */
 			double c0 = cpu_now();
 			tok_s[r] = tok_only(tok, &t, th, &toks);
 			double c1 = cpu_now();
 			e2e_s[r] = e2e(&c, argv[2], out, th, eta, &tt);
+			double c2 = cpu_now();
+			pl_s[r] = e2e(&c, plain_in, plain_out, th, eta, &tp);
 			tok_c[r] = c1 - c0;
-			e2e_c[r] = cpu_now() - c1;
+			e2e_c[r] = c2 - c1;
+			pl_c[r] = cpu_now() - c2;
+		}
+		if (tp.segments != tt.segments) {
+			fprintf(stderr, "bench_segment: plain and .zst runs disagree\n");
+			return 1;
 		}
 		double dt_tok = median(tok_s, reps), dt_e2e = median(e2e_s, reps);
 		double ct_tok = median(tok_c, reps), ct_e2e = median(e2e_c, reps);
+		double dt_pl = median(pl_s, reps), ct_pl = median(pl_c, reps);
 		printf(",\"t%d\":{\"tokens\":%lld,\"tok_only_s\":%.3f,\"tok_only_mbps\":%.1f,"
 		       "\"e2e_s\":%.3f,\"e2e_mbps\":%.1f,\"ratio\":%.3f,\"segments\":%llu,"
-		       "\"tok_cpu_s\":%.3f,\"e2e_cpu_s\":%.3f,\"cpu_ratio\":%.3f}",
+		       "\"tok_cpu_s\":%.3f,\"e2e_cpu_s\":%.3f,\"cpu_ratio\":%.3f,"
+		       "\"plain_s\":%.3f,\"plain_mbps\":%.1f,\"plain_ratio\":%.3f,"
+		       "\"plain_cpu_s\":%.3f}",
 		       th, (long long)toks, dt_tok, mb / dt_tok, dt_e2e, mb / dt_e2e,
 		       dt_tok / dt_e2e, (unsigned long long)tt.segments, ct_tok, ct_e2e,
-		       ct_tok / ct_e2e);
+		       ct_tok / ct_e2e, dt_pl, mb / dt_pl, dt_tok / dt_pl, ct_pl);
 		fflush(stdout);
 	}
 	printf("}\n");
+	remove(plain_in);
+	remove(plain_out);
 	for (size_t i = 0; i < t.n; i++)
 		infty_free(t.v[i]);
 	infty_free(t.v);

@@ -14,7 +14,7 @@ fi
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/bench-segment.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
-echo "== throughput (MB/s of reasoning text; ratio = e2e / tokenizer-only)"
+echo "== throughput (MB/s of reasoning text; ratio = e2e / tokenizer-only; zstd level ${INFTY_ZSTD_LEVEL:-3})"
 "$bin" "$tok" "$corpus" "$tmp" "$eta" | tee "$tmp/tp.json" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
@@ -25,8 +25,11 @@ for t in ("t1", "t2"):
           % (t[1], x["tok_only_mbps"], x["e2e_mbps"], x["ratio"], x["segments"]))
     print("   CPU seconds: tokenizer-only %.2f, end-to-end %.2f, ratio %.2f"
           % (x["tok_cpu_s"], x["e2e_cpu_s"], x["cpu_ratio"]))
-print("1 -> 2 threads: tokenizer-only x%.2f, end-to-end x%.2f"
-      % (d["t1"]["tok_only_s"] / d["t2"]["tok_only_s"], d["t1"]["e2e_s"] / d["t2"]["e2e_s"]))
+    print("   plain .jsonl in and out: end-to-end %.1f MB/s, ratio %.2f, CPU %.2f s"
+          % (x["plain_mbps"], x["plain_ratio"], x["plain_cpu_s"]))
+print("1 -> 2 threads: tokenizer-only x%.2f, end-to-end x%.2f, end-to-end plain x%.2f"
+      % (d["t1"]["tok_only_s"] / d["t2"]["tok_only_s"], d["t1"]["e2e_s"] / d["t2"]["e2e_s"],
+         d["t1"]["plain_s"] / d["t2"]["plain_s"]))
 '
 
 echo "== peak RSS (2 threads; plain .jsonl inputs, then the .zst corpus as given)"
