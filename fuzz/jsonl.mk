@@ -3,7 +3,7 @@
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 JSONL_FUZZ_SRC := fuzz/fuzz_jsonl.c src/lib/jsonl_reader.c src/lib/jsonl_parse.c \
-	src/lib/json_write.c src/lib/alloc.c src/lib/error.c
+	src/lib/json_write.c src/lib/alloc.c src/lib/error.c src/lib/utf8.c
 
 $(BUILD)/fuzz/fuzz_jsonl: $(JSONL_FUZZ_SRC) $(BUILD)/config.mk
 	@mkdir -p $(@D)
