@@ -14,6 +14,7 @@
 #include "../../src/lib/jsonl_parse_ref.h"
 #include "infty/error.h"
 #include "infty/jsonl.h"
+#include "../bench_clock.h"
 
 #include <json.h>
 #include <stdio.h>
@@ -21,26 +22,13 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
 typedef int (*parse_fn)(const char *, size_t, struct json_object **, char *, size_t);
 
 /* Seconds to parse (and free) every line once; counts the lines refused. */
 static double parse_all(parse_fn parse, char *const *lines, const size_t *lens, size_t n,
                         size_t *bad)
 {
-	double t0 = now();
+	double t0 = bench_wall();
 	*bad = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct json_object *o;
@@ -48,7 +36,7 @@ static double parse_all(parse_fn parse, char *const *lines, const size_t *lens, 
 			(*bad)++;
 		json_object_put(o);
 	}
-	return now() - t0;
+	return bench_wall() - t0;
 }
 
 /* Parse only: every non-empty line of path in memory, then both parsers in
@@ -97,8 +85,8 @@ static int parse_only(const char *path, int rounds)
 		t_ref[i] = parse_all(infty_json_parse_reference, lines, lens, n, &bad_ref);
 		t_new[i] = parse_all(infty_json_parse, lines, lens, n, &bad_new);
 	}
-	qsort(t_ref, (size_t)rounds, sizeof *t_ref, cmp_double);
-	qsort(t_new, (size_t)rounds, sizeof *t_new, cmp_double);
+	qsort(t_ref, (size_t)rounds, sizeof *t_ref, bench_cmp_double);
+	qsort(t_new, (size_t)rounds, sizeof *t_new, bench_cmp_double);
 	double m_ref = t_ref[rounds / 2], m_new = t_new[rounds / 2];
 	printf("parse only, %zu lines, %.0f MB, median of %d interleaved rounds: "
 	       "reference (json-c) %.3f s = %.0f MB/s, new %.3f s = %.0f MB/s, %.2fx\n",
@@ -136,7 +124,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	int copy = !strcmp(argv[1], "copy");
-	double t0 = now();
+	double t0 = bench_wall();
 	struct infty_reader *r;
 	if (infty_reader_open(&r, argv[2], 0)) {
 		perror(argv[2]);
@@ -186,6 +174,6 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("%llu %llu %.3f %llu\n", records, bytes, now() - t0, bad);
+	printf("%llu %llu %.3f %llu\n", records, bytes, bench_wall() - t0, bad);
 	return 0;
 }

@@ -19,6 +19,7 @@
 #include "infty/alloc.h"
 #include "infty/jsonl.h"
 #include "infty/tokenizer.h"
+#include "../bench_clock.h"
 
 #include <json.h>
 #include <omp.h>
@@ -26,32 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double cpu_now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return v[n / 2];
-}
 
 struct texts {
 	char **v;
@@ -104,11 +79,11 @@ static double tok_only(struct infty_tokenizer *tok, const struct texts *t, int t
 	for (int i = 0; i < threads; i++)
 		ctx[i] = infty_tok_ctx_new(tok);
 	int64_t sum = 0;
-	double t0 = now();
+	double t0 = bench_wall();
 #pragma omp parallel for schedule(dynamic, 8) num_threads(threads) reduction(+ : sum)
 	for (size_t i = 0; i < t->n; i++)
 		sum += infty_tok_count(ctx[omp_get_thread_num()], t->v[i], t->len[i]);
-	double dt = now() - t0;
+	double dt = bench_wall() - t0;
 	for (int i = 0; i < threads; i++)
 		infty_tok_ctx_free(ctx[i]);
 	*total = sum;
@@ -154,12 +129,12 @@ static double e2e(const struct infty_seg_counter *c, const char *in, const char 
 	    .quiet = 1,
 	};
 	char detail[256];
-	double t0 = now();
+	double t0 = bench_wall();
 	if (infty_seg_run(&o, c, tt, detail, sizeof detail)) {
 		fprintf(stderr, "bench_segment: %s\n", detail);
 		exit(1);
 	}
-	return now() - t0;
+	return bench_wall() - t0;
 }
 
 int main(int argc, char **argv)
@@ -204,23 +179,23 @@ int main(int argc, char **argv)
 		struct infty_seg_totals tt, tp;
 		for (int r = 0; r < reps; r++) {
 			/* CPU seconds too: unlike wall time, they barely move with load. */
-			double c0 = cpu_now();
+			double c0 = bench_cpu();
 			tok_s[r] = tok_only(tok, &t, th, &toks);
-			double c1 = cpu_now();
+			double c1 = bench_cpu();
 			e2e_s[r] = e2e(&c, argv[2], out, th, eta, &tt);
-			double c2 = cpu_now();
+			double c2 = bench_cpu();
 			pl_s[r] = e2e(&c, plain_in, plain_out, th, eta, &tp);
 			tok_c[r] = c1 - c0;
 			e2e_c[r] = c2 - c1;
-			pl_c[r] = cpu_now() - c2;
+			pl_c[r] = bench_cpu() - c2;
 		}
 		if (tp.segments != tt.segments) {
 			fprintf(stderr, "bench_segment: plain and .zst runs disagree\n");
 			return 1;
 		}
-		double dt_tok = median(tok_s, reps), dt_e2e = median(e2e_s, reps);
-		double ct_tok = median(tok_c, reps), ct_e2e = median(e2e_c, reps);
-		double dt_pl = median(pl_s, reps), ct_pl = median(pl_c, reps);
+		double dt_tok = bench_median(tok_s, reps), dt_e2e = bench_median(e2e_s, reps);
+		double ct_tok = bench_median(tok_c, reps), ct_e2e = bench_median(e2e_c, reps);
+		double dt_pl = bench_median(pl_s, reps), ct_pl = bench_median(pl_c, reps);
 		printf(",\"t%d\":{\"tokens\":%lld,\"tok_only_s\":%.3f,\"tok_only_mbps\":%.1f,"
 		       "\"e2e_s\":%.3f,\"e2e_mbps\":%.1f,\"ratio\":%.3f,\"segments\":%llu,"
 		       "\"tok_cpu_s\":%.3f,\"e2e_cpu_s\":%.3f,\"cpu_ratio\":%.3f,"

@@ -19,6 +19,7 @@
 #include "infty/alloc.h"
 #include "infty/hash.h"
 #include "infty/jsonl.h"
+#include "../bench_clock.h"
 
 #include <json.h>
 #include <stdio.h>
@@ -29,29 +30,6 @@
 typedef int (*bounds_fn)(const char *s, size_t n, struct infty_seg_bounds *b);
 typedef enum infty_seg_reason (*tagged_fn)(const char *s, size_t n, const char **r, size_t *rlen,
                                            const char **c, size_t *clen);
-
-/*
- * CPU seconds of this (single-threaded) process: on a shared machine they
- * move far less with other load than wall time does.
- */
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 struct texts {
 	char **v;
@@ -141,7 +119,7 @@ static void digest_bounds(struct infty_sha256 *c, const struct infty_seg_bounds 
 static double run_bounds(bounds_fn fn, const struct texts *t, struct infty_sha256 *c)
 {
 	struct infty_seg_bounds b = {0};
-	double t0 = now();
+	double t0 = bench_cpu();
 	for (size_t i = 0; i < t->n; i++) {
 		if (fn(t->v[i], t->len[i], &b)) {
 			fprintf(stderr, "bench_split: out of memory\n");
@@ -150,14 +128,14 @@ static double run_bounds(bounds_fn fn, const struct texts *t, struct infty_sha25
 		if (c)
 			digest_bounds(c, &b);
 	}
-	double dt = now() - t0;
+	double dt = bench_cpu() - t0;
 	infty_seg_bounds_release(&b);
 	return dt;
 }
 
 static double run_tagged(tagged_fn fn, const struct texts *t, struct infty_sha256 *c)
 {
-	double t0 = now();
+	double t0 = bench_cpu();
 	for (size_t i = 0; i < t->n; i++) {
 		const char *r = NULL, *cc = NULL;
 		size_t rn = 0, cn = 0;
@@ -170,7 +148,7 @@ static double run_tagged(tagged_fn fn, const struct texts *t, struct infty_sha25
 			put_u64(c, cn);
 		}
 	}
-	return now() - t0;
+	return bench_cpu() - t0;
 }
 
 static int digest_mode(const char *path)
@@ -220,8 +198,8 @@ static int compare(const char *what, const struct texts *t, bounds_fn bo, bounds
 			(is_new ? new_s : old_s)[r] = dt;
 		}
 	double mb = (double)t->bytes / 1e6;
-	double om = median(old_s, rounds), nm = median(new_s, rounds);
-	double ofast = old_s[0], oslow = old_s[rounds - 1]; /* sorted by median() */
+	double om = bench_median(old_s, rounds), nm = bench_median(new_s, rounds);
+	double ofast = old_s[0], oslow = old_s[rounds - 1]; /* sorted by bench_median() */
 	double nfast = new_s[0], nslow = new_s[rounds - 1];
 	int same = memcmp(dig[0], dig[1], 32) == 0;
 	printf("%-13s old %7.0f MB/s (%.0f..%.0f)  new %7.0f MB/s (%.0f..%.0f)  x%.2f  "

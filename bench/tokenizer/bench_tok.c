@@ -9,6 +9,7 @@
 #include "infty/alloc.h"
 #include "infty/jsonl.h"
 #include "infty/tokenizer.h"
+#include "../bench_clock.h"
 
 #include <json-c/json.h>
 #include <omp.h>
@@ -17,13 +18,6 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct doc {
 	char *s;
@@ -50,7 +44,7 @@ static double run(struct infty_tok_ctx **ctxs, struct doc *d, size_t nd, int nth
                   int count_only, uint64_t *tokens)
 {
 	uint64_t total = 0;
-	double t0 = now(), c0 = cpu_now();
+	double t0 = bench_wall(), c0 = cpu_now();
 #pragma omp parallel num_threads(nthreads) reduction(+ : total)
 	{
 		struct infty_tok_ctx *c = ctxs[omp_get_thread_num()];
@@ -79,7 +73,7 @@ static double run(struct infty_tok_ctx **ctxs, struct doc *d, size_t nd, int nth
 	}
 	*tokens = total;
 	last_cpu = cpu_now() - c0;
-	return now() - t0;
+	return bench_wall() - t0;
 }
 
 /* The machine's parallelism right now: a fixed amount of pure arithmetic on
@@ -92,11 +86,11 @@ static double control_ratio(int nthreads)
 	double t[2];
 	for (int k = 0; k < 2; k++) {
 		int nt = k ? nthreads : 1;
-		double t0 = now(), sink = 0;
+		double t0 = bench_wall(), sink = 0;
 #pragma omp parallel for num_threads(nt) reduction(+ : sink) schedule(static)
 		for (long i = 0; i < work; i++)
 			sink += (double)(i & 1023) * 1e-9;
-		t[k] = now() - t0;
+		t[k] = bench_wall() - t0;
 		if (sink < 0)
 			puts("");
 	}
@@ -142,14 +136,14 @@ int main(int argc, char **argv)
 	}
 	infty_reader_free(r);
 
-	double t0 = now();
+	double t0 = bench_wall();
 	struct infty_tokenizer *tok;
 	char detail[256];
 	if (infty_tokenizer_load(&tok, argv[1], detail, sizeof detail)) {
 		fprintf(stderr, "bench_tok: %s\n", detail);
 		return 1;
 	}
-	double load = now() - t0;
+	double load = bench_wall() - t0;
 	/* One context per worker for the 1-thread runs and for the N-thread
 	 * runs.  The first encode of each is cold (empty caches) and reported
 	 * as such; then ROUNDS interleaved rounds, medians reported, so load

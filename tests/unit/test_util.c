@@ -1,6 +1,6 @@
 /*
- * test_util.c - the small library modules: SHA-256 against FIPS vectors,
- * the 64-bit hash and sharding, the progress reporter's output modes,
+ * test_util.c - the small library modules: the 64-bit hash and sharding
+ * (SHA-256 has test_sha256.c), the progress reporter's output modes,
  * growable buffers and the allocation seam.
  */
 #include <setjmp.h>
@@ -24,37 +24,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void test_sha256_vectors(void **state)
-{
-	char hex[65];
-	infty_sha256_hex("", 0, hex);
-	assert_string_equal(hex,
-	                    "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-	infty_sha256_hex("abc", 3, hex);
-	assert_string_equal(hex,
-	                    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-	const char *two = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
-	infty_sha256_hex(two, strlen(two), hex);
-	assert_string_equal(hex,
-	                    "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-	/* A million 'a' fed in uneven pieces exercises the block carry-over. */
-	struct infty_sha256 c;
-	infty_sha256_init(&c);
-	char a[997];
-	memset(a, 'a', sizeof a);
-	size_t left = 1000000;
-	for (size_t k = 1; left; k = k % 997 + 1) {
-		size_t n = k < left ? k : left;
-		infty_sha256_update(&c, a, n);
-		left -= n;
-	}
-	unsigned char d[32];
-	infty_sha256_final(&c, d);
-	infty_hex(d, 32, hex);
-	assert_string_equal(hex,
-	                    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
-}
 
 static void test_shards_partition_ids(void **state)
 {
@@ -180,7 +149,6 @@ static void test_utf8_strict(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_sha256_vectors),
 	    cmocka_unit_test(test_shards_partition_ids),
 	    cmocka_unit_test(test_progress_modes),
 	    cmocka_unit_test(test_grow_and_alloc_seam),
