@@ -452,8 +452,8 @@ static int cur_error(const struct tok_cur *c, const char *base, const char *what
 #define TOKFMT       "'%.*s'"
 #define TOKARG(s, n) (int)((n) < 40 ? (n) : 40), (s)
 
-static int load_model(struct infty_tokenizer *t, const struct tok_doc *doc, const char *base,
-                      struct tok_pool *pool, char *detail, size_t dn)
+static int load_model(struct infty_tokenizer *t, struct tok_doc *doc, const char *base,
+                      char *detail, size_t dn)
 {
 	int16_t byte_of_cp[324];
 	init_byte_map(byte_of_cp);
@@ -482,8 +482,8 @@ static int load_model(struct infty_tokenizer *t, const struct tok_doc *doc, cons
 		return INFTY_EUNSUPPORTED;
 	}
 	t->ignore_merges = get_bool(model, "ignore_merges", 0);
-	struct tok_cur vc = {doc->vocab, doc->vocab_end, NULL, 0, pool};
-	struct tok_cur mc = {doc->merges, doc->merges_end, NULL, 0, pool};
+	struct tok_cur vc = {doc->vocab, doc->vocab_end, NULL, 0, &doc->pool};
+	struct tok_cur mc = {doc->merges, doc->merges_end, NULL, 0, &doc->pool};
 	if (!doc->vocab || tok_cur_peek(&vc) != '{' || !doc->merges || tok_cur_peek(&mc) != '[') {
 		set_detail(detail, dn, "model lacks 'vocab' or 'merges'");
 		return INFTY_ESCHEMA;
@@ -794,7 +794,6 @@ int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *d
 	infty_sha256_hex(buf, len, t->hash + 7);
 
 	struct tok_doc doc;
-	struct tok_pool pool = {0}; /* the vocabulary's unescaped strings */
 	char why[200];
 	rc = tok_doc_parse(&doc, buf, len, why, sizeof why);
 	if (rc) {
@@ -807,13 +806,12 @@ int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *d
 	json_object_object_get_ex(doc.root, "pre_tokenizer", &pt);
 	if ((rc = parse_normalizer(t, nz, detail, detail_len)) ||
 	    (rc = parse_pre_tokenizer(t, pt, detail, detail_len)) ||
-	    (rc = load_model(t, &doc, buf, &pool, detail, detail_len)))
+	    (rc = load_model(t, &doc, buf, detail, detail_len)))
 		goto out;
 	if (t->nfc && (rc = build_nfc_bitmap(t)))
 		goto out;
 out:
 	tok_doc_free(&doc);
-	tok_pool_free(&pool);
 	release_file(buf, len, mapped);
 	if (rc) {
 		if (rc == INFTY_ENOMEM && detail && !detail[0])

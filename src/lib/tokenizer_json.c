@@ -36,7 +36,7 @@ static char *pool_alloc(struct tok_pool *p, size_t n)
 	return r;
 }
 
-void tok_pool_free(struct tok_pool *p)
+static void pool_free(struct tok_pool *p)
 {
 	while (p->head) {
 		struct tok_pool_block *b = p->head;
@@ -327,8 +327,7 @@ int tok_doc_parse(struct tok_doc *d, const char *buf, size_t len, char *detail, 
 	memset(d, 0, sizeof *d);
 	if (!(d->root = json_object_new_object()))
 		return INFTY_ENOMEM;
-	struct tok_pool pool = {0};
-	struct tok_cur c = {buf, buf + len, NULL, 0, &pool};
+	struct tok_cur c = {buf, buf + len, NULL, 0, &d->pool};
 	char sub[160] = "";
 	int rc = members(&c, d->root, NULL, NULL, d, sub, sizeof sub);
 	if (!rc && tok_cur_peek(&c)) {
@@ -342,7 +341,6 @@ int tok_doc_parse(struct tok_doc *d, const char *buf, size_t len, char *detail, 
 	if (rc == INFTY_EJSON && detail && dn)
 		snprintf(detail, dn, "bad JSON at byte %zu: %s", (size_t)(c.p - buf),
 		         c.err ? c.err : sub);
-	tok_pool_free(&pool);
 	if (rc)
 		tok_doc_free(d);
 	return rc;
@@ -352,5 +350,6 @@ void tok_doc_free(struct tok_doc *d)
 {
 	json_object_put(d->root);
 	json_object_put(d->model);
+	pool_free(&d->pool);
 	memset(d, 0, sizeof *d);
 }

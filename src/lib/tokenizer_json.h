@@ -15,26 +15,27 @@
 
 struct json_object;
 
+/* Unescaped copies of the strings that had escapes (a few hundred in a
+ * vocabulary) and of member keys: blocks that never move, so the copies stay
+ * put until the document is freed. */
+struct tok_pool {
+	struct tok_pool_block *head;
+	size_t used, cap;
+};
+
 struct tok_doc {
 	struct json_object *root;        /* the top-level members but "model" */
 	struct json_object *model;       /* "model"'s members but "vocab" and "merges" */
 	const char *vocab, *vocab_end;   /* raw text of model.vocab (NULL: absent) */
 	const char *merges, *merges_end; /* raw text of model.merges (NULL: absent) */
+	struct tok_pool pool;            /* strings cursors over this document unescaped */
 };
 
 /* Split buf[0..len) (the file; it is only read).  Returns 0, or
- * INFTY_EJSON / INFTY_ENOMEM with the reason in detail. */
+ * INFTY_EJSON / INFTY_ENOMEM with the reason in detail.  Cursors over its
+ * raw members use &d->pool. */
 int tok_doc_parse(struct tok_doc *d, const char *buf, size_t len, char *detail, size_t dn);
 void tok_doc_free(struct tok_doc *d);
-
-/* Unescaped copies of the strings that had escapes (a few hundred in a
- * vocabulary): blocks that never move, so the copies stay put until
- * tok_pool_free. */
-struct tok_pool {
-	struct tok_pool_block *head;
-	size_t used, cap;
-};
-void tok_pool_free(struct tok_pool *p);
 
 /* A strict cursor over raw JSON text.  On an error, err says what and p is
  * where; every call after an error fails too. */
