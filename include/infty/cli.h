@@ -3,7 +3,9 @@
  *
  * Only tools call these (the library never prints or exits).  Messages follow
  * one shape: "infty-segment: FILE:LINE: what went wrong", lowercase, on stderr.
- * Exit codes are the same for every tool (see docs/man):
+ * Exit codes are the same for every tool (see docs/man and docs/failures.md).
+ * The pipeline marks a shard done on 0 or 1 only: those two mean the stage
+ * finished and its output holds, or rejects with a reason, every input record.
  */
 #ifndef INFTY_CLI_H
 #define INFTY_CLI_H
@@ -12,9 +14,12 @@
 #include <stdnoreturn.h>
 
 enum infty_exit {
-	INFTY_EXIT_OK = 0,    /* done, nothing rejected */
-	INFTY_EXIT_DATA = 1,  /* data or runtime failure: records rejected or a stage failed */
-	INFTY_EXIT_USAGE = 2, /* usage or configuration error */
+	INFTY_EXIT_OK = 0,      /* finished: every record in the output */
+	INFTY_EXIT_DATA = 1,    /* finished: some records rejected, each in the reject file */
+	INFTY_EXIT_USAGE = 2,   /* usage or configuration error: nothing written */
+	INFTY_EXIT_STOPPED = 3, /* stopped before the end (read/write error, signal, fatal
+	                           endpoint error, retryable failures left): the output is not
+	                           published; what a relaunch reuses (the cache) is kept */
 };
 
 /* Set once from main(): the name printed first in every message. */
