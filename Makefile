@@ -7,10 +7,13 @@
 #   tests/unit/test_*.c        -> build/tests/test_*      (cmocka, TAP output)
 #   tests/cli/*.t              -> shell TAP tests run by prove
 #
-# Dependencies come from pkg-config.  When they are missing, build/config.mk's
-# rule runs scripts/install-deps.sh first (apt-get as root, otherwise it prints
-# the exact apt-get line and stops with exit 2); make then restarts with the
-# flags filled in.
+# Dependencies come from pkg-config.  build/config.mk is written by
+# scripts/install-deps.sh only after a probe program compiled and linked
+# against every library (installing what is missing with apt-get as root,
+# otherwise printing the exact apt-get line and stopping with exit 2), so a
+# failed check leaves no config.mk and the next make checks again.  Goals
+# that call outside tools (test, style, bench) check those the same way
+# first.  make deps: everything at once (sudo make deps, for non-root users).
 
 PREFIX   ?= /usr/local
 BINDIR   ?= $(PREFIX)/bin
@@ -27,8 +30,6 @@ TOKENIZER_TGZ_SHA := c2b155e0a992e33b950ff75fd5d8b1e2a19f65da5d4cfc03897fe54eecd
 TOKENIZER_SHA     := aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4
 TOKENIZER_DIR     := $(INFTY_CACHE_DIR)/tokenizers/qwen3-3.7.2
 TOKENIZER         := $(TOKENIZER_DIR)/tokenizer.json
-
-PKGS := json-c libcurl libutf8proc libzstd
 
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wvla -Wno-unused-parameter
@@ -72,29 +73,32 @@ BINS       := $(patsubst %,$(BUILD)/bin/infty-%,$(TOOLS))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 MANPAGES   := $(wildcard docs/man/*.1)
 
-.PHONY: all deps tokenizer run test test-unit test-cli check install uninstall \
-        clean style style-check help bench fuzz
+.PHONY: all deps deps-test deps-style deps-bench tokenizer run test test-unit test-cli \
+        check install uninstall clean style style-check help bench fuzz
 .DEFAULT_GOAL := all
 
 all: $(BINS)
 
 # --- configuration: packages and flags --------------------------------------
-NOCONFIG_GOALS := clean help style style-check
+NOCONFIG_GOALS := clean help style style-check deps deps-test deps-style deps-bench test-fresh
 ifeq ($(filter-out $(NOCONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
 else
 -include $(BUILD)/config.mk
 endif
 
 $(BUILD)/config.mk: scripts/install-deps.sh
-	$(Q)scripts/install-deps.sh
-	$(Q)mkdir -p $(@D)
-	$(Q){ printf 'DEP_CFLAGS := %s\n' "$$(pkg-config --cflags $(PKGS))"; \
-	     printf 'DEP_LIBS := %s\n' "$$(pkg-config --libs $(PKGS))"; \
-	     printf 'CMOCKA_CFLAGS := %s\n' "$$(pkg-config --cflags cmocka)"; \
-	     printf 'CMOCKA_LIBS := %s\n' "$$(pkg-config --libs cmocka)"; } > $@.tmp
-	$(Q)mv $@.tmp $@
+	$(Q)scripts/install-deps.sh --cc '$(CC)' $(if $(SANITIZE),--sanitize '$(SANITIZE)') \
+	    --config $@ build
 
-deps: $(BUILD)/config.mk
+# Every package of every set (root), or the one apt-get line (not root).
+deps:
+	$(Q)scripts/install-deps.sh --cc '$(CC)' all
+deps-test:
+	$(Q)scripts/install-deps.sh test
+deps-style:
+	$(Q)scripts/install-deps.sh style
+deps-bench:
+	$(Q)scripts/install-deps.sh bench
 
 CPPFLAGS += $(DEP_CFLAGS)
 LDLIBS   += $(DEP_LIBS) -lm -lpthread
@@ -143,10 +147,10 @@ export INFTY_BUILD := $(abspath $(BUILD))
 export INFTY_TOKENIZER_DEFAULT := $(TOKENIZER)
 export CMOCKA_MESSAGE_OUTPUT := TAP
 
-test: $(BINS) $(UNIT_BINS) $(TOKENIZER)
+test: deps-test $(BINS) $(UNIT_BINS) $(TOKENIZER)
 	$(Q)$(PROVE) --exec '' $(if $(filter 1,$(V)),-v) $(UNIT_BINS) $(sort $(wildcard tests/cli/*.t))
 
-test-unit: $(UNIT_BINS)
+test-unit: deps-test $(UNIT_BINS)
 	$(Q)$(PROVE) --exec '' $(UNIT_BINS)
 
 check: test
@@ -175,11 +179,16 @@ uninstall:
 	rm -rf $(DESTDIR)$(DATADIR)
 
 # --- housekeeping -----------------------------------------------------------
-STYLE_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
-style:
-	clang-format -i $(STYLE_SRC)
-style-check:
-	clang-format --dry-run --Werror $(STYLE_SRC)
+# The tracked sources; from a tree without git (a tarball), every C file
+# under the source folders.  Never an empty list: clang-format would then
+# wait for stdin.
+STYLE_SRC = $(shell { git ls-files '*.c' '*.h' 2>/dev/null || \
+    find include src tests bench fuzz -name '*.[ch]' 2>/dev/null; } | sort)
+STYLE_NONE = { echo 'infty: no C sources found for clang-format' >&2; exit 2; }
+style: deps-style
+	$(if $(STYLE_SRC),clang-format -i $(STYLE_SRC),@$(STYLE_NONE))
+style-check: deps-style
+	$(if $(STYLE_SRC),clang-format --dry-run --Werror $(STYLE_SRC),@$(STYLE_NONE))
 
 clean:
 	rm -rf build
@@ -190,6 +199,8 @@ help:
 	@echo 'make convert IN=rows.jsonl OUT=dir SHARDS=N ETA=4096 [ENDPOINT=url MODEL=m]'
 	@echo '                the batch conversion (see README); make status/missing OUT=dir'
 	@echo 'make test-slurm test-parallel   cluster tests (root; installs Slurm)'
+	@echo 'make test-fresh make run, make test and .ci/run in a minimal Debian 12 chroot (root)'
+	@echo 'make deps       install every Debian package the build, tests and benchmarks use'
 	@echo 'make install    install tools, man pages, prompts (PREFIX=$(PREFIX))'
 	@echo 'make bench      run the benchmarks in bench/ (see docs/PERFORMANCE.md)'
 	@echo 'make style      format the tree with clang-format'
@@ -202,6 +213,9 @@ help:
 # A benchmark whose check fails (outputs that should agree differ) exits 1;
 # goals are printed as met or MISSED.  The others still run.
 BENCHES := bench-io bench-tokenizer bench-split bench-segment bench-summarize
+$(BENCHES): deps-bench
+# Other goals that call outside tools (prove, zstd, node, jq, curl, pgrep).
+test-slurm test-parallel parity-tokenizer check-segment-corpus: deps-test
 bench:
 	@st=0; for b in $(BENCHES); do echo "== $$b"; \
 	    $(MAKE) --no-print-directory $$b || st=1; done; exit $$st
