@@ -31,12 +31,20 @@ TIMEOUT=${FRESH_TIMEOUT:-2700}
 say() { echo "test-fresh: $*" >&2; }
 die() { say "$*"; exit 2; }
 
+# The host's apt source files that apt reads.
+source_files() {
+	local f
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+		[ ! -f "$f" ] || echo "$f"
+	done
+}
+
 # The first http(s) URI of a host apt source that carries $SUITE itself
 # (not -updates or -security), from deb822 .sources or one-line .list files.
 host_mirror() {
 	local f
-	for f in /etc/apt/sources.list.d/*.sources; do
-		[ -f "$f" ] || continue
+	for f in $(source_files); do
+		case $f in *.sources) ;; *) continue ;; esac
 		awk -v s="$SUITE" '
 		function flush() {
 			if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " s " ") &&
@@ -54,8 +62,9 @@ host_mirror() {
 		}
 		END { if (!found) flush() }' "$f"
 	done
-	cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-		awk -v s="$SUITE" '$1 == "deb" {
+	for f in $(source_files); do
+		case $f in *.sources) ;; *) cat "$f" ;; esac
+	done | awk -v s="$SUITE" '$1 == "deb" {
 			i = 2
 			if ($2 ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
 			if ($(i + 1) == s && $i ~ /^https?:\/\//) print $i
@@ -215,13 +224,11 @@ copy_network() {
 	local f k
 	if [ -n "$(host_mirror)" ]; then
 		rm -f "$root/etc/apt/sources.list"
-		[ ! -f /etc/apt/sources.list ] || cp /etc/apt/sources.list "$root/etc/apt/"
-		for f in /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-			[ ! -f "$f" ] || cp "$f" "$root/etc/apt/sources.list.d/"
-		done
-		cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null |
-			grep -o -i -E 'signed-by(=|: *)/[^] ,]+' | sed 's/^[^/]*//' | sort -u |
-			while IFS= read -r k; do
+		for f in $(source_files); do cp "$f" "$root$f"; done
+		# The keyring files the sources name (Signed-By / signed-by=).
+		# shellcheck disable=SC2046
+		{ grep -h -o -i -E 'signed-by(=|: *)/[^] ,]+' $(source_files) || true; } |
+			sed 's/^[^/]*//' | sort -u | while IFS= read -r k; do
 				[ ! -f "$k" ] || [ -e "$root$k" ] || install -D -m 644 "$k" "$root$k"
 			done
 	fi
@@ -229,7 +236,7 @@ copy_network() {
 		[ ! -d "/etc/apt/$d" ] || cp -a "/etc/apt/$d/." "$root/etc/apt/$d/"
 	done
 	for f in /etc/apt/apt.conf /etc/apt/apt.conf.d/*; do
-		[ -f "$f" ] && grep -q -i '^[[:space:]]*acquire' "$f" && cp "$f" "$root/etc/apt/apt.conf.d/"
+		if [ -f "$f" ] && grep -q -i "^[[:space:]]*acquire" "$f"; then cp "$f" "$root/etc/apt/apt.conf.d/"; fi
 	done
 	rm -f "$root/etc/resolv.conf"
 	cp -L /etc/resolv.conf "$root/etc/resolv.conf"
