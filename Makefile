@@ -79,14 +79,15 @@ BINS       := $(patsubst %,$(BUILD)/bin/infty-%,$(TOOLS))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 MANPAGES   := $(wildcard docs/man/*.1)
 
-.PHONY: all deps deps-test deps-style deps-bench tokenizer run test test-unit test-cli \
+.PHONY: all deps deps-run deps-pipeline deps-test deps-style deps-bench tokenizer run test test-unit test-cli \
         check install uninstall clean style style-check help bench fuzz
 .DEFAULT_GOAL := all
 
 all: $(BINS)
 
 # --- configuration: packages and flags --------------------------------------
-NOCONFIG_GOALS := clean help style style-check deps deps-test deps-style deps-bench test-fresh
+NOCONFIG_GOALS := clean help style style-check deps deps-run deps-pipeline deps-test deps-style \
+                  deps-bench test-fresh
 ifeq ($(filter-out $(NOCONFIG_GOALS),$(or $(MAKECMDGOALS),all)),)
 else
 -include $(BUILD)/config.mk
@@ -99,6 +100,10 @@ $(BUILD)/config.mk: scripts/install-deps.sh
 # Every package of every set (root), or the one apt-get line (not root).
 deps:
 	$(Q)scripts/install-deps.sh --cc '$(CC)' all
+deps-run:
+	$(Q)scripts/install-deps.sh run
+deps-pipeline:
+	$(Q)scripts/install-deps.sh pipeline
 deps-test:
 	$(Q)scripts/install-deps.sh test
 deps-style:
@@ -162,7 +167,7 @@ test-unit: deps-test $(UNIT_BINS)
 check: test
 
 # --- run: the whole pipeline on the bundled sample --------------------------
-run: $(BINS) $(TOKENIZER)
+run: deps-run $(BINS) $(TOKENIZER)
 	$(Q)scripts/run-sample.sh
 
 # --- install ----------------------------------------------------------------
@@ -222,6 +227,7 @@ BENCHES := bench-io bench-tokenizer bench-split bench-segment bench-summarize
 $(BENCHES): deps-bench
 # Other goals that call outside tools (prove, zstd, node, jq, curl, pgrep).
 test-slurm test-parallel parity-tokenizer check-segment-corpus: deps-test
+convert: deps-pipeline
 bench:
 	@st=0; for b in $(BENCHES); do echo "== $$b"; \
 	    $(MAKE) --no-print-directory $$b || st=1; done; exit $$st

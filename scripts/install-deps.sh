@@ -9,8 +9,10 @@
 #   build      compiler, C library headers, pkg-config, json-c, libcurl,
 #              utf8proc, zstd, OpenMP, cmocka (the unit tests link it)
 #   tokenizer  npm and the CA bundle (scripts/fetch-tokenizer.sh)
-#   test       what make test and the cluster tests call: prove, zstd,
-#              python3, node, jq, curl, pgrep (and the tokenizer set)
+#   pipeline   zstd (make convert: scripts/pipeline, scripts/infty-shard)
+#   run        make run: the tokenizer and pipeline sets
+#   test       what make test and the cluster tests call: prove, python3,
+#              node, jq, curl, pgrep (and the run set)
 #   style      clang-format and git (make style, make style-check)
 #   bench      /usr/bin/time, python3, node, npm, zstd (make bench-*)
 #   fresh      debootstrap and git (make test-fresh, tests/fresh/fresh.sh)
@@ -34,8 +36,9 @@ while [ $# -gt 0 ]; do
 	--cc) cc=$2; shift 2 ;;
 	--sanitize) sanitize=$2; shift 2 ;;
 	--config) config=$2; shift 2 ;;
-	build | tokenizer | test | style | bench | fresh) sets="$sets $1"; shift ;;
-	all) sets="$sets build tokenizer test style bench"; shift ;;
+	build | tokenizer | pipeline | test | style | bench | fresh) sets="$sets $1"; shift ;;
+	run) sets="$sets tokenizer pipeline"; shift ;;
+	all) sets="$sets build tokenizer pipeline test style bench"; shift ;;
 	*) echo "install-deps.sh: unknown argument '$1'" >&2; exit 2 ;;
 	esac
 done
@@ -133,8 +136,10 @@ check_tools() {
 		need npm npm
 		[ -f /etc/ssl/certs/ca-certificates.crt ] || add ca-certificates
 	fi
-	if want test || want bench; then
+	if want pipeline || want test || want bench; then
 		need zstd zstd
+	fi
+	if want test || want bench; then
 		need python3 python3
 		need node nodejs
 	fi
