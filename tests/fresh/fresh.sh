@@ -258,12 +258,17 @@ copy_network() {
 	[ -z "$k" ] || echo "registry=$k" >>"$root/etc/npmrc"
 }
 
-# What the chroot needs mounted for apt, node, Slurm and the tests.
+# What the chroot needs mounted for apt, node, Slurm and the tests.  /sys
+# whole, with the cgroup mounts below it (slurmd will not start without
+# /sys/fs/cgroup).  The binds are slaves: what we mount or unmount below them
+# never propagates back to the host's /dev or /sys.
 mount_fs() {
 	chmod 755 "$root"
 	mount -t proc proc "$root/proc"
-	mount -t sysfs sysfs "$root/sys"
+	mount --rbind /sys "$root/sys"
+	mount --make-rslave "$root/sys"
 	mount --bind /dev "$root/dev"
+	mount --make-rslave "$root/dev"
 	mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$root/dev/pts"
 	mount -t tmpfs -o mode=1777,nosuid,nodev shm "$root/dev/shm"
 }

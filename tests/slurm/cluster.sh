@@ -107,11 +107,11 @@ CONF
 	slurmctld -D -c -f "$SLURM_CONF" >>"$D/log/slurmctld.out" 2>&1 &
 	echo $! >"$D/slurmctld.pid"
 	wait_for 30 scontrol ping ||
-		{ tail -20 "$D/log/slurmctld.log" "$D/log/slurmctld.out" >&2; die "slurmctld did not answer"; }
+		{ tail -n 20 "$D/log/slurmctld.log" "$D/log/slurmctld.out" >&2; die "slurmctld did not answer"; }
 	slurmd -D -f "$SLURM_CONF" -N "$host" >>"$D/log/slurmd.out" 2>&1 &
 	echo $! >"$D/slurmd.pid"
 	wait_for 60 node_idle ||
-		{ sinfo -N >&2; tail -20 "$D/log/slurmd.log" "$D/log/slurmd.out" >&2; die "node never became idle"; }
+		{ sinfo -N >&2; tail -n 20 "$D/log/slurmd.log" "$D/log/slurmd.out" >&2; die "node never became idle"; }
 }
 
 # Stop one daemon by its recorded PID: TERM, a grace period, then KILL.
