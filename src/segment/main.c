@@ -9,9 +9,11 @@
 #include "infty/error.h"
 #include "infty/tokenizer.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void usage(FILE *f)
 {
@@ -27,6 +29,10 @@ static void usage(FILE *f)
 	      "                           (the reference's overflow packing, exactly)\n"
 	      "      --min-tail N         strict: merge a last segment below N tokens back\n"
 	      "                           into the previous one when it fits (default 256)\n"
+	      "      --max-trace-tokens N reject a trace whose reasoning has more tokens\n"
+	      "                           (default 131072; 0 = no limit)\n"
+	      "      --max-segments N     reject a trace cut into more segments\n"
+	      "                           (default 256; 0 = no limit)\n"
 	      "      --pick WHAT          OpenR1 rows: messages (default), first-correct,\n"
 	      "                           all-correct or all generations\n"
 	      "  -f, --input-format FMT   auto (default, per row), openr1, messages,\n"
@@ -40,8 +46,9 @@ static void usage(FILE *f)
 	      "  -h, --help               this help\n"
 	      "  -V, --version            print the version\n"
 	      "\n"
-	      "Exit status: 0 done, 1 some rows rejected or a read/write failure,\n"
-	      "2 usage or configuration error.  See infty-segment(1).\n",
+	      "Exit status: 0 done, 1 done with some rows rejected, 2 usage or\n"
+	      "configuration error, 3 stopped by a read or write error (nothing\n"
+	      "published).  See infty-segment(1).\n",
 	      f);
 }
 
@@ -54,6 +61,8 @@ int main(int argc, char **argv)
 	    {"eta", required_argument, NULL, 'e'},
 	    {"pack", required_argument, NULL, 'p'},
 	    {"min-tail", required_argument, NULL, 'T'},
+	    {"max-trace-tokens", required_argument, NULL, 'X'},
+	    {"max-segments", required_argument, NULL, 'N'},
 	    {"pick", required_argument, NULL, 'P'},
 	    {"input-format", required_argument, NULL, 'f'},
 	    {"tokenizer", required_argument, NULL, 't'},
@@ -69,6 +78,8 @@ int main(int argc, char **argv)
 	    .output = "-",
 	    .eta = 4096,
 	    .min_tail = 256,
+	    .max_trace_tokens = 131072,
+	    .max_segments = 256,
 	    .pack = INFTY_SEG_PACK_STRICT,
 	    .log = stderr,
 	};
@@ -98,6 +109,13 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			o.min_tail = infty_parse_ll("--min-tail", optarg, 0, 1LL << 30);
+			break;
+		case 'X':
+			o.max_trace_tokens =
+			    infty_parse_ll("--max-trace-tokens", optarg, 0, 1LL << 40);
+			break;
+		case 'N':
+			o.max_segments = infty_parse_ll("--max-segments", optarg, 0, 1LL << 30);
 			break;
 		case 'P': {
 			int p = infty_seg_pick_parse(optarg);
@@ -130,7 +148,7 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			if (fflush(stdout) || ferror(stdout))
-				infty_die(INFTY_EXIT_DATA, "stdout: write failed");
+				infty_die(INFTY_EXIT_STOPPED, "stdout: write failed");
 			return INFTY_EXIT_OK;
 		case 'V':
 			infty_print_version();
@@ -141,6 +159,10 @@ int main(int argc, char **argv)
 	if (argc - optind > 1)
 		infty_usage_error("one input file at most (got %d)", argc - optind);
 	o.input = optind < argc ? argv[optind] : "-";
+	struct stat st;
+	if (strcmp(o.input, "-") != 0 && (stat(o.input, &st) != 0 || S_ISDIR(st.st_mode)))
+		infty_die(INFTY_EXIT_USAGE, "%s: %s", o.input,
+		          S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
 	if (o.pack == INFTY_SEG_PACK_PAPER)
 		o.min_tail = 0; /* the reference keeps tiny tails; so does paper mode */
 
@@ -159,6 +181,6 @@ int main(int argc, char **argv)
 	rc = infty_seg_run(&o, &counter, &t, detail, sizeof detail);
 	infty_tokenizer_free(tok);
 	if (rc)
-		infty_die(INFTY_EXIT_DATA, "%s", detail);
+		infty_die(INFTY_EXIT_STOPPED, "%s", detail);
 	return t.rejected ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
 }

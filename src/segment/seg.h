@@ -57,7 +57,8 @@ enum infty_seg_reason {
 	INFTY_SEG_R_EMPTY_CONCLUSION,
 	INFTY_SEG_R_NO_CORRECT,
 	INFTY_SEG_R_TOKENIZER,
-	INFTY_SEG_R_COUNT_ /* number of reasons */
+	INFTY_SEG_R_TOO_LONG, /* above --max-trace-tokens or --max-segments */
+	INFTY_SEG_R_COUNT_    /* number of reasons */
 };
 
 /* Stable lowercase code of a reason ("no_think_close"), for rejects/stats. */

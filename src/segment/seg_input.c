@@ -26,6 +26,7 @@ static const char *const reason_codes[INFTY_SEG_R_COUNT_] = {
     [INFTY_SEG_R_EMPTY_CONCLUSION] = "empty_conclusion",
     [INFTY_SEG_R_NO_CORRECT] = "no_correct",
     [INFTY_SEG_R_TOKENIZER] = "tokenizer",
+    [INFTY_SEG_R_TOO_LONG] = "too_long",
 };
 
 const char *infty_seg_reason_code(enum infty_seg_reason r)

@@ -178,6 +178,22 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 		bad.detail = detail;
 		return make_reject(x, s, &bad, it->id);
 	}
+	int64_t sum = 0;
+	for (size_t i = 0; i < sp->n; i++)
+		sum += sp->v[i].tokens;
+	char why[128] = "";
+	if (o->max_trace_tokens && sum > o->max_trace_tokens)
+		snprintf(why, sizeof why, "%lld reasoning tokens, above --max-trace-tokens %lld",
+		         (long long)sum, (long long)o->max_trace_tokens);
+	else if (o->max_segments && (int64_t)sp->n > o->max_segments)
+		snprintf(why, sizeof why, "%zu segments, above --max-segments %lld", sp->n,
+		         (long long)o->max_segments);
+	if (*why) {
+		struct infty_seg_item big = *it;
+		big.reason = INFTY_SEG_R_TOO_LONG;
+		big.detail = why;
+		return make_reject(x, s, &big, it->id);
+	}
 	struct result *r = new_result(s);
 	if (!r)
 		return INFTY_ENOMEM;
@@ -382,9 +398,12 @@ static int write_stats(const struct infty_seg_run_opts *o, const struct infty_se
 	        : putf(&b, ",\"bytes_in\":%llu,\"seconds\":%.3f,", (unsigned long long)bytes_in,
 	               seconds);
 	rc = rc ? rc
-	        : putf(&b, "\"params\":{\"eta\":%lld,\"pack\":\"%s\",\"min_tail\":%lld,",
+	        : putf(&b,
+	               "\"params\":{\"eta\":%lld,\"pack\":\"%s\",\"min_tail\":%lld,"
+	               "\"max_trace_tokens\":%lld,\"max_segments\":%lld,",
 	               (long long)o->eta, o->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict",
-	               (long long)o->min_tail);
+	               (long long)o->min_tail, (long long)o->max_trace_tokens,
+	               (long long)o->max_segments);
 	rc = rc ? rc
 	        : putf(&b, "\"pick\":\"%s\",\"format\":\"%s\",", infty_seg_pick_name(o->in.pick),
 	               infty_seg_format_name(o->in.format));
@@ -574,7 +593,7 @@ static int fill_batch(struct run *R, struct slot *slots, size_t batch, size_t ba
 			*count = n;
 			return r;
 		}
-		if (len == 0)
+		if (infty_line_is_blank(line, len))
 			continue; /* a blank line is not a row */
 		struct slot *s = &slots[n];
 		if (!(s->line = infty_strndup(line, len))) {

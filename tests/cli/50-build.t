@@ -70,9 +70,9 @@ run infty-build -t none --max-tokens 10 "$F/summarized.jsonl"
 is_rc 2 "--max-tokens without a tokenizer is a usage error"
 
 run infty-build -t none -o /dev/full "$F/summarized.jsonl"
-is_rc 1 "a write failure exits 1"
+is_rc 3 "a write failure stops: exit 3"
 
 printf '{"id":"x"}\n' | zstd -q -c | head -c 12 >"$T/cut.zst"
 run infty-build -t none -o "$T/cut.out" "$T/cut.zst"
-is_rc 1 "a truncated .zst exits 1"
+is_rc 3 "a truncated .zst stops: exit 3"
 [ ! -e "$T/cut.out" ]; ok $? "and publishes no output"
