@@ -4,6 +4,7 @@
  * Options, reading and exit codes here; views and checks in inspect_*.c.
  */
 #include "inspect.h"
+#include "inspect_run.h"
 #include "inspect_show.h"
 
 #include "infty/alloc.h"
@@ -32,6 +33,8 @@ static const char usage_text[] =
     "  head [-n K] [FILE...]       the first K records (default 10), as they are\n"
     "  sample -n K [--seed S] [FILE...]   K records drawn uniformly (reservoir),\n"
     "                              in input order; the same S gives the same draw\n"
+    "  totals OUT [--train F --rejects F]   the run's totals as JSON, after checking\n"
+    "                              that every record is accounted for (exit 3 if not)\n"
     "  grep --id ID | --field PATH=VALUE | --field PATH~TEXT [FILE...]\n"
     "                              records whose id, or field (dotted path, e.g.\n"
     "                              source.uuid, meta.n), equals VALUE / contains TEXT\n"
@@ -43,10 +46,10 @@ static const char usage_text[] =
     "Exit status: 0 done; 1 a problem found (validate), nothing matched (show,\n"
     "grep) or a read error; 2 usage error.  See infty-inspect(1).\n";
 
-enum { O_HTML = 256, O_SEED, O_ID, O_FIELD, O_COLOR };
+enum { O_HTML = 256, O_SEED, O_ID, O_FIELD, O_COLOR, O_TRAIN, O_REJECTS };
 
 struct opts {
-	const char *html, *tokenizer, *id, *field;
+	const char *html, *tokenizer, *id, *field, *train, *rejects;
 	long long n;
 	unsigned long long seed;
 	int color;
@@ -437,6 +440,30 @@ static int cmd_validate(const struct opts *o, char **files, int nfiles)
 	return status || problems ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
 }
 
+/* ---- totals ----------------------------------------------------------- */
+
+static int cmd_totals(const struct opts *o, char **files, int nfiles)
+{
+	if (nfiles != 1)
+		infty_usage_error("totals: give the run directory OUT");
+	char train[4200], rejects[4200], detail[4608];
+	snprintf(train, sizeof train, "%s/train.jsonl.zst", files[0]);
+	snprintf(rejects, sizeof rejects, "%s/rejects.jsonl.zst", files[0]);
+	struct inspect_run_paths p = {
+	    .out = files[0],
+	    .train = o->train,
+	    .rejects = o->rejects,
+	    .train_name = train,
+	    .rejects_name = rejects,
+	};
+	int rc = inspect_run_totals(&p, stdout, detail, sizeof detail);
+	if (rc)
+		infty_die(INFTY_EXIT_STOPPED, "%s: %s", files[0], detail);
+	if (fflush(stdout) || ferror(stdout))
+		infty_die(INFTY_EXIT_STOPPED, "stdout: write failed");
+	return INFTY_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -446,6 +473,8 @@ int main(int argc, char **argv)
 	    {"id", required_argument, NULL, O_ID},
 	    {"field", required_argument, NULL, O_FIELD},
 	    {"color", required_argument, NULL, O_COLOR},
+	    {"train", required_argument, NULL, O_TRAIN},
+	    {"rejects", required_argument, NULL, O_REJECTS},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
@@ -489,6 +518,12 @@ int main(int argc, char **argv)
 		case O_FIELD:
 			o.field = optarg;
 			break;
+		case O_TRAIN:
+			o.train = optarg;
+			break;
+		case O_REJECTS:
+			o.rejects = optarg;
+			break;
 		case O_COLOR:
 			if (!strcmp(optarg, "always"))
 				o.color = 1;
@@ -520,6 +555,8 @@ int main(int argc, char **argv)
 		return cmd_stats(&o, files, nfiles);
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(&o, files, nfiles);
+	if (!strcmp(cmd, "totals"))
+		return cmd_totals(&o, files, nfiles);
 	if (!strcmp(cmd, "show")) {
 		if (nfiles < 1)
 			infty_usage_error("show: give the trace ID");
