@@ -687,8 +687,8 @@ static int each_number(const char *s, size_t len, enum side side, num_fn fn, voi
 			continue;
 		}
 		unsigned char prev = k ? (unsigned char)s[k - 1] : ' ';
-		int glued = isalpha(prev) || prev == '_' ||
-		            (prev == '{' && k >= 2 && s[k - 2] == '_') || prev >= 0x80;
+		int glued =
+		    isalpha(prev) || prev == '_' || (prev == '{' && k >= 2 && s[k - 2] == '_');
 		size_t start = k;
 		if (!read_num(s, len, &k, &p)) {
 			k++;
