@@ -844,6 +844,7 @@ static const char *const script_lang[SC_N] = {"latn", "ru", "el", "zh", "ja",
 struct lang_count {
 	long script[SC_N];
 	long stop[N_LANG];
+	long words; /* Latin words of two letters or more */
 };
 
 /*
@@ -987,6 +988,8 @@ static void lang_add(struct lang_count *lc, const struct wordmap *m, const char 
 		for (int x = 0; x < SC_N; x++)
 			if (letters >= 2 || x == SC_HAN || x == SC_KANA || x == SC_HANGUL)
 				lc->script[x] += sc[x];
+		if (letters >= 2 && sc[SC_LATIN] == (long)letters)
+			lc->words++;
 		if (k - a <= 12 && sc[SC_LATIN] == (long)letters) {
 			char w[16];
 			for (size_t i = a; i < k; i++)
@@ -1025,7 +1028,8 @@ static const char *lang_guess(const struct lang_count *lc, long min_letters)
 			g2 = g;
 		}
 	}
-	if (lc->stop[g1] < 3 || lc->stop[g1] < 2 * lc->stop[g2])
+	/* Prose has a function word in every few words; notes and code do not. */
+	if (lc->stop[g1] < 3 || lc->stop[g1] < 2 * lc->stop[g2] || lc->stop[g1] * 10 < lc->words)
 		return "und";
 	return lang_code[g1];
 }
@@ -1120,13 +1124,10 @@ void infty_sum_quality_index_free(struct sum_quality_index *ix)
 
 /* ---- the checks ------------------------------------------------------------ */
 
-static int has_ci(const char *s, size_t len, const char *w)
+/* w (lowercase) occurs in low, the summary lowercased once: memmem, not a scan per pattern. */
+static int has_ci(const char *low, size_t len, const char *w)
 {
-	size_t n = strlen(w);
-	for (size_t k = 0; k + n <= len; k++)
-		if (!strncasecmp(s + k, w, n))
-			return 1;
-	return 0;
+	return memmem(low, len, w, strlen(w)) != NULL;
 }
 
 static void set_flag(struct sum_quality_result *r, const struct sum_quality_config *c,
@@ -1171,8 +1172,8 @@ static int starts_ci(const char *p, const char *end, const char *w)
 	return (size_t)(end - p) >= n && !strncasecmp(p, w, n);
 }
 
-static void check_leak(const char *s, size_t len, const struct sum_quality_config *c,
-                       struct sum_quality_result *r)
+static void check_leak(const char *s, const char *low, size_t len,
+                       const struct sum_quality_config *c, struct sum_quality_result *r)
 {
 	static const char *const tags[] = {
 	    "<think>",       "</think>",      "<summary>",    "</summary>",
@@ -1180,7 +1181,7 @@ static void check_leak(const char *s, size_t len, const struct sum_quality_confi
 	    "<|endoftext|>", "<\xef\xbd\x9c", /* "<｜" DeepSeek */
 	};
 	for (size_t t = 0; t < sizeof tags / sizeof *tags; t++)
-		if (has_ci(s, len, tags[t])) {
+		if (has_ci(low, len, tags[t])) {
 			set_flag(r, c, SUM_Q_LEAK, "tag %s", tags[t]);
 			return;
 		}
@@ -1225,8 +1226,8 @@ static void check_leak(const char *s, size_t len, const struct sum_quality_confi
 		         first);
 }
 
-static void check_refusal(const char *s, size_t len, const struct sum_quality_config *c,
-                          struct sum_quality_result *r)
+static void check_refusal(const char *s, const char *low, size_t len,
+                          const struct sum_quality_config *c, struct sum_quality_result *r)
 {
 	static const char *const refusal[] = {
 	    "i'm sorry",        "i am sorry",      "i apologize",   "as an ai",
@@ -1254,7 +1255,7 @@ static void check_refusal(const char *s, size_t len, const struct sum_quality_co
 	static const char *const openers[] = {"here is", "here's",    "here are", "below is",
 	                                      "sure",    "certainly", "of course"};
 	for (size_t k = 0; k < sizeof refusal / sizeof *refusal; k++)
-		if (has_ci(s, len, refusal[k])) {
+		if (has_ci(low, len, refusal[k])) {
 			set_flag(r, c, SUM_Q_REFUSAL, "refusal (\"%s\")", refusal[k]);
 			return;
 		}
@@ -1269,7 +1270,7 @@ static void check_refusal(const char *s, size_t len, const struct sum_quality_co
 			return;
 		}
 	for (size_t k = 0; k < sizeof meta / sizeof *meta; k++)
-		if (has_ci(s, len, meta[k])) {
+		if (has_ci(low, len, meta[k])) {
 			set_flag(r, c, SUM_Q_REFUSAL, "meta-commentary (\"%s\")", meta[k]);
 			return;
 		}
@@ -1512,8 +1513,15 @@ int infty_sum_quality_check(struct sum_quality_index *ix, const struct sum_quali
 	r->source_tokens = ix->tokens;
 	r->ratio = ix->tokens > 0 ? (double)r->summary_tokens / (double)ix->tokens : 0;
 
-	check_leak(summary, len, c, r);
-	check_refusal(summary, len, c, r);
+	char *low = infty_malloc(len + 1);
+	if (!low)
+		return INFTY_ENOMEM;
+	for (size_t k = 0; k < len; k++)
+		low[k] = (char)tolower((unsigned char)summary[k]);
+	low[len] = '\0';
+	check_leak(summary, low, len, c, r);
+	check_refusal(summary, low, len, c, r);
+	infty_free(low);
 
 	if (r->summary_tokens < c->min_tokens)
 		set_flag(r, c, SUM_Q_SHORT, "%ld tokens < %ld", r->summary_tokens, c->min_tokens);
@@ -1544,11 +1552,25 @@ int infty_sum_quality_check(struct sum_quality_index *ix, const struct sum_quali
 	if (answer && *answer && (rc = check_answer(ix, c, summary, len, answer, r)))
 		return rc;
 
-	struct lang_count lc = {{0}, {0}};
+	struct lang_count lc = {{0}, {0}, 0};
 	lang_add(&lc, &ix->wmap, summary, len);
 	snprintf(r->lang_summary, sizeof r->lang_summary, "%s", lang_guess(&lc, c->lang_min));
 	snprintf(r->lang_trace, sizeof r->lang_trace, "%s", lang_guess(&ix->lang, c->lang_min));
-	if (strcmp(r->lang_summary, "und") && strcmp(r->lang_trace, "und") &&
+	/*
+	 * Two Latin-script languages differ only on clear evidence: five function
+	 * words of the summary's language and three times those of the trace's
+	 * (terse notes and code trip a looser rule: "do", "de", "is" are
+	 * everywhere).
+	 */
+	int gs = -1, gt = -1;
+	for (int k = 0; k < N_LANG; k++) {
+		if (!strcmp(r->lang_summary, lang_code[k]))
+			gs = k;
+		if (!strcmp(r->lang_trace, lang_code[k]))
+			gt = k;
+	}
+	int clear = gs < 0 || gt < 0 || (lc.stop[gs] >= 5 && lc.stop[gs] >= 3 * lc.stop[gt]);
+	if (clear && strcmp(r->lang_summary, "und") && strcmp(r->lang_trace, "und") &&
 	    strcmp(r->lang_summary, "latn") && strcmp(r->lang_trace, "latn") &&
 	    strcmp(r->lang_summary, r->lang_trace))
 		set_flag(r, c, SUM_Q_LANGUAGE, "%s, the trace is %s", r->lang_summary,
