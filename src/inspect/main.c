@@ -35,6 +35,10 @@ static const char usage_text[] =
     "                              in input order; the same S gives the same draw\n"
     "  totals OUT [--train F --rejects F]   the run's totals as JSON, after checking\n"
     "                              that every record is accounted for (exit 3 if not)\n"
+    "  report OUT -o PAGE.html [-n K] [--seed S]\n"
+    "                              one self-contained page on a run directory: settings,\n"
+    "                              totals, charts, K sampled traces (default 100) plus\n"
+    "                              every flagged one, rejects with reasons\n"
     "  grep --id ID | --field PATH=VALUE | --field PATH~TEXT [FILE...]\n"
     "                              records whose id, or field (dotted path, e.g.\n"
     "                              source.uuid, meta.n), equals VALUE / contains TEXT\n"
@@ -49,7 +53,7 @@ static const char usage_text[] =
 enum { O_HTML = 256, O_SEED, O_ID, O_FIELD, O_COLOR, O_TRAIN, O_REJECTS };
 
 struct opts {
-	const char *html, *tokenizer, *id, *field, *train, *rejects;
+	const char *html, *tokenizer, *id, *field, *output, *train, *rejects;
 	long long n;
 	unsigned long long seed;
 	int color;
@@ -346,7 +350,7 @@ static int cmd_stats(const struct opts *o, char **files, int nfiles)
 		FILE *f = fopen(tmp, "w");
 		if (!f)
 			infty_die(INFTY_EXIT_DATA, "%s: cannot write", o->html);
-		inspect_stats_html(&st, nfiles ? files[0] : "<stdin>", f);
+		inspect_stats_html(&st, files, nfiles, f);
 		if (ferror(f) | fclose(f) || rename(tmp, o->html)) {
 			remove(tmp);
 			infty_die(INFTY_EXIT_DATA, "%s: write failed", o->html);
@@ -356,6 +360,30 @@ static int cmd_stats(const struct opts *o, char **files, int nfiles)
 	if (fflush(stdout) || ferror(stdout))
 		infty_die(INFTY_EXIT_DATA, "stdout: write failed");
 	return status;
+}
+
+/* ---- report (inspect_report.c) --------------------------------------- */
+
+static int cmd_report(const struct opts *o, char **files, int nfiles)
+{
+	if (nfiles != 1 || !o->output)
+		infty_usage_error("report: give one run directory and -o PAGE.html");
+	struct inspect_report_opts ro = {o->n >= 0 ? o->n : INSPECT_REPORT_SAMPLE,
+	                                 INSPECT_REPORT_MAX_FLAGGED, INSPECT_REPORT_MAX_REJECTS,
+	                                 o->seed};
+	char tmp[4096], detail[512] = "";
+	snprintf(tmp, sizeof tmp, "%s.tmp%ld", o->output, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		infty_die(INFTY_EXIT_DATA, "%s: cannot write", o->output);
+	int rc = inspect_report(files[0], &ro, f, detail, sizeof detail);
+	if (ferror(f) | fclose(f) || rc || rename(tmp, o->output)) {
+		remove(tmp);
+		if (rc)
+			infty_die(INFTY_EXIT_DATA, "%s: %s", files[0], detail);
+		infty_die(INFTY_EXIT_DATA, "%s: write failed", o->output);
+	}
+	return INFTY_EXIT_OK;
 }
 
 /* ---- validate --------------------------------------------------------- */
@@ -475,13 +503,14 @@ int main(int argc, char **argv)
 	    {"color", required_argument, NULL, O_COLOR},
 	    {"train", required_argument, NULL, O_TRAIN},
 	    {"rejects", required_argument, NULL, O_REJECTS},
+	    {"output", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	infty_cli_init(argv[0]);
 	if (argc < 2) {
-		fputs("usage: infty-inspect show|stats|validate|head|sample|grep [OPTIONS] "
+		fputs("usage: infty-inspect show|stats|validate|head|sample|grep|report [OPTIONS] "
 		      "[FILE...]\n",
 		      stderr);
 		return INFTY_EXIT_USAGE;
@@ -498,13 +527,16 @@ int main(int argc, char **argv)
 	/* getopt on the arguments after the command word. */
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "n:t:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:o:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			o.n = infty_parse_ll("-n", optarg, 0, 100000000);
 			break;
 		case 't':
 			o.tokenizer = optarg;
+			break;
+		case 'o':
+			o.output = optarg;
 			break;
 		case O_HTML:
 			o.html = optarg;
@@ -557,10 +589,13 @@ int main(int argc, char **argv)
 		return cmd_validate(&o, files, nfiles);
 	if (!strcmp(cmd, "totals"))
 		return cmd_totals(&o, files, nfiles);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(&o, files, nfiles);
 	if (!strcmp(cmd, "show")) {
 		if (nfiles < 1)
 			infty_usage_error("show: give the trace ID");
 		return cmd_grep(&o, files + 1, nfiles - 1, 1, files[0]);
 	}
-	infty_usage_error("unknown command '%s' (show, stats, validate, head, sample, grep)", cmd);
+	infty_usage_error(
+	    "unknown command '%s' (show, stats, validate, head, sample, grep, report)", cmd);
 }
