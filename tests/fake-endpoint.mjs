@@ -182,6 +182,9 @@ const server = http.createServer((req, res) => {
 		if (stats.inflight > stats.max_inflight) stats.max_inflight = stats.inflight;
 		res.on('close', () => stats.inflight--);
 		const reply = () => {
+			// A client that went away (killed) gets no answer, so it is
+			// never counted as answered.
+			if (res.destroyed || req.socket.destroyed) return;
 			if (errorReply(res, scenario)) return;
 			const out = completion(body, hash, scenario);
 			if (out.choices.some((c) => c.finish_reason === 'stop')) answered.add(hash);
