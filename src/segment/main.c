@@ -24,11 +24,15 @@ static void usage(FILE *f)
 	      "  -s, --stats FILE         stats JSON (counts, rejects by reason, histograms)\n"
 	      "  -e, --eta N              token budget per segment (default 4096)\n"
 	      "  -p, --pack MODE          strict (default: every segment <= eta) or paper\n"
-	      "                           (the reference's overflow packing, exactly)\n"
+	      "                           (the reference's overflow chunking; which rows:\n"
+	      "                           --accept)\n"
 	      "      --min-tail N         strict: merge a last segment below N tokens back\n"
 	      "                           into the previous one when it fits (default 256)\n"
 	      "      --pick WHAT          OpenR1 rows: messages (default), first-correct,\n"
 	      "                           all-correct or all generations\n"
+	      "      --accept WHICH       infty (default: every shape, tags read leniently) or\n"
+	      "                           reference (exactly the rows the reference keeps;\n"
+	      "                           with --pack paper, totals compare one to one)\n"
 	      "  -f, --input-format FMT   auto (default, per row), openr1, messages,\n"
 	      "                           conversations, openthoughts, s1k, limo, reasoning,\n"
 	      "                           trace\n"
@@ -55,6 +59,7 @@ int main(int argc, char **argv)
 	    {"pack", required_argument, NULL, 'p'},
 	    {"min-tail", required_argument, NULL, 'T'},
 	    {"pick", required_argument, NULL, 'P'},
+	    {"accept", required_argument, NULL, 'A'},
 	    {"input-format", required_argument, NULL, 'f'},
 	    {"tokenizer", required_argument, NULL, 't'},
 	    {"shard", required_argument, NULL, 'S'},
@@ -108,6 +113,14 @@ int main(int argc, char **argv)
 			o.in.pick = (enum infty_seg_pick)p;
 			break;
 		}
+		case 'A': {
+			int a = infty_seg_accept_parse(optarg);
+			if (a < 0)
+				infty_usage_error("--accept: '%s' is not infty or reference",
+				                  optarg);
+			o.in.accept = (enum infty_seg_accept)a;
+			break;
+		}
 		case 'f': {
 			int f = infty_seg_format_parse(optarg);
 			if (f < 0)
@@ -141,6 +154,15 @@ int main(int argc, char **argv)
 	if (argc - optind > 1)
 		infty_usage_error("one input file at most (got %d)", argc - optind);
 	o.input = optind < argc ? argv[optind] : "-";
+	/* The reference reads the assistant turn of `messages`, nothing else. */
+	if (o.in.accept == INFTY_SEG_ACCEPT_REFERENCE && o.in.pick != INFTY_SEG_PICK_MESSAGES)
+		infty_usage_error("--accept reference reads `messages` only: it takes no --pick %s",
+		                  infty_seg_pick_name(o.in.pick));
+	if (o.in.accept == INFTY_SEG_ACCEPT_REFERENCE && o.in.format != INFTY_SEG_FMT_AUTO &&
+	    o.in.format != INFTY_SEG_FMT_OPENR1 && o.in.format != INFTY_SEG_FMT_MESSAGES)
+		infty_usage_error("--accept reference reads `messages` only: it takes no "
+		                  "--input-format %s",
+		                  infty_seg_format_name(o.in.format));
 	if (o.pack == INFTY_SEG_PACK_PAPER)
 		o.min_tail = 0; /* the reference keeps tiny tails; so does paper mode */
 

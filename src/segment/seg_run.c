@@ -388,6 +388,7 @@ static int write_stats(const struct infty_seg_run_opts *o, const struct infty_se
 	rc = rc ? rc
 	        : putf(&b, "\"pick\":\"%s\",\"format\":\"%s\",", infty_seg_pick_name(o->in.pick),
 	               infty_seg_format_name(o->in.format));
+	rc = rc ? rc : putf(&b, "\"accept\":\"%s\",", infty_seg_accept_name(o->in.accept));
 	rc = rc ? rc
 	        : putf(&b, "\"shard\":\"%u/%u\",\"tokenizer\":", o->shard_index,
 	               o->shard_count ? o->shard_count : 1);
