@@ -55,8 +55,8 @@ static void reference_keeps(void **state)
 	(void)state;
 	static const struct kept k[] = {
 	    {"<think>\nA.\n\nB.\n</think>\n\nC.", "A.\n\nB.", "\n\nC."},
-	    {"<think>\nA\n</think>\n\n", "A", "\n\n"},          /* whitespace conclusion */
-	    {"<think>\n \n</think>C", " ", "C"},                /* whitespace reasoning */
+	    {"<think>\nA\n</think>\n\n", "A", "\n\n"},               /* whitespace conclusion */
+	    {"<think>\n \n</think>C", " ", "C"},                     /* whitespace reasoning */
 	    {"<think>\nA\n</think>B\n</think>", "A", "B\n</think>"}, /* last with text after */
 	    {"<think>\nA\n</think>B\n</think>C", "A\n</think>B", "C"},
 	    {"<think>\n\n\nA\n</think>C", "\n\nA", "C"},       /* empty first paragraph */
@@ -149,8 +149,9 @@ static void reference_shape(void **state)
 	json_object_put(r);
 
 	/* A question that is not a string cannot make a trace. */
-	r = json_tokener_parse("{\"messages\":[{\"role\":\"user\",\"content\":null},"
-	                       "{\"role\":\"assistant\",\"content\":\"<think>\\nA\\n</think>C\"}]}");
+	r = json_tokener_parse(
+	    "{\"messages\":[{\"role\":\"user\",\"content\":null},"
+	    "{\"role\":\"assistant\",\"content\":\"<think>\\nA\\n</think>C\"}]}");
 	assert_int_equal(one(r, INFTY_SEG_ACCEPT_REFERENCE, &it), INFTY_SEG_R_MISSING_FIELD);
 	json_object_put(r);
 	infty_seg_items_release(&it);
