@@ -4,7 +4,7 @@
 # --max-tokens, stats, usage.
 . "$(dirname "$0")/lib.sh"
 F=$FIXTURES/build
-plan 40
+plan 45
 
 run infty-build --help
 is_rc 0 "--help exits 0"
@@ -106,3 +106,17 @@ printf '{"id":"x"}\n' | zstd -q -c | head -c 12 >"$T/cut.zst"
 run infty-build -t none -o "$T/cut.out" "$T/cut.zst"
 is_rc 1 "a truncated .zst exits 1"
 [ ! -e "$T/cut.out" ]; ok $? "and publishes no output"
+
+# infty-inspect knows the trl formats: their kinds, the templates' shape and,
+# with meta, the sequence of a trace's instances.
+for f in trl trl-chat; do
+	infty-build -q -t none --meta -f $f -o "$T/v-$f.jsonl" "$F/summarized.jsonl" 2>/dev/null
+	run infty-inspect validate "$T/v-$f.jsonl"
+	is "$RC:$(printf '%s' "$OUT" | grep -o '6 records, 0 problems')" "0:6 records, 0 problems" "$f instances validate"
+done
+sed '2s/"role":"assistant"/"role":"user"/' "$T/v-trl-chat.jsonl" >"$T/bad-chat.jsonl"
+run infty-inspect validate "$T/bad-chat.jsonl"
+like "$RC:$ERR" "^1:.*bad-chat.jsonl:2: missing target text" "a trl-chat completion that is not the assistant's is caught"
+run infty-inspect show t2 "$T/v-trl-chat.jsonl"
+like "$OUT" "== t2 \(trl-chat\)" "show names the kind"
+like "$OUT" "--- assistant \(trained\)" "and marks the trained turn"
