@@ -43,8 +43,8 @@
 #include <unistd.h>
 
 /* The LLaMA-Factory dataset name and the source whose license we know. */
-#define LF_NAME       "inftythink"
-#define OPENR1        "open-r1/OpenR1-Math-220k"
+#define LF_NAME        "inftythink"
+#define OPENR1         "open-r1/OpenR1-Math-220k"
 #define OPENR1_LICENSE "apache-2.0"
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -128,11 +128,13 @@ static const char *get_s(struct json_object *o, const char *k)
 
 /* ---- counts by key, in first-seen order ------------------------------------ */
 
+struct tally_entry {
+	char *key; /* owned */
+	uint64_t n;
+};
+
 struct tally {
-	struct tally_entry {
-		char *key;
-		uint64_t n;
-	} *v;
+	struct tally_entry *v;
 	size_t len, cap;
 };
 
@@ -518,7 +520,8 @@ static int read_shard_stats(struct run *r)
 		rc = rc ? rc : tally_add_object(&r->by_n, get(s, "traces_by_n"));
 		dist_add(&r->ptok, get(s, "prompt_tokens"));
 		dist_add(&r->ttok, get(s, "target_tokens"));
-		if (!r->format && get_s(s, "format") && !(r->format = infty_strdup(get_s(s, "format"))))
+		if (!r->format && get_s(s, "format") &&
+		    !(r->format = infty_strdup(get_s(s, "format"))))
 			rc = INFTY_ENOMEM;
 		json_object_put(s);
 		if (rc)
@@ -575,8 +578,8 @@ static int read_summaries(struct run *r)
 					struct json_object *s = get(rec, "summaries");
 					if (s && json_object_is_type(s, json_type_array) &&
 					    json_object_array_length(s) > 0) {
-						r->summary =
-						    json_object_get(json_object_array_get_idx(s, 0));
+						r->summary = json_object_get(
+						    json_object_array_get_idx(s, 0));
 						stop = 1;
 					}
 				}
@@ -599,9 +602,9 @@ static const char *const *format_columns(const char *format)
 	static const char *const paper[] = {"input", "target", NULL};
 	static const char *const trl[] = {"prompt", "completion", NULL};
 	static const char *const messages[] = {"messages", NULL};
-	static const char *const hf[] = {
-	    "uuid",    "reasoning_index", "question", "history", "reasoning_process",
-	    "summary", "conclusion",      "messages", NULL};
+	static const char *const hf[] = {"uuid",       "reasoning_index",   "question",
+	                                 "history",    "reasoning_process", "summary",
+	                                 "conclusion", "messages",          NULL};
 	if (!format)
 		return NULL;
 	if (!strcmp(format, "paper"))
@@ -749,14 +752,14 @@ struct card {
 
 static const char *size_category(uint64_t n)
 {
-	return n < 1000           ? "n<1K"
-	       : n < 10000        ? "1K<n<10K"
-	       : n < 100000       ? "10K<n<100K"
-	       : n < 1000000      ? "100K<n<1M"
-	       : n < 10000000     ? "1M<n<10M"
-	       : n < 100000000    ? "10M<n<100M"
-	       : n < 1000000000   ? "100M<n<1B"
-	                          : "n>1B";
+	return n < 1000         ? "n<1K"
+	       : n < 10000      ? "1K<n<10K"
+	       : n < 100000     ? "10K<n<100K"
+	       : n < 1000000    ? "100K<n<1M"
+	       : n < 10000000   ? "1M<n<10M"
+	       : n < 100000000  ? "10M<n<100M"
+	       : n < 1000000000 ? "100M<n<1B"
+	                        : "n>1B";
 }
 
 /* A params line with directories dropped (a card is published). */
@@ -821,7 +824,8 @@ static void put_rejects(FILE *o, const char *stage, const struct tally *t, int *
 		if (!*any)
 			fputs("| stage | reason | records |\n| --- | --- | ---: |\n", o);
 		*any = 1;
-		fprintf(o, "| %s | `%s` | %llu |\n", stage, t->v[i].key, (unsigned long long)t->v[i].n);
+		fprintf(o, "| %s | `%s` | %llu |\n", stage, t->v[i].key,
+		        (unsigned long long)t->v[i].n);
 	}
 }
 
@@ -892,11 +896,12 @@ static void card_body(FILE *o, struct run *r, const struct card *c)
 	      o);
 	uint64_t bound = r->ptok.count ? (uint64_t)(r->ptok.max + r->ttok.max) : 0;
 	if (!strcmp(fmt, "trl") || !strcmp(fmt, "trl-chat"))
-		fprintf(o,
-		        "TRL: `SFTTrainer(train_dataset=ds, args=SFTConfig(completion_only_loss=True, "
-		        "max_length=...))` trains on the completion only (%s). ",
-		        strcmp(fmt, "trl") ? "with any chat template, Qwen's stock ones included"
-		                           : "the paper's raw text, for base models");
+		fprintf(
+		    o,
+		    "TRL: `SFTTrainer(train_dataset=ds, args=SFTConfig(completion_only_loss=True, "
+		    "max_length=...))` trains on the completion only (%s). ",
+		    strcmp(fmt, "trl") ? "with any chat template, Qwen's stock ones included"
+		                       : "the paper's raw text, for base models");
 	else if (!strcmp(fmt, "messages") || !strcmp(fmt, "hf"))
 		fputs("LLaMA-Factory: `dataset_dir: <this directory>`, `dataset: " LF_NAME "`, "
 		      "`train_on_prompt: false` (the default) trains on the assistant turn only; "
@@ -907,11 +912,12 @@ static void card_body(FILE *o, struct run *r, const struct card *c)
 		      "the same strings under TRL's names). ",
 		      o);
 	if (bound)
-		fprintf(o,
-		        "The longest prompt has %lld tokens and the longest target %lld: set the "
-		        "trainer's length limit (TRL `max_length`, LLaMA-Factory `cutoff_len`) to at "
-		        "least %llu plus the chat template's tokens, or instances are cut.\n\n",
-		        (long long)r->ptok.max, (long long)r->ttok.max, (unsigned long long)bound);
+		fprintf(
+		    o,
+		    "The longest prompt has %lld tokens and the longest target %lld: set the "
+		    "trainer's length limit (TRL `max_length`, LLaMA-Factory `cutoff_len`) to at "
+		    "least %llu plus the chat template's tokens, or instances are cut.\n\n",
+		    (long long)r->ptok.max, (long long)r->ttok.max, (unsigned long long)bound);
 	else
 		fputs("Set the trainer's length limit high enough: instances hold up to eta "
 		      "reasoning tokens plus the question and a summary.\n\n",
@@ -942,8 +948,9 @@ static void card_body(FILE *o, struct run *r, const struct card *c)
 		fprintf(o, "%s %s %llu", i ? "," : "", r->formats.v[i].key,
 		        (unsigned long long)r->formats.v[i].n);
 	fputs(r->formats.len ? ".\n" : " none.\n", o);
-	fprintf(o, "* Segmentation: eta %lld tokens, `%s` packing (min_tail %lld), pick `%s`, "
-	           "accept `%s`; %llu segments, %llu hard cuts, %llu line cuts.\n",
+	fprintf(o,
+	        "* Segmentation: eta %lld tokens, `%s` packing (min_tail %lld), pick `%s`, "
+	        "accept `%s`; %llu segments, %llu hard cuts, %llu line cuts.\n",
 	        (long long)get_u(r->seg_params, "eta"),
 	        get_s(r->seg_params, "pack") ? get_s(r->seg_params, "pack") : "?",
 	        (long long)get_u(r->seg_params, "min_tail"),
@@ -992,10 +999,13 @@ static void card_body(FILE *o, struct run *r, const struct card *c)
 	/* Sorted in place: r is ours and the order of this tally matters nowhere else. */
 	qsort(r->by_n.v, r->by_n.len, sizeof *r->by_n.v, cmp_num_key);
 	for (size_t i = 0; i < r->by_n.len; i++)
-		fprintf(o, "| %s | %llu | %llu |\n", r->by_n.v[i].key, (unsigned long long)r->by_n.v[i].n,
-		        (unsigned long long)(r->by_n.v[i].n * strtoull(r->by_n.v[i].key, NULL, 10)));
-	fprintf(o, "\nTokens per segment (%llu segments of the %llu segmented traces; reasoning "
-	           "tokens %llu):\n\n| tokens | segments |\n| --- | ---: |\n",
+		fprintf(
+		    o, "| %s | %llu | %llu |\n", r->by_n.v[i].key,
+		    (unsigned long long)r->by_n.v[i].n,
+		    (unsigned long long)(r->by_n.v[i].n * strtoull(r->by_n.v[i].key, NULL, 10)));
+	fprintf(o,
+	        "\nTokens per segment (%llu segments of the %llu segmented traces; reasoning "
+	        "tokens %llu):\n\n| tokens | segments |\n| --- | ---: |\n",
 	        (unsigned long long)r->segments, (unsigned long long)r->traces,
 	        (unsigned long long)r->reasoning_tokens);
 	for (size_t i = 0; i < r->tok.n; i++)
@@ -1030,9 +1040,9 @@ static void card_body(FILE *o, struct run *r, const struct card *c)
 		if (json_object_deep_copy(r->totals, &t, NULL) == 0 && t) {
 			strip_dirs(t);
 			fprintf(o, "\n## Run totals (`stats.json`)\n\n```json\n%s\n```\n",
-			        json_object_to_json_string_ext(t, JSON_C_TO_STRING_PRETTY |
-			                                              JSON_C_TO_STRING_SPACED |
-			                                              JSON_C_TO_STRING_NOSLASHESCAPE));
+			        json_object_to_json_string_ext(
+			            t, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+			                   JSON_C_TO_STRING_NOSLASHESCAPE));
 			json_object_put(t);
 		}
 	}
@@ -1069,8 +1079,8 @@ static int valid_name(const char *s, const char *extra)
 	if (!*s)
 		return 0;
 	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-		      strchr(extra, *p)))
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		      (*p >= '0' && *p <= '9') || strchr(extra, *p)))
 			return 0;
 	return 1;
 }
@@ -1098,8 +1108,10 @@ static void usage(FILE *f)
 int inspect_dataset_main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-	    {"source", required_argument, NULL, 's'}, {"license", required_argument, NULL, 'l'},
-	    {"repo", required_argument, NULL, 'r'},   {"help", no_argument, NULL, 'h'},
+	    {"source", required_argument, NULL, 's'},
+	    {"license", required_argument, NULL, 'l'},
+	    {"repo", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct card c = {0};
@@ -1124,7 +1136,8 @@ int inspect_dataset_main(int argc, char **argv)
 			break;
 		case 'h':
 			usage(stdout);
-			return fflush(stdout) || ferror(stdout) ? INFTY_EXIT_STOPPED : INFTY_EXIT_OK;
+			return fflush(stdout) || ferror(stdout) ? INFTY_EXIT_STOPPED
+			                                        : INFTY_EXIT_OK;
 		default:
 			fputs(usage_line, stderr);
 			return INFTY_EXIT_USAGE;
