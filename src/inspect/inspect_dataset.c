@@ -67,6 +67,13 @@ static char *strf(const char *fmt, ...)
 	return s;
 }
 
+/* Out of memory ends the command, like strf. */
+static void need(int rc)
+{
+	if (rc)
+		infty_die(INFTY_EXIT_STOPPED, "out of memory");
+}
+
 /* The whole file, NUL-terminated (caller frees); NULL with errno set. */
 static char *read_file(const char *path, size_t *len)
 {
@@ -412,9 +419,9 @@ struct run {
 	struct json_object *runjson, *totals; /* run.json, stats.json (may be NULL) */
 	char *params[4];                      /* segment, summarize, build, shard */
 	/* segment */
-	uint64_t rows, items, traces, seg_rejected, segments, hard, lines, reasoning_tokens;
+	uint64_t rows, traces, seg_rejected, segments, hard, lines, reasoning_tokens;
 	struct tally seg_rejects, formats;
-	struct hist tok, nseg;
+	struct hist tok;
 	int64_t bucket;
 	struct json_object *seg_params; /* the first shard's stats params */
 	/* summarize */
@@ -445,7 +452,6 @@ static void run_release(struct run *r)
 	tally_release(&r->b_rejects_by);
 	tally_release(&r->by_n);
 	infty_free(r->tok.v);
-	infty_free(r->nseg.v);
 	infty_free(r->format);
 	feat_free(r->schema);
 }
@@ -480,17 +486,15 @@ static int read_shard_stats(struct run *r)
 		if (!s)
 			return INFTY_EXIT_USAGE;
 		r->rows += get_u(s, "rows");
-		r->items += get_u(s, "items");
 		r->traces += get_u(s, "traces");
 		r->seg_rejected += get_u(s, "rejected");
 		r->segments += get_u(s, "segments");
 		r->hard += get_u(s, "hard_cuts");
 		r->lines += get_u(s, "line_cuts");
 		r->reasoning_tokens += get_u(s, "reasoning_tokens");
-		int rc = tally_add_object(&r->seg_rejects, get(s, "rejects"));
-		rc = rc ? rc : tally_add_object(&r->formats, get(s, "traces_by_format"));
-		rc = rc ? rc : hist_add_array(&r->tok, get(get(s, "tokens_per_segment"), "counts"));
-		rc = rc ? rc : hist_add_array(&r->nseg, get(s, "segments_per_trace"));
+		need(tally_add_object(&r->seg_rejects, get(s, "rejects")));
+		need(tally_add_object(&r->formats, get(s, "traces_by_format")));
+		need(hist_add_array(&r->tok, get(get(s, "tokens_per_segment"), "counts")));
 		r->bucket = (int64_t)get_u(get(s, "tokens_per_segment"), "bucket");
 		if (!r->seg_params)
 			r->seg_params = json_object_get(get(s, "params"));
@@ -516,16 +520,13 @@ static int read_shard_stats(struct run *r)
 		r->b_traces += get_u(s, "traces_out");
 		r->b_inst += get_u(s, "instances_out");
 		r->b_rejects += get_u(s, "rejects");
-		rc = rc ? rc : tally_add_object(&r->b_rejects_by, get(s, "rejects_by_reason"));
-		rc = rc ? rc : tally_add_object(&r->by_n, get(s, "traces_by_n"));
+		need(tally_add_object(&r->b_rejects_by, get(s, "rejects_by_reason")));
+		need(tally_add_object(&r->by_n, get(s, "traces_by_n")));
 		dist_add(&r->ptok, get(s, "prompt_tokens"));
 		dist_add(&r->ttok, get(s, "target_tokens"));
-		if (!r->format && get_s(s, "format") &&
-		    !(r->format = infty_strdup(get_s(s, "format"))))
-			rc = INFTY_ENOMEM;
+		if (!r->format && get_s(s, "format"))
+			need(!(r->format = infty_strdup(get_s(s, "format"))));
 		json_object_put(s);
-		if (rc)
-			return INFTY_EXIT_STOPPED;
 	}
 	return 0;
 }
@@ -565,15 +566,14 @@ static int read_summaries(struct run *r)
 					return INFTY_EXIT_STOPPED;
 				}
 				if (rc < 0) {
-					if (pass && tally_add(&r->sum_rejects, "unreadable", 1))
-						rc = INFTY_ENOMEM;
+					if (pass)
+						need(tally_add(&r->sum_rejects, "unreadable", 1));
 					continue;
 				}
 				int stop = 0;
 				if (pass) {
 					const char *why = get_s(rec, "reason");
-					if (tally_add(&r->sum_rejects, why ? why : "?", 1))
-						stop = 1;
+					need(tally_add(&r->sum_rejects, why ? why : "?", 1));
 				} else {
 					struct json_object *s = get(rec, "summaries");
 					if (s && json_object_is_type(s, json_type_array) &&
