@@ -2,8 +2,8 @@
 #
 #   make convert IN=rows.jsonl[.zst] OUT=runs/x SHARDS=8 ETA=4096 \
 #        [ENDPOINT='http://h1:8000/v1 http://h2:8000/v1' MODEL=Qwen/Qwen3-4B-Instruct-2507] \
-#        [FORMAT=paper|messages|hf] [MAX_TOKENS=16384] [TOKENIZER=tokenizer.json] \
-#        [SEGMENT_OPTS=…] [SUMMARIZE_OPTS=…] [BUILD_OPTS=…] [ALLOW_FAILED=1]  [-j4]
+#        [FORMAT=paper|messages|hf|trl|trl-chat] [MAX_TOKENS=16384] [TOKENIZER=tokenizer.json] \
+#        [SEGMENT_OPTS=…] [SUMMARIZE_OPTS=…] [BUILD_OPTS=…] [DATASET_OPTS=…] [ALLOW_FAILED=1]  [-j4]
 #
 # runs shard -> segment -> summarize -> build -> merge.  Without ENDPOINT the
 # summaries come from the embedded extractive backend (offline).  -jN runs
@@ -36,6 +36,8 @@
 #                                      defaults: `make convert OUT=…` relaunches as is
 #   OUT/train.jsonl.zst, OUT/rejects.jsonl.zst, OUT/stats.json   the merged result,
 #                                      published only when every record is accounted for
+#   OUT/dataset/                       the training file, its dataset card, LLaMA-Factory's
+#                                      dataset_info.json (infty-inspect dataset; DATASET_OPTS)
 #
 # For other executors (Slurm arrays, GNU parallel):
 #   make prepare OUT=… IN=… SHARDS=N [ETA=… ENDPOINT=… MODEL=… FORMAT=…]
@@ -73,6 +75,7 @@ PIPE = OUT='$(OUT)' IN='$(IN)' SHARDS='$(SHARDS)' ETA='$(ETA)' FORMAT='$(FORMAT)
        MAX_TOKENS='$(MAX_TOKENS)' ENDPOINT='$(ENDPOINT)' MODEL='$(MODEL)' \
        TOKENIZER='$(TOKENIZER_FILE)' SEGMENT_OPTS='$(SEGMENT_OPTS)' \
        SUMMARIZE_OPTS='$(SUMMARIZE_OPTS)' BUILD_OPTS='$(BUILD_OPTS)' PROMPT_DIR='$(PROMPT_DIR)' \
+       DATASET_OPTS='$(DATASET_OPTS)' \
        INFTY_BIN='$(INFTY_BIN)' FORCE='$(FORCE)' ALLOW_FAILED='$(ALLOW_FAILED)' $(PIPELINE)
 
 # TOKENIZER is also the top Makefile's name for the default tokenizer's
@@ -89,7 +92,7 @@ endif
 endif
 ifneq ($(filter convert prepare,$(MAKECMDGOALS)),)
 ifeq ($(IN),)
-$(error IN is not set: e.g. make convert IN=data/sample.jsonl OUT=runs/x)
+$(error IN is not set: e.g. make convert IN=data/openr1_math_messages_sample.jsonl OUT=runs/x)
 endif
 endif
 

@@ -30,7 +30,8 @@ static void usage(FILE *f)
 	      ".jsonl or .jsonl.zst).  A trace of n segments gives exactly n instances, or\n"
 	      "none: a trace missing a summary is rejected whole.\n"
 	      "\n"
-	      "  -f, --format FMT      paper (default), messages or hf\n"
+	      "  -f, --format FMT      paper (default), messages, hf, trl (prompt/completion\n"
+	      "                        strings) or trl-chat (prompt/completion message lists)\n"
 	      "  -o, --output FILE     instances (default stdout; .zst compresses)\n"
 	      "  -r, --rejects FILE    reject records (stage, file, line, reason, raw)\n"
 	      "  -s, --stats FILE      stats JSON (counts, rejects by reason, token\n"
@@ -39,7 +40,9 @@ static void usage(FILE *f)
 	      "                        (default: $INFTY_TOKENIZER, then the fetched Qwen3 one)\n"
 	      "  -m, --max-tokens N    reject a trace when one instance's prompt plus\n"
 	      "                        target exceeds N tokens\n"
-	      "      --no-meta         leave out the \"meta\" object (id, iteration, n, tokens)\n"
+	      "      --meta            add a \"meta\" object (id, iteration, n, tokens) to every\n"
+	      "                        instance (default for paper and messages)\n"
+	      "      --no-meta         leave it out (default for hf, trl and trl-chat)\n"
 	      "  -q, --quiet           no progress line\n"
 	      "  -h, --help            this help\n"
 	      "  -V, --version         print the version\n"
@@ -228,6 +231,7 @@ int main(int argc, char **argv)
 	    {"stats", required_argument, NULL, 's'},
 	    {"tokenizer", required_argument, NULL, 't'},
 	    {"max-tokens", required_argument, NULL, 'm'},
+	    {"meta", no_argument, NULL, 'E'},
 	    {"no-meta", no_argument, NULL, 'M'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -237,14 +241,14 @@ int main(int argc, char **argv)
 	const char *output = "-", *rejects = NULL, *stats = NULL, *tokpath = NULL;
 	static struct run r; /* static: abandon_outputs() runs after main returns */
 	r.opts.format = INFTY_BUILD_PAPER;
-	r.opts.meta = 1;
+	r.opts.meta = -1; /* the format's default unless --meta / --no-meta */
 	infty_cli_init(argv[0]);
 	int c;
 	while ((c = getopt_long(argc, argv, "f:o:r:s:t:m:qhV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			if (infty_build_format_parse(optarg, &r.opts.format))
-				infty_usage_error("--format: '%s' is not paper, messages or hf",
+				infty_usage_error("--format: '%s' is not " INFTY_BUILD_FORMAT_NAMES,
 				                  optarg);
 			break;
 		case 'o':
@@ -261,6 +265,9 @@ int main(int argc, char **argv)
 			break;
 		case 'm':
 			r.opts.max_tokens = infty_parse_ll("--max-tokens", optarg, 1, 1LL << 40);
+			break;
+		case 'E':
+			r.opts.meta = 1;
 			break;
 		case 'M':
 			r.opts.meta = 0;
@@ -280,6 +287,9 @@ int main(int argc, char **argv)
 			return INFTY_EXIT_USAGE;
 		}
 	}
+
+	if (r.opts.meta < 0)
+		r.opts.meta = infty_build_format_meta_default(r.opts.format);
 
 	struct infty_tokenizer *tok = NULL;
 	struct counter counter = {0};

@@ -24,6 +24,8 @@ enum inspect_kind {
 	INSPECT_PAPER,      /* infty-build --format paper */
 	INSPECT_MESSAGES,   /* infty-build --format messages */
 	INSPECT_HF,         /* infty-build --format hf */
+	INSPECT_TRL,        /* infty-build --format trl */
+	INSPECT_TRL_CHAT,   /* infty-build --format trl-chat */
 	INSPECT_REJECT,     /* a reject / dead-letter record of any stage */
 };
 

@@ -148,7 +148,8 @@ int inspect_stats_add(struct inspect_stats *st, struct json_object *rec)
 				rc = add_summary_quality(st, sum, &flagged);
 		}
 		st->flagged_traces += flagged;
-	} else if (k == INSPECT_PAPER || k == INSPECT_MESSAGES || k == INSPECT_HF) {
+	} else if (k == INSPECT_PAPER || k == INSPECT_MESSAGES || k == INSPECT_HF ||
+	           k == INSPECT_TRL || k == INSPECT_TRL_CHAT) {
 		struct json_object *meta = get(rec, "meta"), *t;
 		if (meta && (t = get(meta, "prompt_tokens")))
 			rc = push(&st->s[SER_PROMPT_TOKENS], (double)json_object_get_int64(t));

@@ -5,6 +5,7 @@
  */
 #include "inspect.h"
 #include "inspect_run.h"
+#include "inspect_dataset.h"
 #include "inspect_show.h"
 
 #include "infty/alloc.h"
@@ -42,6 +43,9 @@ static const char usage_text[] =
     "  grep --id ID | --field PATH=VALUE | --field PATH~TEXT [FILE...]\n"
     "                              records whose id, or field (dotted path, e.g.\n"
     "                              source.uuid, meta.n), equals VALUE / contains TEXT\n"
+    "  dataset [--source N] [--license L] [--repo R] OUT\n"
+    "                              write OUT/dataset/ from a finished run: the training\n"
+    "                              file, a dataset card, LLaMA-Factory's dataset_info\n"
     "\n"
     "      --color WHEN            auto (default: on a terminal), always, never\n"
     "  -h, --help                  this help\n"
@@ -522,6 +526,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version"))
 		infty_print_version();
+	if (!strcmp(cmd, "dataset")) /* its own options */
+		return inspect_dataset_main(argc - 1, argv + 1);
 	struct opts o = {.n = -1, .color = isatty(STDOUT_FILENO)};
 	int c;
 	/* getopt on the arguments after the command word. */

@@ -26,7 +26,8 @@ static void usage(FILE *f)
 	      "  -s, --stats FILE         stats JSON (counts, rejects by reason, histograms)\n"
 	      "  -e, --eta N              token budget per segment (default 4096)\n"
 	      "  -p, --pack MODE          strict (default: every segment <= eta) or paper\n"
-	      "                           (the reference's overflow packing, exactly)\n"
+	      "                           (the reference's overflow chunking; which rows:\n"
+	      "                           --accept)\n"
 	      "      --min-tail N         strict: merge a last segment below N tokens back\n"
 	      "                           into the previous one when it fits (default 256)\n"
 	      "      --max-trace-tokens N reject a trace whose reasoning has more tokens\n"
@@ -35,6 +36,9 @@ static void usage(FILE *f)
 	      "                           (default 256; 0 = no limit)\n"
 	      "      --pick WHAT          OpenR1 rows: messages (default), first-correct,\n"
 	      "                           all-correct or all generations\n"
+	      "      --accept WHICH       infty (default: every shape, tags read leniently) or\n"
+	      "                           reference (exactly the rows the reference keeps;\n"
+	      "                           with --pack paper, totals compare one to one)\n"
 	      "  -f, --input-format FMT   auto (default, per row), openr1, messages,\n"
 	      "                           conversations, openthoughts, s1k, limo, reasoning,\n"
 	      "                           trace\n"
@@ -64,6 +68,7 @@ int main(int argc, char **argv)
 	    {"max-trace-tokens", required_argument, NULL, 'X'},
 	    {"max-segments", required_argument, NULL, 'N'},
 	    {"pick", required_argument, NULL, 'P'},
+	    {"accept", required_argument, NULL, 'A'},
 	    {"input-format", required_argument, NULL, 'f'},
 	    {"tokenizer", required_argument, NULL, 't'},
 	    {"shard", required_argument, NULL, 'S'},
@@ -126,6 +131,14 @@ int main(int argc, char **argv)
 			o.in.pick = (enum infty_seg_pick)p;
 			break;
 		}
+		case 'A': {
+			int a = infty_seg_accept_parse(optarg);
+			if (a < 0)
+				infty_usage_error("--accept: '%s' is not infty or reference",
+				                  optarg);
+			o.in.accept = (enum infty_seg_accept)a;
+			break;
+		}
 		case 'f': {
 			int f = infty_seg_format_parse(optarg);
 			if (f < 0)
@@ -163,6 +176,15 @@ int main(int argc, char **argv)
 	if (strcmp(o.input, "-") != 0 && (stat(o.input, &st) != 0 || S_ISDIR(st.st_mode)))
 		infty_die(INFTY_EXIT_USAGE, "%s: %s", o.input,
 		          S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+	/* The reference reads the assistant turn of `messages`, nothing else. */
+	if (o.in.accept == INFTY_SEG_ACCEPT_REFERENCE && o.in.pick != INFTY_SEG_PICK_MESSAGES)
+		infty_usage_error("--accept reference reads `messages` only: it takes no --pick %s",
+		                  infty_seg_pick_name(o.in.pick));
+	if (o.in.accept == INFTY_SEG_ACCEPT_REFERENCE && o.in.format != INFTY_SEG_FMT_AUTO &&
+	    o.in.format != INFTY_SEG_FMT_OPENR1 && o.in.format != INFTY_SEG_FMT_MESSAGES)
+		infty_usage_error("--accept reference reads `messages` only: it takes no "
+		                  "--input-format %s",
+		                  infty_seg_format_name(o.in.format));
 	if (o.pack == INFTY_SEG_PACK_PAPER)
 		o.min_tail = 0; /* the reference keeps tiny tails; so does paper mode */
 

@@ -37,8 +37,9 @@ struct result {
 	int64_t *tok;        /* trace: tokens per segment, owned */
 	size_t nseg;
 	uint64_t hard, lines;
-	uint64_t content_hash; /* trace: for ids repeated within the run */
-	char *msg;             /* reject: "reason: detail" for the log, owned */
+	uint64_t content_hash;        /* trace: for ids repeated within the run */
+	char *msg;                    /* reject: "reason: detail" for the log, owned */
+	enum infty_seg_format format; /* trace: the row's shape */
 };
 
 struct slot {
@@ -198,6 +199,7 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 	if (!r)
 		return INFTY_ENOMEM;
 	r->kind = KIND_TRACE;
+	r->format = it->format;
 	if (!(r->id = infty_strdup(it->id)) || !(r->tok = infty_malloc(sp->n * sizeof *r->tok)))
 		return INFTY_ENOMEM;
 	r->nseg = sp->n;
@@ -384,6 +386,16 @@ static int write_stats(const struct infty_seg_run_opts *o, const struct infty_se
 		          (unsigned long long)t->rejects_by_reason[r]);
 		first = 0;
 	}
+	/* What the rows were (so a dataset card can say where they came from). */
+	rc = rc ? rc : put(&b, "},\"traces_by_format\":{");
+	first = 1;
+	for (int f = 0; !rc && f < INFTY_SEG_FMT_COUNT_; f++) {
+		if (!t->traces_by_format[f])
+			continue;
+		rc = putf(&b, "%s\"%s\":%llu", first ? "" : ",", infty_seg_format_name(f),
+		          (unsigned long long)t->traces_by_format[f]);
+		first = 0;
+	}
 	rc = rc ? rc
 	        : putf(&b, "},\"segments\":%llu,\"instances\":%llu,\"hard_cuts\":%llu,",
 	               (unsigned long long)t->segments, (unsigned long long)t->segments,
@@ -407,6 +419,7 @@ static int write_stats(const struct infty_seg_run_opts *o, const struct infty_se
 	rc = rc ? rc
 	        : putf(&b, "\"pick\":\"%s\",\"format\":\"%s\",", infty_seg_pick_name(o->in.pick),
 	               infty_seg_format_name(o->in.format));
+	rc = rc ? rc : putf(&b, "\"accept\":\"%s\",", infty_seg_accept_name(o->in.accept));
 	rc = rc ? rc
 	        : putf(&b, "\"shard\":\"%u/%u\",\"tokenizer\":", o->shard_index,
 	               o->shard_count ? o->shard_count : 1);
@@ -531,6 +544,7 @@ static int write_slot(struct run *R, const struct infty_seg_run_opts *o, struct 
 			return rc;
 		}
 		t->traces++;
+		t->traces_by_format[r->format]++;
 		t->segments += r->nseg;
 		t->hard_cuts += r->hard;
 		t->line_cuts += r->lines;

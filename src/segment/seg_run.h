@@ -51,6 +51,7 @@ struct infty_seg_run_opts {
 struct infty_seg_totals {
 	uint64_t rows, items, traces, rejected, other_shard, segments, hard_cuts, line_cuts;
 	uint64_t rejects_by_reason[INFTY_SEG_R_COUNT_];
+	uint64_t traces_by_format[INFTY_SEG_FMT_COUNT_]; /* the input shape each came from */
 };
 
 /*

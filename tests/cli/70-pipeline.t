@@ -8,7 +8,7 @@
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
 plan 37
 
-IN=$ROOT/data/sample.jsonl
+IN=$ROOT/tests/fixtures/sample.jsonl
 # The top Makefile's global settings that change how make treats the
 # markers (every target secondary), around mk/pipeline.mk alone so the test
 # does not rebuild the tools.

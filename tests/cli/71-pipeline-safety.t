@@ -9,8 +9,7 @@
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
 plan 46
 
-IN=$ROOT/tests/fixtures/pipeline/sample.jsonl
-[ -f "$IN" ] || IN=$ROOT/data/sample.jsonl
+IN=$ROOT/tests/fixtures/sample.jsonl
 MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
 SOPTS='--ready-timeout 1 --backoff-max 0.1 --max-retries 1 --trunc-ratio 0.5'
 # convert OUT [VAR=VALUE...]: a run of the sample, 2 shards, ETA 96.

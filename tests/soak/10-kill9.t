@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../cli/lib.sh"
 . "$(dirname "$0")/../cli/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-IN=$ROOT/data/openr1_math_sample.jsonl
+IN=$ROOT/data/openr1_math_messages_sample.jsonl
 [ -f "$IN" ] || IN=$SHARED/data/openr1_math_messages_sample.jsonl
 [ -f "$IN" ] || skip_all "no OpenR1 rows (data/ or ../shared/data)"
 KILLS=${SOAK_KILLS:-10}

@@ -702,7 +702,7 @@ static void test_map_trace(void **state)
 {
 	(void)state;
 	NEED_QWEN();
-	FILE *f = fopen("data/sample.jsonl", "r");
+	FILE *f = fopen("tests/fixtures/sample.jsonl", "r");
 	assert_non_null(f);
 	char *line = NULL;
 	size_t cap = 0, bad = 0, checked = 0, traces = 0;
