@@ -35,12 +35,10 @@ fi
 [ -f "$out/dataset/README.md" ] || "$build/bin/infty-inspect" dataset $DATASET_OPTS "$out" >/dev/null
 # A trace with summaries, to look at (its second instance carries one).
 id=$(zstd -dc "$out/train.jsonl.zst" | sed -n 's/.*"meta":{"id":"\([^"]*\)","iteration":2,.*/\1/p' | head -n 1)
-echo "infty: dataset:       $out/dataset/ (data/train.jsonl, README.md card, dataset_info.json)"
 sed -n 's/^| \([0-9][0-9]*\) | \([0-9]*\) | \([0-9]*\) |$/infty:   n = \1: \2 traces, \3 instances/p' "$out/dataset/README.md"
 echo "infty: look inside:   $build/bin/infty-inspect show $id $out/summarize/out/*.zst"
 echo "infty:                $build/bin/infty-inspect head -n 1 $out/train.jsonl.zst"
 echo "infty:                make status OUT=$out"
-echo "infty: publish:       hf upload <user>/<name> $out/dataset --repo-type dataset"
 echo "infty: the same with a real summarizer (an OpenAI-compatible server, e.g. vLLM):"
 echo "  make convert IN=$in OUT=build/run-llm SHARDS=2 ETA=$eta \\"
 echo "       ENDPOINT=http://127.0.0.1:8000/v1 MODEL=Qwen/Qwen3-4B-Instruct-2507"
