@@ -10,6 +10,7 @@
 #include "infty/alloc.h"
 #include "infty/error.h"
 #include "infty/hash.h"
+#include "infty/paths.h"
 #include "tokenizer_impl.h"
 #include "tokenizer_json.h"
 
@@ -840,13 +841,26 @@ int infty_tokenizer_nfc(const struct infty_tokenizer *t)
 
 const char *infty_tokenizer_default_path(void)
 {
+	static char path[4200];
 	const char *env = getenv("INFTY_TOKENIZER");
 	if (env && *env)
 		return env;
+	/*
+	 * A checkout's binaries use the tokenizer make fetched into the cache;
+	 * an installed tree (or $INFTY_HOME) uses its own copy, never a path of
+	 * the machine it was built on.
+	 */
+	enum infty_home_kind kind;
+	const char *home = infty_path_home(&kind);
 #ifdef INFTY_DEFAULT_TOKENIZER
-	if (access(INFTY_DEFAULT_TOKENIZER, R_OK) == 0)
+	if (kind == INFTY_HOME_CHECKOUT ||
+	    (kind == INFTY_HOME_NONE && access(INFTY_DEFAULT_TOKENIZER, R_OK) == 0))
 		return INFTY_DEFAULT_TOKENIZER;
 #endif
+	if (home) {
+		snprintf(path, sizeof path, "%s/tokenizer.json", home);
+		return path;
+	}
 #ifdef INFTY_DATADIR
 	return INFTY_DATADIR "/tokenizer.json";
 #else

@@ -9,6 +9,7 @@
 #include "infty/alloc.h"
 #include "infty/cli.h"
 #include "infty/error.h"
+#include "infty/paths.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -332,8 +333,11 @@ int main(int argc, char **argv)
 		if (!c.prompt_dir)
 			c.prompt_dir = getenv("INFTY_PROMPT_DIR");
 		if (!c.prompt_dir)
-			c.prompt_dir =
-			    is_dir(INFTY_DATADIR "/prompts") ? INFTY_DATADIR "/prompts" : "prompts";
+			c.prompt_dir = infty_path_prompts();
+		if (!c.prompt_dir)
+			infty_usage_error(
+			    "no prompts: give --prompt-dir DIR, or set INFTY_HOME to a "
+			    "directory holding prompts/");
 	} else {
 		c.backend = SUM_BACKEND_EXTRACTIVE;
 		if (neps)
