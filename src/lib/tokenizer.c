@@ -10,6 +10,7 @@
 #include "infty/alloc.h"
 #include "infty/error.h"
 #include "infty/hash.h"
+#include "tok_nfc.h"
 #include "tokenizer_impl.h"
 #include "tokenizer_json.h"
 
@@ -335,38 +336,14 @@ static int parse_normalizer(struct infty_tokenizer *t, struct json_object *nz, c
 	return INFTY_EUNSUPPORTED;
 }
 
-/* Code points near which NFC may change the text: a non-zero combining class,
- * a canonical decomposition whose NFC differs from the code point, or a
- * possible second half of a composition.  Text without any of them is its
- * own NFC, so most spans are never copied. */
+/* Code points near which NFC may change the text (tok_nfc.h): text
+ * without any of them is its own NFC, so most spans are never copied. */
 static int build_nfc_bitmap(struct infty_tokenizer *t)
 {
 	t->nfc_unstable = infty_calloc(0x110000 / 8, 1);
 	if (!t->nfc_unstable)
 		return INFTY_ENOMEM;
-	for (utf8proc_int32_t cp = 0x80; cp < 0x110000; cp++) {
-		const utf8proc_property_t *p = utf8proc_get_property(cp);
-		int unstable = p->combining_class != 0;
-		/* utf8proc marks code points that compose as a second with the
-		 * high bit of comb_index. */
-		if (p->comb_index != UINT16_MAX && (p->comb_index & 0x8000))
-			unstable = 1;
-		if (!unstable && p->decomp_seqindex != UINT16_MAX &&
-		    p->decomp_type == 0 /* canonical */) {
-			utf8proc_uint8_t in[4], *out = NULL;
-			utf8proc_ssize_t n = utf8proc_encode_char(cp, in);
-			utf8proc_ssize_t m =
-			    utf8proc_map(in, n, &out, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-			unstable = m != n || memcmp(in, out, (size_t)n) != 0;
-			free(out);
-		}
-		/* Hangul jamo compose algorithmically, outside comb_index. */
-		if ((cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2))
-			unstable = 1;
-		if (unstable)
-			t->nfc_unstable[cp >> 3] |= (uint8_t)(1u << (cp & 7));
-	}
-	return 0;
+	return infty_tok_nfc_unstable(t->nfc_unstable);
 }
 
 /* The file's bytes: mapped when the file can be, so there is no copy and

@@ -7,12 +7,12 @@
 #include "infty/alloc.h"
 #include "infty/error.h"
 #include "infty/tokenizer.h"
+#include "tok_nfc.h"
 #include "tok_unicode.h"
 #include "tokenizer_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
 
 /* Piece cache: direct-mapped, one 64-byte line per entry.  Pieces longer
  * than CACHE_KEY bytes are rare (about 0.1 % of real pieces) and not cached. */
@@ -44,6 +44,7 @@ struct infty_tok_ctx {
 	size_t ncap, nlen;
 	struct nfc_span *spans; /* owned */
 	size_t nspans, spcap;
+	struct tok_nfc_work nfc; /* the normalizer's scratch */
 
 	/* BPE scratch, grown to the longest piece seen. */
 	uint32_t *sym, *rank, *nw; /* owned */
@@ -750,20 +751,11 @@ static int prepare(struct infty_tok_ctx *c, const uint8_t *s, size_t n, const ui
 				break;
 			e += l2;
 		}
-		utf8proc_uint8_t *m = NULL;
-		utf8proc_ssize_t ml = utf8proc_map(s + st, (utf8proc_ssize_t)(e - st), &m,
-		                                   UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-		if (ml < 0)
-			return ml == UTF8PROC_ERROR_NOMEM ? INFTY_ENOMEM : INFTY_EUTF8;
-		if (nbuf_put(c, s + copied, st - copied)) {
-			free(m);
+		if (nbuf_put(c, s + copied, st - copied))
 			return INFTY_ENOMEM;
-		}
 		size_t ns = c->nlen;
-		int rc = nbuf_put(c, m, (size_t)ml);
-		free(m);
-		if (rc)
-			return rc;
+		if (infty_tok_nfc_append(s + st, e - st, &c->nfc, &c->nbuf, &c->nlen, &c->ncap))
+			return INFTY_ENOMEM;
 		if (c->nspans == c->spcap) {
 			size_t cap = c->spcap;
 			if (infty_grow(&c->spans, &cap, c->nspans + 1, sizeof *c->spans))
@@ -1177,6 +1169,7 @@ void infty_tok_ctx_free(struct infty_tok_ctx *c)
 	infty_free(c->cache);
 	infty_free(c->nbuf);
 	infty_free(c->spans);
+	infty_free(c->nfc.cp);
 	infty_free(c->sym);
 	infty_free(c->rank);
 	infty_free(c->nw);

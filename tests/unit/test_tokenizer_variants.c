@@ -4,7 +4,8 @@
  * exactly as tests/vectors/gen-vectors.mjs rewrote it for HF: Llama-3's
  * \p{N}{1,3} pattern, GPT-2's ByteLevel use_regex:true, and "a b" merge
  * strings without a normalizer (Qwen2/2.5 files).  Each variant must give the
- * ids committed in tests/vectors/<variant>.jsonl.
+ * ids committed in tests/vectors/<variant>.jsonl; so must the file itself on
+ * the NFC vectors (nfc.jsonl).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 static struct json_object *base;
+static const char *base_path;
 static char dir[256];
 
 static int setup(void **state)
@@ -28,8 +30,10 @@ static int setup(void **state)
 	const char *p = getenv("INFTY_TOKENIZER_DEFAULT");
 	if (!p || access(p, R_OK) != 0)
 		p = infty_tokenizer_default_path();
-	if (access(p, R_OK) == 0)
+	if (access(p, R_OK) == 0) {
 		base = json_object_from_file(p);
+		base_path = p;
+	}
 	snprintf(dir, sizeof dir, "%s/infty-tokv.XXXXXX",
 	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	return mkdtemp(dir) ? 0 : -1;
@@ -223,6 +227,15 @@ static void test_strip(void **state)
 	}
 }
 
+/* NFC as HF's (Unicode 9.0.0 tables): 3,208 code points that NFC touches in
+ * some Unicode version, each around marks of the lowest and highest classes,
+ * alone and decomposed (tests/vectors/gen-vectors.mjs).  The file as is. */
+static void test_nfc(void **state)
+{
+	NEED_BASE();
+	check_file("nfc", base_path);
+}
+
 /* Meta's own Llama-3 file: legacy merges, ignore_merges, 256 added tokens. */
 static void test_llama3_real(void **state)
 {
@@ -255,6 +268,7 @@ int main(void)
 	    cmocka_unit_test(test_llama3),      cmocka_unit_test(test_gpt2),
 	    cmocka_unit_test(test_legacy),      cmocka_unit_test(test_strip),
 	    cmocka_unit_test(test_llama3_real), cmocka_unit_test(test_deepseek_real),
+	    cmocka_unit_test(test_nfc),
 	};
 	return cmocka_run_group_tests_name("tokenizer-variants", tests, setup, teardown);
 }
