@@ -22,7 +22,7 @@
 
 /* The code points pack their combining class in the top byte while they
  * wait in the work buffer. */
-#define CP(x)  ((x) & 0x1FFFFFu)
+#define CP(x)  ((x)&0x1FFFFFu)
 #define CCC(x) ((x) >> 24)
 
 /* Index of cp in the decomposition table, or -1. */
@@ -146,7 +146,8 @@ int infty_tok_nfc_append(const uint8_t *s, size_t n, struct tok_nfc_work *w, cha
 			push(w, &m, cp);
 			continue;
 		}
-		for (uint16_t i = infty_tok_nfc_decomp_at[k]; i < infty_tok_nfc_decomp_at[k + 1]; i++)
+		for (uint16_t i = infty_tok_nfc_decomp_at[k]; i < infty_tok_nfc_decomp_at[k + 1];
+		     i++)
 			push(w, &m, infty_tok_nfc_decomp_seq[i]);
 	}
 

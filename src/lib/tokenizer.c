@@ -414,73 +414,134 @@ struct vocab_entry {
 	size_t len;
 };
 
+/* ---- the load, phase by phase ----------------------------------------------
+ * infty_tokenizer_load runs the phases below in order; each reads one part
+ * of tokenizer.json into the tokenizer or into the loader, and returns 0 or
+ * an error with its detail.  Whatever a phase allocates that the tokenizer
+ * does not keep lives in the loader, which one function releases, whichever
+ * phase failed (the tokenizer is freed whole on failure). */
+
+struct vocab_pair {
+	const char *s; /* into the file or the document's pool */
+	size_t len;
+	uint32_t id;
+};
+
+struct merge {
+	const char *a, *b; /* into the file or the document's pool */
+	size_t al, bl;
+};
+
+struct loader {
+	const char *path;
+	char *buf; /* the file: mapped or owned (release_file) */
+	size_t len;
+	int mapped;
+	struct tok_doc doc; /* owned once parsed */
+	int have_doc;
+	char *detail;
+	size_t dn;
+	int16_t byte_of_cp[324];
+
+	struct vocab_pair *pairs; /* owned: model.vocab in file order */
+	size_t n_vocab;
+	int64_t max_id;
+	struct json_object *added; /* borrowed from doc: the added_tokens array */
+	size_t n_added;
+	struct vocab_entry *ent; /* owned: vocabulary string of each id */
+	const char **acont;      /* owned: added content of each id */
+	struct merge *mv;        /* owned: model.merges in file order */
+	size_t nm;
+};
+
+static void loader_release(struct loader *ld)
+{
+	infty_free(ld->pairs);
+	infty_free(ld->ent);
+	infty_free(ld->acont);
+	infty_free(ld->mv);
+	if (ld->have_doc)
+		tok_doc_free(&ld->doc);
+	if (ld->buf)
+		release_file(ld->buf, ld->len, ld->mapped);
+}
+
+/* Set the detail and return rc: every refusal is one statement. */
+static int fail(struct loader *ld, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct loader *ld, int rc, const char *fmt, ...)
+{
+	if (ld->detail && ld->dn) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(ld->detail, ld->dn, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
 /* The cursor's syntax error in a raw member, as load errors. */
-static int cur_error(const struct tok_cur *c, const char *base, const char *what, char *detail,
-                     size_t dn)
+static int cur_error(struct loader *ld, const struct tok_cur *c, const char *what)
 {
 	if (c->nomem)
 		return INFTY_ENOMEM;
-	set_detail(detail, dn, "bad JSON in model.%s at byte %zu: %s", what, (size_t)(c->p - base),
-	           c->err ? c->err : "?");
-	return INFTY_EJSON;
+	return fail(ld, INFTY_EJSON, "bad JSON in model.%s at byte %zu: %s", what,
+	            (size_t)(c->p - ld->buf), c->err ? c->err : "?");
 }
 
 /* Shorten a token for a message. */
 #define TOKFMT       "'%.*s'"
 #define TOKARG(s, n) (int)((n) < 40 ? (n) : 40), (s)
 
-static int load_model(struct infty_tokenizer *t, struct tok_doc *doc, const char *base,
-                      char *detail, size_t dn)
+/* Phase: the document's top level (model.vocab and model.merges stay raw). */
+static int parse_document(struct loader *ld)
 {
-	int16_t byte_of_cp[324];
-	init_byte_map(byte_of_cp);
-	struct json_object *model = doc->model, *added = NULL, *v;
-	if (!model) {
-		set_detail(detail, dn, "no 'model' object in tokenizer.json");
-		return INFTY_ESCHEMA;
-	}
-	const char *type = get_str(model, "type");
-	if (!type || strcmp(type, "BPE") != 0) {
-		set_detail(detail, dn, "unsupported model type '%s'", type ? type : "?");
-		return INFTY_EUNSUPPORTED;
-	}
-	if (get_bool(model, "byte_fallback", 0)) {
-		set_detail(detail, dn, "unsupported model option byte_fallback:true");
-		return INFTY_EUNSUPPORTED;
-	}
-	if (json_object_object_get_ex(model, "dropout", &v) && v &&
-	    json_object_get_double(v) != 0.0) {
-		set_detail(detail, dn, "unsupported model option dropout");
-		return INFTY_EUNSUPPORTED;
-	}
-	if (!str_empty(model, "continuing_subword_prefix") ||
-	    !str_empty(model, "end_of_word_suffix")) {
-		set_detail(detail, dn, "unsupported subword prefix/suffix in model");
-		return INFTY_EUNSUPPORTED;
-	}
-	t->ignore_merges = get_bool(model, "ignore_merges", 0);
-	struct tok_cur vc = {doc->vocab, doc->vocab_end, NULL, 0, &doc->pool};
-	struct tok_cur mc = {doc->merges, doc->merges_end, NULL, 0, &doc->pool};
-	if (!doc->vocab || tok_cur_peek(&vc) != '{' || !doc->merges || tok_cur_peek(&mc) != '[') {
-		set_detail(detail, dn, "model lacks 'vocab' or 'merges'");
-		return INFTY_ESCHEMA;
-	}
-	json_object_object_get_ex(doc->root, "added_tokens", &added);
-	size_t n_added = added && json_object_is_type(added, json_type_array)
-	                     ? json_object_array_length(added)
-	                     : 0;
+	char why[200];
+	int rc = tok_doc_parse(&ld->doc, ld->buf, ld->len, why, sizeof why);
+	if (rc == INFTY_EJSON)
+		return fail(ld, rc, "'%s' is not a JSON object: %s", ld->path, why);
+	if (rc)
+		return rc;
+	ld->have_doc = 1;
+	return 0;
+}
 
-	/* Pass 1: the id range, and (key, id) in an array. */
-	int64_t max_id = -1;
-	size_t n_vocab = 0, pcap = 0;
-	struct vocab_pair {
-		const char *s;
-		size_t len;
-		uint32_t id;
-	} *pairs = NULL;
+/* Phase: the model's type and options, which we implement or refuse. */
+static int check_model(struct infty_tokenizer *t, struct loader *ld)
+{
+	struct json_object *model = ld->doc.model, *v;
+	if (!model)
+		return fail(ld, INFTY_ESCHEMA, "no 'model' object in tokenizer.json");
+	const char *type = get_str(model, "type");
+	if (!type || strcmp(type, "BPE") != 0)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported model type '%s'",
+		            type ? type : "?");
+	if (get_bool(model, "byte_fallback", 0))
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported model option byte_fallback:true");
+	if (json_object_object_get_ex(model, "dropout", &v) && v &&
+	    json_object_get_double(v) != 0.0)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported model option dropout");
+	if (!str_empty(model, "continuing_subword_prefix") ||
+	    !str_empty(model, "end_of_word_suffix"))
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported subword prefix/suffix in model");
+	t->ignore_merges = get_bool(model, "ignore_merges", 0);
+	struct tok_cur vc = {ld->doc.vocab, ld->doc.vocab_end, NULL, 0, &ld->doc.pool};
+	struct tok_cur mc = {ld->doc.merges, ld->doc.merges_end, NULL, 0, &ld->doc.pool};
+	if (!ld->doc.vocab || tok_cur_peek(&vc) != '{' || !ld->doc.merges ||
+	    tok_cur_peek(&mc) != '[')
+		return fail(ld, INFTY_ESCHEMA, "model lacks 'vocab' or 'merges'");
+	return 0;
+}
+
+/* Phase: model.vocab into (string, id) pairs, and the largest id. */
+static int read_vocab(struct loader *ld)
+{
+	struct tok_cur vc = {ld->doc.vocab, ld->doc.vocab_end, NULL, 0, &ld->doc.pool};
+	size_t pcap = 0;
 	int more;
+	ld->max_id = -1;
 	tok_cur_enter(&vc, '{');
-	while ((more = tok_cur_next(&vc, '}', &n_vocab)) == 1) {
+	while ((more = tok_cur_next(&vc, '}', &ld->n_vocab)) == 1) {
 		const char *key;
 		size_t klen;
 		uint64_t id;
@@ -489,157 +550,123 @@ static int load_model(struct infty_tokenizer *t, struct tok_doc *doc, const char
 		int r = tok_cur_uint(&vc, INT32_MAX - 1, &id);
 		if (r < 0)
 			break;
-		if (r > 0) {
-			set_detail(detail, dn, "bad vocab id for " TOKFMT, TOKARG(key, klen));
-			infty_free(pairs);
-			return INFTY_ESCHEMA;
-		}
-		if (infty_grow(&pairs, &pcap, n_vocab, sizeof *pairs)) {
-			infty_free(pairs);
+		if (r > 0)
+			return fail(ld, INFTY_ESCHEMA, "bad vocab id for " TOKFMT,
+			            TOKARG(key, klen));
+		if (infty_grow(&ld->pairs, &pcap, ld->n_vocab, sizeof *ld->pairs))
 			return INFTY_ENOMEM;
-		}
-		if ((int64_t)id > max_id)
-			max_id = (int64_t)id;
-		pairs[n_vocab - 1] = (struct vocab_pair){key, klen, (uint32_t)id};
+		if ((int64_t)id > ld->max_id)
+			ld->max_id = (int64_t)id;
+		ld->pairs[ld->n_vocab - 1] = (struct vocab_pair){key, klen, (uint32_t)id};
 	}
-	if (more) {
-		infty_free(pairs);
-		return cur_error(&vc, base, "vocab", detail, dn);
-	}
-	for (size_t i = 0; i < n_added; i++) {
-		struct json_object *a = json_object_array_get_idx(added, i), *idv;
-		if (!json_object_object_get_ex(a, "id", &idv) || !get_str(a, "content")) {
-			set_detail(detail, dn, "added token %zu lacks id or content", i);
-			infty_free(pairs);
-			return INFTY_ESCHEMA;
-		}
-		int64_t id = json_object_get_int64(idv);
-		if (id < 0 || id >= INT32_MAX) {
-			set_detail(detail, dn, "bad added token id %lld", (long long)id);
-			infty_free(pairs);
-			return INFTY_ESCHEMA;
-		}
-		if (id > max_id)
-			max_id = id;
-	}
-	t->n_ids = (uint32_t)(max_id + 1);
-	t->vocab_size = n_vocab;
+	return more ? cur_error(ld, &vc, "vocab") : 0;
+}
 
-	/* Pass 2: bytes of every id into one arena. */
-	struct vocab_entry *ent = infty_calloc(t->n_ids, sizeof *ent);
+/* Phase: added_tokens, checked, and the id range they extend. */
+static int read_added_tokens(struct loader *ld)
+{
+	json_object_object_get_ex(ld->doc.root, "added_tokens", &ld->added);
+	ld->n_added = ld->added && json_object_is_type(ld->added, json_type_array)
+	                  ? json_object_array_length(ld->added)
+	                  : 0;
+	for (size_t i = 0; i < ld->n_added; i++) {
+		struct json_object *a = json_object_array_get_idx(ld->added, i), *idv;
+		if (!json_object_object_get_ex(a, "id", &idv) || !get_str(a, "content"))
+			return fail(ld, INFTY_ESCHEMA, "added token %zu lacks id or content", i);
+		int64_t id = json_object_get_int64(idv);
+		if (id < 0 || id >= INT32_MAX)
+			return fail(ld, INFTY_ESCHEMA, "bad added token id %lld", (long long)id);
+		if (id > ld->max_id)
+			ld->max_id = id;
+	}
+	return 0;
+}
+
+/* Phase: every id's bytes in one arena (vocabulary strings byte-level
+ * decoded, added tokens as their content), and the added tokens' table. */
+static int build_ids(struct infty_tokenizer *t, struct loader *ld)
+{
+	t->n_ids = (uint32_t)(ld->max_id + 1);
+	t->vocab_size = ld->n_vocab;
+	ld->ent = infty_calloc(t->n_ids, sizeof *ld->ent);
+	ld->acont = infty_calloc(t->n_ids, sizeof *ld->acont);
 	t->tok_off = infty_calloc((size_t)t->n_ids + 1, sizeof *t->tok_off);
 	t->is_added = infty_malloc(t->n_ids);
-	if (!ent || !t->tok_off || !t->is_added) {
-		infty_free(ent);
-		infty_free(pairs);
+	t->added = infty_calloc(ld->n_added ? ld->n_added : 1, sizeof *t->added);
+	if (!ld->ent || !ld->acont || !t->tok_off || !t->is_added || !t->added)
 		return INFTY_ENOMEM;
-	}
 	memset(t->is_added, 2, t->n_ids); /* 2: no token has this id */
 	size_t total = 0;
-	for (size_t i = 0; i < n_vocab; i++) {
-		uint32_t id = pairs[i].id;
-		if (ent[id].s) {
-			set_detail(detail, dn, "duplicate vocab id %u", id);
-			infty_free(ent);
-			infty_free(pairs);
-			return INFTY_ESCHEMA;
-		}
-		ent[id].s = pairs[i].s;
-		ent[id].len = pairs[i].len;
+	for (size_t i = 0; i < ld->n_vocab; i++) {
+		uint32_t id = ld->pairs[i].id;
+		if (ld->ent[id].s)
+			return fail(ld, INFTY_ESCHEMA, "duplicate vocab id %u", id);
+		ld->ent[id].s = ld->pairs[i].s;
+		ld->ent[id].len = ld->pairs[i].len;
 		t->is_added[id] = 0;
-		total += ent[id].len;
+		total += ld->ent[id].len;
 	}
-	infty_free(pairs);
-	t->added = infty_calloc(n_added ? n_added : 1, sizeof *t->added);
-	if (!t->added) {
-		infty_free(ent);
-		return INFTY_ENOMEM;
-	}
-	for (size_t i = 0; i < n_added; i++) {
-		struct json_object *a = json_object_array_get_idx(added, i), *idv;
+	for (size_t i = 0; i < ld->n_added; i++) {
+		struct json_object *a = json_object_array_get_idx(ld->added, i), *idv;
 		json_object_object_get_ex(a, "id", &idv);
 		uint32_t id = (uint32_t)json_object_get_int64(idv);
 		const char *content = get_str(a, "content");
 		struct tok_added *ad = &t->added[t->n_added++];
 		ad->len = strlen(content);
 		ad->content = infty_strndup(content, ad->len);
-		if (!ad->content) {
-			infty_free(ent);
+		if (!ad->content)
 			return INFTY_ENOMEM;
-		}
 		ad->id = id;
 		ad->lstrip = get_bool(a, "lstrip", 0);
 		ad->rstrip = get_bool(a, "rstrip", 0);
 		ad->special = get_bool(a, "special", 0);
-		if (get_bool(a, "single_word", 0)) {
-			set_detail(detail, dn, "unsupported added token option single_word ('%s')",
-			           content);
-			infty_free(ent);
-			return INFTY_EUNSUPPORTED;
-		}
-		if (get_bool(a, "normalized", 0) && t->nfc) {
-			/* HF would match it in the NFC text; we match raw text only. */
-			set_detail(detail, dn, "unsupported normalized added token '%s' with NFC",
-			           content);
-			infty_free(ent);
-			return INFTY_EUNSUPPORTED;
-		}
-		if (ad->len == 0) {
-			set_detail(detail, dn, "empty added token %u", id);
-			infty_free(ent);
-			return INFTY_ESCHEMA;
-		}
+		if (get_bool(a, "single_word", 0))
+			return fail(ld, INFTY_EUNSUPPORTED,
+			            "unsupported added token option single_word ('%s')", content);
+		/* HF would match it in the NFC text; we match raw text only. */
+		if (get_bool(a, "normalized", 0) && t->nfc)
+			return fail(ld, INFTY_EUNSUPPORTED,
+			            "unsupported normalized added token '%s' with NFC", content);
+		if (ad->len == 0)
+			return fail(ld, INFTY_ESCHEMA, "empty added token %u", id);
 		t->added_first[(unsigned char)content[0]] = 1;
 		if (t->is_added[id] == 2)
 			total += ad->len;
 		t->is_added[id] = 1;
-		ent[id].s = NULL; /* added tokens decode to their content */
+		ld->ent[id].s = NULL; /* added tokens decode to their content */
 	}
-	if (total >= UINT32_MAX) {
-		infty_free(ent);
+	if (total >= UINT32_MAX)
 		return INFTY_ETOOBIG;
-	}
 	t->arena = infty_malloc(total + 1);
-	if (!t->arena) {
-		infty_free(ent);
+	if (!t->arena)
 		return INFTY_ENOMEM;
-	}
-	/* Added contents by id, for the arena. */
-	const char **acont = infty_calloc(t->n_ids, sizeof *acont);
-	if (!acont) {
-		infty_free(ent);
-		return INFTY_ENOMEM;
-	}
 	for (size_t i = 0; i < t->n_added; i++)
-		acont[t->added[i].id] = t->added[i].content;
+		ld->acont[t->added[i].id] = t->added[i].content;
 	uint32_t off = 0;
-	int rc = 0;
 	for (uint32_t id = 0; id < t->n_ids; id++) {
 		t->tok_off[id] = off;
-		if (acont[id]) {
-			size_t l = strlen(acont[id]);
-			memcpy(t->arena + off, acont[id], l);
+		if (ld->acont[id]) {
+			size_t l = strlen(ld->acont[id]);
+			memcpy(t->arena + off, ld->acont[id], l);
 			off += (uint32_t)l;
-		} else if (ent[id].s) {
-			long l =
-			    bytelevel_decode(byte_of_cp, ent[id].s, ent[id].len, t->arena + off);
-			if (l < 0) {
-				set_detail(detail, dn, "vocab token " TOKFMT " is not byte-level",
-				           TOKARG(ent[id].s, ent[id].len));
-				rc = INFTY_EUNSUPPORTED;
-				break;
-			}
+		} else if (ld->ent[id].s) {
+			long l = bytelevel_decode(ld->byte_of_cp, ld->ent[id].s, ld->ent[id].len,
+			                          t->arena + off);
+			if (l < 0)
+				return fail(ld, INFTY_EUNSUPPORTED,
+				            "vocab token " TOKFMT " is not byte-level",
+				            TOKARG(ld->ent[id].s, ld->ent[id].len));
 			off += (uint32_t)l;
 		}
 	}
 	t->tok_off[t->n_ids] = off;
-	infty_free(acont);
-	infty_free(ent);
-	if (rc)
-		return rc;
+	return 0;
+}
 
-	/* bytes -> id over the model vocabulary. */
-	t->vocab_mask = pow2_at_least(n_vocab * 2) - 1;
+/* Phase: bytes -> id over the model vocabulary, and the 256 byte tokens. */
+static int index_vocab(struct infty_tokenizer *t, struct loader *ld)
+{
+	t->vocab_mask = pow2_at_least(ld->n_vocab * 2) - 1;
 	t->vocab_slots = infty_calloc((size_t)t->vocab_mask + 1, sizeof *t->vocab_slots);
 	t->self_enc = infty_calloc(t->n_ids, 1);
 	if (!t->vocab_slots || !t->self_enc)
@@ -650,38 +677,34 @@ static int load_model(struct infty_tokenizer *t, struct tok_doc *doc, const char
 	for (int b = 0; b < 256; b++) {
 		char c = (char)b;
 		t->byte_id[b] = infty_tok_vocab_find(t, &c, 1);
-		if (t->byte_id[b] == TOK_NONE) {
-			set_detail(detail, dn, "vocab lacks the token for byte 0x%02x", b);
-			return INFTY_EUNSUPPORTED;
-		}
+		if (t->byte_id[b] == TOK_NONE)
+			return fail(ld, INFTY_EUNSUPPORTED, "vocab lacks the token for byte 0x%02x",
+			            b);
 	}
+	return 0;
+}
 
-	/* Merges, as "a b" strings (legacy) or ["a", "b"] pairs: read them all
-	 * first, for the table size. */
-	struct merge {
-		const char *a, *b;
-		size_t al, bl;
-	} *mv = NULL;
-	size_t nm = 0, mcap = 0;
+/* Phase: model.merges, as "a b" strings (legacy) or ["a", "b"] pairs, all
+ * read first for the table size. */
+static int read_merges(struct loader *ld)
+{
+	struct tok_cur mc = {ld->doc.merges, ld->doc.merges_end, NULL, 0, &ld->doc.pool};
+	size_t mcap = 0;
+	int more;
 	tok_cur_enter(&mc, '[');
-	while ((more = tok_cur_next(&mc, ']', &nm)) == 1) {
-		if (infty_grow(&mv, &mcap, nm, sizeof *mv)) {
-			infty_free(mv);
+	while ((more = tok_cur_next(&mc, ']', &ld->nm)) == 1) {
+		if (infty_grow(&ld->mv, &mcap, ld->nm, sizeof *ld->mv))
 			return INFTY_ENOMEM;
-		}
-		struct merge *m = &mv[nm - 1];
+		struct merge *m = &ld->mv[ld->nm - 1];
 		char ch = tok_cur_peek(&mc);
 		if (ch == '"') {
 			const char *sp;
 			if (tok_cur_string(&mc, &m->a, &m->al))
 				break;
 			if (!(sp = memchr(m->a, ' ', m->al)) ||
-			    memchr(sp + 1, ' ', m->al - (size_t)(sp + 1 - m->a))) {
-				set_detail(detail, dn, "merge %zu " TOKFMT " is not 'a b'", nm - 1,
-				           TOKARG(m->a, m->al));
-				infty_free(mv);
-				return INFTY_ESCHEMA;
-			}
+			    memchr(sp + 1, ' ', m->al - (size_t)(sp + 1 - m->a)))
+				return fail(ld, INFTY_ESCHEMA, "merge %zu " TOKFMT " is not 'a b'",
+				            ld->nm - 1, TOKARG(m->a, m->al));
 			m->b = sp + 1;
 			m->bl = m->al - (size_t)(sp + 1 - m->a);
 			m->al = (size_t)(sp - m->a);
@@ -697,58 +720,45 @@ static int load_model(struct infty_tokenizer *t, struct tok_doc *doc, const char
 				ch = 0; /* well-formed, but not two strings */
 			}
 		}
-		if (ch != '"' && ch != '[') {
-			set_detail(detail, dn, "merge %zu is neither 'a b' nor [a, b]", nm - 1);
-			infty_free(mv);
-			return INFTY_ESCHEMA;
-		}
+		if (ch != '"' && ch != '[')
+			return fail(ld, INFTY_ESCHEMA, "merge %zu is neither 'a b' nor [a, b]",
+			            ld->nm - 1);
 	}
-	if (more) {
-		infty_free(mv);
-		return cur_error(&mc, base, "merges", detail, dn);
-	}
-	t->pair_mask = pow2_at_least(nm * 2 + 2) - 1;
+	return more ? cur_error(ld, &mc, "merges") : 0;
+}
+
+/* Phase: the merges as a (left, right) -> (rank, merged id) table. */
+static int index_merges(struct infty_tokenizer *t, struct loader *ld)
+{
+	t->pair_mask = pow2_at_least(ld->nm * 2 + 2) - 1;
 	size_t slots = (size_t)t->pair_mask + 1;
 	t->pair_keys = infty_malloc(slots * sizeof *t->pair_keys);
 	t->pair_rank = infty_malloc(slots * sizeof *t->pair_rank);
 	t->pair_new = infty_malloc(slots * sizeof *t->pair_new);
-	if (!t->pair_keys || !t->pair_rank || !t->pair_new) {
-		infty_free(mv);
+	if (!t->pair_keys || !t->pair_rank || !t->pair_new)
 		return INFTY_ENOMEM;
-	}
 	memset(t->pair_keys, 0xff, slots * sizeof *t->pair_keys);
 	char buf[1024];
-	rc = 0;
-	for (size_t i = 0; i < nm && !rc; i++) {
-		const struct merge *m = &mv[i];
-		if (m->al + m->bl > sizeof buf) {
-			set_detail(detail, dn, "merge %zu is too long", i);
-			rc = INFTY_ETOOBIG;
-			break;
-		}
-		long la = bytelevel_decode(byte_of_cp, m->a, m->al, buf);
-		long lb = la < 0 ? -1 : bytelevel_decode(byte_of_cp, m->b, m->bl, buf + la);
-		if (la <= 0 || lb <= 0) {
-			set_detail(detail, dn, "merge %zu has a token outside the byte alphabet",
-			           i);
-			rc = INFTY_ESCHEMA;
-			break;
-		}
+	for (size_t i = 0; i < ld->nm; i++) {
+		const struct merge *m = &ld->mv[i];
+		if (m->al + m->bl > sizeof buf)
+			return fail(ld, INFTY_ETOOBIG, "merge %zu is too long", i);
+		long la = bytelevel_decode(ld->byte_of_cp, m->a, m->al, buf);
+		long lb = la < 0 ? -1 : bytelevel_decode(ld->byte_of_cp, m->b, m->bl, buf + la);
+		if (la <= 0 || lb <= 0)
+			return fail(ld, INFTY_ESCHEMA,
+			            "merge %zu has a token outside the byte alphabet", i);
 		uint32_t ia = infty_tok_vocab_find(t, buf, (size_t)la);
 		uint32_t ib = infty_tok_vocab_find(t, buf + la, (size_t)lb);
 		uint32_t inew = infty_tok_vocab_find(t, buf, (size_t)(la + lb));
-		if (ia == TOK_NONE || ib == TOK_NONE || inew == TOK_NONE) {
-			set_detail(detail, dn,
-			           "merge %zu (" TOKFMT " + " TOKFMT ") uses a token not in vocab",
-			           i, TOKARG(m->a, m->al), TOKARG(m->b, m->bl));
-			rc = INFTY_ESCHEMA;
-			break;
-		}
+		if (ia == TOK_NONE || ib == TOK_NONE || inew == TOK_NONE)
+			return fail(ld, INFTY_ESCHEMA,
+			            "merge %zu (" TOKFMT " + " TOKFMT ") uses a token not in vocab",
+			            i, TOKARG(m->a, m->al), TOKARG(m->b, m->bl));
 		if (pair_insert(t, ia, ib, (uint32_t)i, inew) == 0)
 			t->n_merges++;
 	}
-	infty_free(mv);
-	return rc;
+	return 0;
 }
 
 int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *detail,
@@ -756,40 +766,34 @@ int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *d
 {
 	*out = NULL;
 	set_detail(detail, detail_len, "%s", "");
-	char *buf;
-	size_t len;
-	int mapped;
-	int rc = read_file(path, &buf, &len, &mapped, detail, detail_len);
-	if (rc)
-		return rc;
-	struct infty_tokenizer *t = infty_calloc(1, sizeof *t);
-	if (!t) {
-		release_file(buf, len, mapped);
-		return INFTY_ENOMEM;
+	struct loader ld = {.path = path, .detail = detail, .dn = detail_len};
+	init_byte_map(ld.byte_of_cp);
+	struct infty_tokenizer *t = NULL;
+	int rc = read_file(path, &ld.buf, &ld.len, &ld.mapped, detail, detail_len);
+	if (rc) {
+		ld.buf = NULL;
+		goto out;
+	}
+	if (!(t = infty_calloc(1, sizeof *t))) {
+		rc = INFTY_ENOMEM;
+		goto out;
 	}
 	memcpy(t->hash, "sha256:", 7);
-	infty_sha256_hex(buf, len, t->hash + 7);
-
-	struct tok_doc doc;
-	char why[200];
-	rc = tok_doc_parse(&doc, buf, len, why, sizeof why);
-	if (rc) {
-		if (rc == INFTY_EJSON)
-			set_detail(detail, detail_len, "'%s' is not a JSON object: %s", path, why);
-		goto out;
-	}
+	infty_sha256_hex(ld.buf, ld.len, t->hash + 7);
 	struct json_object *nz = NULL, *pt = NULL;
-	json_object_object_get_ex(doc.root, "normalizer", &nz);
-	json_object_object_get_ex(doc.root, "pre_tokenizer", &pt);
+	if ((rc = parse_document(&ld)))
+		goto out;
+	json_object_object_get_ex(ld.doc.root, "normalizer", &nz);
+	json_object_object_get_ex(ld.doc.root, "pre_tokenizer", &pt);
 	if ((rc = parse_normalizer(t, nz, detail, detail_len)) ||
-	    (rc = parse_pre_tokenizer(t, pt, detail, detail_len)) ||
-	    (rc = load_model(t, &doc, buf, detail, detail_len)))
+	    (rc = parse_pre_tokenizer(t, pt, detail, detail_len)) || (rc = check_model(t, &ld)) ||
+	    (rc = read_vocab(&ld)) || (rc = read_added_tokens(&ld)) || (rc = build_ids(t, &ld)) ||
+	    (rc = index_vocab(t, &ld)) || (rc = read_merges(&ld)) || (rc = index_merges(t, &ld)))
 		goto out;
-	if (t->nfc && (rc = build_nfc_bitmap(t)))
-		goto out;
+	if (t->nfc)
+		rc = build_nfc_bitmap(t);
 out:
-	tok_doc_free(&doc);
-	release_file(buf, len, mapped);
+	loader_release(&ld);
 	if (rc) {
 		if (rc == INFTY_ENOMEM && detail && !detail[0])
 			set_detail(detail, detail_len, "out of memory loading '%s'", path);
