@@ -163,179 +163,6 @@ static int pair_insert(struct infty_tokenizer *t, uint32_t a, uint32_t b, uint32
 	return 0;
 }
 
-static int get_bool(struct json_object *o, const char *key, int dflt)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !v)
-		return dflt;
-	return json_object_get_boolean(v);
-}
-
-static const char *get_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/* Empty or absent string option. */
-static int str_empty(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !v)
-		return 1;
-	return json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0;
-}
-
-static int check_bytelevel(struct json_object *o, int want_regex, char *detail, size_t dn)
-{
-	if (get_bool(o, "add_prefix_space", 0)) {
-		set_detail(detail, dn, "unsupported ByteLevel add_prefix_space:true");
-		return INFTY_EUNSUPPORTED;
-	}
-	if (get_bool(o, "use_regex", 1) != want_regex) {
-		set_detail(detail, dn, "unsupported ByteLevel use_regex:%s here",
-		           want_regex ? "false" : "true");
-		return INFTY_EUNSUPPORTED;
-	}
-	return 0;
-}
-
-static int set_pattern(struct infty_tokenizer *t, const char *regex, char *detail, size_t dn)
-{
-	for (size_t i = 0; i < sizeof known_patterns / sizeof known_patterns[0]; i++)
-		if (strcmp(regex, known_patterns[i].regex) == 0) {
-			t->pat = known_patterns[i].pat;
-			return 0;
-		}
-	set_detail(detail, dn, "unsupported pre_tokenizer pattern '%.120s'", regex);
-	return INFTY_EUNSUPPORTED;
-}
-
-/* DeepSeek-V3's three Splits, exactly (the encoder implements them). */
-static const char *const deepseek_regex[3] = {
-    "\\p{N}{1,3}",
-    "[\xe4\xb8\x80-\xe9\xbe\xa5\xe3\x81\x80-\xe3\x82\x9f\xe3\x82\xa0-\xe3\x83\xbf]+",
-    "[!\"#$%&'()*+,\\-./"
-    ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
-    "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
-};
-
-static int parse_deepseek(struct infty_tokenizer *t, struct json_object *seq, char *detail,
-                          size_t dn)
-{
-	for (int i = 0; i < 3; i++) {
-		struct json_object *sp = json_object_array_get_idx(seq, (size_t)i), *pat;
-		const char *st = get_str(sp, "type"), *beh = get_str(sp, "behavior"), *rx = NULL;
-		if (json_object_object_get_ex(sp, "pattern", &pat))
-			rx = get_str(pat, "Regex");
-		if (!st || strcmp(st, "Split") || !beh || strcmp(beh, "Isolated") ||
-		    get_bool(sp, "invert", 0) || !rx || strcmp(rx, deepseek_regex[i])) {
-			set_detail(detail, dn,
-			           "unsupported pre_tokenizer: a Sequence of 4 (Split %d: '%.80s')",
-			           i + 1, rx ? rx : "?");
-			return INFTY_EUNSUPPORTED;
-		}
-	}
-	struct json_object *bl = json_object_array_get_idx(seq, 3);
-	const char *bt = get_str(bl, "type");
-	if (!bt || strcmp(bt, "ByteLevel")) {
-		set_detail(detail, dn, "unsupported pre_tokenizer: a Sequence of 4 ending in '%s'",
-		           bt ? bt : "?");
-		return INFTY_EUNSUPPORTED;
-	}
-	int rc = check_bytelevel(bl, 0, detail, dn);
-	if (rc)
-		return rc;
-	memset(&t->pat, 0, sizeof t->pat);
-	t->pat.deepseek = 1;
-	return 0;
-}
-
-/* Accept Sequence[Split{Regex, Isolated}, ByteLevel{use_regex:false}] or a
- * ByteLevel{use_regex:true} alone (or in a one-element Sequence). */
-static int parse_pre_tokenizer(struct infty_tokenizer *t, struct json_object *pt, char *detail,
-                               size_t dn)
-{
-	const char *type = get_str(pt, "type");
-	if (!type) {
-		set_detail(detail, dn, "unsupported pre_tokenizer: none");
-		return INFTY_EUNSUPPORTED;
-	}
-	if (strcmp(type, "ByteLevel") == 0) {
-		int rc = check_bytelevel(pt, 1, detail, dn);
-		return rc ? rc : set_pattern(t, known_patterns[2].regex, detail, dn);
-	}
-	struct json_object *seq;
-	if (strcmp(type, "Sequence") != 0 ||
-	    !json_object_object_get_ex(pt, "pretokenizers", &seq) ||
-	    !json_object_is_type(seq, json_type_array)) {
-		set_detail(detail, dn, "unsupported pre_tokenizer type '%s'", type);
-		return INFTY_EUNSUPPORTED;
-	}
-	size_t n = json_object_array_length(seq);
-	if (n == 1)
-		return parse_pre_tokenizer(t, json_object_array_get_idx(seq, 0), detail, dn);
-	if (n == 4)
-		return parse_deepseek(t, seq, detail, dn);
-	if (n != 2) {
-		set_detail(detail, dn, "unsupported pre_tokenizer: a Sequence of %zu", n);
-		return INFTY_EUNSUPPORTED;
-	}
-	struct json_object *split = json_object_array_get_idx(seq, 0);
-	struct json_object *bl = json_object_array_get_idx(seq, 1);
-	const char *st = get_str(split, "type"), *bt = get_str(bl, "type");
-	if (!st || strcmp(st, "Split") != 0 || !bt || strcmp(bt, "ByteLevel") != 0) {
-		set_detail(detail, dn, "unsupported pre_tokenizer Sequence [%s, %s]", st ? st : "?",
-		           bt ? bt : "?");
-		return INFTY_EUNSUPPORTED;
-	}
-	int rc = check_bytelevel(bl, 0, detail, dn);
-	if (rc)
-		return rc;
-	const char *beh = get_str(split, "behavior");
-	if (!beh || strcmp(beh, "Isolated") != 0 || get_bool(split, "invert", 0)) {
-		set_detail(detail, dn, "unsupported Split behavior '%s'", beh ? beh : "?");
-		return INFTY_EUNSUPPORTED;
-	}
-	struct json_object *pat;
-	const char *regex = NULL;
-	if (json_object_object_get_ex(split, "pattern", &pat))
-		regex = get_str(pat, "Regex");
-	if (!regex) {
-		set_detail(detail, dn, "unsupported Split pattern (not a Regex)");
-		return INFTY_EUNSUPPORTED;
-	}
-	return set_pattern(t, regex, detail, dn);
-}
-
-static int parse_normalizer(struct infty_tokenizer *t, struct json_object *nz, char *detail,
-                            size_t dn)
-{
-	if (!nz)
-		return 0;
-	const char *type = get_str(nz, "type");
-	if (type && strcmp(type, "NFC") == 0) {
-		t->nfc = 1;
-		return 0;
-	}
-	struct json_object *seq;
-	if (type && strcmp(type, "Sequence") == 0 &&
-	    json_object_object_get_ex(nz, "normalizers", &seq) &&
-	    json_object_is_type(seq, json_type_array)) {
-		for (size_t i = 0; i < json_object_array_length(seq); i++) {
-			int rc = parse_normalizer(t, json_object_array_get_idx(seq, i), detail, dn);
-			if (rc)
-				return rc;
-		}
-		return 0;
-	}
-	set_detail(detail, dn, "unsupported normalizer '%s'", type ? type : "?");
-	return INFTY_EUNSUPPORTED;
-}
-
 /* Code points near which NFC may change the text (tok_nfc.h): text
  * without any of them is its own NFC, so most spans are never copied. */
 static int build_nfc_bitmap(struct infty_tokenizer *t)
@@ -409,17 +236,20 @@ static void release_file(char *buf, size_t len, int mapped)
 		infty_free(buf);
 }
 
-struct vocab_entry {
-	const char *s;
-	size_t len;
-};
-
 /* ---- the load, phase by phase ----------------------------------------------
  * infty_tokenizer_load runs the phases below in order; each reads one part
  * of tokenizer.json into the tokenizer or into the loader, and returns 0 or
  * an error with its detail.  Whatever a phase allocates that the tokenizer
  * does not keep lives in the loader, which one function releases, whichever
- * phase failed (the tokenizer is freed whole on failure). */
+ * phase failed (the tokenizer is freed whole on failure).
+ *
+ * What the file says is read as strictly as Hugging Face tokenizers reads it
+ * (serde): a member of the wrong JSON type is an error, not a default. */
+
+struct vocab_entry {
+	const char *s;
+	size_t len;
+};
 
 struct vocab_pair {
 	const char *s; /* into the file or the document's pool */
@@ -430,6 +260,13 @@ struct vocab_pair {
 struct merge {
 	const char *a, *b; /* into the file or the document's pool */
 	size_t al, bl;
+};
+
+/* An added token as the file gives it (its id is HF's to choose). */
+struct added_in {
+	const char *content; /* borrowed from the document */
+	size_t len;
+	int single_word, lstrip, rstrip, normalized, special;
 };
 
 struct loader {
@@ -446,8 +283,8 @@ struct loader {
 	struct vocab_pair *pairs; /* owned: model.vocab in file order */
 	size_t n_vocab;
 	int64_t max_id;
-	struct json_object *added; /* borrowed from doc: the added_tokens array */
-	size_t n_added;
+	struct added_in *ain; /* owned: added_tokens in file order */
+	size_t n_ain;
 	struct vocab_entry *ent; /* owned: vocabulary string of each id */
 	const char **acont;      /* owned: added content of each id */
 	struct merge *mv;        /* owned: model.merges in file order */
@@ -457,6 +294,7 @@ struct loader {
 static void loader_release(struct loader *ld)
 {
 	infty_free(ld->pairs);
+	infty_free(ld->ain);
 	infty_free(ld->ent);
 	infty_free(ld->acont);
 	infty_free(ld->mv);
@@ -478,6 +316,211 @@ static int fail(struct loader *ld, int rc, const char *fmt, ...)
 		va_end(ap);
 	}
 	return rc;
+}
+
+static const char *get_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* How a boolean member may be missing, as HF's structures declare it. */
+enum flag_kind {
+	FLAG_REQUIRED, /* absent or null: an error */
+	FLAG_OPTIONAL, /* absent: the default; null: an error */
+	FLAG_NULLABLE, /* absent or null: the default */
+};
+
+/* The boolean member key of o (named where in messages) into *out.  A value
+ * of another type, or a missing required one, is INFTY_ESCHEMA: HF refuses
+ * the file, where json_object_get_boolean would have read "no" as true. */
+static int get_flag(struct loader *ld, struct json_object *o, const char *where, const char *key,
+                    enum flag_kind kind, int dflt, int *out)
+{
+	struct json_object *v = NULL;
+	int present = json_object_object_get_ex(o, key, &v);
+	*out = dflt;
+	if (present && json_object_is_type(v, json_type_boolean)) {
+		*out = json_object_get_boolean(v);
+		return 0;
+	}
+	if (present && v)
+		return fail(ld, INFTY_ESCHEMA, "%s.%s is not true or false", where, key);
+	if (kind == FLAG_REQUIRED && !present)
+		return fail(ld, INFTY_ESCHEMA, "%s lacks '%s'", where, key);
+	if (present && kind != FLAG_NULLABLE)
+		return fail(ld, INFTY_ESCHEMA, "%s.%s is null, not true or false", where, key);
+	return 0;
+}
+
+/* A string member that must be absent, null or empty (else what). */
+static int want_empty(struct loader *ld, struct json_object *o, const char *where, const char *key)
+{
+	struct json_object *v = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return fail(ld, INFTY_ESCHEMA, "%s.%s is not a string", where, key);
+	if (json_object_get_string_len(v))
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported %s.%s '%s'", where, key,
+		            json_object_get_string(v));
+	return 0;
+}
+
+static int check_bytelevel(struct loader *ld, struct json_object *o, int want_regex)
+{
+	int prefix, regex;
+	int rc = get_flag(ld, o, "pre_tokenizer ByteLevel", "add_prefix_space", FLAG_REQUIRED, 0,
+	                  &prefix);
+	if (!rc)
+		rc = get_flag(ld, o, "pre_tokenizer ByteLevel", "use_regex", FLAG_OPTIONAL, 1,
+		              &regex);
+	if (rc)
+		return rc;
+	if (prefix)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported ByteLevel add_prefix_space:true");
+	if (regex != want_regex)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported ByteLevel use_regex:%s here",
+		            want_regex ? "false" : "true");
+	return 0;
+}
+
+/* A Split of the pattern we know: behavior Isolated, not inverted. */
+static int check_split(struct loader *ld, struct json_object *split, const char **regex)
+{
+	int invert;
+	int rc = get_flag(ld, split, "pre_tokenizer Split", "invert", FLAG_REQUIRED, 0, &invert);
+	if (rc)
+		return rc;
+	const char *beh = get_str(split, "behavior");
+	if (!beh || strcmp(beh, "Isolated") != 0)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported Split behavior '%s'",
+		            beh ? beh : "?");
+	if (invert)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported Split invert:true");
+	struct json_object *pat;
+	*regex = NULL;
+	if (json_object_object_get_ex(split, "pattern", &pat))
+		*regex = get_str(pat, "Regex");
+	if (!*regex)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported Split pattern (not a Regex)");
+	return 0;
+}
+
+static int set_pattern(struct infty_tokenizer *t, struct loader *ld, const char *regex)
+{
+	for (size_t i = 0; i < sizeof known_patterns / sizeof known_patterns[0]; i++)
+		if (strcmp(regex, known_patterns[i].regex) == 0) {
+			t->pat = known_patterns[i].pat;
+			return 0;
+		}
+	return fail(ld, INFTY_EUNSUPPORTED, "unsupported pre_tokenizer pattern '%.120s'", regex);
+}
+
+/* DeepSeek-V3's three Splits, exactly (the encoder implements them). */
+static const char *const deepseek_regex[3] = {
+    "\\p{N}{1,3}",
+    "[\xe4\xb8\x80-\xe9\xbe\xa5\xe3\x81\x80-\xe3\x82\x9f\xe3\x82\xa0-\xe3\x83\xbf]+",
+    "[!\"#$%&'()*+,\\-./"
+    ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+    "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+};
+
+static int parse_deepseek(struct infty_tokenizer *t, struct loader *ld, struct json_object *seq)
+{
+	for (int i = 0; i < 3; i++) {
+		struct json_object *sp = json_object_array_get_idx(seq, (size_t)i);
+		const char *st = get_str(sp, "type"), *rx = NULL;
+		if (!st || strcmp(st, "Split"))
+			return fail(ld, INFTY_EUNSUPPORTED,
+			            "unsupported pre_tokenizer: a Sequence of 4 (%d: '%s')", i + 1,
+			            st ? st : "?");
+		int rc = check_split(ld, sp, &rx);
+		if (rc)
+			return rc;
+		if (strcmp(rx, deepseek_regex[i]))
+			return fail(
+			    ld, INFTY_EUNSUPPORTED,
+			    "unsupported pre_tokenizer: a Sequence of 4 (Split %d: '%.80s')", i + 1,
+			    rx);
+	}
+	struct json_object *bl = json_object_array_get_idx(seq, 3);
+	const char *bt = get_str(bl, "type");
+	if (!bt || strcmp(bt, "ByteLevel"))
+		return fail(ld, INFTY_EUNSUPPORTED,
+		            "unsupported pre_tokenizer: a Sequence of 4 ending in '%s'",
+		            bt ? bt : "?");
+	int rc = check_bytelevel(ld, bl, 0);
+	if (rc)
+		return rc;
+	memset(&t->pat, 0, sizeof t->pat);
+	t->pat.deepseek = 1;
+	return 0;
+}
+
+/* Phase: the pre-tokenizer.  Sequence[Split{Regex, Isolated},
+ * ByteLevel{use_regex:false}], DeepSeek-V3's Sequence of four, or a
+ * ByteLevel{use_regex:true} alone (or in a one-element Sequence). */
+static int parse_pre_tokenizer(struct infty_tokenizer *t, struct loader *ld, struct json_object *pt)
+{
+	const char *type = get_str(pt, "type");
+	if (!type)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported pre_tokenizer: none");
+	if (strcmp(type, "ByteLevel") == 0) {
+		int rc = check_bytelevel(ld, pt, 1);
+		return rc ? rc : set_pattern(t, ld, known_patterns[2].regex);
+	}
+	struct json_object *seq;
+	if (strcmp(type, "Sequence") != 0 ||
+	    !json_object_object_get_ex(pt, "pretokenizers", &seq) ||
+	    !json_object_is_type(seq, json_type_array))
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported pre_tokenizer type '%s'", type);
+	size_t n = json_object_array_length(seq);
+	if (n == 1)
+		return parse_pre_tokenizer(t, ld, json_object_array_get_idx(seq, 0));
+	if (n == 4)
+		return parse_deepseek(t, ld, seq);
+	if (n != 2)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported pre_tokenizer: a Sequence of %zu",
+		            n);
+	struct json_object *split = json_object_array_get_idx(seq, 0);
+	struct json_object *bl = json_object_array_get_idx(seq, 1);
+	const char *st = get_str(split, "type"), *bt = get_str(bl, "type");
+	if (!st || strcmp(st, "Split") != 0 || !bt || strcmp(bt, "ByteLevel") != 0)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported pre_tokenizer Sequence [%s, %s]",
+		            st ? st : "?", bt ? bt : "?");
+	const char *regex;
+	int rc = check_bytelevel(ld, bl, 0);
+	if (!rc)
+		rc = check_split(ld, split, &regex);
+	return rc ? rc : set_pattern(t, ld, regex);
+}
+
+/* Phase: the normalizer: none, NFC, or a Sequence of those. */
+static int parse_normalizer(struct infty_tokenizer *t, struct loader *ld, struct json_object *nz)
+{
+	if (!nz)
+		return 0;
+	const char *type = get_str(nz, "type");
+	if (type && strcmp(type, "NFC") == 0) {
+		t->nfc = 1;
+		return 0;
+	}
+	struct json_object *seq;
+	if (type && strcmp(type, "Sequence") == 0 &&
+	    json_object_object_get_ex(nz, "normalizers", &seq) &&
+	    json_object_is_type(seq, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(seq); i++) {
+			int rc = parse_normalizer(t, ld, json_object_array_get_idx(seq, i));
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	return fail(ld, INFTY_EUNSUPPORTED, "unsupported normalizer '%s'", type ? type : "?");
 }
 
 /* The cursor's syntax error in a raw member, as load errors. */
@@ -506,25 +549,65 @@ static int parse_document(struct loader *ld)
 	return 0;
 }
 
+/* Phase: the document's members around the pipeline.  HF reads only version
+ * "1.0".  truncation and padding are refused rather than honoured: HF would
+ * cut every text to max_length or pad it with pad_id, so a count would no
+ * longer be the text's, and a segmenter needs the text's. */
+static int check_document(struct loader *ld)
+{
+	struct json_object *root = ld->doc.root, *v;
+	if (!ld->doc.model)
+		return fail(ld, INFTY_ESCHEMA, "no 'model' object in tokenizer.json");
+	if (json_object_object_get_ex(root, "version", &v)) {
+		if (!json_object_is_type(v, json_type_string))
+			return fail(ld, INFTY_ESCHEMA, "'version' is not a string");
+		if (strcmp(json_object_get_string(v), "1.0") != 0)
+			return fail(
+			    ld, INFTY_EUNSUPPORTED,
+			    "unknown tokenizer.json version '%.20s' (Hugging Face reads 1.0)",
+			    json_object_get_string(v));
+	}
+	if (json_object_object_get_ex(root, "truncation", &v) && v) {
+		struct json_object *ml = NULL;
+		json_object_object_get_ex(v, "max_length", &ml);
+		return fail(ld, INFTY_EUNSUPPORTED,
+		            "unsupported truncation (max_length %s): Hugging Face would cut every "
+		            "text to it; set \"truncation\": null",
+		            ml ? json_object_to_json_string(ml) : "?");
+	}
+	if (json_object_object_get_ex(root, "padding", &v) && v)
+		return fail(
+		    ld, INFTY_EUNSUPPORTED,
+		    "unsupported padding: Hugging Face would add pad ids to every text; set "
+		    "\"padding\": null");
+	return 0;
+}
+
 /* Phase: the model's type and options, which we implement or refuse. */
 static int check_model(struct infty_tokenizer *t, struct loader *ld)
 {
 	struct json_object *model = ld->doc.model, *v;
-	if (!model)
-		return fail(ld, INFTY_ESCHEMA, "no 'model' object in tokenizer.json");
 	const char *type = get_str(model, "type");
 	if (!type || strcmp(type, "BPE") != 0)
 		return fail(ld, INFTY_EUNSUPPORTED, "unsupported model type '%s'",
 		            type ? type : "?");
-	if (get_bool(model, "byte_fallback", 0))
+	int byte_fallback, rc;
+	if ((rc =
+	         get_flag(ld, model, "model", "byte_fallback", FLAG_NULLABLE, 0, &byte_fallback)) ||
+	    (rc = get_flag(ld, model, "model", "ignore_merges", FLAG_NULLABLE, 0,
+	                   &t->ignore_merges)) ||
+	    (rc = want_empty(ld, model, "model", "continuing_subword_prefix")) ||
+	    (rc = want_empty(ld, model, "model", "end_of_word_suffix")))
+		return rc;
+	if (byte_fallback)
 		return fail(ld, INFTY_EUNSUPPORTED, "unsupported model option byte_fallback:true");
-	if (json_object_object_get_ex(model, "dropout", &v) && v &&
-	    json_object_get_double(v) != 0.0)
-		return fail(ld, INFTY_EUNSUPPORTED, "unsupported model option dropout");
-	if (!str_empty(model, "continuing_subword_prefix") ||
-	    !str_empty(model, "end_of_word_suffix"))
-		return fail(ld, INFTY_EUNSUPPORTED, "unsupported subword prefix/suffix in model");
-	t->ignore_merges = get_bool(model, "ignore_merges", 0);
+	if (json_object_object_get_ex(model, "dropout", &v) && v) {
+		if (!json_object_is_type(v, json_type_double) &&
+		    !json_object_is_type(v, json_type_int))
+			return fail(ld, INFTY_ESCHEMA, "model.dropout is not a number");
+		if (json_object_get_double(v) != 0.0)
+			return fail(ld, INFTY_EUNSUPPORTED, "unsupported model option dropout");
+	}
 	struct tok_cur vc = {ld->doc.vocab, ld->doc.vocab_end, NULL, 0, &ld->doc.pool};
 	struct tok_cur mc = {ld->doc.merges, ld->doc.merges_end, NULL, 0, &ld->doc.pool};
 	if (!ld->doc.vocab || tok_cur_peek(&vc) != '{' || !ld->doc.merges ||
@@ -562,28 +645,160 @@ static int read_vocab(struct loader *ld)
 	return more ? cur_error(ld, &vc, "vocab") : 0;
 }
 
-/* Phase: added_tokens, checked, and the id range they extend. */
+/* Phase: added_tokens as the file gives them, every member checked as HF
+ * checks it: an array of objects with an id (0 to 2^32-1), a string
+ * content and the five flags, each true or false. */
 static int read_added_tokens(struct loader *ld)
 {
-	json_object_object_get_ex(ld->doc.root, "added_tokens", &ld->added);
-	ld->n_added = ld->added && json_object_is_type(ld->added, json_type_array)
-	                  ? json_object_array_length(ld->added)
-	                  : 0;
-	for (size_t i = 0; i < ld->n_added; i++) {
-		struct json_object *a = json_object_array_get_idx(ld->added, i), *idv;
-		if (!json_object_object_get_ex(a, "id", &idv) || !get_str(a, "content"))
-			return fail(ld, INFTY_ESCHEMA, "added token %zu lacks id or content", i);
-		int64_t id = json_object_get_int64(idv);
-		if (id < 0 || id >= INT32_MAX)
-			return fail(ld, INFTY_ESCHEMA, "bad added token id %lld", (long long)id);
-		if (id > ld->max_id)
-			ld->max_id = id;
+	struct json_object *arr;
+	if (!json_object_object_get_ex(ld->doc.root, "added_tokens", &arr))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return fail(ld, INFTY_ESCHEMA, "added_tokens is not an array");
+	size_t n = json_object_array_length(arr);
+	ld->ain = infty_calloc(n ? n : 1, sizeof *ld->ain);
+	if (!ld->ain)
+		return INFTY_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *a = json_object_array_get_idx(arr, i), *v;
+		char where[40];
+		snprintf(where, sizeof where, "added_tokens[%zu]", i);
+		if (!json_object_is_type(a, json_type_object))
+			return fail(ld, INFTY_ESCHEMA, "%s is not an object", where);
+		if (!json_object_object_get_ex(a, "id", &v))
+			return fail(ld, INFTY_ESCHEMA, "%s lacks 'id'", where);
+		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) > (int64_t)UINT32_MAX)
+			return fail(ld, INFTY_ESCHEMA, "%s.id is not an integer from 0 to 2^32-1",
+			            where);
+		if (!json_object_object_get_ex(a, "content", &v))
+			return fail(ld, INFTY_ESCHEMA, "%s lacks 'content'", where);
+		if (!json_object_is_type(v, json_type_string))
+			return fail(ld, INFTY_ESCHEMA, "%s.content is not a string", where);
+		struct added_in *in = &ld->ain[ld->n_ain++];
+		in->content = json_object_get_string(v);
+		in->len = (size_t)json_object_get_string_len(v);
+		int rc;
+		if ((rc = get_flag(ld, a, where, "single_word", FLAG_REQUIRED, 0,
+		                   &in->single_word)) ||
+		    (rc = get_flag(ld, a, where, "lstrip", FLAG_REQUIRED, 0, &in->lstrip)) ||
+		    (rc = get_flag(ld, a, where, "rstrip", FLAG_REQUIRED, 0, &in->rstrip)) ||
+		    (rc =
+		         get_flag(ld, a, where, "normalized", FLAG_REQUIRED, 0, &in->normalized)) ||
+		    (rc = get_flag(ld, a, where, "special", FLAG_REQUIRED, 0, &in->special)))
+			return rc;
 	}
 	return 0;
 }
 
-/* Phase: every id's bytes in one arena (vocabulary strings byte-level
- * decoded, added tokens as their content), and the added tokens' table. */
+static int same_added(const struct added_in *a, const struct added_in *b)
+{
+	return a->len == b->len && memcmp(a->content, b->content, a->len) == 0 &&
+	       a->single_word == b->single_word && a->lstrip == b->lstrip &&
+	       a->rstrip == b->rstrip && a->normalized == b->normalized && a->special == b->special;
+}
+
+/* The vocabulary id of key s[0..n) as written in the file (the byte-level
+ * alphabet: "Ġab" is the token of " ab"), or TOK_NONE.  Added tokens are
+ * few, so a scan of the vocabulary's pairs per token would be 800 x 128,000
+ * comparisons for DeepSeek-V3: a table over the keys instead. */
+struct key_index {
+	uint32_t *slot; /* owned: 1 + index into pairs; 0 empty */
+	uint32_t mask;
+};
+
+static uint32_t key_find(const struct key_index *k, const struct loader *ld, const char *s,
+                         size_t n)
+{
+	for (uint32_t i = (uint32_t)tok_hash(s, n) & k->mask; k->slot[i]; i = (i + 1) & k->mask) {
+		const struct vocab_pair *p = &ld->pairs[k->slot[i] - 1];
+		if (p->len == n && memcmp(p->s, s, n) == 0)
+			return p->id;
+	}
+	return TOK_NONE;
+}
+
+/* Phase: the added tokens' ids, as HF gives them (AddedVocabulary::
+ * add_tokens): the id in the file is not used.  A content that is a
+ * vocabulary key gets that key's id; a content seen before keeps its id
+ * and takes the later token's flags; a token identical to an earlier one,
+ * or with empty content, is skipped; any other gets the next id from the
+ * vocabulary's size on (its number of entries, not its largest id), one
+ * after another in file order. */
+static int assign_added_ids(struct infty_tokenizer *t, struct loader *ld)
+{
+	if (!ld->n_ain)
+		return 0;
+	t->added = infty_calloc(ld->n_ain, sizeof *t->added);
+	struct key_index k = {NULL, pow2_at_least(ld->n_vocab * 2) - 1};
+	k.slot = infty_calloc((size_t)k.mask + 1, sizeof *k.slot);
+	if (!t->added || !k.slot) {
+		infty_free(k.slot);
+		return INFTY_ENOMEM;
+	}
+	for (size_t i = 0; i < ld->n_vocab; i++) {
+		uint32_t s = (uint32_t)tok_hash(ld->pairs[i].s, ld->pairs[i].len) & k.mask;
+		while (k.slot[s])
+			s = (s + 1) & k.mask;
+		k.slot[s] = (uint32_t)i + 1;
+	}
+	uint32_t next_id = (uint32_t)ld->n_vocab;
+	int rc = 0;
+	for (size_t i = 0; i < ld->n_ain && !rc; i++) {
+		const struct added_in *in = &ld->ain[i];
+		size_t j = 0;
+		while (j < i && !same_added(&ld->ain[j], in))
+			j++;
+		if (!in->len || j < i)
+			continue;
+		struct tok_added *ad = NULL;
+		for (size_t m = 0; m < t->n_added && !ad; m++)
+			if (t->added[m].len == in->len &&
+			    !memcmp(t->added[m].content, in->content, in->len))
+				ad = &t->added[m];
+		if (!ad) {
+			ad = &t->added[t->n_added++];
+			if (!(ad->content = infty_strndup(in->content, in->len))) {
+				rc = INFTY_ENOMEM;
+				break;
+			}
+			ad->len = in->len;
+			ad->id = key_find(&k, ld, in->content, in->len);
+			if (ad->id == TOK_NONE) {
+				if (next_id >= INT32_MAX - 1)
+					rc = fail(ld, INFTY_ETOOBIG, "too many added tokens");
+				ad->id = next_id++;
+			}
+		}
+		ad->lstrip = in->lstrip;
+		ad->rstrip = in->rstrip;
+		ad->special = in->special;
+		ad->single_word = in->single_word;
+		ad->normalized = in->normalized;
+	}
+	infty_free(k.slot);
+	for (size_t i = 0; i < t->n_added && !rc; i++) {
+		const struct tok_added *ad = &t->added[i];
+		if (ad->single_word)
+			return fail(ld, INFTY_EUNSUPPORTED,
+			            "unsupported added token option single_word ('%s')",
+			            ad->content);
+		/* HF would match it in the NFC text; we match raw text only. */
+		if (ad->normalized && t->nfc)
+			return fail(ld, INFTY_EUNSUPPORTED,
+			            "unsupported normalized added token '%s' with NFC",
+			            ad->content);
+		t->added_first[(unsigned char)ad->content[0]] = 1;
+		if ((int64_t)ad->id > ld->max_id)
+			ld->max_id = ad->id;
+	}
+	return rc;
+}
+
+/* Phase: every id's bytes in one arena.  A vocabulary token's are its key
+ * byte-level decoded; an added token's are its content, or, when it is also
+ * a vocabulary token ("Hello" at its vocabulary id), the vocabulary's bytes,
+ * so that merges reach it; is_added says which (tokenizer_impl.h). */
 static int build_ids(struct infty_tokenizer *t, struct loader *ld)
 {
 	t->n_ids = (uint32_t)(ld->max_id + 1);
@@ -592,10 +807,9 @@ static int build_ids(struct infty_tokenizer *t, struct loader *ld)
 	ld->acont = infty_calloc(t->n_ids, sizeof *ld->acont);
 	t->tok_off = infty_calloc((size_t)t->n_ids + 1, sizeof *t->tok_off);
 	t->is_added = infty_malloc(t->n_ids);
-	t->added = infty_calloc(ld->n_added ? ld->n_added : 1, sizeof *t->added);
-	if (!ld->ent || !ld->acont || !t->tok_off || !t->is_added || !t->added)
+	if (!ld->ent || !ld->acont || !t->tok_off || !t->is_added)
 		return INFTY_ENOMEM;
-	memset(t->is_added, 2, t->n_ids); /* 2: no token has this id */
+	memset(t->is_added, TOK_ID_NONE, t->n_ids);
 	size_t total = 0;
 	for (size_t i = 0; i < ld->n_vocab; i++) {
 		uint32_t id = ld->pairs[i].id;
@@ -603,61 +817,49 @@ static int build_ids(struct infty_tokenizer *t, struct loader *ld)
 			return fail(ld, INFTY_ESCHEMA, "duplicate vocab id %u", id);
 		ld->ent[id].s = ld->pairs[i].s;
 		ld->ent[id].len = ld->pairs[i].len;
-		t->is_added[id] = 0;
+		t->is_added[id] = TOK_ID_VOCAB;
 		total += ld->ent[id].len;
 	}
-	for (size_t i = 0; i < ld->n_added; i++) {
-		struct json_object *a = json_object_array_get_idx(ld->added, i), *idv;
-		json_object_object_get_ex(a, "id", &idv);
-		uint32_t id = (uint32_t)json_object_get_int64(idv);
-		const char *content = get_str(a, "content");
-		struct tok_added *ad = &t->added[t->n_added++];
-		ad->len = strlen(content);
-		ad->content = infty_strndup(content, ad->len);
-		if (!ad->content)
-			return INFTY_ENOMEM;
-		ad->id = id;
-		ad->lstrip = get_bool(a, "lstrip", 0);
-		ad->rstrip = get_bool(a, "rstrip", 0);
-		ad->special = get_bool(a, "special", 0);
-		if (get_bool(a, "single_word", 0))
+	for (size_t i = 0; i < t->n_added; i++) {
+		const struct tok_added *ad = &t->added[i];
+		const struct vocab_entry *e = &ld->ent[ad->id];
+		/* HF numbers new added tokens from the vocabulary's size, which
+		 * can be an id the vocabulary uses when its ids have gaps: HF
+		 * then gives two tokens one id, which we cannot decode. */
+		if (e->s && (e->len != ad->len || memcmp(e->s, ad->content, ad->len)))
 			return fail(ld, INFTY_EUNSUPPORTED,
-			            "unsupported added token option single_word ('%s')", content);
-		/* HF would match it in the NFC text; we match raw text only. */
-		if (get_bool(a, "normalized", 0) && t->nfc)
-			return fail(ld, INFTY_EUNSUPPORTED,
-			            "unsupported normalized added token '%s' with NFC", content);
-		if (ad->len == 0)
-			return fail(ld, INFTY_ESCHEMA, "empty added token %u", id);
-		t->added_first[(unsigned char)content[0]] = 1;
-		if (t->is_added[id] == 2)
-			total += ad->len;
-		t->is_added[id] = 1;
-		ld->ent[id].s = NULL; /* added tokens decode to their content */
+			            "added token '%s' gets id %u from Hugging Face, which the "
+			            "vocabulary already gives to " TOKFMT,
+			            ad->content, ad->id, TOKARG(e->s, e->len));
+		ld->acont[ad->id] = ad->content;
+		total += ad->len;
 	}
 	if (total >= UINT32_MAX)
 		return INFTY_ETOOBIG;
 	t->arena = infty_malloc(total + 1);
 	if (!t->arena)
 		return INFTY_ENOMEM;
-	for (size_t i = 0; i < t->n_added; i++)
-		ld->acont[t->added[i].id] = t->added[i].content;
 	uint32_t off = 0;
 	for (uint32_t id = 0; id < t->n_ids; id++) {
 		t->tok_off[id] = off;
+		const struct vocab_entry *e = &ld->ent[id];
+		long l = e->s ? bytelevel_decode(ld->byte_of_cp, e->s, e->len, t->arena + off) : -1;
 		if (ld->acont[id]) {
-			size_t l = strlen(ld->acont[id]);
-			memcpy(t->arena + off, ld->acont[id], l);
-			off += (uint32_t)l;
-		} else if (ld->ent[id].s) {
-			long l = bytelevel_decode(ld->byte_of_cp, ld->ent[id].s, ld->ent[id].len,
-			                          t->arena + off);
-			if (l < 0)
-				return fail(ld, INFTY_EUNSUPPORTED,
-				            "vocab token " TOKFMT " is not byte-level",
-				            TOKARG(ld->ent[id].s, ld->ent[id].len));
-			off += (uint32_t)l;
+			/* Both, and a key outside the byte alphabet (DeepSeek-V3's
+			 * "<｜begin▁of▁sentence｜>"): only the added token. */
+			if (l >= 0) {
+				t->is_added[id] = TOK_ID_BOTH;
+			} else {
+				l = (long)strlen(ld->acont[id]);
+				memcpy(t->arena + off, ld->acont[id], (size_t)l);
+				t->is_added[id] = TOK_ID_ADDED;
+			}
+		} else if (e->s && l < 0) {
+			return fail(ld, INFTY_EUNSUPPORTED,
+			            "vocab token " TOKFMT " is not byte-level",
+			            TOKARG(e->s, e->len));
 		}
+		off += l > 0 ? (uint32_t)l : 0;
 	}
 	t->tok_off[t->n_ids] = off;
 	return 0;
@@ -672,7 +874,7 @@ static int index_vocab(struct infty_tokenizer *t, struct loader *ld)
 	if (!t->vocab_slots || !t->self_enc)
 		return INFTY_ENOMEM;
 	for (uint32_t id = 0; id < t->n_ids; id++)
-		if (t->is_added[id] == 0)
+		if (t->is_added[id] == TOK_ID_VOCAB || t->is_added[id] == TOK_ID_BOTH)
 			vocab_insert(t, id);
 	for (int b = 0; b < 256; b++) {
 		char c = (char)b;
@@ -781,13 +983,13 @@ int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *d
 	memcpy(t->hash, "sha256:", 7);
 	infty_sha256_hex(ld.buf, ld.len, t->hash + 7);
 	struct json_object *nz = NULL, *pt = NULL;
-	if ((rc = parse_document(&ld)))
+	if ((rc = parse_document(&ld)) || (rc = check_document(&ld)))
 		goto out;
 	json_object_object_get_ex(ld.doc.root, "normalizer", &nz);
 	json_object_object_get_ex(ld.doc.root, "pre_tokenizer", &pt);
-	if ((rc = parse_normalizer(t, nz, detail, detail_len)) ||
-	    (rc = parse_pre_tokenizer(t, pt, detail, detail_len)) || (rc = check_model(t, &ld)) ||
-	    (rc = read_vocab(&ld)) || (rc = read_added_tokens(&ld)) || (rc = build_ids(t, &ld)) ||
+	if ((rc = parse_normalizer(t, &ld, nz)) || (rc = parse_pre_tokenizer(t, &ld, pt)) ||
+	    (rc = check_model(t, &ld)) || (rc = read_vocab(&ld)) || (rc = read_added_tokens(&ld)) ||
+	    (rc = assign_added_ids(t, &ld)) || (rc = build_ids(t, &ld)) ||
 	    (rc = index_vocab(t, &ld)) || (rc = read_merges(&ld)) || (rc = index_merges(t, &ld)))
 		goto out;
 	if (t->nfc)
@@ -840,7 +1042,7 @@ int64_t infty_tok_decode(const struct infty_tokenizer *t, const uint32_t *ids, s
 {
 	size_t need = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (ids[i] >= t->n_ids || t->is_added[ids[i]] == 2)
+		if (ids[i] >= t->n_ids || t->is_added[ids[i]] == TOK_ID_NONE)
 			return INFTY_EINVAL;
 		size_t l;
 		const char *s = tok_bytes(t, ids[i], &l);

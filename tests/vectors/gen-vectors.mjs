@@ -11,8 +11,9 @@
 // is checked against HF: "qwen3" (the file as is), "llama3" (\p{N}{1,3}),
 // "gpt2" (ByteLevel use_regex:true), "legacy" (merges as "a b" strings,
 // Qwen2/2.5 style, no NFC), "strip" (lstrip on <think> and <|im_start|>,
-// rstrip on </think> and <|im_end|>, on the strings that contain them).  The tests rebuild those variants the same way
-// (tests/unit/test_tokenizer_vectors.c).
+// rstrip on </think> and <|im_end|>, on the strings that contain them),
+// "added" (added tokens whose id HF chooses: see the variant).  The tests
+// rebuild those variants the same way (tests/unit/test_tokenizer_variants.c).
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -234,6 +235,14 @@ const variants = {
 		j.model.merges = j.model.merges.map((m) => m.join(' '));
 		return j;
 	},
+	// Added tokens whose id HF chooses, not the file: "Hello" at its vocab
+	// id (a token merges reach), "think" with a wrong id (HF gives the
+	// vocab's), "<gap>" at an id past a gap (HF gives the next one).
+	added: (j) => {
+		const t = (id, content) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
+		j.added_tokens.push(t(j.model.vocab.Hello, 'Hello'), t(5, 'think'), t(200000, '<gap>'));
+		return j;
+	},
 };
 for (const [name, fn] of Object.entries(variants)) {
 	const j = fn(structuredClone(base));
@@ -242,6 +251,9 @@ for (const [name, fn] of Object.entries(variants)) {
 	const tok = Tokenizer.fromFile(p);
 	const list = name === 'qwen3' ? wellFormed
 		: name === 'strip' ? wellFormed.filter((t) => /<think>|<\/think>|<\|im_(start|end)\|>/.test(t))
+		: name === 'added' ? [...wellFormed.filter((t, i) => i % 8 === 0 || /Hello|think|<gap>/.test(t)),
+			'Hello', 'HelloHello', ' Hello', 'Hello world', 'sayHello', 'thinking', '<think>think</think>',
+			'<gap>', 'a<gap>b<gap>', '<gap', 'Hello<gap>think']
 		: wellFormed.filter((_, i) => i % 4 === 0);
 	const encs = await tok.encodeBatch(list, { addSpecialTokens: false });
 	const lines = list.map((t, i) => JSON.stringify({ text: t, ids: encs[i].getIds() }));
