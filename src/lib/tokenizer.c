@@ -789,6 +789,7 @@ static int assign_added_ids(struct infty_tokenizer *t, struct loader *ld)
 			            "unsupported normalized added token '%s' with NFC",
 			            ad->content);
 		t->added_first[(unsigned char)ad->content[0]] = 1;
+		t->n_normalized += ad->normalized != 0;
 		if ((int64_t)ad->id > ld->max_id)
 			ld->max_id = ad->id;
 	}

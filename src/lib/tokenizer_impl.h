@@ -70,6 +70,7 @@ struct infty_tokenizer {
 
 	struct tok_added *added; /* owned, n_added */
 	size_t n_added;
+	size_t n_normalized;      /* added tokens with normalized:true, matched second */
 	uint8_t added_first[256]; /* 1 if some added token starts with this byte */
 
 	int nfc;               /* the normalizer is NFC (else none) */

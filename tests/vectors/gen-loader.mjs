@@ -89,6 +89,13 @@ const cases = [
 	['empty content skipped', edit((d) => d.added_tokens.unshift(tok(258, '')))],
 	['same token twice', edit((d) => d.added_tokens.push(tok(259, '<x>'), tok(260, '<y>')))],
 	['same content, other flags: the last wins', edit((d) => d.added_tokens.push(tok(259, '<x>', { lstrip: true, special: false }), tok(260, '<y>')))],
+	// HF matches normalized:false tokens on the raw text first, then the
+	// normalized:true ones inside each piece left.
+	['normalized and not: the raw ones first', edit((d) => {
+		d.normalizer = null;
+		d.added_tokens = [tok(258, 'ab', { normalized: true, special: false }), tok(259, 'bc', { special: false }),
+			tok(260, '<y>', { normalized: true, lstrip: true }), tok(261, '<x>', { rstrip: true })];
+	}), null, ['abc', 'xabcx', 'ab bc', 'abab', 'a <y>b', 'c <x> <y> ab', '<x>  <y>', 'bc<y>', ' <y>bc <y>']],
 	['vocab with a gap', edit((d) => Object.assign(d.model.vocab, { ab: 300, abab: 301 }))],
 	['version 2.0', edit((d) => (d.version = '2.0'))],
 	['no version', edit((d) => delete d.version)],
@@ -114,15 +121,15 @@ const cases = [
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'infty-loader-'));
 const lines = [];
-for (const [name, doc, refuse] of cases) {
+for (const [name, doc, refuse, texts = T] of cases) {
 	const text = typeof doc === 'string' ? doc : JSON.stringify(doc);
 	const p = path.join(tmp, 'tokenizer.json');
 	fs.writeFileSync(p, text);
 	const c = { name, doc: text, hf_error: null };
 	try {
 		const t = Tokenizer.fromFile(p);
-		const encs = await t.encodeBatch(T, { addSpecialTokens: false });
-		c.texts = T;
+		const encs = await t.encodeBatch(texts, { addSpecialTokens: false });
+		c.texts = texts;
 		c.ids = encs.map((e) => e.getIds());
 	} catch (e) {
 		c.hf_error = String(e.message || e).replace(/^Error loading from file/, '');
