@@ -698,24 +698,37 @@ static int same_added(const struct added_in *a, const struct added_in *b)
 	       a->rstrip == b->rstrip && a->normalized == b->normalized && a->special == b->special;
 }
 
-/* The vocabulary id of key s[0..n) as written in the file (the byte-level
- * alphabet: "Ġab" is the token of " ab"), or TOK_NONE.  Added tokens are
- * few, so a scan of the vocabulary's pairs per token would be 800 x 128,000
- * comparisons for DeepSeek-V3: a table over the keys instead. */
-struct key_index {
-	uint32_t *slot; /* owned: 1 + index into pairs; 0 empty */
-	uint32_t mask;
-};
-
-static uint32_t key_find(const struct key_index *k, const struct loader *ld, const char *s,
-                         size_t n)
+/* For each of the n added tokens, the id of the vocabulary key equal to its
+ * content (keys are in the byte-level alphabet: a content "Ġab" is the key
+ * of the token of " ab"), or TOK_NONE, into key_id.  One pass over the
+ * vocabulary against a small table of the contents: a table of the whole
+ * vocabulary would cost more at load than everything else in this phase. */
+static int added_key_ids(const struct tok_added *added, size_t n, const struct loader *ld,
+                         uint32_t *key_id)
 {
-	for (uint32_t i = (uint32_t)tok_hash(s, n) & k->mask; k->slot[i]; i = (i + 1) & k->mask) {
-		const struct vocab_pair *p = &ld->pairs[k->slot[i] - 1];
-		if (p->len == n && memcmp(p->s, s, n) == 0)
-			return p->id;
+	uint32_t mask = pow2_at_least(n * 2) - 1;
+	uint32_t *slot = infty_calloc((size_t)mask + 1, sizeof *slot); /* 1 + index; 0 empty */
+	if (!slot)
+		return INFTY_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		key_id[i] = TOK_NONE;
+		uint32_t s = (uint32_t)tok_hash(added[i].content, added[i].len) & mask;
+		while (slot[s])
+			s = (s + 1) & mask;
+		slot[s] = (uint32_t)i + 1;
 	}
-	return TOK_NONE;
+	for (size_t v = 0; v < ld->n_vocab; v++) {
+		const struct vocab_pair *p = &ld->pairs[v];
+		for (uint32_t s = (uint32_t)tok_hash(p->s, p->len) & mask; slot[s];
+		     s = (s + 1) & mask) {
+			const struct tok_added *a = &added[slot[s] - 1];
+			if (a->len == p->len && memcmp(a->content, p->s, p->len) == 0 &&
+			    key_id[slot[s] - 1] == TOK_NONE)
+				key_id[slot[s] - 1] = p->id;
+		}
+	}
+	infty_free(slot);
+	return 0;
 }
 
 /* Phase: the added tokens' ids, as HF gives them (AddedVocabulary::
@@ -730,21 +743,11 @@ static int assign_added_ids(struct infty_tokenizer *t, struct loader *ld)
 	if (!ld->n_ain)
 		return 0;
 	t->added = infty_calloc(ld->n_ain, sizeof *t->added);
-	struct key_index k = {NULL, pow2_at_least(ld->n_vocab * 2) - 1};
-	k.slot = infty_calloc((size_t)k.mask + 1, sizeof *k.slot);
-	if (!t->added || !k.slot) {
-		infty_free(k.slot);
+	if (!t->added)
 		return INFTY_ENOMEM;
-	}
-	for (size_t i = 0; i < ld->n_vocab; i++) {
-		uint32_t s = (uint32_t)tok_hash(ld->pairs[i].s, ld->pairs[i].len) & k.mask;
-		while (k.slot[s])
-			s = (s + 1) & k.mask;
-		k.slot[s] = (uint32_t)i + 1;
-	}
-	uint32_t next_id = (uint32_t)ld->n_vocab;
-	int rc = 0;
-	for (size_t i = 0; i < ld->n_ain && !rc; i++) {
+	/* The distinct contents, in order of first appearance, with the flags
+	 * of their last distinct token. */
+	for (size_t i = 0; i < ld->n_ain; i++) {
 		const struct added_in *in = &ld->ain[i];
 		size_t j = 0;
 		while (j < i && !same_added(&ld->ain[j], in))
@@ -758,17 +761,9 @@ static int assign_added_ids(struct infty_tokenizer *t, struct loader *ld)
 				ad = &t->added[m];
 		if (!ad) {
 			ad = &t->added[t->n_added++];
-			if (!(ad->content = infty_strndup(in->content, in->len))) {
-				rc = INFTY_ENOMEM;
-				break;
-			}
+			if (!(ad->content = infty_strndup(in->content, in->len)))
+				return INFTY_ENOMEM;
 			ad->len = in->len;
-			ad->id = key_find(&k, ld, in->content, in->len);
-			if (ad->id == TOK_NONE) {
-				if (next_id >= INT32_MAX - 1)
-					rc = fail(ld, INFTY_ETOOBIG, "too many added tokens");
-				ad->id = next_id++;
-			}
 		}
 		ad->lstrip = in->lstrip;
 		ad->rstrip = in->rstrip;
@@ -776,23 +771,27 @@ static int assign_added_ids(struct infty_tokenizer *t, struct loader *ld)
 		ad->single_word = in->single_word;
 		ad->normalized = in->normalized;
 	}
-	infty_free(k.slot);
+	uint32_t *key_id = infty_malloc((t->n_added ? t->n_added : 1) * sizeof *key_id);
+	int rc = key_id ? added_key_ids(t->added, t->n_added, ld, key_id) : INFTY_ENOMEM;
+	uint32_t next_id = (uint32_t)ld->n_vocab;
 	for (size_t i = 0; i < t->n_added && !rc; i++) {
-		const struct tok_added *ad = &t->added[i];
+		struct tok_added *ad = &t->added[i];
+		ad->id = key_id[i] != TOK_NONE ? key_id[i] : next_id++;
 		if (ad->single_word)
-			return fail(ld, INFTY_EUNSUPPORTED,
-			            "unsupported added token option single_word ('%s')",
-			            ad->content);
+			rc = fail(ld, INFTY_EUNSUPPORTED,
+			          "unsupported added token option single_word ('%s')", ad->content);
 		/* HF would match it in the NFC text; we match raw text only. */
-		if (ad->normalized && t->nfc)
-			return fail(ld, INFTY_EUNSUPPORTED,
-			            "unsupported normalized added token '%s' with NFC",
-			            ad->content);
+		else if (ad->normalized && t->nfc)
+			rc = fail(ld, INFTY_EUNSUPPORTED,
+			          "unsupported normalized added token '%s' with NFC", ad->content);
+		else if (next_id >= INT32_MAX - 1)
+			rc = fail(ld, INFTY_ETOOBIG, "too many added tokens");
 		t->added_first[(unsigned char)ad->content[0]] = 1;
 		t->n_normalized += ad->normalized != 0;
 		if ((int64_t)ad->id > ld->max_id)
 			ld->max_id = ad->id;
 	}
+	infty_free(key_id);
 	return rc;
 }
 
