@@ -123,6 +123,7 @@ struct engine {
 	uint64_t traces_in, traces_ok, traces_failed, rejected, traces_retry_left;
 	uint64_t sent, done_req, summaries, cache_hits, cache_puts, cancelled;
 	uint64_t failures_cached, failure_hits, counts_asked, counts_failed;
+	uint64_t no_usage; /* accepted answers without usage.prompt_tokens: not checkable */
 	uint64_t cache_skipped_parts, cache_skipped_bytes, cache_bad_lines;
 	const char *retry_reason;
 	uint64_t by_class[5];
@@ -593,6 +594,8 @@ static int prepare(void *job, const char **body, size_t *len, void *ctx)
 	if (j->t->failed || e->err || e->fatal) {
 		settle(j);
 		e->cancelled++;
+		if (!j->verifying)
+			e->sent--; /* counted when queued, never sent */
 		return 1;
 	}
 	struct trace *t = j->t;
@@ -731,6 +734,8 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 	switch (v.cls) {
 	case SUM_OK:
 		infty_sum_http_success(e->http);
+		if (v.prompt_tokens <= 0)
+			e->no_usage++;
 		if (v.verify) {
 			/* Under our bound: the server's own count decides (on_count). */
 			j->held = (struct held){v.text,          "",
@@ -1088,6 +1093,8 @@ static int write_stats(struct engine *e, const char *path, int rc)
 	json_object_object_add(x, "tokenizer",
 	                       e->tok_path ? json_object_new_string(e->tok_path) : NULL);
 	json_object_object_add(x, "server_count", json_object_new_string(count_api_name(e)));
+	json_object_object_add(x, "answers_without_usage",
+	                       json_object_new_int64((int64_t)e->no_usage));
 	json_object_object_add(o, "truncation_check", x);
 	x = json_object_new_object();
 	json_object_object_add(x, "prompt", json_object_new_int64(e->tok_prompt));
@@ -1430,6 +1437,16 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 	}
 	if (p)
 		progress(&e, p, 1);
+	if (e.no_usage) {
+		char n[256];
+		snprintf(n, sizeof n,
+		         "%llu answer(s) came without usage.prompt_tokens, so the truncation check "
+		         "could not run on them%s",
+		         (unsigned long long)e.no_usage,
+		         c->stream ? " (a server that sends no usage in a stream: try --no-stream)"
+		                   : "");
+		warn(&e, "warning", n);
+	}
 	if (so) {
 		so->traces_in = e.traces_in;
 		so->traces_out = e.traces_ok;
@@ -1447,10 +1464,11 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 	infty_writer_free(e.out);
 	infty_writer_free(e.failed);
 	infty_reader_free(e.in);
+	/* Transfers still running point into the jobs' bodies: end them first. */
+	infty_sum_http_free(e.http);
 	for (size_t k = 0; k < e.flen; k++)
 		trace_free(e.fifo[k]);
 	infty_free(e.fifo);
-	infty_sum_http_free(e.http);
 	infty_sum_prompts_release(&e.prompts);
 	infty_sum_keyparts_release(&e.kp);
 	infty_tok_ctx_free(e.tctx);
