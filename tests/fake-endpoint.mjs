@@ -83,6 +83,15 @@ function send(res, status, body, headers = {}) {
 	res.end(text);
 }
 
+// What digit runs cost Qwen beyond ceil(L/3) a run (infty-summarize takes it
+// off its bound), so a test can tell which cuts the margin must catch.
+function digitDiscount(messages) {
+	let d = 0;
+	for (const m of messages)
+		for (const r of (m.content || '').matchAll(/[0-9]+/g)) d += r[0].length - Math.ceil(r[0].length / 3);
+	return d;
+}
+
 function completion(req, hash, scenario, count) {
 	const n = opt.ignoreN ? 1 : (req.n || 1);
 	let promptTokens = scenario === 'truncate' ? 10 : count;
@@ -90,8 +99,8 @@ function completion(req, hash, scenario, count) {
 		promptTokens = opt.truncateTo;
 		stats.truncated++;
 	}
-	// [true count, reported] per answer, for the truncation tests.
-	if (opt.truncateTo || tokenizer) stats.counts.push([count, promptTokens]);
+	// [true count, reported, digit discount] per answer, for the truncation tests.
+	if (opt.truncateTo || tokenizer) stats.counts.push([count, promptTokens, digitDiscount(req.messages)]);
 	const choices = [];
 	for (let k = 0; k < n; k++) {
 		let content = `* Progress so far, request ${hash.slice(0, 12)}, choice ${k}.\n* Key result: x = ${parseInt(hash.slice(0, 6), 16) % 1000}.`;

@@ -769,6 +769,19 @@ static size_t discard(char *p, size_t sz, size_t n, void *u)
 	return sz * n;
 }
 
+/* The blocking calls at start give up at once on SIGTERM (a stop within a second). */
+static int stop_check(void *u, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	(void)u, (void)a, (void)b, (void)c, (void)d;
+	return infty_sum_engine_stopping();
+}
+
+static void blocking_opts(CURL *e)
+{
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, stop_check);
+}
+
 int infty_sum_http_current_ep(const struct sum_http *h)
 {
 	return (int)h->cur_ep;
@@ -793,6 +806,7 @@ int infty_sum_http_ready(struct sum_http *h, double timeout, char *detail, size_
 			curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->hdrs);
 			curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
 			curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+			blocking_opts(e);
 			CURLcode cc = curl_easy_perform(e);
 			long status = 0;
 			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -852,6 +866,7 @@ static long probe_one(struct sum_http *h, const char *url, const char *body)
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_body);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, &pb);
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+	blocking_opts(e);
 	CURLcode cc = curl_easy_perform(e);
 	long status = 0;
 	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -875,7 +890,7 @@ size_t infty_sum_http_probe_count(struct sum_http *h, const char *model)
 		return 0;
 	}
 	json_object_put(m);
-	for (size_t k = 0; k < h->n_urls; k++) {
+	for (size_t k = 0; k < h->n_urls && !infty_sum_engine_stopping(); k++) {
 		/* vLLM's shape first: its count includes the chat template, exactly. */
 		if (probe_one(h, h->tok_urls[k], body) > 0)
 			h->count_api[k] = SUM_COUNT_MESSAGES;

@@ -11,6 +11,18 @@ plan 37
 
 # ms since the epoch
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
+# term_wait PID: SIGTERM, then wait for the exit (kill -9 after 10 s, so a
+# run that ignores the signal fails the test instead of hanging it); sets
+# RC and EL (ms from the signal to the exit).
+term_wait() {
+	_t0=$(now_ms)
+	kill -TERM "$1"
+	_i=0
+	while kill -0 "$1" 2>/dev/null && [ $_i -lt 1000 ]; do sleep 0.01; _i=$((_i + 1)); done
+	EL=$(($(now_ms) - _t0))
+	kill -9 "$1" 2>/dev/null
+	wait "$1"; RC=$?
+}
 
 # 60 traces of 5 segments: 240 requests.
 python3 - "$T/in.jsonl" <<'PY'
@@ -27,12 +39,9 @@ fake_start --latency 400
 $SUM --endpoint "$EP" --max-inflight 8 --cache "$T/c.jsonl" --stats "$T/st.json" -o "$T/o.jsonl" "$T/in.jsonl" 2>"$T/err" &
 pid=$!
 sleep 1.5
-t0=$(now_ms)
-kill -TERM $pid
-wait $pid; rc=$?
-el=$(($(now_ms) - t0))
-is "$rc" "3" "SIGTERM: exit 3 (stopped)"
-[ "$el" -lt 1000 ]; ok $? "SIGTERM honoured within a second (${el} ms)"
+term_wait $pid
+is "$RC" "3" "SIGTERM: exit 3 (stopped)"
+[ "$EL" -lt 1000 ]; ok $? "SIGTERM honoured within a second (${EL} ms)"
 [ ! -e "$T/o.jsonl" ]; ok $? "SIGTERM: no output published"
 is "$(jq_py "$T/st.json" "(O['completed'], O['stopped_by'])")" "(False, 'signal')" "stats: completed false, stopped_by signal"
 have=$(count_lines "$T/c.jsonl")
@@ -55,7 +64,7 @@ with open(sys.argv[1], "w") as f:
         f.write(json.dumps({"id": f"h{t}", "question": "Find it.", "segments": segs, "n": len(segs)}) + "\n")
 PY
 t0=$(now_ms)
-run timeout 30 infty-summarize -q --backend extractive --extractive-budget 64 --window 1 --stats "$T/hs.json" -o "$T/h1.jsonl" "$T/huge.jsonl"
+run timeout -k 5 30 infty-summarize -q --backend extractive --extractive-budget 64 --window 1 --stats "$T/hs.json" -o "$T/h1.jsonl" "$T/huge.jsonl"
 el=$(($(now_ms) - t0))
 is_rc 0 "extractive: two traces of 20,000 segments each finish"
 is "$(jq_py "$T/h1.jsonl" "[len(r['summaries']) for r in R]")" "[19999, 19999]" \
@@ -64,12 +73,9 @@ is "$(jq_py "$T/h1.jsonl" "[len(r['summaries']) for r in R]")" "[19999, 19999]" 
 infty-summarize -q --backend extractive --window 1 -o "$T/h2.jsonl" "$T/huge.jsonl" 2>"$T/herr" &
 pid=$!
 sleep 0.5
-t0=$(now_ms)
-kill -TERM $pid
-wait $pid; rc=$?
-el=$(($(now_ms) - t0))
-is "$rc" "3" "extractive: SIGTERM gives exit 3"
-[ "$el" -lt 1000 ] && [ ! -e "$T/h2.jsonl" ]; ok $? "extractive: stopped within a second (${el} ms), nothing published"
+term_wait $pid
+is "$RC" "3" "extractive: SIGTERM gives exit 3"
+[ "$EL" -lt 1000 ] && [ ! -e "$T/h2.jsonl" ]; ok $? "extractive: stopped within a second (${EL} ms), nothing published"
 
 # --- a huge trace with an endpoint: bodies built when sent, memory bounded ---
 python3 - "$T/big.jsonl" <<'PY'

@@ -55,9 +55,10 @@ for cut in 2048 4096; do
 import json, sys
 c = json.load(open(sys.argv[1]))["counts"]
 cut, m, flagged = int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
-cut_n = sum(1 for n, r in c if r < n)
-clear = sum(1 for n, r in c if r < n and m * n > cut * 1.01)
-maybe = sum(1 for n, r in c if r < n and m * n > cut * 0.99)
+# our bound is the Qwen count less the digit discount (d)
+cut_n = sum(1 for n, r, d in c if r < n)
+clear = sum(1 for n, r, d in c if r < n and m * (n - d) > cut * 1.01)
+maybe = sum(1 for n, r, d in c if r < n and m * (n - d) > cut * 0.99)
 print("ok" if clear <= flagged <= maybe and clear > 0 else "bad", cut_n, clear, flagged)
 PY
 )
@@ -74,8 +75,8 @@ if [ -f "$LL" ]; then
 		run $S --endpoint "$EP" --server-count tokenize --stats "$T/v.json" -o "$T/v.jsonl" "$T/in.jsonl"
 		curl -s "http://127.0.0.1:$PORT/_stats" >"$T/fs.json"
 		flagged=$(jq_py "$T/v.json" "O['reasons'].get('prompt_truncated', 0)")
-		cutn=$(python3 -c "import json; c=json.load(open('$T/fs.json'))['counts']; print(sum(1 for n, r in c if r < n))")
-		near=$(python3 -c "import json; c=json.load(open('$T/fs.json'))['counts']; print(sum(1 for n, r in c if r < n and n <= r * 1.01 + 4))")
+		cutn=$(python3 -c "import json; c=json.load(open('$T/fs.json'))['counts']; print(sum(1 for n, r, d in c if r < n))")
+		near=$(python3 -c "import json; c=json.load(open('$T/fs.json'))['counts']; print(sum(1 for n, r, d in c if r < n and n <= r * 1.01 + 4))")
 		# vLLM's count includes the template: exact.  llama.cpp's is of the
 		# contents, so a cut within its seam slack may pass.
 		if [ $api = vllm ]; then
