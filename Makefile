@@ -176,12 +176,15 @@ run: deps-run $(BINS) $(TOKENIZER)
 INSTALL_SCRIPTS := scripts/infty-with-server
 INSTALL_MAN := $(filter $(patsubst %,docs/man/infty-%.1,$(TOOLS)) \
                  $(patsubst scripts/%,docs/man/%.1,$(INSTALL_SCRIPTS)),$(MANPAGES))
-install: $(BINS)
+# The tools find their prompts and tokenizer in $(BINDIR)/../share/infty
+# (or $$INFTY_HOME), so the tree can live, or be moved, anywhere; with
+# another DATADIR, set INFTY_HOME to it.
+install: $(BINS) $(TOKENIZER)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/prompts
 	install -m 755 $(BINS) $(INSTALL_SCRIPTS) $(DESTDIR)$(BINDIR)
 	$(if $(INSTALL_MAN),install -m 644 $(INSTALL_MAN) $(DESTDIR)$(MANDIR)/man1)
 	cp -R prompts/. $(DESTDIR)$(DATADIR)/prompts/
-	if [ -f '$(TOKENIZER)' ]; then install -m 644 '$(TOKENIZER)' $(DESTDIR)$(DATADIR)/tokenizer.json; fi
+	install -m 644 '$(TOKENIZER)' $(DESTDIR)$(DATADIR)/tokenizer.json
 
 uninstall:
 	rm -f $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(BINDIR)/%,$(BINS))

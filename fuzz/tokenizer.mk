@@ -6,7 +6,8 @@ FUZZ_TOK_TIME ?= 120
 FUZZ_TOK_JSON ?= $(TOKENIZER)
 FUZZ_TOK_SRC := fuzz/fuzz_tokenizer.c src/lib/tokenizer.c src/lib/tokenizer_encode.c \
                 src/lib/tokenizer_json.c src/lib/jsonl_parse.c src/lib/utf8.c \
-                src/lib/tok_unicode_table.c src/lib/alloc.c src/lib/hash.c src/lib/error.c
+                src/lib/tok_unicode_table.c src/lib/tok_nfc.c src/lib/tok_nfc_table.c \
+                src/lib/alloc.c src/lib/hash.c src/lib/error.c
 
 $(BUILD)/fuzz/fuzz_tokenizer: $(FUZZ_TOK_SRC) $(wildcard src/lib/tok*.h include/infty/*.h) $(BUILD)/config.mk
 	@mkdir -p $(@D)

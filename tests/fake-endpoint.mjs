@@ -4,7 +4,8 @@
 //
 //   node tests/fake-endpoint.mjs [--scenario NAME] [--times K] [--match TEXT]
 //        [--latency MS] [--lifetime S] [--retry-after S] [--retry-after-ms MS]
-//        [--ignore-n] [--jitter MS]
+//        [--ignore-n] [--jitter MS] [--count-tokenizer FILE] [--truncate-to N]
+//        [--tokenize vllm|llamacpp]
 //
 // Listens on 127.0.0.1 at a random free port and prints the port on stdout.
 // The scenario applies to chat requests whose messages contain TEXT (default:
@@ -12,6 +13,15 @@
 // gets a normal 200.  GET /_stats returns the request counters; GET
 // /v1/models answers readiness.  The process exits after --lifetime seconds
 // (default 300) whatever happens, so a failed test never leaves it behind.
+//
+// usage.prompt_tokens is an honest server's: the UTF-8 bytes of the message
+// contents plus 8 (no tokenizer counts more tokens than bytes), or, with
+// --count-tokenizer, exactly the sum of that tokenizer.json's counts of the
+// contents (the least a server with that tokenizer can report: no template).
+// --truncate-to N plays Ollama's num_ctx: a longer prompt is reported as N
+// tokens.  --tokenize serves POST /tokenize (at the root, beside /v1) in
+// vLLM's shape ({"model","messages"} -> {"count"}) or llama.cpp's
+// ({"content"} -> {"tokens": [...]}), counting the untruncated prompt.
 //
 // Scenarios: ok, 429, quota, 500, 503, overflow-openai, overflow-vllm,
 // overflow-llamacpp, overflow-tgi, overflow-sglang, 400, 401, 404-model, hang,
@@ -23,7 +33,8 @@ import http from 'node:http';
 import crypto from 'node:crypto';
 
 const opt = { scenario: 'ok', times: Infinity, match: '', latency: 0, jitter: 0, lifetime: 300,
-	retryAfter: null, retryAfterMs: null, ignoreN: false };
+	retryAfter: null, retryAfterMs: null, ignoreN: false, countTokenizer: null, truncateTo: 0,
+	tokenize: null };
 const argv = process.argv.slice(2);
 for (let k = 0; k < argv.length; k++) {
 	const a = argv[k], v = () => argv[++k];
@@ -36,11 +47,30 @@ for (let k = 0; k < argv.length; k++) {
 	else if (a === '--retry-after') opt.retryAfter = v();
 	else if (a === '--retry-after-ms') opt.retryAfterMs = v();
 	else if (a === '--ignore-n') opt.ignoreN = true;
+	else if (a === '--count-tokenizer') opt.countTokenizer = v();
+	else if (a === '--truncate-to') opt.truncateTo = Number(v());
+	else if (a === '--tokenize') opt.tokenize = v();
 	else { console.error(`fake-endpoint: unknown option ${a}`); process.exit(2); }
 }
 
 const stats = { requests: 0, chat: 0, scripted: 0, ok: 0, inflight: 0, max_inflight: 0,
-	distinct: 0, repeated_after_ok: 0, models: 0, by_status: {} };
+	distinct: 0, repeated_after_ok: 0, models: 0, by_status: {}, streamed: 0, tokenize: 0,
+	truncated: 0, counts: [] };
+// The tokenizer of --count-tokenizer, from tests/node's pinned HF binding.
+let tokenizer = null;
+if (opt.countTokenizer) {
+	const { createRequire } = await import('node:module');
+	const require = createRequire(new URL('./node/package.json', import.meta.url));
+	const { Tokenizer } = require('@anush008/tokenizers');
+	tokenizer = Tokenizer.fromFile(opt.countTokenizer);
+}
+// The honest count of a prompt (see the top of the file).
+async function promptCount(messages) {
+	const texts = messages.map((m) => m.content || '');
+	if (!tokenizer) return texts.reduce((n, t) => n + Buffer.byteLength(t), 0) + 8;
+	const enc = await tokenizer.encodeBatch(texts, { addSpecialTokens: false });
+	return enc.reduce((n, e) => n + e.getIds().length, 0);
+}
 const answered = new Set(); // message hashes that got a 200 with a stop choice
 const seen = new Set();
 const hangs = [];
@@ -53,15 +83,24 @@ function send(res, status, body, headers = {}) {
 	res.end(text);
 }
 
-function chars(messages) {
-	let n = 0;
-	for (const m of messages) n += (m.content || '').length;
-	return n;
+// What digit runs cost Qwen beyond ceil(L/3) a run (infty-summarize takes it
+// off its bound), so a test can tell which cuts the margin must catch.
+function digitDiscount(messages) {
+	let d = 0;
+	for (const m of messages)
+		for (const r of (m.content || '').matchAll(/[0-9]+/g)) d += r[0].length - Math.ceil(r[0].length / 3);
+	return d;
 }
 
-function completion(req, hash, scenario) {
+function completion(req, hash, scenario, count) {
 	const n = opt.ignoreN ? 1 : (req.n || 1);
-	const promptTokens = scenario === 'truncate' ? 10 : Math.ceil(chars(req.messages) / 3);
+	let promptTokens = scenario === 'truncate' ? 10 : count;
+	if (opt.truncateTo && promptTokens > opt.truncateTo) {
+		promptTokens = opt.truncateTo;
+		stats.truncated++;
+	}
+	// [true count, reported, digit discount] per answer, for the truncation tests.
+	if (opt.truncateTo || tokenizer) stats.counts.push([count, promptTokens, digitDiscount(req.messages)]);
 	const choices = [];
 	for (let k = 0; k < n; k++) {
 		let content = `* Progress so far, request ${hash.slice(0, 12)}, choice ${k}.\n* Key result: x = ${parseInt(hash.slice(0, 6), 16) % 1000}.`;
@@ -156,11 +195,32 @@ const server = http.createServer((req, res) => {
 		if (opt.scenario === '401') return errorReply(res, '401');
 		return send(res, 200, { object: 'list', data: [{ id: 'fake-model', object: 'model' }] });
 	}
+	if (req.method === 'POST' && req.url === '/tokenize' && opt.tokenize) {
+		const parts = [];
+		req.on('data', (d) => parts.push(d));
+		req.on('end', async () => {
+			stats.tokenize++;
+			let body;
+			try { body = JSON.parse(Buffer.concat(parts).toString('utf8')); } catch {
+				return send(res, 400, { error: 'bad json' });
+			}
+			if (opt.tokenize === 'vllm' && Array.isArray(body.messages)) {
+				const n = await promptCount(body.messages);
+				return send(res, 200, { count: n, max_model_len: 131072, tokens: [] });
+			}
+			if (opt.tokenize === 'llamacpp' && typeof body.content === 'string') {
+				const n = await promptCount([{ content: body.content }]);
+				return send(res, 200, { tokens: Array(n).fill(1) });
+			}
+			return send(res, 400, { error: { message: 'unsupported tokenize body', type: 'invalid_request_error' } });
+		});
+		return;
+	}
 	if (req.method !== 'POST' || !req.url.endsWith('/chat/completions'))
 		return send(res, 404, { error: { message: `no route ${req.method} ${req.url}`, type: 'not_found' } });
 	const parts = [];
 	req.on('data', (d) => parts.push(d));
-	req.on('end', () => {
+	req.on('end', async () => {
 		stats.chat++;
 		let body;
 		const raw = Buffer.concat(parts);
@@ -178,12 +238,17 @@ const server = http.createServer((req, res) => {
 			scenario = opt.scenario;
 			stats.scripted++;
 		}
+		if (body.stream) stats.streamed++;
+		const count = await promptCount(body.messages || []);
 		stats.inflight++;
 		if (stats.inflight > stats.max_inflight) stats.max_inflight = stats.inflight;
 		res.on('close', () => stats.inflight--);
 		const reply = () => {
+			// A client that went away (killed) gets no answer, so it is
+			// never counted as answered.
+			if (res.destroyed || req.socket.destroyed) return;
 			if (errorReply(res, scenario)) return;
-			const out = completion(body, hash, scenario);
+			const out = completion(body, hash, scenario, count);
 			if (out.choices.some((c) => c.finish_reason === 'stop')) answered.add(hash);
 			stats.ok++;
 			if (body.stream) stream(res, out, scenario);

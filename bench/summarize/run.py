@@ -54,6 +54,8 @@ def ours(binary, port, inp, inflight, tmp):
     wall, cpu, rss, _ = timed([binary, "-q", "--endpoint", f"http://127.0.0.1:{port}/v1",
                                "--model", "fake-model", "--prompt-dir", os.path.join(ROOT, "prompts"),
                                "--max-inflight", str(inflight), "--stats", os.path.join(tmp, "st.json"),
+                               # whole answers, as the SDK client asks for them
+                               "--no-stream", "--tokenizer", "none",
                                "-o", os.path.join(tmp, "out.jsonl"), inp])
     n = chat_count(port) - before
     return {"requests": n, "wall_s": wall, "cpu_s": cpu, "max_rss_kb": rss,

@@ -61,6 +61,13 @@ int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *le
  */
 int infty_reader_next(struct infty_reader *r, struct json_object **obj, uint64_t *lineno);
 
+/*
+ * Whether a line holds only spaces and tabs (or nothing).  Such a line is
+ * not a record anywhere in infty: every stage and every count skips it the
+ * same way, so rows = records out + rejects holds across stages.
+ */
+int infty_line_is_blank(const char *s, size_t n);
+
 /* The last line returned (raw), e.g. to copy into a reject file. */
 const char *infty_reader_line(const struct infty_reader *r, size_t *len);
 /* Human detail for the last error (static until the next call), or "". */

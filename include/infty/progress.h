@@ -27,6 +27,12 @@ void infty_progress_update(struct infty_progress *p, uint64_t done, uint64_t byt
                            const char *extra);
 /* Final line with totals and elapsed time; frees p.  NULL is a no-op. */
 void infty_progress_finish(struct infty_progress *p, uint64_t done, const char *extra);
+/*
+ * Stop without a final line (the run failed): a live terminal line is
+ * cleared so the error message that follows starts a clean line.  Frees p.
+ * NULL is a no-op.
+ */
+void infty_progress_abandon(struct infty_progress *p);
 /* Seconds since creation (monotonic). */
 double infty_progress_elapsed(const struct infty_progress *p);
 /* Format seconds as "1h02m", "3m05s", "12s" into buf. */

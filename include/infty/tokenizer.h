@@ -4,8 +4,9 @@
  * Loads Qwen2/2.5/Qwen3 (default), Llama-3, DeepSeek-V3/R1 and GPT-2 style
  * tokenizer.json files and gives exactly the ids Hugging Face `tokenizers`
  * gives with add_special_tokens=false.  Anything it does not implement
- * (another pre-tokenizer pattern, byte_fallback, dropout...) is a load error,
- * never a silent approximation.
+ * (another pre-tokenizer pattern, byte_fallback, dropout, truncation,
+ * padding...) is a load error, never a silent approximation, and so is what
+ * HF refuses (members of the wrong JSON type).
  *
  * Thread safety: after infty_tokenizer_load() returns, a tokenizer is
  * read-only and may be shared by any number of threads.  Per-thread scratch

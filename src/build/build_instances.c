@@ -42,6 +42,10 @@ int infty_build_format_parse(const char *s, enum infty_build_format *out)
 		*out = INFTY_BUILD_MESSAGES;
 	else if (!strcmp(s, "hf"))
 		*out = INFTY_BUILD_HF;
+	else if (!strcmp(s, "trl"))
+		*out = INFTY_BUILD_TRL;
+	else if (!strcmp(s, "trl-chat"))
+		*out = INFTY_BUILD_TRL_CHAT;
 	else
 		return INFTY_EINVAL;
 	return 0;
@@ -56,8 +60,17 @@ const char *infty_build_format_name(enum infty_build_format f)
 		return "messages";
 	case INFTY_BUILD_HF:
 		return "hf";
+	case INFTY_BUILD_TRL:
+		return "trl";
+	case INFTY_BUILD_TRL_CHAT:
+		return "trl-chat";
 	}
 	return "?";
+}
+
+int infty_build_format_meta_default(enum infty_build_format f)
+{
+	return f == INFTY_BUILD_PAPER || f == INFTY_BUILD_MESSAGES;
 }
 
 /* A growable byte string; pieces are appended with their exact lengths. */
@@ -207,20 +220,24 @@ static struct json_object *turn(const char *role, const char *s, size_t len)
 	return m;
 }
 
-static struct json_object *chat(const struct sbuf *user, const struct sbuf *asst)
+/* Append one {role, content} turn to the list a; 0 or INFTY_ENOMEM. */
+static int add_turn(struct json_object *a, const char *role, const struct sbuf *text)
 {
-	struct json_object *a = json_object_new_array(), *u, *t;
-	if (!a)
-		return NULL;
-	u = turn("user", user->p, user->len);
-	if (!u || json_object_array_add(a, u)) {
-		json_object_put(u);
-		json_object_put(a);
-		return NULL;
-	}
-	t = turn("assistant", asst->p, asst->len);
+	struct json_object *t = turn(role, text->p, text->len);
 	if (!t || json_object_array_add(a, t)) {
 		json_object_put(t);
+		return INFTY_ENOMEM;
+	}
+	return 0;
+}
+
+/* [user, assistant] when asst is given, else [user]; NULL on ENOMEM. */
+static struct json_object *chat(const char *role, const struct sbuf *text, const struct sbuf *asst)
+{
+	struct json_object *a = json_object_new_array();
+	if (!a)
+		return NULL;
+	if (add_turn(a, role, text) || (asst && add_turn(a, "assistant", asst))) {
 		json_object_put(a);
 		return NULL;
 	}
@@ -249,7 +266,7 @@ static int make_instance(const struct infty_build_opts *o, const struct trace *t
 	} else {
 		sb_add(target, t->c.s, t->c.len);
 	}
-	if (o->format == INFTY_BUILD_PAPER) {
+	if (o->format == INFTY_BUILD_PAPER || o->format == INFTY_BUILD_TRL) {
 		sb_lit(prompt, T_USER);
 		sb_add(prompt, t->q.s, t->q.len);
 		sb_lit(prompt, T_ASSISTANT);
@@ -283,8 +300,20 @@ static int make_instance(const struct infty_build_opts *o, const struct trace *t
 		if (!rc)
 			rc = add_str(r, "target", target->p, target->len);
 		break;
+	case INFTY_BUILD_TRL:
+		rc = add_str(r, "prompt", prompt->p, prompt->len);
+		if (!rc)
+			rc = add_str(r, "completion", target->p, target->len);
+		break;
 	case INFTY_BUILD_MESSAGES:
-		rc = infty_json_add(r, "messages", chat(prompt, target));
+		rc = infty_json_add(r, "messages", chat("user", prompt, target));
+		break;
+	case INFTY_BUILD_TRL_CHAT:
+		/* TRL's conversational prompt-completion: the loss falls on the
+		 * completion's tokens only, whatever the chat template. */
+		rc = infty_json_add(r, "prompt", chat("user", prompt, NULL));
+		if (!rc)
+			rc = infty_json_add(r, "completion", chat("assistant", target, NULL));
 		break;
 	case INFTY_BUILD_HF: {
 		const struct piece *h = prev ? prev : &none, *s = cur ? cur : &none;
@@ -305,7 +334,7 @@ static int make_instance(const struct infty_build_opts *o, const struct trace *t
 		if (!rc)
 			rc = add_str(r, "conclusion", c->s, c->len);
 		if (!rc)
-			rc = infty_json_add(r, "messages", chat(prompt, target));
+			rc = infty_json_add(r, "messages", chat("user", prompt, target));
 		break;
 	}
 	}

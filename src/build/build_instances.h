@@ -18,7 +18,12 @@ enum infty_build_format {
 	INFTY_BUILD_PAPER,    /* {"input","target"}: the reference's raw strings */
 	INFTY_BUILD_MESSAGES, /* {"messages":[user, assistant]} chat turns */
 	INFTY_BUILD_HF,       /* the released dataset's columns */
+	INFTY_BUILD_TRL,      /* {"prompt","completion"}: the paper strings, TRL's names */
+	INFTY_BUILD_TRL_CHAT, /* {"prompt":[user],"completion":[assistant]} message lists */
 };
+
+/* Every format name, for messages: "paper, messages, hf, trl or trl-chat". */
+#define INFTY_BUILD_FORMAT_NAMES "paper, messages, hf, trl or trl-chat"
 
 /* Token counter: the count of text[0..len), or a negative infty_err. */
 typedef int64_t (*infty_build_count_fn)(void *ctx, const char *text, size_t len);
@@ -41,9 +46,16 @@ struct infty_build_result {
 	size_t tok_cap;
 };
 
-/* Parse "paper", "messages" or "hf".  Returns 0 or INFTY_EINVAL. */
+/* Parse one of INFTY_BUILD_FORMAT_NAMES.  Returns 0 or INFTY_EINVAL. */
 int infty_build_format_parse(const char *s, enum infty_build_format *out);
 const char *infty_build_format_name(enum infty_build_format f);
+/*
+ * Whether instances of format f carry "meta" unless told otherwise: yes for
+ * paper and messages (infty's working formats, which infty-inspect validate
+ * follows trace by trace), no for hf, trl and trl-chat, whose columns are a
+ * schema other tools load as it is (the released dataset's, TRL's).
+ */
+int infty_build_format_meta_default(enum infty_build_format f);
 
 /*
  * Build the instances of one summarized record into res (cleared first).

@@ -24,6 +24,8 @@ enum inspect_kind {
 	INSPECT_PAPER,      /* infty-build --format paper */
 	INSPECT_MESSAGES,   /* infty-build --format messages */
 	INSPECT_HF,         /* infty-build --format hf */
+	INSPECT_TRL,        /* infty-build --format trl */
+	INSPECT_TRL_CHAT,   /* infty-build --format trl-chat */
 	INSPECT_REJECT,     /* a reject / dead-letter record of any stage */
 };
 
@@ -66,30 +68,42 @@ void inspect_validator_release(struct inspect_validator *v);
 /* ---- stats ------------------------------------------------------------ */
 
 struct inspect_series {
-	const char *name; /* static */
+	const char *name;    /* static: the chart's heading */
+	const char *x_title; /* static: what one value measures */
+	const char *y_title; /* static: what the bars count */
+	double mark;         /* a reference line on the x axis (eta), 0 for none */
 	double *v;
 	size_t n, cap;
 };
 
+/*
+ * One series per quantity and per kind of record, so that traces read from
+ * segment or summarized records and traces read from instances are never
+ * pooled in one histogram.
+ */
 enum {
-	SER_SEG_TOKENS,     /* tokens per segment */
-	SER_SEGS_PER_TRACE, /* segments per trace (n) */
+	SER_SEG_TOKENS,     /* tokens per segment (segment and summarized records) */
+	SER_SEGS_PER_TRACE, /* segments per trace (n) of segment and summarized records */
 	SER_SUMMARY_CHARS,  /* characters per summary */
 	SER_COMPRESSION,    /* summary chars / chars of the segment it follows */
+	SER_SUMMARY_RATIO,  /* quality.ratio: summary tokens / tokens summarized */
+	SER_JUDGE_SCORE,    /* judge.score of summaries */
+	SER_INST_PER_TRACE, /* instances per trace (meta.n of built instances) */
 	SER_PROMPT_TOKENS,  /* instance prompt tokens (meta) */
 	SER_TARGET_TOKENS,  /* instance target tokens (meta) */
 	SER_COUNT
 };
 
-#define INSPECT_MAX_LABELS 32
+#define INSPECT_MAX_LABELS 64
 
 struct inspect_stats {
 	uint64_t records, by_kind[INSPECT_REJECT + 1];
 	struct inspect_series s[SER_COUNT];
-	/* segment end reasons and reject reasons, counted by label */
+	/* segment end reasons, summary flags and reject reasons, counted by label */
 	char *label[INSPECT_MAX_LABELS];
 	uint64_t label_count[INSPECT_MAX_LABELS];
 	size_t n_labels;
+	uint64_t summaries, flagged_summaries, flagged_traces;
 };
 
 void inspect_stats_init(struct inspect_stats *st);
@@ -108,8 +122,43 @@ struct inspect_hist {
 /* Sorts s->v.  Returns 0, or 1 when the series is empty. */
 int inspect_hist_make(struct inspect_series *s, size_t max_bins, struct inspect_hist *h);
 
-/* The stats as text (bars) or as a self-contained HTML page (inline SVG). */
+/*
+ * The stats as text (bars) or as a self-contained HTML page (inline SVG).
+ * files: the inputs, all named in the page's heading.
+ */
 void inspect_stats_text(struct inspect_stats *st, FILE *out);
-void inspect_stats_html(struct inspect_stats *st, const char *title, FILE *out);
+void inspect_stats_html(struct inspect_stats *st, char **files, int nfiles, FILE *out);
+/* The charts alone (one <section> per series), for the report page. */
+void inspect_stats_charts(struct inspect_stats *st, FILE *out);
+/* Text escaped for HTML element content and attribute values. */
+void inspect_html_escape(FILE *out, const char *s);
+
+/* ---- report ----------------------------------------------------------- */
+
+struct inspect_report_opts {
+	long sample;      /* unflagged traces drawn at random (reservoir) */
+	long max_flagged; /* flagged traces kept, in input order */
+	long max_rejects; /* reject records kept, in input order */
+	unsigned long long seed;
+};
+
+#define INSPECT_REPORT_SAMPLE      100
+#define INSPECT_REPORT_MAX_FLAGGED 1000
+#define INSPECT_REPORT_MAX_REJECTS 500
+
+/*
+ * Write the report page of the run directory dir (a `make convert` OUT or
+ * any directory with summarize/out and build/out) to out.  Returns 0, or 1
+ * with a one-line reason in detail when dir holds nothing to report.
+ */
+int inspect_report(const char *dir, const struct inspect_report_opts *o, FILE *out, char *detail,
+                   size_t dlen);
+
+/*
+ * JSON text made safe inside <script type="application/json">: '<', '>'
+ * and '&' become \u003c \u003e \u0026 (valid JSON, the same string), so a
+ * trace holding "</script>" cannot end the element.
+ */
+void inspect_json_for_script(FILE *out, const char *json);
 
 #endif

@@ -41,6 +41,11 @@ enum inspect_kind inspect_kind_of(struct json_object *rec)
 		return INSPECT_PAPER;
 	if (get(rec, "reasoning_process"))
 		return INSPECT_HF;
+	/* TRL's prompt-completion: strings (trl) or message lists (trl-chat). */
+	if (get(rec, "prompt") && get(rec, "completion") &&
+	    json_object_object_length(rec) == 2 + (get(rec, "meta") != NULL))
+		return json_object_is_type(get(rec, "prompt"), json_type_array) ? INSPECT_TRL_CHAT
+		                                                                : INSPECT_TRL;
 	if (get(rec, "stage") && get(rec, "reason"))
 		return INSPECT_REJECT;
 	/* A built chat instance has only messages (and meta); a dataset row
@@ -53,8 +58,8 @@ enum inspect_kind inspect_kind_of(struct json_object *rec)
 
 const char *inspect_kind_name(enum inspect_kind k)
 {
-	static const char *names[] = {"unknown", "row",      "segment", "summarized",
-	                              "paper",   "messages", "hf",      "reject"};
+	static const char *names[] = {"unknown",  "row", "segment", "summarized", "paper",
+	                              "messages", "hf",  "trl",     "trl-chat",   "reject"};
 	return names[k];
 }
 
@@ -246,14 +251,21 @@ static void check_target(struct inspect_validator *v, const char *t, int last, u
 		             : "a non-final iteration must end with a <summary>");
 }
 
-static const char *chat_part(struct json_object *rec, size_t i, const char *role)
+/* The content of turn i of the list rec[key] of len turns, when its role is role. */
+static const char *turn_of(struct json_object *rec, const char *key, size_t len, size_t i,
+                           const char *role)
 {
-	struct json_object *m = get(rec, "messages");
-	if (!json_object_is_type(m, json_type_array) || json_object_array_length(m) != 2)
+	struct json_object *m = get(rec, key);
+	if (!json_object_is_type(m, json_type_array) || json_object_array_length(m) != len)
 		return NULL;
 	struct json_object *t = json_object_array_get_idx(m, i);
 	const char *r = get_s(t, "role");
 	return r && !strcmp(r, role) ? get_s(t, "content") : NULL;
+}
+
+static const char *chat_part(struct json_object *rec, size_t i, const char *role)
+{
+	return turn_of(rec, "messages", 2, i, role);
 }
 
 int inspect_validate(struct inspect_validator *v, struct json_object *rec, uint64_t line)
@@ -277,17 +289,28 @@ int inspect_validate(struct inspect_validator *v, struct json_object *rec, uint6
 		end_trace(v);
 		check_segments(v, rec, line);
 		break;
-	case INSPECT_PAPER: {
-		const char *in = get_s(rec, "input");
+	case INSPECT_PAPER:
+	case INSPECT_TRL: {
+		int trl = k == INSPECT_TRL;
+		const char *in = get_s(rec, trl ? "prompt" : "input");
 		if (!in || strncmp(in, "User:", 5) || !strstr(in, "Assistant:"))
-			problem(v, line, "input is not 'User:' Q 'Assistant:' …");
+			problem(v, line, "%s is not 'User:' Q 'Assistant:' …",
+			        trl ? "prompt" : "input");
 		else if (last >= 0 && (iter > 1) != (strstr(in, "Assistant:<history>") != NULL))
-			problem(v, line, "input must carry <history> exactly when iteration > 1");
-		check_target(v, get_s(rec, "target"), last, line);
+			problem(v, line, "%s must carry <history> exactly when iteration > 1",
+			        trl ? "prompt" : "input");
+		check_target(v, get_s(rec, trl ? "completion" : "target"), last, line);
 		if (meta)
 			check_sequence(v, get_s(meta, "id"), iter, n, 1, line);
 		break;
 	}
+	case INSPECT_TRL_CHAT:
+		if (!turn_of(rec, "prompt", 1, 0, "user"))
+			problem(v, line, "'prompt' is not [user]");
+		check_target(v, turn_of(rec, "completion", 1, 0, "assistant"), last, line);
+		if (meta)
+			check_sequence(v, get_s(meta, "id"), iter, n, 1, line);
+		break;
 	case INSPECT_MESSAGES:
 		if (!chat_part(rec, 0, "user"))
 			problem(v, line, "'messages' is not [user, assistant]");

@@ -94,21 +94,30 @@ static void show_instance(FILE *out, struct json_object *rec, enum inspect_kind 
 		        (long long)json_object_get_int64(get(meta, "n")),
 		        (long long)json_object_get_int64(get(meta, "prompt_tokens")),
 		        (long long)json_object_get_int64(get(meta, "target_tokens")), st->off);
-	if (k == INSPECT_PAPER) {
-		fprintf(out, "%s--- input (not trained)%s\n", st->dim, st->off);
-		block(out, str(rec, "input"));
-		fprintf(out, "%s--- target (trained)%s\n", st->dim, st->off);
-		block(out, str(rec, "target"));
+	if (k == INSPECT_PAPER || k == INSPECT_TRL) {
+		const char *in = k == INSPECT_TRL ? "prompt" : "input";
+		const char *tg = k == INSPECT_TRL ? "completion" : "target";
+		fprintf(out, "%s--- %s (not trained)%s\n", st->dim, in, st->off);
+		block(out, str(rec, in));
+		fprintf(out, "%s--- %s (trained)%s\n", st->dim, tg, st->off);
+		block(out, str(rec, tg));
 		return;
 	}
-	struct json_object *m = get(rec, "messages");
-	size_t n = json_object_is_type(m, json_type_array) ? json_object_array_length(m) : 0;
-	for (size_t i = 0; i < n; i++) {
-		struct json_object *t = json_object_array_get_idx(m, i);
-		const char *role = str(t, "role");
-		fprintf(out, "%s--- %s%s%s\n", st->dim, role,
-		        strcmp(role, "assistant") ? " (not trained)" : " (trained)", st->off);
-		block(out, str(t, "content"));
+	/* messages and hf: one list; trl-chat: the prompt's turns, the completion's. */
+	static const char *const lists[2][2] = {{"messages", NULL}, {"prompt", "completion"}};
+	const char *const *keys = lists[k == INSPECT_TRL_CHAT];
+	for (int l = 0; l < 2 && keys[l]; l++) {
+		struct json_object *m = get(rec, keys[l]);
+		size_t n =
+		    json_object_is_type(m, json_type_array) ? json_object_array_length(m) : 0;
+		for (size_t i = 0; i < n; i++) {
+			struct json_object *t = json_object_array_get_idx(m, i);
+			const char *role = str(t, "role");
+			fprintf(out, "%s--- %s%s%s\n", st->dim, role,
+			        strcmp(role, "assistant") ? " (not trained)" : " (trained)",
+			        st->off);
+			block(out, str(t, "content"));
+		}
 	}
 }
 
@@ -127,6 +136,8 @@ void inspect_show(FILE *out, struct json_object *rec, const char *where, int col
 	case INSPECT_PAPER:
 	case INSPECT_MESSAGES:
 	case INSPECT_HF:
+	case INSPECT_TRL:
+	case INSPECT_TRL_CHAT:
 		show_instance(out, rec, k, st);
 		break;
 	default:

@@ -4,6 +4,8 @@
  * Options, reading and exit codes here; views and checks in inspect_*.c.
  */
 #include "inspect.h"
+#include "inspect_run.h"
+#include "inspect_dataset.h"
 #include "inspect_show.h"
 
 #include "infty/alloc.h"
@@ -32,9 +34,18 @@ static const char usage_text[] =
     "  head [-n K] [FILE...]       the first K records (default 10), as they are\n"
     "  sample -n K [--seed S] [FILE...]   K records drawn uniformly (reservoir),\n"
     "                              in input order; the same S gives the same draw\n"
+    "  totals OUT [--train F --rejects F]   the run's totals as JSON, after checking\n"
+    "                              that every record is accounted for (exit 3 if not)\n"
+    "  report OUT -o PAGE.html [-n K] [--seed S]\n"
+    "                              one self-contained page on a run directory: settings,\n"
+    "                              totals, charts, K sampled traces (default 100) plus\n"
+    "                              every flagged one, rejects with reasons\n"
     "  grep --id ID | --field PATH=VALUE | --field PATH~TEXT [FILE...]\n"
     "                              records whose id, or field (dotted path, e.g.\n"
     "                              source.uuid, meta.n), equals VALUE / contains TEXT\n"
+    "  dataset [--source N] [--license L] [--repo R] OUT\n"
+    "                              write OUT/dataset/ from a finished run: the training\n"
+    "                              file, a dataset card, LLaMA-Factory's dataset_info\n"
     "\n"
     "      --color WHEN            auto (default: on a terminal), always, never\n"
     "  -h, --help                  this help\n"
@@ -43,10 +54,10 @@ static const char usage_text[] =
     "Exit status: 0 done; 1 a problem found (validate), nothing matched (show,\n"
     "grep) or a read error; 2 usage error.  See infty-inspect(1).\n";
 
-enum { O_HTML = 256, O_SEED, O_ID, O_FIELD, O_COLOR };
+enum { O_HTML = 256, O_SEED, O_ID, O_FIELD, O_COLOR, O_TRAIN, O_REJECTS };
 
 struct opts {
-	const char *html, *tokenizer, *id, *field;
+	const char *html, *tokenizer, *id, *field, *output, *train, *rejects;
 	long long n;
 	unsigned long long seed;
 	int color;
@@ -343,7 +354,7 @@ static int cmd_stats(const struct opts *o, char **files, int nfiles)
 		FILE *f = fopen(tmp, "w");
 		if (!f)
 			infty_die(INFTY_EXIT_DATA, "%s: cannot write", o->html);
-		inspect_stats_html(&st, nfiles ? files[0] : "<stdin>", f);
+		inspect_stats_html(&st, files, nfiles, f);
 		if (ferror(f) | fclose(f) || rename(tmp, o->html)) {
 			remove(tmp);
 			infty_die(INFTY_EXIT_DATA, "%s: write failed", o->html);
@@ -353,6 +364,30 @@ static int cmd_stats(const struct opts *o, char **files, int nfiles)
 	if (fflush(stdout) || ferror(stdout))
 		infty_die(INFTY_EXIT_DATA, "stdout: write failed");
 	return status;
+}
+
+/* ---- report (inspect_report.c) --------------------------------------- */
+
+static int cmd_report(const struct opts *o, char **files, int nfiles)
+{
+	if (nfiles != 1 || !o->output)
+		infty_usage_error("report: give one run directory and -o PAGE.html");
+	struct inspect_report_opts ro = {o->n >= 0 ? o->n : INSPECT_REPORT_SAMPLE,
+	                                 INSPECT_REPORT_MAX_FLAGGED, INSPECT_REPORT_MAX_REJECTS,
+	                                 o->seed};
+	char tmp[4096], detail[512] = "";
+	snprintf(tmp, sizeof tmp, "%s.tmp%ld", o->output, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	if (!f)
+		infty_die(INFTY_EXIT_DATA, "%s: cannot write", o->output);
+	int rc = inspect_report(files[0], &ro, f, detail, sizeof detail);
+	if (ferror(f) | fclose(f) || rc || rename(tmp, o->output)) {
+		remove(tmp);
+		if (rc)
+			infty_die(INFTY_EXIT_DATA, "%s: %s", files[0], detail);
+		infty_die(INFTY_EXIT_DATA, "%s: write failed", o->output);
+	}
+	return INFTY_EXIT_OK;
 }
 
 /* ---- validate --------------------------------------------------------- */
@@ -437,6 +472,30 @@ static int cmd_validate(const struct opts *o, char **files, int nfiles)
 	return status || problems ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
 }
 
+/* ---- totals ----------------------------------------------------------- */
+
+static int cmd_totals(const struct opts *o, char **files, int nfiles)
+{
+	if (nfiles != 1)
+		infty_usage_error("totals: give the run directory OUT");
+	char train[4200], rejects[4200], detail[4608];
+	snprintf(train, sizeof train, "%s/train.jsonl.zst", files[0]);
+	snprintf(rejects, sizeof rejects, "%s/rejects.jsonl.zst", files[0]);
+	struct inspect_run_paths p = {
+	    .out = files[0],
+	    .train = o->train,
+	    .rejects = o->rejects,
+	    .train_name = train,
+	    .rejects_name = rejects,
+	};
+	int rc = inspect_run_totals(&p, stdout, detail, sizeof detail);
+	if (rc)
+		infty_die(INFTY_EXIT_STOPPED, "%s: %s", files[0], detail);
+	if (fflush(stdout) || ferror(stdout))
+		infty_die(INFTY_EXIT_STOPPED, "stdout: write failed");
+	return INFTY_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -446,13 +505,16 @@ int main(int argc, char **argv)
 	    {"id", required_argument, NULL, O_ID},
 	    {"field", required_argument, NULL, O_FIELD},
 	    {"color", required_argument, NULL, O_COLOR},
+	    {"train", required_argument, NULL, O_TRAIN},
+	    {"rejects", required_argument, NULL, O_REJECTS},
+	    {"output", required_argument, NULL, 'o'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {NULL, 0, NULL, 0},
 	};
 	infty_cli_init(argv[0]);
 	if (argc < 2) {
-		fputs("usage: infty-inspect show|stats|validate|head|sample|grep [OPTIONS] "
+		fputs("usage: infty-inspect show|stats|validate|head|sample|grep|report [OPTIONS] "
 		      "[FILE...]\n",
 		      stderr);
 		return INFTY_EXIT_USAGE;
@@ -464,18 +526,23 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version"))
 		infty_print_version();
+	if (!strcmp(cmd, "dataset")) /* its own options */
+		return inspect_dataset_main(argc - 1, argv + 1);
 	struct opts o = {.n = -1, .color = isatty(STDOUT_FILENO)};
 	int c;
 	/* getopt on the arguments after the command word. */
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "n:t:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:t:o:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			o.n = infty_parse_ll("-n", optarg, 0, 100000000);
 			break;
 		case 't':
 			o.tokenizer = optarg;
+			break;
+		case 'o':
+			o.output = optarg;
 			break;
 		case O_HTML:
 			o.html = optarg;
@@ -488,6 +555,12 @@ int main(int argc, char **argv)
 			break;
 		case O_FIELD:
 			o.field = optarg;
+			break;
+		case O_TRAIN:
+			o.train = optarg;
+			break;
+		case O_REJECTS:
+			o.rejects = optarg;
 			break;
 		case O_COLOR:
 			if (!strcmp(optarg, "always"))
@@ -520,10 +593,15 @@ int main(int argc, char **argv)
 		return cmd_stats(&o, files, nfiles);
 	if (!strcmp(cmd, "validate"))
 		return cmd_validate(&o, files, nfiles);
+	if (!strcmp(cmd, "totals"))
+		return cmd_totals(&o, files, nfiles);
+	if (!strcmp(cmd, "report"))
+		return cmd_report(&o, files, nfiles);
 	if (!strcmp(cmd, "show")) {
 		if (nfiles < 1)
 			infty_usage_error("show: give the trace ID");
 		return cmd_grep(&o, files + 1, nfiles - 1, 1, files[0]);
 	}
-	infty_usage_error("unknown command '%s' (show, stats, validate, head, sample, grep)", cmd);
+	infty_usage_error(
+	    "unknown command '%s' (show, stats, validate, head, sample, grep, report)", cmd);
 }

@@ -496,7 +496,7 @@ int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *le
 	}
 }
 
-static int is_blank(const char *s, size_t n)
+int infty_line_is_blank(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (s[i] != ' ' && s[i] != '\t')
@@ -513,7 +513,7 @@ int infty_reader_next(struct infty_reader *r, struct json_object **obj, uint64_t
 		int rc = infty_reader_next_line(r, &line, &len, lineno);
 		if (rc <= 0)
 			return rc;
-		if (is_blank(line, len))
+		if (infty_line_is_blank(line, len))
 			continue;
 		int err = infty_json_parse(line, len, obj, r->detail, sizeof r->detail);
 		return err ? err : 1;

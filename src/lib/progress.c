@@ -132,3 +132,14 @@ void infty_progress_finish(struct infty_progress *p, uint64_t done, const char *
 		draw(p, done, p->total_bytes, extra, 1);
 	infty_free(p);
 }
+
+void infty_progress_abandon(struct infty_progress *p)
+{
+	if (!p)
+		return;
+	if (!p->quiet && p->tty && p->drawn) {
+		fputs("\r\033[K", p->out);
+		fflush(p->out);
+	}
+	infty_free(p);
+}

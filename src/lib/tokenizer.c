@@ -10,6 +10,8 @@
 #include "infty/alloc.h"
 #include "infty/error.h"
 #include "infty/hash.h"
+#include "infty/paths.h"
+#include "tok_nfc.h"
 #include "tokenizer_impl.h"
 #include "tokenizer_json.h"
 
@@ -162,211 +164,14 @@ static int pair_insert(struct infty_tokenizer *t, uint32_t a, uint32_t b, uint32
 	return 0;
 }
 
-static int get_bool(struct json_object *o, const char *key, int dflt)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !v)
-		return dflt;
-	return json_object_get_boolean(v);
-}
-
-static const char *get_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	if (!o || !json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-/* Empty or absent string option. */
-static int str_empty(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(o, key, &v) || !v)
-		return 1;
-	return json_object_is_type(v, json_type_string) && json_object_get_string_len(v) == 0;
-}
-
-static int check_bytelevel(struct json_object *o, int want_regex, char *detail, size_t dn)
-{
-	if (get_bool(o, "add_prefix_space", 0)) {
-		set_detail(detail, dn, "unsupported ByteLevel add_prefix_space:true");
-		return INFTY_EUNSUPPORTED;
-	}
-	if (get_bool(o, "use_regex", 1) != want_regex) {
-		set_detail(detail, dn, "unsupported ByteLevel use_regex:%s here",
-		           want_regex ? "false" : "true");
-		return INFTY_EUNSUPPORTED;
-	}
-	return 0;
-}
-
-static int set_pattern(struct infty_tokenizer *t, const char *regex, char *detail, size_t dn)
-{
-	for (size_t i = 0; i < sizeof known_patterns / sizeof known_patterns[0]; i++)
-		if (strcmp(regex, known_patterns[i].regex) == 0) {
-			t->pat = known_patterns[i].pat;
-			return 0;
-		}
-	set_detail(detail, dn, "unsupported pre_tokenizer pattern '%.120s'", regex);
-	return INFTY_EUNSUPPORTED;
-}
-
-/* DeepSeek-V3's three Splits, exactly (the encoder implements them). */
-static const char *const deepseek_regex[3] = {
-    "\\p{N}{1,3}",
-    "[\xe4\xb8\x80-\xe9\xbe\xa5\xe3\x81\x80-\xe3\x82\x9f\xe3\x82\xa0-\xe3\x83\xbf]+",
-    "[!\"#$%&'()*+,\\-./"
-    ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
-    "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
-};
-
-static int parse_deepseek(struct infty_tokenizer *t, struct json_object *seq, char *detail,
-                          size_t dn)
-{
-	for (int i = 0; i < 3; i++) {
-		struct json_object *sp = json_object_array_get_idx(seq, (size_t)i), *pat;
-		const char *st = get_str(sp, "type"), *beh = get_str(sp, "behavior"), *rx = NULL;
-		if (json_object_object_get_ex(sp, "pattern", &pat))
-			rx = get_str(pat, "Regex");
-		if (!st || strcmp(st, "Split") || !beh || strcmp(beh, "Isolated") ||
-		    get_bool(sp, "invert", 0) || !rx || strcmp(rx, deepseek_regex[i])) {
-			set_detail(detail, dn,
-			           "unsupported pre_tokenizer: a Sequence of 4 (Split %d: '%.80s')",
-			           i + 1, rx ? rx : "?");
-			return INFTY_EUNSUPPORTED;
-		}
-	}
-	struct json_object *bl = json_object_array_get_idx(seq, 3);
-	const char *bt = get_str(bl, "type");
-	if (!bt || strcmp(bt, "ByteLevel")) {
-		set_detail(detail, dn, "unsupported pre_tokenizer: a Sequence of 4 ending in '%s'",
-		           bt ? bt : "?");
-		return INFTY_EUNSUPPORTED;
-	}
-	int rc = check_bytelevel(bl, 0, detail, dn);
-	if (rc)
-		return rc;
-	memset(&t->pat, 0, sizeof t->pat);
-	t->pat.deepseek = 1;
-	return 0;
-}
-
-/* Accept Sequence[Split{Regex, Isolated}, ByteLevel{use_regex:false}] or a
- * ByteLevel{use_regex:true} alone (or in a one-element Sequence). */
-static int parse_pre_tokenizer(struct infty_tokenizer *t, struct json_object *pt, char *detail,
-                               size_t dn)
-{
-	const char *type = get_str(pt, "type");
-	if (!type) {
-		set_detail(detail, dn, "unsupported pre_tokenizer: none");
-		return INFTY_EUNSUPPORTED;
-	}
-	if (strcmp(type, "ByteLevel") == 0) {
-		int rc = check_bytelevel(pt, 1, detail, dn);
-		return rc ? rc : set_pattern(t, known_patterns[2].regex, detail, dn);
-	}
-	struct json_object *seq;
-	if (strcmp(type, "Sequence") != 0 ||
-	    !json_object_object_get_ex(pt, "pretokenizers", &seq) ||
-	    !json_object_is_type(seq, json_type_array)) {
-		set_detail(detail, dn, "unsupported pre_tokenizer type '%s'", type);
-		return INFTY_EUNSUPPORTED;
-	}
-	size_t n = json_object_array_length(seq);
-	if (n == 1)
-		return parse_pre_tokenizer(t, json_object_array_get_idx(seq, 0), detail, dn);
-	if (n == 4)
-		return parse_deepseek(t, seq, detail, dn);
-	if (n != 2) {
-		set_detail(detail, dn, "unsupported pre_tokenizer: a Sequence of %zu", n);
-		return INFTY_EUNSUPPORTED;
-	}
-	struct json_object *split = json_object_array_get_idx(seq, 0);
-	struct json_object *bl = json_object_array_get_idx(seq, 1);
-	const char *st = get_str(split, "type"), *bt = get_str(bl, "type");
-	if (!st || strcmp(st, "Split") != 0 || !bt || strcmp(bt, "ByteLevel") != 0) {
-		set_detail(detail, dn, "unsupported pre_tokenizer Sequence [%s, %s]", st ? st : "?",
-		           bt ? bt : "?");
-		return INFTY_EUNSUPPORTED;
-	}
-	int rc = check_bytelevel(bl, 0, detail, dn);
-	if (rc)
-		return rc;
-	const char *beh = get_str(split, "behavior");
-	if (!beh || strcmp(beh, "Isolated") != 0 || get_bool(split, "invert", 0)) {
-		set_detail(detail, dn, "unsupported Split behavior '%s'", beh ? beh : "?");
-		return INFTY_EUNSUPPORTED;
-	}
-	struct json_object *pat;
-	const char *regex = NULL;
-	if (json_object_object_get_ex(split, "pattern", &pat))
-		regex = get_str(pat, "Regex");
-	if (!regex) {
-		set_detail(detail, dn, "unsupported Split pattern (not a Regex)");
-		return INFTY_EUNSUPPORTED;
-	}
-	return set_pattern(t, regex, detail, dn);
-}
-
-static int parse_normalizer(struct infty_tokenizer *t, struct json_object *nz, char *detail,
-                            size_t dn)
-{
-	if (!nz)
-		return 0;
-	const char *type = get_str(nz, "type");
-	if (type && strcmp(type, "NFC") == 0) {
-		t->nfc = 1;
-		return 0;
-	}
-	struct json_object *seq;
-	if (type && strcmp(type, "Sequence") == 0 &&
-	    json_object_object_get_ex(nz, "normalizers", &seq) &&
-	    json_object_is_type(seq, json_type_array)) {
-		for (size_t i = 0; i < json_object_array_length(seq); i++) {
-			int rc = parse_normalizer(t, json_object_array_get_idx(seq, i), detail, dn);
-			if (rc)
-				return rc;
-		}
-		return 0;
-	}
-	set_detail(detail, dn, "unsupported normalizer '%s'", type ? type : "?");
-	return INFTY_EUNSUPPORTED;
-}
-
-/* Code points near which NFC may change the text: a non-zero combining class,
- * a canonical decomposition whose NFC differs from the code point, or a
- * possible second half of a composition.  Text without any of them is its
- * own NFC, so most spans are never copied. */
+/* Code points near which NFC may change the text (tok_nfc.h): text
+ * without any of them is its own NFC, so most spans are never copied. */
 static int build_nfc_bitmap(struct infty_tokenizer *t)
 {
 	t->nfc_unstable = infty_calloc(0x110000 / 8, 1);
 	if (!t->nfc_unstable)
 		return INFTY_ENOMEM;
-	for (utf8proc_int32_t cp = 0x80; cp < 0x110000; cp++) {
-		const utf8proc_property_t *p = utf8proc_get_property(cp);
-		int unstable = p->combining_class != 0;
-		/* utf8proc marks code points that compose as a second with the
-		 * high bit of comb_index. */
-		if (p->comb_index != UINT16_MAX && (p->comb_index & 0x8000))
-			unstable = 1;
-		if (!unstable && p->decomp_seqindex != UINT16_MAX &&
-		    p->decomp_type == 0 /* canonical */) {
-			utf8proc_uint8_t in[4], *out = NULL;
-			utf8proc_ssize_t n = utf8proc_encode_char(cp, in);
-			utf8proc_ssize_t m =
-			    utf8proc_map(in, n, &out, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-			unstable = m != n || memcmp(in, out, (size_t)n) != 0;
-			free(out);
-		}
-		/* Hangul jamo compose algorithmically, outside comb_index. */
-		if ((cp >= 0x1161 && cp <= 0x1175) || (cp >= 0x11A8 && cp <= 0x11C2))
-			unstable = 1;
-		if (unstable)
-			t->nfc_unstable[cp >> 3] |= (uint8_t)(1u << (cp & 7));
-	}
-	return 0;
+	return infty_tok_nfc_unstable(t->nfc_unstable);
 }
 
 /* The file's bytes: mapped when the file can be, so there is no copy and
@@ -432,78 +237,395 @@ static void release_file(char *buf, size_t len, int mapped)
 		infty_free(buf);
 }
 
+/* ---- the load, phase by phase ----------------------------------------------
+ * infty_tokenizer_load runs the phases below in order; each reads one part
+ * of tokenizer.json into the tokenizer or into the loader, and returns 0 or
+ * an error with its detail.  Whatever a phase allocates that the tokenizer
+ * does not keep lives in the loader, which one function releases, whichever
+ * phase failed (the tokenizer is freed whole on failure).
+ *
+ * What the file says is read as strictly as Hugging Face tokenizers reads it
+ * (serde): a member of the wrong JSON type is an error, not a default. */
+
 struct vocab_entry {
 	const char *s;
 	size_t len;
 };
 
+struct vocab_pair {
+	const char *s; /* into the file or the document's pool */
+	size_t len;
+	uint32_t id;
+};
+
+struct merge {
+	const char *a, *b; /* into the file or the document's pool */
+	size_t al, bl;
+};
+
+/* An added token as the file gives it (its id is HF's to choose). */
+struct added_in {
+	const char *content; /* borrowed from the document */
+	size_t len;
+	int single_word, lstrip, rstrip, normalized, special;
+};
+
+struct loader {
+	const char *path;
+	char *buf; /* the file: mapped or owned (release_file) */
+	size_t len;
+	int mapped;
+	struct tok_doc doc; /* owned once parsed */
+	int have_doc;
+	char *detail;
+	size_t dn;
+	int16_t byte_of_cp[324];
+
+	struct vocab_pair *pairs; /* owned: model.vocab in file order */
+	size_t n_vocab;
+	int64_t max_id;
+	struct added_in *ain; /* owned: added_tokens in file order */
+	size_t n_ain;
+	struct vocab_entry *ent; /* owned: vocabulary string of each id */
+	const char **acont;      /* owned: added content of each id */
+	struct merge *mv;        /* owned: model.merges in file order */
+	size_t nm;
+};
+
+static void loader_release(struct loader *ld)
+{
+	infty_free(ld->pairs);
+	infty_free(ld->ain);
+	infty_free(ld->ent);
+	infty_free(ld->acont);
+	infty_free(ld->mv);
+	if (ld->have_doc)
+		tok_doc_free(&ld->doc);
+	if (ld->buf)
+		release_file(ld->buf, ld->len, ld->mapped);
+}
+
+/* Set the detail and return rc: every refusal is one statement. */
+static int fail(struct loader *ld, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(struct loader *ld, int rc, const char *fmt, ...)
+{
+	if (ld->detail && ld->dn) {
+		va_list ap;
+		va_start(ap, fmt);
+		vsnprintf(ld->detail, ld->dn, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static const char *get_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+	if (!o || !json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+/* How a boolean member may be missing, as HF's structures declare it. */
+enum flag_kind {
+	FLAG_REQUIRED, /* absent or null: an error */
+	FLAG_OPTIONAL, /* absent: the default; null: an error */
+	FLAG_NULLABLE, /* absent or null: the default */
+};
+
+/* The boolean member key of o (named where in messages) into *out.  A value
+ * of another type, or a missing required one, is INFTY_ESCHEMA: HF refuses
+ * the file, where json_object_get_boolean would have read "no" as true. */
+static int get_flag(struct loader *ld, struct json_object *o, const char *where, const char *key,
+                    enum flag_kind kind, int dflt, int *out)
+{
+	struct json_object *v = NULL;
+	int present = json_object_object_get_ex(o, key, &v);
+	*out = dflt;
+	if (present && json_object_is_type(v, json_type_boolean)) {
+		*out = json_object_get_boolean(v);
+		return 0;
+	}
+	if (present && v)
+		return fail(ld, INFTY_ESCHEMA, "%s.%s is not true or false", where, key);
+	if (kind == FLAG_REQUIRED && !present)
+		return fail(ld, INFTY_ESCHEMA, "%s lacks '%s'", where, key);
+	if (present && kind != FLAG_NULLABLE)
+		return fail(ld, INFTY_ESCHEMA, "%s.%s is null, not true or false", where, key);
+	return 0;
+}
+
+/* A string member that must be absent, null or empty (else what). */
+static int want_empty(struct loader *ld, struct json_object *o, const char *where, const char *key)
+{
+	struct json_object *v = NULL;
+	if (!json_object_object_get_ex(o, key, &v) || !v)
+		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return fail(ld, INFTY_ESCHEMA, "%s.%s is not a string", where, key);
+	if (json_object_get_string_len(v))
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported %s.%s '%s'", where, key,
+		            json_object_get_string(v));
+	return 0;
+}
+
+static int check_bytelevel(struct loader *ld, struct json_object *o, int want_regex)
+{
+	int prefix, regex;
+	int rc = get_flag(ld, o, "pre_tokenizer ByteLevel", "add_prefix_space", FLAG_REQUIRED, 0,
+	                  &prefix);
+	if (!rc)
+		rc = get_flag(ld, o, "pre_tokenizer ByteLevel", "use_regex", FLAG_OPTIONAL, 1,
+		              &regex);
+	if (rc)
+		return rc;
+	if (prefix)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported ByteLevel add_prefix_space:true");
+	if (regex != want_regex)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported ByteLevel use_regex:%s here",
+		            want_regex ? "false" : "true");
+	return 0;
+}
+
+/* A Split of the pattern we know: behavior Isolated, not inverted. */
+static int check_split(struct loader *ld, struct json_object *split, const char **regex)
+{
+	int invert;
+	int rc = get_flag(ld, split, "pre_tokenizer Split", "invert", FLAG_REQUIRED, 0, &invert);
+	if (rc)
+		return rc;
+	const char *beh = get_str(split, "behavior");
+	if (!beh || strcmp(beh, "Isolated") != 0)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported Split behavior '%s'",
+		            beh ? beh : "?");
+	if (invert)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported Split invert:true");
+	struct json_object *pat;
+	*regex = NULL;
+	if (json_object_object_get_ex(split, "pattern", &pat))
+		*regex = get_str(pat, "Regex");
+	if (!*regex)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported Split pattern (not a Regex)");
+	return 0;
+}
+
+static int set_pattern(struct infty_tokenizer *t, struct loader *ld, const char *regex)
+{
+	for (size_t i = 0; i < sizeof known_patterns / sizeof known_patterns[0]; i++)
+		if (strcmp(regex, known_patterns[i].regex) == 0) {
+			t->pat = known_patterns[i].pat;
+			return 0;
+		}
+	return fail(ld, INFTY_EUNSUPPORTED, "unsupported pre_tokenizer pattern '%.120s'", regex);
+}
+
+/* DeepSeek-V3's three Splits, exactly (the encoder implements them). */
+static const char *const deepseek_regex[3] = {
+    "\\p{N}{1,3}",
+    "[\xe4\xb8\x80-\xe9\xbe\xa5\xe3\x81\x80-\xe3\x82\x9f\xe3\x82\xa0-\xe3\x83\xbf]+",
+    "[!\"#$%&'()*+,\\-./"
+    ":;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| "
+    "?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+",
+};
+
+static int parse_deepseek(struct infty_tokenizer *t, struct loader *ld, struct json_object *seq)
+{
+	for (int i = 0; i < 3; i++) {
+		struct json_object *sp = json_object_array_get_idx(seq, (size_t)i);
+		const char *st = get_str(sp, "type"), *rx = NULL;
+		if (!st || strcmp(st, "Split"))
+			return fail(ld, INFTY_EUNSUPPORTED,
+			            "unsupported pre_tokenizer: a Sequence of 4 (%d: '%s')", i + 1,
+			            st ? st : "?");
+		int rc = check_split(ld, sp, &rx);
+		if (rc)
+			return rc;
+		if (strcmp(rx, deepseek_regex[i]))
+			return fail(
+			    ld, INFTY_EUNSUPPORTED,
+			    "unsupported pre_tokenizer: a Sequence of 4 (Split %d: '%.80s')", i + 1,
+			    rx);
+	}
+	struct json_object *bl = json_object_array_get_idx(seq, 3);
+	const char *bt = get_str(bl, "type");
+	if (!bt || strcmp(bt, "ByteLevel"))
+		return fail(ld, INFTY_EUNSUPPORTED,
+		            "unsupported pre_tokenizer: a Sequence of 4 ending in '%s'",
+		            bt ? bt : "?");
+	int rc = check_bytelevel(ld, bl, 0);
+	if (rc)
+		return rc;
+	memset(&t->pat, 0, sizeof t->pat);
+	t->pat.deepseek = 1;
+	return 0;
+}
+
+/* Phase: the pre-tokenizer.  Sequence[Split{Regex, Isolated},
+ * ByteLevel{use_regex:false}], DeepSeek-V3's Sequence of four, or a
+ * ByteLevel{use_regex:true} alone (or in a one-element Sequence). */
+static int parse_pre_tokenizer(struct infty_tokenizer *t, struct loader *ld, struct json_object *pt)
+{
+	const char *type = get_str(pt, "type");
+	if (!type)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported pre_tokenizer: none");
+	if (strcmp(type, "ByteLevel") == 0) {
+		int rc = check_bytelevel(ld, pt, 1);
+		return rc ? rc : set_pattern(t, ld, known_patterns[2].regex);
+	}
+	struct json_object *seq;
+	if (strcmp(type, "Sequence") != 0 ||
+	    !json_object_object_get_ex(pt, "pretokenizers", &seq) ||
+	    !json_object_is_type(seq, json_type_array))
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported pre_tokenizer type '%s'", type);
+	size_t n = json_object_array_length(seq);
+	if (n == 1)
+		return parse_pre_tokenizer(t, ld, json_object_array_get_idx(seq, 0));
+	if (n == 4)
+		return parse_deepseek(t, ld, seq);
+	if (n != 2)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported pre_tokenizer: a Sequence of %zu",
+		            n);
+	struct json_object *split = json_object_array_get_idx(seq, 0);
+	struct json_object *bl = json_object_array_get_idx(seq, 1);
+	const char *st = get_str(split, "type"), *bt = get_str(bl, "type");
+	if (!st || strcmp(st, "Split") != 0 || !bt || strcmp(bt, "ByteLevel") != 0)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported pre_tokenizer Sequence [%s, %s]",
+		            st ? st : "?", bt ? bt : "?");
+	const char *regex;
+	int rc = check_bytelevel(ld, bl, 0);
+	if (!rc)
+		rc = check_split(ld, split, &regex);
+	return rc ? rc : set_pattern(t, ld, regex);
+}
+
+/* Phase: the normalizer: none, NFC, or a Sequence of those. */
+static int parse_normalizer(struct infty_tokenizer *t, struct loader *ld, struct json_object *nz)
+{
+	if (!nz)
+		return 0;
+	const char *type = get_str(nz, "type");
+	if (type && strcmp(type, "NFC") == 0) {
+		t->nfc = 1;
+		return 0;
+	}
+	struct json_object *seq;
+	if (type && strcmp(type, "Sequence") == 0 &&
+	    json_object_object_get_ex(nz, "normalizers", &seq) &&
+	    json_object_is_type(seq, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(seq); i++) {
+			int rc = parse_normalizer(t, ld, json_object_array_get_idx(seq, i));
+			if (rc)
+				return rc;
+		}
+		return 0;
+	}
+	return fail(ld, INFTY_EUNSUPPORTED, "unsupported normalizer '%s'", type ? type : "?");
+}
+
 /* The cursor's syntax error in a raw member, as load errors. */
-static int cur_error(const struct tok_cur *c, const char *base, const char *what, char *detail,
-                     size_t dn)
+static int cur_error(struct loader *ld, const struct tok_cur *c, const char *what)
 {
 	if (c->nomem)
 		return INFTY_ENOMEM;
-	set_detail(detail, dn, "bad JSON in model.%s at byte %zu: %s", what, (size_t)(c->p - base),
-	           c->err ? c->err : "?");
-	return INFTY_EJSON;
+	return fail(ld, INFTY_EJSON, "bad JSON in model.%s at byte %zu: %s", what,
+	            (size_t)(c->p - ld->buf), c->err ? c->err : "?");
 }
 
 /* Shorten a token for a message. */
 #define TOKFMT       "'%.*s'"
 #define TOKARG(s, n) (int)((n) < 40 ? (n) : 40), (s)
 
-static int load_model(struct infty_tokenizer *t, struct tok_doc *doc, const char *base,
-                      char *detail, size_t dn)
+/* Phase: the document's top level (model.vocab and model.merges stay raw). */
+static int parse_document(struct loader *ld)
 {
-	int16_t byte_of_cp[324];
-	init_byte_map(byte_of_cp);
-	struct json_object *model = doc->model, *added = NULL, *v;
-	if (!model) {
-		set_detail(detail, dn, "no 'model' object in tokenizer.json");
-		return INFTY_ESCHEMA;
-	}
-	const char *type = get_str(model, "type");
-	if (!type || strcmp(type, "BPE") != 0) {
-		set_detail(detail, dn, "unsupported model type '%s'", type ? type : "?");
-		return INFTY_EUNSUPPORTED;
-	}
-	if (get_bool(model, "byte_fallback", 0)) {
-		set_detail(detail, dn, "unsupported model option byte_fallback:true");
-		return INFTY_EUNSUPPORTED;
-	}
-	if (json_object_object_get_ex(model, "dropout", &v) && v &&
-	    json_object_get_double(v) != 0.0) {
-		set_detail(detail, dn, "unsupported model option dropout");
-		return INFTY_EUNSUPPORTED;
-	}
-	if (!str_empty(model, "continuing_subword_prefix") ||
-	    !str_empty(model, "end_of_word_suffix")) {
-		set_detail(detail, dn, "unsupported subword prefix/suffix in model");
-		return INFTY_EUNSUPPORTED;
-	}
-	t->ignore_merges = get_bool(model, "ignore_merges", 0);
-	struct tok_cur vc = {doc->vocab, doc->vocab_end, NULL, 0, &doc->pool};
-	struct tok_cur mc = {doc->merges, doc->merges_end, NULL, 0, &doc->pool};
-	if (!doc->vocab || tok_cur_peek(&vc) != '{' || !doc->merges || tok_cur_peek(&mc) != '[') {
-		set_detail(detail, dn, "model lacks 'vocab' or 'merges'");
-		return INFTY_ESCHEMA;
-	}
-	json_object_object_get_ex(doc->root, "added_tokens", &added);
-	size_t n_added = added && json_object_is_type(added, json_type_array)
-	                     ? json_object_array_length(added)
-	                     : 0;
+	char why[200];
+	int rc = tok_doc_parse(&ld->doc, ld->buf, ld->len, why, sizeof why);
+	if (rc == INFTY_EJSON)
+		return fail(ld, rc, "'%s' is not a JSON object: %s", ld->path, why);
+	if (rc)
+		return rc;
+	ld->have_doc = 1;
+	return 0;
+}
 
-	/* Pass 1: the id range, and (key, id) in an array. */
-	int64_t max_id = -1;
-	size_t n_vocab = 0, pcap = 0;
-	struct vocab_pair {
-		const char *s;
-		size_t len;
-		uint32_t id;
-	} *pairs = NULL;
+/* Phase: the document's members around the pipeline.  HF reads only version
+ * "1.0".  truncation and padding are refused rather than honoured: HF would
+ * cut every text to max_length or pad it with pad_id, so a count would no
+ * longer be the text's, and a segmenter needs the text's. */
+static int check_document(struct loader *ld)
+{
+	struct json_object *root = ld->doc.root, *v;
+	if (!ld->doc.model)
+		return fail(ld, INFTY_ESCHEMA, "no 'model' object in tokenizer.json");
+	if (json_object_object_get_ex(root, "version", &v)) {
+		if (!json_object_is_type(v, json_type_string))
+			return fail(ld, INFTY_ESCHEMA, "'version' is not a string");
+		if (strcmp(json_object_get_string(v), "1.0") != 0)
+			return fail(
+			    ld, INFTY_EUNSUPPORTED,
+			    "unknown tokenizer.json version '%.20s' (Hugging Face reads 1.0)",
+			    json_object_get_string(v));
+	}
+	if (json_object_object_get_ex(root, "truncation", &v) && v) {
+		struct json_object *ml = NULL;
+		json_object_object_get_ex(v, "max_length", &ml);
+		return fail(ld, INFTY_EUNSUPPORTED,
+		            "unsupported truncation (max_length %s): Hugging Face would cut every "
+		            "text to it; set \"truncation\": null",
+		            ml ? json_object_to_json_string(ml) : "?");
+	}
+	if (json_object_object_get_ex(root, "padding", &v) && v)
+		return fail(
+		    ld, INFTY_EUNSUPPORTED,
+		    "unsupported padding: Hugging Face would add pad ids to every text; set "
+		    "\"padding\": null");
+	return 0;
+}
+
+/* Phase: the model's type and options, which we implement or refuse. */
+static int check_model(struct infty_tokenizer *t, struct loader *ld)
+{
+	struct json_object *model = ld->doc.model, *v;
+	const char *type = get_str(model, "type");
+	if (!type || strcmp(type, "BPE") != 0)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported model type '%s'",
+		            type ? type : "?");
+	int byte_fallback, rc;
+	if ((rc =
+	         get_flag(ld, model, "model", "byte_fallback", FLAG_NULLABLE, 0, &byte_fallback)) ||
+	    (rc = get_flag(ld, model, "model", "ignore_merges", FLAG_NULLABLE, 0,
+	                   &t->ignore_merges)) ||
+	    (rc = want_empty(ld, model, "model", "continuing_subword_prefix")) ||
+	    (rc = want_empty(ld, model, "model", "end_of_word_suffix")))
+		return rc;
+	if (byte_fallback)
+		return fail(ld, INFTY_EUNSUPPORTED, "unsupported model option byte_fallback:true");
+	if (json_object_object_get_ex(model, "dropout", &v) && v) {
+		if (!json_object_is_type(v, json_type_double) &&
+		    !json_object_is_type(v, json_type_int))
+			return fail(ld, INFTY_ESCHEMA, "model.dropout is not a number");
+		if (json_object_get_double(v) != 0.0)
+			return fail(ld, INFTY_EUNSUPPORTED, "unsupported model option dropout");
+	}
+	struct tok_cur vc = {ld->doc.vocab, ld->doc.vocab_end, NULL, 0, &ld->doc.pool};
+	struct tok_cur mc = {ld->doc.merges, ld->doc.merges_end, NULL, 0, &ld->doc.pool};
+	if (!ld->doc.vocab || tok_cur_peek(&vc) != '{' || !ld->doc.merges ||
+	    tok_cur_peek(&mc) != '[')
+		return fail(ld, INFTY_ESCHEMA, "model lacks 'vocab' or 'merges'");
+	return 0;
+}
+
+/* Phase: model.vocab into (string, id) pairs, and the largest id. */
+static int read_vocab(struct loader *ld)
+{
+	struct tok_cur vc = {ld->doc.vocab, ld->doc.vocab_end, NULL, 0, &ld->doc.pool};
+	size_t pcap = 0;
 	int more;
+	ld->max_id = -1;
 	tok_cur_enter(&vc, '{');
-	while ((more = tok_cur_next(&vc, '}', &n_vocab)) == 1) {
+	while ((more = tok_cur_next(&vc, '}', &ld->n_vocab)) == 1) {
 		const char *key;
 		size_t klen;
 		uint64_t id;
@@ -512,199 +634,280 @@ static int load_model(struct infty_tokenizer *t, struct tok_doc *doc, const char
 		int r = tok_cur_uint(&vc, INT32_MAX - 1, &id);
 		if (r < 0)
 			break;
-		if (r > 0) {
-			set_detail(detail, dn, "bad vocab id for " TOKFMT, TOKARG(key, klen));
-			infty_free(pairs);
-			return INFTY_ESCHEMA;
-		}
-		if (infty_grow(&pairs, &pcap, n_vocab, sizeof *pairs)) {
-			infty_free(pairs);
+		if (r > 0)
+			return fail(ld, INFTY_ESCHEMA, "bad vocab id for " TOKFMT,
+			            TOKARG(key, klen));
+		if (infty_grow(&ld->pairs, &pcap, ld->n_vocab, sizeof *ld->pairs))
 			return INFTY_ENOMEM;
-		}
-		if ((int64_t)id > max_id)
-			max_id = (int64_t)id;
-		pairs[n_vocab - 1] = (struct vocab_pair){key, klen, (uint32_t)id};
+		if ((int64_t)id > ld->max_id)
+			ld->max_id = (int64_t)id;
+		ld->pairs[ld->n_vocab - 1] = (struct vocab_pair){key, klen, (uint32_t)id};
 	}
-	if (more) {
-		infty_free(pairs);
-		return cur_error(&vc, base, "vocab", detail, dn);
-	}
-	for (size_t i = 0; i < n_added; i++) {
-		struct json_object *a = json_object_array_get_idx(added, i), *idv;
-		if (!json_object_object_get_ex(a, "id", &idv) || !get_str(a, "content")) {
-			set_detail(detail, dn, "added token %zu lacks id or content", i);
-			infty_free(pairs);
-			return INFTY_ESCHEMA;
-		}
-		int64_t id = json_object_get_int64(idv);
-		if (id < 0 || id >= INT32_MAX) {
-			set_detail(detail, dn, "bad added token id %lld", (long long)id);
-			infty_free(pairs);
-			return INFTY_ESCHEMA;
-		}
-		if (id > max_id)
-			max_id = id;
-	}
-	t->n_ids = (uint32_t)(max_id + 1);
-	t->vocab_size = n_vocab;
+	return more ? cur_error(ld, &vc, "vocab") : 0;
+}
 
-	/* Pass 2: bytes of every id into one arena. */
-	struct vocab_entry *ent = infty_calloc(t->n_ids, sizeof *ent);
+/* Phase: added_tokens as the file gives them, every member checked as HF
+ * checks it: an array of objects with an id (0 to 2^32-1), a string
+ * content and the five flags, each true or false. */
+static int read_added_tokens(struct loader *ld)
+{
+	struct json_object *arr;
+	if (!json_object_object_get_ex(ld->doc.root, "added_tokens", &arr))
+		return 0;
+	if (!json_object_is_type(arr, json_type_array))
+		return fail(ld, INFTY_ESCHEMA, "added_tokens is not an array");
+	size_t n = json_object_array_length(arr);
+	ld->ain = infty_calloc(n ? n : 1, sizeof *ld->ain);
+	if (!ld->ain)
+		return INFTY_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *a = json_object_array_get_idx(arr, i), *v;
+		char where[40];
+		snprintf(where, sizeof where, "added_tokens[%zu]", i);
+		if (!json_object_is_type(a, json_type_object))
+			return fail(ld, INFTY_ESCHEMA, "%s is not an object", where);
+		if (!json_object_object_get_ex(a, "id", &v))
+			return fail(ld, INFTY_ESCHEMA, "%s lacks 'id'", where);
+		if (!json_object_is_type(v, json_type_int) || json_object_get_int64(v) < 0 ||
+		    json_object_get_int64(v) > (int64_t)UINT32_MAX)
+			return fail(ld, INFTY_ESCHEMA, "%s.id is not an integer from 0 to 2^32-1",
+			            where);
+		if (!json_object_object_get_ex(a, "content", &v))
+			return fail(ld, INFTY_ESCHEMA, "%s lacks 'content'", where);
+		if (!json_object_is_type(v, json_type_string))
+			return fail(ld, INFTY_ESCHEMA, "%s.content is not a string", where);
+		struct added_in *in = &ld->ain[ld->n_ain++];
+		in->content = json_object_get_string(v);
+		in->len = (size_t)json_object_get_string_len(v);
+		int rc;
+		if ((rc = get_flag(ld, a, where, "single_word", FLAG_REQUIRED, 0,
+		                   &in->single_word)) ||
+		    (rc = get_flag(ld, a, where, "lstrip", FLAG_REQUIRED, 0, &in->lstrip)) ||
+		    (rc = get_flag(ld, a, where, "rstrip", FLAG_REQUIRED, 0, &in->rstrip)) ||
+		    (rc =
+		         get_flag(ld, a, where, "normalized", FLAG_REQUIRED, 0, &in->normalized)) ||
+		    (rc = get_flag(ld, a, where, "special", FLAG_REQUIRED, 0, &in->special)))
+			return rc;
+	}
+	return 0;
+}
+
+static int same_added(const struct added_in *a, const struct added_in *b)
+{
+	return a->len == b->len && memcmp(a->content, b->content, a->len) == 0 &&
+	       a->single_word == b->single_word && a->lstrip == b->lstrip &&
+	       a->rstrip == b->rstrip && a->normalized == b->normalized && a->special == b->special;
+}
+
+/* For each of the n added tokens, the id of the vocabulary key equal to its
+ * content (keys are in the byte-level alphabet: a content "Ġab" is the key
+ * of the token of " ab"), or TOK_NONE, into key_id.  One pass over the
+ * vocabulary against a small table of the contents: a table of the whole
+ * vocabulary would cost more at load than everything else in this phase. */
+static int added_key_ids(const struct tok_added *added, size_t n, const struct loader *ld,
+                         uint32_t *key_id)
+{
+	uint32_t mask = pow2_at_least(n * 2) - 1;
+	uint32_t *slot = infty_calloc((size_t)mask + 1, sizeof *slot); /* 1 + index; 0 empty */
+	if (!slot)
+		return INFTY_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		key_id[i] = TOK_NONE;
+		uint32_t s = (uint32_t)tok_hash(added[i].content, added[i].len) & mask;
+		while (slot[s])
+			s = (s + 1) & mask;
+		slot[s] = (uint32_t)i + 1;
+	}
+	for (size_t v = 0; v < ld->n_vocab; v++) {
+		const struct vocab_pair *p = &ld->pairs[v];
+		for (uint32_t s = (uint32_t)tok_hash(p->s, p->len) & mask; slot[s];
+		     s = (s + 1) & mask) {
+			const struct tok_added *a = &added[slot[s] - 1];
+			if (a->len == p->len && memcmp(a->content, p->s, p->len) == 0 &&
+			    key_id[slot[s] - 1] == TOK_NONE)
+				key_id[slot[s] - 1] = p->id;
+		}
+	}
+	infty_free(slot);
+	return 0;
+}
+
+/* Phase: the added tokens' ids, as HF gives them (AddedVocabulary::
+ * add_tokens): the id in the file is not used.  A content that is a
+ * vocabulary key gets that key's id; a content seen before keeps its id
+ * and takes the later token's flags; a token identical to an earlier one,
+ * or with empty content, is skipped; any other gets the next id from the
+ * vocabulary's size on (its number of entries, not its largest id), one
+ * after another in file order. */
+static int assign_added_ids(struct infty_tokenizer *t, struct loader *ld)
+{
+	if (!ld->n_ain)
+		return 0;
+	t->added = infty_calloc(ld->n_ain, sizeof *t->added);
+	if (!t->added)
+		return INFTY_ENOMEM;
+	/* The distinct contents, in order of first appearance, with the flags
+	 * of their last distinct token. */
+	for (size_t i = 0; i < ld->n_ain; i++) {
+		const struct added_in *in = &ld->ain[i];
+		size_t j = 0;
+		while (j < i && !same_added(&ld->ain[j], in))
+			j++;
+		if (!in->len || j < i)
+			continue;
+		struct tok_added *ad = NULL;
+		for (size_t m = 0; m < t->n_added && !ad; m++)
+			if (t->added[m].len == in->len &&
+			    !memcmp(t->added[m].content, in->content, in->len))
+				ad = &t->added[m];
+		if (!ad) {
+			ad = &t->added[t->n_added++];
+			if (!(ad->content = infty_strndup(in->content, in->len)))
+				return INFTY_ENOMEM;
+			ad->len = in->len;
+		}
+		ad->lstrip = in->lstrip;
+		ad->rstrip = in->rstrip;
+		ad->special = in->special;
+		ad->single_word = in->single_word;
+		ad->normalized = in->normalized;
+	}
+	uint32_t *key_id = infty_malloc((t->n_added ? t->n_added : 1) * sizeof *key_id);
+	int rc = key_id ? added_key_ids(t->added, t->n_added, ld, key_id) : INFTY_ENOMEM;
+	uint32_t next_id = (uint32_t)ld->n_vocab;
+	for (size_t i = 0; i < t->n_added && !rc; i++) {
+		struct tok_added *ad = &t->added[i];
+		ad->id = key_id[i] != TOK_NONE ? key_id[i] : next_id++;
+		if (ad->single_word)
+			rc = fail(ld, INFTY_EUNSUPPORTED,
+			          "unsupported added token option single_word ('%s')", ad->content);
+		/* HF would match it in the NFC text; we match raw text only. */
+		else if (ad->normalized && t->nfc)
+			rc = fail(ld, INFTY_EUNSUPPORTED,
+			          "unsupported normalized added token '%s' with NFC", ad->content);
+		else if (next_id >= INT32_MAX - 1)
+			rc = fail(ld, INFTY_ETOOBIG, "too many added tokens");
+		t->added_first[(unsigned char)ad->content[0]] = 1;
+		t->n_normalized += ad->normalized != 0;
+		if ((int64_t)ad->id > ld->max_id)
+			ld->max_id = ad->id;
+	}
+	infty_free(key_id);
+	return rc;
+}
+
+/* Phase: every id's bytes in one arena.  A vocabulary token's are its key
+ * byte-level decoded; an added token's are its content, or, when it is also
+ * a vocabulary token ("Hello" at its vocabulary id), the vocabulary's bytes,
+ * so that merges reach it; is_added says which (tokenizer_impl.h). */
+static int build_ids(struct infty_tokenizer *t, struct loader *ld)
+{
+	t->n_ids = (uint32_t)(ld->max_id + 1);
+	t->vocab_size = ld->n_vocab;
+	ld->ent = infty_calloc(t->n_ids, sizeof *ld->ent);
+	ld->acont = infty_calloc(t->n_ids, sizeof *ld->acont);
 	t->tok_off = infty_calloc((size_t)t->n_ids + 1, sizeof *t->tok_off);
 	t->is_added = infty_malloc(t->n_ids);
-	if (!ent || !t->tok_off || !t->is_added) {
-		infty_free(ent);
-		infty_free(pairs);
+	if (!ld->ent || !ld->acont || !t->tok_off || !t->is_added)
 		return INFTY_ENOMEM;
-	}
-	memset(t->is_added, 2, t->n_ids); /* 2: no token has this id */
+	memset(t->is_added, TOK_ID_NONE, t->n_ids);
 	size_t total = 0;
-	for (size_t i = 0; i < n_vocab; i++) {
-		uint32_t id = pairs[i].id;
-		if (ent[id].s) {
-			set_detail(detail, dn, "duplicate vocab id %u", id);
-			infty_free(ent);
-			infty_free(pairs);
-			return INFTY_ESCHEMA;
-		}
-		ent[id].s = pairs[i].s;
-		ent[id].len = pairs[i].len;
-		t->is_added[id] = 0;
-		total += ent[id].len;
+	for (size_t i = 0; i < ld->n_vocab; i++) {
+		uint32_t id = ld->pairs[i].id;
+		if (ld->ent[id].s)
+			return fail(ld, INFTY_ESCHEMA, "duplicate vocab id %u", id);
+		ld->ent[id].s = ld->pairs[i].s;
+		ld->ent[id].len = ld->pairs[i].len;
+		t->is_added[id] = TOK_ID_VOCAB;
+		total += ld->ent[id].len;
 	}
-	infty_free(pairs);
-	t->added = infty_calloc(n_added ? n_added : 1, sizeof *t->added);
-	if (!t->added) {
-		infty_free(ent);
-		return INFTY_ENOMEM;
+	for (size_t i = 0; i < t->n_added; i++) {
+		const struct tok_added *ad = &t->added[i];
+		const struct vocab_entry *e = &ld->ent[ad->id];
+		/* HF numbers new added tokens from the vocabulary's size, which
+		 * can be an id the vocabulary uses when its ids have gaps: HF
+		 * then gives two tokens one id, which we cannot decode. */
+		if (e->s && (e->len != ad->len || memcmp(e->s, ad->content, ad->len)))
+			return fail(ld, INFTY_EUNSUPPORTED,
+			            "added token '%s' gets id %u from Hugging Face, which the "
+			            "vocabulary already gives to " TOKFMT,
+			            ad->content, ad->id, TOKARG(e->s, e->len));
+		ld->acont[ad->id] = ad->content;
+		total += ad->len;
 	}
-	for (size_t i = 0; i < n_added; i++) {
-		struct json_object *a = json_object_array_get_idx(added, i), *idv;
-		json_object_object_get_ex(a, "id", &idv);
-		uint32_t id = (uint32_t)json_object_get_int64(idv);
-		const char *content = get_str(a, "content");
-		struct tok_added *ad = &t->added[t->n_added++];
-		ad->len = strlen(content);
-		ad->content = infty_strndup(content, ad->len);
-		if (!ad->content) {
-			infty_free(ent);
-			return INFTY_ENOMEM;
-		}
-		ad->id = id;
-		ad->lstrip = get_bool(a, "lstrip", 0);
-		ad->rstrip = get_bool(a, "rstrip", 0);
-		ad->special = get_bool(a, "special", 0);
-		if (get_bool(a, "single_word", 0)) {
-			set_detail(detail, dn, "unsupported added token option single_word ('%s')",
-			           content);
-			infty_free(ent);
-			return INFTY_EUNSUPPORTED;
-		}
-		if (get_bool(a, "normalized", 0) && t->nfc) {
-			/* HF would match it in the NFC text; we match raw text only. */
-			set_detail(detail, dn, "unsupported normalized added token '%s' with NFC",
-			           content);
-			infty_free(ent);
-			return INFTY_EUNSUPPORTED;
-		}
-		if (ad->len == 0) {
-			set_detail(detail, dn, "empty added token %u", id);
-			infty_free(ent);
-			return INFTY_ESCHEMA;
-		}
-		t->added_first[(unsigned char)content[0]] = 1;
-		if (t->is_added[id] == 2)
-			total += ad->len;
-		t->is_added[id] = 1;
-		ent[id].s = NULL; /* added tokens decode to their content */
-	}
-	if (total >= UINT32_MAX) {
-		infty_free(ent);
+	if (total >= UINT32_MAX)
 		return INFTY_ETOOBIG;
-	}
 	t->arena = infty_malloc(total + 1);
-	if (!t->arena) {
-		infty_free(ent);
+	if (!t->arena)
 		return INFTY_ENOMEM;
-	}
-	/* Added contents by id, for the arena. */
-	const char **acont = infty_calloc(t->n_ids, sizeof *acont);
-	if (!acont) {
-		infty_free(ent);
-		return INFTY_ENOMEM;
-	}
-	for (size_t i = 0; i < t->n_added; i++)
-		acont[t->added[i].id] = t->added[i].content;
 	uint32_t off = 0;
-	int rc = 0;
 	for (uint32_t id = 0; id < t->n_ids; id++) {
 		t->tok_off[id] = off;
-		if (acont[id]) {
-			size_t l = strlen(acont[id]);
-			memcpy(t->arena + off, acont[id], l);
-			off += (uint32_t)l;
-		} else if (ent[id].s) {
-			long l =
-			    bytelevel_decode(byte_of_cp, ent[id].s, ent[id].len, t->arena + off);
-			if (l < 0) {
-				set_detail(detail, dn, "vocab token " TOKFMT " is not byte-level",
-				           TOKARG(ent[id].s, ent[id].len));
-				rc = INFTY_EUNSUPPORTED;
-				break;
+		const struct vocab_entry *e = &ld->ent[id];
+		long l = e->s ? bytelevel_decode(ld->byte_of_cp, e->s, e->len, t->arena + off) : -1;
+		if (ld->acont[id]) {
+			/* Both, and a key outside the byte alphabet (DeepSeek-V3's
+			 * "<｜begin▁of▁sentence｜>"): only the added token. */
+			if (l >= 0) {
+				t->is_added[id] = TOK_ID_BOTH;
+			} else {
+				l = (long)strlen(ld->acont[id]);
+				memcpy(t->arena + off, ld->acont[id], (size_t)l);
+				t->is_added[id] = TOK_ID_ADDED;
 			}
-			off += (uint32_t)l;
+		} else if (e->s && l < 0) {
+			return fail(ld, INFTY_EUNSUPPORTED,
+			            "vocab token " TOKFMT " is not byte-level",
+			            TOKARG(e->s, e->len));
 		}
+		off += l > 0 ? (uint32_t)l : 0;
 	}
 	t->tok_off[t->n_ids] = off;
-	infty_free(acont);
-	infty_free(ent);
-	if (rc)
-		return rc;
+	return 0;
+}
 
-	/* bytes -> id over the model vocabulary. */
-	t->vocab_mask = pow2_at_least(n_vocab * 2) - 1;
+/* Phase: bytes -> id over the model vocabulary, and the 256 byte tokens. */
+static int index_vocab(struct infty_tokenizer *t, struct loader *ld)
+{
+	t->vocab_mask = pow2_at_least(ld->n_vocab * 2) - 1;
 	t->vocab_slots = infty_calloc((size_t)t->vocab_mask + 1, sizeof *t->vocab_slots);
 	t->self_enc = infty_calloc(t->n_ids, 1);
 	if (!t->vocab_slots || !t->self_enc)
 		return INFTY_ENOMEM;
 	for (uint32_t id = 0; id < t->n_ids; id++)
-		if (t->is_added[id] == 0)
+		if (t->is_added[id] == TOK_ID_VOCAB || t->is_added[id] == TOK_ID_BOTH)
 			vocab_insert(t, id);
 	for (int b = 0; b < 256; b++) {
 		char c = (char)b;
 		t->byte_id[b] = infty_tok_vocab_find(t, &c, 1);
-		if (t->byte_id[b] == TOK_NONE) {
-			set_detail(detail, dn, "vocab lacks the token for byte 0x%02x", b);
-			return INFTY_EUNSUPPORTED;
-		}
+		if (t->byte_id[b] == TOK_NONE)
+			return fail(ld, INFTY_EUNSUPPORTED, "vocab lacks the token for byte 0x%02x",
+			            b);
 	}
+	return 0;
+}
 
-	/* Merges, as "a b" strings (legacy) or ["a", "b"] pairs: read them all
-	 * first, for the table size. */
-	struct merge {
-		const char *a, *b;
-		size_t al, bl;
-	} *mv = NULL;
-	size_t nm = 0, mcap = 0;
+/* Phase: model.merges, as "a b" strings (legacy) or ["a", "b"] pairs, all
+ * read first for the table size. */
+static int read_merges(struct loader *ld)
+{
+	struct tok_cur mc = {ld->doc.merges, ld->doc.merges_end, NULL, 0, &ld->doc.pool};
+	size_t mcap = 0;
+	int more;
 	tok_cur_enter(&mc, '[');
-	while ((more = tok_cur_next(&mc, ']', &nm)) == 1) {
-		if (infty_grow(&mv, &mcap, nm, sizeof *mv)) {
-			infty_free(mv);
+	while ((more = tok_cur_next(&mc, ']', &ld->nm)) == 1) {
+		if (infty_grow(&ld->mv, &mcap, ld->nm, sizeof *ld->mv))
 			return INFTY_ENOMEM;
-		}
-		struct merge *m = &mv[nm - 1];
+		struct merge *m = &ld->mv[ld->nm - 1];
 		char ch = tok_cur_peek(&mc);
 		if (ch == '"') {
 			const char *sp;
 			if (tok_cur_string(&mc, &m->a, &m->al))
 				break;
 			if (!(sp = memchr(m->a, ' ', m->al)) ||
-			    memchr(sp + 1, ' ', m->al - (size_t)(sp + 1 - m->a))) {
-				set_detail(detail, dn, "merge %zu " TOKFMT " is not 'a b'", nm - 1,
-				           TOKARG(m->a, m->al));
-				infty_free(mv);
-				return INFTY_ESCHEMA;
-			}
+			    memchr(sp + 1, ' ', m->al - (size_t)(sp + 1 - m->a)))
+				return fail(ld, INFTY_ESCHEMA, "merge %zu " TOKFMT " is not 'a b'",
+				            ld->nm - 1, TOKARG(m->a, m->al));
 			m->b = sp + 1;
 			m->bl = m->al - (size_t)(sp + 1 - m->a);
 			m->al = (size_t)(sp - m->a);
@@ -720,58 +923,45 @@ static int load_model(struct infty_tokenizer *t, struct tok_doc *doc, const char
 				ch = 0; /* well-formed, but not two strings */
 			}
 		}
-		if (ch != '"' && ch != '[') {
-			set_detail(detail, dn, "merge %zu is neither 'a b' nor [a, b]", nm - 1);
-			infty_free(mv);
-			return INFTY_ESCHEMA;
-		}
+		if (ch != '"' && ch != '[')
+			return fail(ld, INFTY_ESCHEMA, "merge %zu is neither 'a b' nor [a, b]",
+			            ld->nm - 1);
 	}
-	if (more) {
-		infty_free(mv);
-		return cur_error(&mc, base, "merges", detail, dn);
-	}
-	t->pair_mask = pow2_at_least(nm * 2 + 2) - 1;
+	return more ? cur_error(ld, &mc, "merges") : 0;
+}
+
+/* Phase: the merges as a (left, right) -> (rank, merged id) table. */
+static int index_merges(struct infty_tokenizer *t, struct loader *ld)
+{
+	t->pair_mask = pow2_at_least(ld->nm * 2 + 2) - 1;
 	size_t slots = (size_t)t->pair_mask + 1;
 	t->pair_keys = infty_malloc(slots * sizeof *t->pair_keys);
 	t->pair_rank = infty_malloc(slots * sizeof *t->pair_rank);
 	t->pair_new = infty_malloc(slots * sizeof *t->pair_new);
-	if (!t->pair_keys || !t->pair_rank || !t->pair_new) {
-		infty_free(mv);
+	if (!t->pair_keys || !t->pair_rank || !t->pair_new)
 		return INFTY_ENOMEM;
-	}
 	memset(t->pair_keys, 0xff, slots * sizeof *t->pair_keys);
 	char buf[1024];
-	rc = 0;
-	for (size_t i = 0; i < nm && !rc; i++) {
-		const struct merge *m = &mv[i];
-		if (m->al + m->bl > sizeof buf) {
-			set_detail(detail, dn, "merge %zu is too long", i);
-			rc = INFTY_ETOOBIG;
-			break;
-		}
-		long la = bytelevel_decode(byte_of_cp, m->a, m->al, buf);
-		long lb = la < 0 ? -1 : bytelevel_decode(byte_of_cp, m->b, m->bl, buf + la);
-		if (la <= 0 || lb <= 0) {
-			set_detail(detail, dn, "merge %zu has a token outside the byte alphabet",
-			           i);
-			rc = INFTY_ESCHEMA;
-			break;
-		}
+	for (size_t i = 0; i < ld->nm; i++) {
+		const struct merge *m = &ld->mv[i];
+		if (m->al + m->bl > sizeof buf)
+			return fail(ld, INFTY_ETOOBIG, "merge %zu is too long", i);
+		long la = bytelevel_decode(ld->byte_of_cp, m->a, m->al, buf);
+		long lb = la < 0 ? -1 : bytelevel_decode(ld->byte_of_cp, m->b, m->bl, buf + la);
+		if (la <= 0 || lb <= 0)
+			return fail(ld, INFTY_ESCHEMA,
+			            "merge %zu has a token outside the byte alphabet", i);
 		uint32_t ia = infty_tok_vocab_find(t, buf, (size_t)la);
 		uint32_t ib = infty_tok_vocab_find(t, buf + la, (size_t)lb);
 		uint32_t inew = infty_tok_vocab_find(t, buf, (size_t)(la + lb));
-		if (ia == TOK_NONE || ib == TOK_NONE || inew == TOK_NONE) {
-			set_detail(detail, dn,
-			           "merge %zu (" TOKFMT " + " TOKFMT ") uses a token not in vocab",
-			           i, TOKARG(m->a, m->al), TOKARG(m->b, m->bl));
-			rc = INFTY_ESCHEMA;
-			break;
-		}
+		if (ia == TOK_NONE || ib == TOK_NONE || inew == TOK_NONE)
+			return fail(ld, INFTY_ESCHEMA,
+			            "merge %zu (" TOKFMT " + " TOKFMT ") uses a token not in vocab",
+			            i, TOKARG(m->a, m->al), TOKARG(m->b, m->bl));
 		if (pair_insert(t, ia, ib, (uint32_t)i, inew) == 0)
 			t->n_merges++;
 	}
-	infty_free(mv);
-	return rc;
+	return 0;
 }
 
 int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *detail,
@@ -779,40 +969,34 @@ int infty_tokenizer_load(struct infty_tokenizer **out, const char *path, char *d
 {
 	*out = NULL;
 	set_detail(detail, detail_len, "%s", "");
-	char *buf;
-	size_t len;
-	int mapped;
-	int rc = read_file(path, &buf, &len, &mapped, detail, detail_len);
-	if (rc)
-		return rc;
-	struct infty_tokenizer *t = infty_calloc(1, sizeof *t);
-	if (!t) {
-		release_file(buf, len, mapped);
-		return INFTY_ENOMEM;
+	struct loader ld = {.path = path, .detail = detail, .dn = detail_len};
+	init_byte_map(ld.byte_of_cp);
+	struct infty_tokenizer *t = NULL;
+	int rc = read_file(path, &ld.buf, &ld.len, &ld.mapped, detail, detail_len);
+	if (rc) {
+		ld.buf = NULL;
+		goto out;
+	}
+	if (!(t = infty_calloc(1, sizeof *t))) {
+		rc = INFTY_ENOMEM;
+		goto out;
 	}
 	memcpy(t->hash, "sha256:", 7);
-	infty_sha256_hex(buf, len, t->hash + 7);
-
-	struct tok_doc doc;
-	char why[200];
-	rc = tok_doc_parse(&doc, buf, len, why, sizeof why);
-	if (rc) {
-		if (rc == INFTY_EJSON)
-			set_detail(detail, detail_len, "'%s' is not a JSON object: %s", path, why);
-		goto out;
-	}
+	infty_sha256_hex(ld.buf, ld.len, t->hash + 7);
 	struct json_object *nz = NULL, *pt = NULL;
-	json_object_object_get_ex(doc.root, "normalizer", &nz);
-	json_object_object_get_ex(doc.root, "pre_tokenizer", &pt);
-	if ((rc = parse_normalizer(t, nz, detail, detail_len)) ||
-	    (rc = parse_pre_tokenizer(t, pt, detail, detail_len)) ||
-	    (rc = load_model(t, &doc, buf, detail, detail_len)))
+	if ((rc = parse_document(&ld)) || (rc = check_document(&ld)))
 		goto out;
-	if (t->nfc && (rc = build_nfc_bitmap(t)))
+	json_object_object_get_ex(ld.doc.root, "normalizer", &nz);
+	json_object_object_get_ex(ld.doc.root, "pre_tokenizer", &pt);
+	if ((rc = parse_normalizer(t, &ld, nz)) || (rc = parse_pre_tokenizer(t, &ld, pt)) ||
+	    (rc = check_model(t, &ld)) || (rc = read_vocab(&ld)) || (rc = read_added_tokens(&ld)) ||
+	    (rc = assign_added_ids(t, &ld)) || (rc = build_ids(t, &ld)) ||
+	    (rc = index_vocab(t, &ld)) || (rc = read_merges(&ld)) || (rc = index_merges(t, &ld)))
 		goto out;
+	if (t->nfc)
+		rc = build_nfc_bitmap(t);
 out:
-	tok_doc_free(&doc);
-	release_file(buf, len, mapped);
+	loader_release(&ld);
 	if (rc) {
 		if (rc == INFTY_ENOMEM && detail && !detail[0])
 			set_detail(detail, detail_len, "out of memory loading '%s'", path);
@@ -840,13 +1024,26 @@ int infty_tokenizer_nfc(const struct infty_tokenizer *t)
 
 const char *infty_tokenizer_default_path(void)
 {
+	static char path[4200];
 	const char *env = getenv("INFTY_TOKENIZER");
 	if (env && *env)
 		return env;
+	/*
+	 * A checkout's binaries use the tokenizer make fetched into the cache;
+	 * an installed tree (or $INFTY_HOME) uses its own copy, never a path of
+	 * the machine it was built on.
+	 */
+	enum infty_home_kind kind;
+	const char *home = infty_path_home(&kind);
 #ifdef INFTY_DEFAULT_TOKENIZER
-	if (access(INFTY_DEFAULT_TOKENIZER, R_OK) == 0)
+	if (kind == INFTY_HOME_CHECKOUT ||
+	    (kind == INFTY_HOME_NONE && access(INFTY_DEFAULT_TOKENIZER, R_OK) == 0))
 		return INFTY_DEFAULT_TOKENIZER;
 #endif
+	if (home) {
+		snprintf(path, sizeof path, "%s/tokenizer.json", home);
+		return path;
+	}
 #ifdef INFTY_DATADIR
 	return INFTY_DATADIR "/tokenizer.json";
 #else
@@ -859,7 +1056,7 @@ int64_t infty_tok_decode(const struct infty_tokenizer *t, const uint32_t *ids, s
 {
 	size_t need = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (ids[i] >= t->n_ids || t->is_added[ids[i]] == 2)
+		if (ids[i] >= t->n_ids || t->is_added[ids[i]] == TOK_ID_NONE)
 			return INFTY_EINVAL;
 		size_t l;
 		const char *s = tok_bytes(t, ids[i], &l);

@@ -7,12 +7,12 @@
 #include "infty/alloc.h"
 #include "infty/error.h"
 #include "infty/tokenizer.h"
+#include "tok_nfc.h"
 #include "tok_unicode.h"
 #include "tokenizer_impl.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <utf8proc.h>
 
 /* Piece cache: direct-mapped, one 64-byte line per entry.  Pieces longer
  * than CACHE_KEY bytes are rare (about 0.1 % of real pieces) and not cached. */
@@ -44,6 +44,7 @@ struct infty_tok_ctx {
 	size_t ncap, nlen;
 	struct nfc_span *spans; /* owned */
 	size_t nspans, spcap;
+	struct tok_nfc_work nfc; /* the normalizer's scratch */
 
 	/* BPE scratch, grown to the longest piece seen. */
 	uint32_t *sym, *rank, *nw; /* owned */
@@ -750,20 +751,11 @@ static int prepare(struct infty_tok_ctx *c, const uint8_t *s, size_t n, const ui
 				break;
 			e += l2;
 		}
-		utf8proc_uint8_t *m = NULL;
-		utf8proc_ssize_t ml = utf8proc_map(s + st, (utf8proc_ssize_t)(e - st), &m,
-		                                   UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-		if (ml < 0)
-			return ml == UTF8PROC_ERROR_NOMEM ? INFTY_ENOMEM : INFTY_EUTF8;
-		if (nbuf_put(c, s + copied, st - copied)) {
-			free(m);
+		if (nbuf_put(c, s + copied, st - copied))
 			return INFTY_ENOMEM;
-		}
 		size_t ns = c->nlen;
-		int rc = nbuf_put(c, m, (size_t)ml);
-		free(m);
-		if (rc)
-			return rc;
+		if (infty_tok_nfc_append(s + st, e - st, &c->nfc, &c->nbuf, &c->nlen, &c->ncap))
+			return INFTY_ENOMEM;
 		if (c->nspans == c->spcap) {
 			size_t cap = c->spcap;
 			if (infty_grow(&c->spans, &cap, c->nspans + 1, sizeof *c->spans))
@@ -914,45 +906,65 @@ static inline int is_ws_at(const uint8_t *s, size_t p, size_t *len)
 	return cls_at(s, p, len) == INFTY_TOK_WS;
 }
 
-/* Longest added token matching at s[p], or NULL. */
+/* Longest added token of pass `normalized` matching at s[p] (s[0..n)), or
+ * NULL. */
 static const struct tok_added *added_at(const struct infty_tokenizer *t, const uint8_t *s, size_t n,
-                                        size_t p)
+                                        size_t p, int normalized)
 {
 	const struct tok_added *best = NULL;
 	for (size_t i = 0; i < t->n_added; i++) {
 		const struct tok_added *a = &t->added[i];
 		if (a->len <= n - p && (uint8_t)a->content[0] == s[p] &&
-		    (!best || a->len > best->len) && memcmp(a->content, s + p, a->len) == 0)
+		    a->normalized == normalized && (!best || a->len > best->len) &&
+		    memcmp(a->content, s + p, a->len) == 0)
 			best = a;
 	}
 	return best;
 }
 
-static int64_t encode(struct infty_tok_ctx *c, const char *text, size_t len, uint32_t *ids,
-                      size_t cap, size_t *offs, struct infty_tok_map *map)
+static int split_added(struct infty_tok_ctx *c, const uint8_t *s, size_t from, size_t to, int pass,
+                       struct sink *k);
+
+/* A piece between added tokens of pass `pass`: split again by the
+ * normalized ones after the first pass, else encoded. */
+static int added_gap(struct infty_tok_ctx *c, const uint8_t *s, size_t from, size_t to, int pass,
+                     struct sink *k)
 {
-	if (!c || (!text && len))
-		return INFTY_EINVAL;
+	if (pass == 0 && c->t->n_normalized)
+		return split_added(c, s, from, to, 1, k);
+	return encode_split(c, s + from, to - from, from, k);
+}
+
+/*
+ * Split s[from..to) by the added tokens of one pass, leftmost-longest as
+ * HF's Aho-Corasick matcher, and encode the pieces between them.  HF
+ * (AddedVocabulary::extract_and_normalize) matches the tokens with
+ * normalized:false on the raw text first, then those with normalized:true
+ * inside each piece left, after normalizing it (we accept those only
+ * without a normalizer, so on the raw piece too): "ab" normalized and "bc"
+ * not split "abc" as "a" + "bc".  lstrip and rstrip reach no further than
+ * the piece being split.
+ */
+static int split_added(struct infty_tok_ctx *c, const uint8_t *s, size_t from, size_t to, int pass,
+                       struct sink *k)
+{
 	const struct infty_tokenizer *t = c->t;
-	const uint8_t *s = (const uint8_t *)text;
-	struct sink k = {ids, ids ? cap : 0, offs, 0, NULL, 0, 0, map, 0};
-	size_t seg = 0, p = 0;
+	size_t seg = from, p = from;
 	int rc;
-	while (t->n_added && p < len) {
-		/* Next candidate start of an added token, leftmost-longest as HF's
-		 * Aho-Corasick matcher, on the raw text before NFC. */
+	while (t->n_added && p < to) {
+		/* Next candidate start of an added token. */
 		if (c->first_only >= 0) {
-			const uint8_t *q = memchr(s + p, c->first_only, len - p);
+			const uint8_t *q = memchr(s + p, c->first_only, to - p);
 			if (!q)
 				break;
 			p = (size_t)(q - s);
 		} else {
-			while (p < len && !t->added_first[s[p]])
+			while (p < to && !t->added_first[s[p]])
 				p++;
-			if (p == len)
+			if (p == to)
 				break;
 		}
-		const struct tok_added *a = added_at(t, s, len, p);
+		const struct tok_added *a = added_at(t, s, to, p, pass);
 		if (!a) {
 			p++;
 			continue;
@@ -963,29 +975,39 @@ static int64_t encode(struct infty_tok_ctx *c, const char *text, size_t len, uin
 				size_t b = ms - 1;
 				while (b > seg && (s[b] & 0xC0) == 0x80)
 					b--;
-				if (!valid_len(s, len, b) && s[b] >= 0x80)
+				if (!valid_len(s, to, b) && s[b] >= 0x80)
 					break;
 				if (!is_ws_at(s, b, &l))
 					break;
 				ms = b;
 			}
 		if (a->rstrip)
-			while (me < len && (s[me] < 0x80 || valid_len(s, len, me)) &&
+			while (me < to && (s[me] < 0x80 || valid_len(s, to, me)) &&
 			       is_ws_at(s, me, &l))
 				me += l;
-		if ((rc = encode_split(c, s + seg, ms - seg, seg, &k)))
+		if ((rc = added_gap(c, s, seg, ms, pass, k)))
 			return rc;
-		if (k.map)
-			k.map->shared = 0; /* an added token splits the text */
-		k.nsp = 0;
-		k.base = 0;
-		if (ids)
-			emit(&k, a->id, ms, me);
+		if (k->map)
+			k->map->shared = 0; /* an added token splits the text */
+		k->nsp = 0;
+		k->base = 0;
+		if (k->ids)
+			emit(k, a->id, ms, me);
 		else
-			k.n++;
+			k->n++;
 		seg = p = me;
 	}
-	if ((rc = encode_split(c, s + seg, len - seg, seg, &k)))
+	return added_gap(c, s, seg, to, pass, k);
+}
+
+static int64_t encode(struct infty_tok_ctx *c, const char *text, size_t len, uint32_t *ids,
+                      size_t cap, size_t *offs, struct infty_tok_map *map)
+{
+	if (!c || (!text && len))
+		return INFTY_EINVAL;
+	struct sink k = {ids, ids ? cap : 0, offs, 0, NULL, 0, 0, map, 0};
+	int rc = split_added(c, (const uint8_t *)text, 0, len, 0, &k);
+	if (rc)
 		return rc;
 	if (k.map_err)
 		return k.map_err;
@@ -1177,6 +1199,7 @@ void infty_tok_ctx_free(struct infty_tok_ctx *c)
 	infty_free(c->cache);
 	infty_free(c->nbuf);
 	infty_free(c->spans);
+	infty_free(c->nfc.cp);
 	infty_free(c->sym);
 	infty_free(c->rank);
 	infty_free(c->nw);

@@ -26,8 +26,16 @@ struct tok_pattern {
 struct tok_added {
 	char *content; /* owned; raw bytes matched in the input */
 	size_t len;
-	uint32_t id;
-	int lstrip, rstrip, special;
+	uint32_t id; /* as HF numbers it, whatever the file says */
+	int lstrip, rstrip, special, single_word, normalized;
+};
+
+/* What an id is (is_added). */
+enum {
+	TOK_ID_VOCAB = 0, /* a vocabulary token */
+	TOK_ID_ADDED = 1, /* an added token (decodes to its content) */
+	TOK_ID_NONE = 2,  /* no token: a gap in the ids */
+	TOK_ID_BOTH = 3,  /* an added token whose content is a vocabulary key, at that id */
 };
 
 struct infty_tokenizer {
@@ -36,7 +44,7 @@ struct infty_tokenizer {
 	uint32_t *tok_off; /* owned, n_ids + 1 entries */
 	uint32_t n_ids;    /* one past the largest id (vocab and added) */
 	size_t vocab_size; /* model vocabulary entries (not added tokens) */
-	uint8_t *is_added; /* owned, n_ids: 1 for added-token ids */
+	uint8_t *is_added; /* owned, n_ids: TOK_ID_* */
 
 	/* bytes -> id over the model vocabulary: open addressing, each slot
 	 * holds (32-bit hash tag << 32) | (id + 1); 0 is empty. */
@@ -62,6 +70,7 @@ struct infty_tokenizer {
 
 	struct tok_added *added; /* owned, n_added */
 	size_t n_added;
+	size_t n_normalized;      /* added tokens with normalized:true, matched second */
 	uint8_t added_first[256]; /* 1 if some added token starts with this byte */
 
 	int nfc;               /* the normalizer is NFC (else none) */

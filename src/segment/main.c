@@ -9,9 +9,11 @@
 #include "infty/error.h"
 #include "infty/tokenizer.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void usage(FILE *f)
 {
@@ -24,11 +26,19 @@ static void usage(FILE *f)
 	      "  -s, --stats FILE         stats JSON (counts, rejects by reason, histograms)\n"
 	      "  -e, --eta N              token budget per segment (default 4096)\n"
 	      "  -p, --pack MODE          strict (default: every segment <= eta) or paper\n"
-	      "                           (the reference's overflow packing, exactly)\n"
+	      "                           (the reference's overflow chunking; which rows:\n"
+	      "                           --accept)\n"
 	      "      --min-tail N         strict: merge a last segment below N tokens back\n"
 	      "                           into the previous one when it fits (default 256)\n"
+	      "      --max-trace-tokens N reject a trace whose reasoning has more tokens\n"
+	      "                           (default 131072; 0 = no limit)\n"
+	      "      --max-segments N     reject a trace cut into more segments\n"
+	      "                           (default 256; 0 = no limit)\n"
 	      "      --pick WHAT          OpenR1 rows: messages (default), first-correct,\n"
 	      "                           all-correct or all generations\n"
+	      "      --accept WHICH       infty (default: every shape, tags read leniently) or\n"
+	      "                           reference (exactly the rows the reference keeps;\n"
+	      "                           with --pack paper, totals compare one to one)\n"
 	      "  -f, --input-format FMT   auto (default, per row), openr1, messages,\n"
 	      "                           conversations, openthoughts, s1k, limo, reasoning,\n"
 	      "                           trace\n"
@@ -40,8 +50,9 @@ static void usage(FILE *f)
 	      "  -h, --help               this help\n"
 	      "  -V, --version            print the version\n"
 	      "\n"
-	      "Exit status: 0 done, 1 some rows rejected or a read/write failure,\n"
-	      "2 usage or configuration error.  See infty-segment(1).\n",
+	      "Exit status: 0 done, 1 done with some rows rejected, 2 usage or\n"
+	      "configuration error, 3 stopped by a read or write error (nothing\n"
+	      "published).  See infty-segment(1).\n",
 	      f);
 }
 
@@ -54,7 +65,10 @@ int main(int argc, char **argv)
 	    {"eta", required_argument, NULL, 'e'},
 	    {"pack", required_argument, NULL, 'p'},
 	    {"min-tail", required_argument, NULL, 'T'},
+	    {"max-trace-tokens", required_argument, NULL, 'X'},
+	    {"max-segments", required_argument, NULL, 'N'},
 	    {"pick", required_argument, NULL, 'P'},
+	    {"accept", required_argument, NULL, 'A'},
 	    {"input-format", required_argument, NULL, 'f'},
 	    {"tokenizer", required_argument, NULL, 't'},
 	    {"shard", required_argument, NULL, 'S'},
@@ -69,6 +83,8 @@ int main(int argc, char **argv)
 	    .output = "-",
 	    .eta = 4096,
 	    .min_tail = 256,
+	    .max_trace_tokens = 131072,
+	    .max_segments = 256,
 	    .pack = INFTY_SEG_PACK_STRICT,
 	    .log = stderr,
 	};
@@ -99,6 +115,13 @@ int main(int argc, char **argv)
 		case 'T':
 			o.min_tail = infty_parse_ll("--min-tail", optarg, 0, 1LL << 30);
 			break;
+		case 'X':
+			o.max_trace_tokens =
+			    infty_parse_ll("--max-trace-tokens", optarg, 0, 1LL << 40);
+			break;
+		case 'N':
+			o.max_segments = infty_parse_ll("--max-segments", optarg, 0, 1LL << 30);
+			break;
 		case 'P': {
 			int p = infty_seg_pick_parse(optarg);
 			if (p < 0)
@@ -106,6 +129,14 @@ int main(int argc, char **argv)
 				                  "all-correct or all",
 				                  optarg);
 			o.in.pick = (enum infty_seg_pick)p;
+			break;
+		}
+		case 'A': {
+			int a = infty_seg_accept_parse(optarg);
+			if (a < 0)
+				infty_usage_error("--accept: '%s' is not infty or reference",
+				                  optarg);
+			o.in.accept = (enum infty_seg_accept)a;
 			break;
 		}
 		case 'f': {
@@ -130,7 +161,7 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			if (fflush(stdout) || ferror(stdout))
-				infty_die(INFTY_EXIT_DATA, "stdout: write failed");
+				infty_die(INFTY_EXIT_STOPPED, "stdout: write failed");
 			return INFTY_EXIT_OK;
 		case 'V':
 			infty_print_version();
@@ -141,6 +172,19 @@ int main(int argc, char **argv)
 	if (argc - optind > 1)
 		infty_usage_error("one input file at most (got %d)", argc - optind);
 	o.input = optind < argc ? argv[optind] : "-";
+	struct stat st;
+	if (strcmp(o.input, "-") != 0 && (stat(o.input, &st) != 0 || S_ISDIR(st.st_mode)))
+		infty_die(INFTY_EXIT_USAGE, "%s: %s", o.input,
+		          S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
+	/* The reference reads the assistant turn of `messages`, nothing else. */
+	if (o.in.accept == INFTY_SEG_ACCEPT_REFERENCE && o.in.pick != INFTY_SEG_PICK_MESSAGES)
+		infty_usage_error("--accept reference reads `messages` only: it takes no --pick %s",
+		                  infty_seg_pick_name(o.in.pick));
+	if (o.in.accept == INFTY_SEG_ACCEPT_REFERENCE && o.in.format != INFTY_SEG_FMT_AUTO &&
+	    o.in.format != INFTY_SEG_FMT_OPENR1 && o.in.format != INFTY_SEG_FMT_MESSAGES)
+		infty_usage_error("--accept reference reads `messages` only: it takes no "
+		                  "--input-format %s",
+		                  infty_seg_format_name(o.in.format));
 	if (o.pack == INFTY_SEG_PACK_PAPER)
 		o.min_tail = 0; /* the reference keeps tiny tails; so does paper mode */
 
@@ -159,6 +203,6 @@ int main(int argc, char **argv)
 	rc = infty_seg_run(&o, &counter, &t, detail, sizeof detail);
 	infty_tokenizer_free(tok);
 	if (rc)
-		infty_die(INFTY_EXIT_DATA, "%s", detail);
+		infty_die(INFTY_EXIT_STOPPED, "%s", detail);
 	return t.rejected ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
 }

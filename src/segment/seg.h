@@ -57,7 +57,12 @@ enum infty_seg_reason {
 	INFTY_SEG_R_EMPTY_CONCLUSION,
 	INFTY_SEG_R_NO_CORRECT,
 	INFTY_SEG_R_TOKENIZER,
-	INFTY_SEG_R_COUNT_ /* number of reasons */
+	INFTY_SEG_R_TOO_LONG, /* above --max-trace-tokens or --max-segments */
+	/* --accept reference: the rows the reference script drops or crashes on */
+	INFTY_SEG_R_REF_NOT_TWO_MESSAGES, /* `messages` missing or not exactly two turns */
+	INFTY_SEG_R_REF_NO_MATCH,         /* not ^<think>\n(.+)\n</think>(.+)$ */
+	INFTY_SEG_R_REF_EMPTY_PARAGRAPH,  /* an empty "\n\n" paragraph: its IndexError */
+	INFTY_SEG_R_COUNT_                /* number of reasons */
 };
 
 /* Stable lowercase code of a reason ("no_think_close"), for rejects/stats. */
@@ -110,14 +115,28 @@ struct infty_seg_items {
 	size_t n, cap;
 };
 
+/* Which rows make traces. */
+enum infty_seg_accept {
+	INFTY_SEG_ACCEPT_INFTY = 0, /* every shape, tags read leniently (see seg_input.c) */
+	INFTY_SEG_ACCEPT_REFERENCE, /* exactly the rows the reference's segmentation.py keeps */
+};
+const char *infty_seg_accept_name(enum infty_seg_accept a);
+/* "infty" or "reference"; -1 if unknown. */
+int infty_seg_accept_parse(const char *name);
+
 struct infty_seg_input_opts {
 	enum infty_seg_format format; /* AUTO: detect per row */
 	enum infty_seg_pick pick;
+	enum infty_seg_accept accept;
 };
 
 /*
  * Turn one parsed row into items (appended to out): traces and rejects, so
- * that items out account for the row completely.  Returns 0 or INFTY_ENOMEM.
+ * that items out account for the row completely.  Under
+ * INFTY_SEG_ACCEPT_REFERENCE a row gives one item: the trace the reference
+ * would segment (question, and its regex's reasoning and conclusion, byte
+ * for byte), or a reject with the reason the reference lost it.  Returns 0
+ * or INFTY_ENOMEM.
  */
 int infty_seg_extract(struct json_object *row, const struct infty_seg_input_opts *o,
                       struct infty_seg_items *out);

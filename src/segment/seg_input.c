@@ -26,6 +26,10 @@ static const char *const reason_codes[INFTY_SEG_R_COUNT_] = {
     [INFTY_SEG_R_EMPTY_CONCLUSION] = "empty_conclusion",
     [INFTY_SEG_R_NO_CORRECT] = "no_correct",
     [INFTY_SEG_R_TOKENIZER] = "tokenizer",
+    [INFTY_SEG_R_TOO_LONG] = "too_long",
+    [INFTY_SEG_R_REF_NOT_TWO_MESSAGES] = "ref_not_two_messages",
+    [INFTY_SEG_R_REF_NO_MATCH] = "ref_no_match",
+    [INFTY_SEG_R_REF_EMPTY_PARAGRAPH] = "ref_empty_paragraph",
 };
 
 const char *infty_seg_reason_code(enum infty_seg_reason r)
@@ -62,6 +66,21 @@ int infty_seg_pick_parse(const char *name)
 {
 	for (int i = 0; i < 4; i++)
 		if (strcmp(name, pick_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+static const char *const accept_names[] = {"infty", "reference"};
+
+const char *infty_seg_accept_name(enum infty_seg_accept a)
+{
+	return (unsigned)a < 2 ? accept_names[a] : "?";
+}
+
+int infty_seg_accept_parse(const char *name)
+{
+	for (int i = 0; i < 2; i++)
+		if (strcmp(name, accept_names[i]) == 0)
 			return i;
 	return -1;
 }
@@ -453,6 +472,67 @@ static int from_chat(struct infty_seg_items *out, struct json_object *row, enum 
 	return emit_tagged(out, row, f, -1, row_uuid(row), suffix, q, qn, a, an);
 }
 
+/*
+ * The reference's row acceptance (ZJU-REAL/InftyThink,
+ * data_preprocess/segmentation.py, process() and split_thoughts()), step by
+ * step; every way it returns None is a reject here, with its reason:
+ *
+ *   assert len(inst['messages']) == 2         -> ref_not_two_messages
+ *   question = messages[0]['content']         (roles are not looked at)
+ *   re.search(r'^<think>\n(.+)\n</think>(.+)$', messages[1]['content'], re.S)
+ *                                             -> ref_no_match
+ *   split_thoughts: step[0].isupper() on every "\n\n" paragraph after the
+ *   first: IndexError on an empty one          -> ref_empty_paragraph
+ *
+ * The regex, spelled out: the text starts with "<think>\n"; the first group
+ * is greedy, so the split is at the last "\n</think>" that leaves at least
+ * one character on each side; the conclusion runs to the end (a final
+ * newline included).  Whitespace-only reasoning or conclusion is accepted,
+ * as it is there.  A question that is not a string (which the reference
+ * would carry as is) cannot make a trace here: missing_field.
+ */
+static int from_reference(struct infty_seg_items *out, struct json_object *row, const char *suffix,
+                          enum infty_seg_format f)
+{
+	static const char OPEN[] = "<think>\n", CLOSE[] = "\n</think>";
+	const size_t ko = sizeof OPEN - 1, kc = sizeof CLOSE - 1;
+	struct json_object *m = arr_field(row, "messages");
+	if (!m || json_object_array_length(m) != 2)
+		return infty_seg_items_reject(out, INFTY_SEG_R_REF_NOT_TWO_MESSAGES,
+		                              "the reference needs exactly two messages");
+	size_t qn, an;
+	const char *q = str_field(json_object_array_get_idx(m, 0), "content", &qn);
+	const char *a = str_field(json_object_array_get_idx(m, 1), "content", &an);
+	if (!q)
+		return missing(out, "messages[0].content");
+	if (!a || an < ko || memcmp(a, OPEN, ko) != 0)
+		return infty_seg_items_reject(out, INFTY_SEG_R_REF_NO_MATCH,
+		                              a ? "the assistant turn does not start with "
+		                                  "'<think>\\n'"
+		                                : "the assistant turn has no string content");
+	/* The last "\n</think>" with a character after it and one before it. */
+	const char *close = find_last(a, an - 1, CLOSE);
+	if (!close || (size_t)(close - a) < ko + 1)
+		return infty_seg_items_reject(out, INFTY_SEG_R_REF_NO_MATCH,
+		                              "no '\\n</think>' with reasoning before it and "
+		                              "a conclusion after it");
+	const char *r = a + ko, *c = close + kc;
+	size_t rn = (size_t)(close - r), cn = an - (size_t)(c - a);
+	/* Python's str.split('\n\n'): non-overlapping, left to right. */
+	for (size_t pos = 0, k = 0;; k++) {
+		const char *sep = memmem(r + pos, rn - pos, "\n\n", 2);
+		size_t end = sep ? (size_t)(sep - r) : rn;
+		if (k > 0 && end == pos)
+			return infty_seg_items_reject(out, INFTY_SEG_R_REF_EMPTY_PARAGRAPH,
+			                              "an empty paragraph, on which the "
+			                              "reference's split_thoughts crashes");
+		if (!sep)
+			break;
+		pos = end + 2;
+	}
+	return emit(out, row, f, -1, row_uuid(row), suffix, q, qn, INFTY_SEG_OK, r, rn, c, cn);
+}
+
 static int bool_at(struct json_object *list, size_t i, int dflt)
 {
 	if (!list || i >= json_object_array_length(list))
@@ -571,6 +651,13 @@ int infty_seg_extract(struct json_object *row, const struct infty_seg_input_opts
 		return infty_seg_items_reject(out, INFTY_SEG_R_NOT_OBJECT,
 		                              "the line is valid JSON but not an object");
 	enum infty_seg_format f = o->format ? o->format : detect(row);
+	if (o->accept == INFTY_SEG_ACCEPT_REFERENCE) {
+		/* The reference reads `messages` whatever else the row holds; the
+		 * id keeps the scheme of the default pick so runs can be joined. */
+		int r1 = f == INFTY_SEG_FMT_OPENR1;
+		return from_reference(out, row, r1 ? "m" : NULL,
+		                      r1 ? INFTY_SEG_FMT_OPENR1 : INFTY_SEG_FMT_MESSAGES);
+	}
 	static const char *const qkeys[] = {"problem", "question", "prompt", NULL};
 	size_t qn = 0, rn = 0, cn = 0;
 	const char *q, *r, *c;

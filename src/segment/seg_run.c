@@ -37,8 +37,9 @@ struct result {
 	int64_t *tok;        /* trace: tokens per segment, owned */
 	size_t nseg;
 	uint64_t hard, lines;
-	uint64_t content_hash; /* trace: for ids repeated within the run */
-	char *msg;             /* reject: "reason: detail" for the log, owned */
+	uint64_t content_hash;        /* trace: for ids repeated within the run */
+	char *msg;                    /* reject: "reason: detail" for the log, owned */
+	enum infty_seg_format format; /* trace: the row's shape */
 };
 
 struct slot {
@@ -178,10 +179,27 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 		bad.detail = detail;
 		return make_reject(x, s, &bad, it->id);
 	}
+	int64_t sum = 0;
+	for (size_t i = 0; i < sp->n; i++)
+		sum += sp->v[i].tokens;
+	char why[128] = "";
+	if (o->max_trace_tokens && sum > o->max_trace_tokens)
+		snprintf(why, sizeof why, "%lld reasoning tokens, above --max-trace-tokens %lld",
+		         (long long)sum, (long long)o->max_trace_tokens);
+	else if (o->max_segments && (int64_t)sp->n > o->max_segments)
+		snprintf(why, sizeof why, "%zu segments, above --max-segments %lld", sp->n,
+		         (long long)o->max_segments);
+	if (*why) {
+		struct infty_seg_item big = *it;
+		big.reason = INFTY_SEG_R_TOO_LONG;
+		big.detail = why;
+		return make_reject(x, s, &big, it->id);
+	}
 	struct result *r = new_result(s);
 	if (!r)
 		return INFTY_ENOMEM;
 	r->kind = KIND_TRACE;
+	r->format = it->format;
 	if (!(r->id = infty_strdup(it->id)) || !(r->tok = infty_malloc(sp->n * sizeof *r->tok)))
 		return INFTY_ENOMEM;
 	r->nseg = sp->n;
@@ -368,6 +386,16 @@ static int write_stats(const struct infty_seg_run_opts *o, const struct infty_se
 		          (unsigned long long)t->rejects_by_reason[r]);
 		first = 0;
 	}
+	/* What the rows were (so a dataset card can say where they came from). */
+	rc = rc ? rc : put(&b, "},\"traces_by_format\":{");
+	first = 1;
+	for (int f = 0; !rc && f < INFTY_SEG_FMT_COUNT_; f++) {
+		if (!t->traces_by_format[f])
+			continue;
+		rc = putf(&b, "%s\"%s\":%llu", first ? "" : ",", infty_seg_format_name(f),
+		          (unsigned long long)t->traces_by_format[f]);
+		first = 0;
+	}
 	rc = rc ? rc
 	        : putf(&b, "},\"segments\":%llu,\"instances\":%llu,\"hard_cuts\":%llu,",
 	               (unsigned long long)t->segments, (unsigned long long)t->segments,
@@ -382,12 +410,16 @@ static int write_stats(const struct infty_seg_run_opts *o, const struct infty_se
 	        : putf(&b, ",\"bytes_in\":%llu,\"seconds\":%.3f,", (unsigned long long)bytes_in,
 	               seconds);
 	rc = rc ? rc
-	        : putf(&b, "\"params\":{\"eta\":%lld,\"pack\":\"%s\",\"min_tail\":%lld,",
+	        : putf(&b,
+	               "\"params\":{\"eta\":%lld,\"pack\":\"%s\",\"min_tail\":%lld,"
+	               "\"max_trace_tokens\":%lld,\"max_segments\":%lld,",
 	               (long long)o->eta, o->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict",
-	               (long long)o->min_tail);
+	               (long long)o->min_tail, (long long)o->max_trace_tokens,
+	               (long long)o->max_segments);
 	rc = rc ? rc
 	        : putf(&b, "\"pick\":\"%s\",\"format\":\"%s\",", infty_seg_pick_name(o->in.pick),
 	               infty_seg_format_name(o->in.format));
+	rc = rc ? rc : putf(&b, "\"accept\":\"%s\",", infty_seg_accept_name(o->in.accept));
 	rc = rc ? rc
 	        : putf(&b, "\"shard\":\"%u/%u\",\"tokenizer\":", o->shard_index,
 	               o->shard_count ? o->shard_count : 1);
@@ -512,6 +544,7 @@ static int write_slot(struct run *R, const struct infty_seg_run_opts *o, struct 
 			return rc;
 		}
 		t->traces++;
+		t->traces_by_format[r->format]++;
 		t->segments += r->nseg;
 		t->hard_cuts += r->hard;
 		t->line_cuts += r->lines;
@@ -574,7 +607,7 @@ static int fill_batch(struct run *R, struct slot *slots, size_t batch, size_t ba
 			*count = n;
 			return r;
 		}
-		if (len == 0)
+		if (infty_line_is_blank(line, len))
 			continue; /* a blank line is not a row */
 		struct slot *s = &slots[n];
 		if (!(s->line = infty_strndup(line, len))) {

@@ -33,6 +33,12 @@ struct infty_seg_run_opts {
 	const char *stats;   /* NULL: no stats file */
 	struct infty_seg_input_opts in;
 	int64_t eta, min_tail;
+	/*
+	 * Limits per trace (0: none): a trace above either is rejected as
+	 * too_long, so one pathological row cannot make the summarize stage's
+	 * work (quadratic in segments with cumulative prompts) unbounded.
+	 */
+	int64_t max_trace_tokens, max_segments;
 	enum infty_seg_pack pack;
 	uint32_t shard_index, shard_count; /* count 0 or 1: everything */
 	int threads;                       /* 0: OpenMP's default */
@@ -45,6 +51,7 @@ struct infty_seg_run_opts {
 struct infty_seg_totals {
 	uint64_t rows, items, traces, rejected, other_shard, segments, hard_cuts, line_cuts;
 	uint64_t rejects_by_reason[INFTY_SEG_R_COUNT_];
+	uint64_t traces_by_format[INFTY_SEG_FMT_COUNT_]; /* the input shape each came from */
 };
 
 /*

@@ -9,6 +9,7 @@
 #include "infty/alloc.h"
 #include "infty/cli.h"
 #include "infty/error.h"
+#include "infty/paths.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -36,28 +37,39 @@ static const char usage_text[] =
     "      --max-tokens N        completion budget (default 2048)\n"
     "      --candidates N        choices tried before giving up (default 4)\n"
     "      --no-n                ask one choice per request instead of n=N\n"
-    "      --stream              stream answers (SSE): the stall timeout then sees tokens\n"
+    "      --no-stream           ask for whole answers instead of server-sent events\n"
     "      --max-inflight N      requests in flight at most (default 64)\n"
     "      --ramp S              reach max-inflight over S seconds at start (default 0.25)\n"
     "      --window N            traces held for reordering (default 4 x max-inflight)\n"
-    "      --stall-timeout S     drop a transfer silent for S seconds (default 300)\n"
+    "      --stall-timeout S     drop a transfer silent for S seconds (default 60 when\n"
+    "                            streaming, 300 with --no-stream)\n"
     "      --connect-timeout S   (default 10)\n"
     "      --timeout S           total time per request, 0 = none (default 0)\n"
     "      --max-retries N       retries of a retryable error (default 8)\n"
+    "      --allow-failed        traces still failing with retryable errors after the\n"
+    "                            retries become dead letters (exit 1) instead of\n"
+    "                            stopping the run unpublished (exit 3)\n"
+    "      --retry-failed        ask again what the cache holds as a permanent failure\n"
     "      --backoff-max S       longest backoff (default 30)\n"
     "      --retry-after-cap S   longest wait a server may ask for (default 120)\n"
     "      --rpm N, --tpm N      requests / tokens per minute (default unlimited)\n"
     "      --summary-max-chars N reject longer summaries (default 16384)\n"
-    "      --trunc-ratio X       prompt_tokens below X x our count = truncated (default 0.9)\n"
-    "      --tokenizer FILE      count question and instruction exactly (segments carry\n"
-    "                            their counts; without it those two are estimated)\n"
+    "      --trunc-ratio X       prompt_tokens below X x our count = truncated "
+    "(default " SUM_TRUNC_RATIO_TEXT ")\n"
+    "      --server-count MODE   auto (default: ask a server that serves /tokenize to\n"
+    "                            count a prompt that looks short), tokenize (require\n"
+    "                            it), off (the ratio only)\n"
+    "      --tokenizer FILE      count question and instruction exactly (default: the\n"
+    "                            Qwen3 tokenizer.json when there; none: estimate)\n"
     "      --ready-timeout S     wait for GET /models at start, 0 = no (default 60)\n"
     "      --extractive-budget N token budget of an extractive summary (default 512)\n"
     "  -q, --quiet               no progress\n"
     "      --help                this help\n"
     "      --version             print the version\n"
     "\n"
-    "Exit status: 0 all written, 1 some traces failed or a run error, 2 usage error.\n";
+    "Exit status: 0 all written; 1 finished, some traces dead-lettered or records\n"
+    "rejected; 2 usage or configuration error; 3 stopped (signal, fatal server answer,\n"
+    "read/write error, retryable failures left): nothing published, the cache kept.\n";
 
 enum {
 	O_FAILED = 256,
@@ -92,6 +104,10 @@ enum {
 	O_TOKENIZER,
 	O_RAMP,
 	O_STREAM,
+	O_NOSTREAM,
+	O_ALLOWFAILED,
+	O_RETRYFAILED,
+	O_SERVERCOUNT,
 };
 
 static const struct option longopts[] = {
@@ -127,6 +143,10 @@ static const struct option longopts[] = {
     {"tokenizer", required_argument, 0, O_TOKENIZER},
     {"ramp", required_argument, 0, O_RAMP},
     {"stream", no_argument, 0, O_STREAM},
+    {"no-stream", no_argument, 0, O_NOSTREAM},
+    {"allow-failed", no_argument, 0, O_ALLOWFAILED},
+    {"retry-failed", no_argument, 0, O_RETRYFAILED},
+    {"server-count", required_argument, 0, O_SERVERCOUNT},
     {"quiet", no_argument, 0, 'q'},
     {"help", no_argument, 0, O_HELP},
     {"version", no_argument, 0, O_VERSION},
@@ -150,7 +170,7 @@ static char *read_key_file(const char *path)
 	char *k = infty_strndup(buf, n);
 	memset(buf, 0, sizeof buf);
 	if (!k)
-		infty_die(INFTY_EXIT_DATA, "out of memory");
+		infty_die(INFTY_EXIT_STOPPED, "out of memory");
 	return k;
 }
 
@@ -158,6 +178,11 @@ static int is_dir(const char *p)
 {
 	struct stat st;
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static void warn_line(const char *msg)
+{
+	infty_warn("%s", msg);
 }
 
 static void on_signal(int sig)
@@ -174,7 +199,8 @@ int main(int argc, char **argv)
 	const char **eps = NULL;
 	size_t neps = 0, epcap = 0;
 	const char *backend = NULL, *keyfile = NULL;
-	int opt;
+	int opt, stall_given = 0;
+	c.warn = warn_line;
 	while ((opt = getopt_long(argc, argv, "i:o:q", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
@@ -202,7 +228,7 @@ int main(int argc, char **argv)
 			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
 				infty_usage_error("--endpoint: '%s' is not an http(s) URL", optarg);
 			if (infty_grow(&eps, &epcap, neps + 1, sizeof *eps))
-				infty_die(INFTY_EXIT_DATA, "out of memory");
+				infty_die(INFTY_EXIT_STOPPED, "out of memory");
 			eps[neps++] = optarg;
 			break;
 		case O_MODEL:
@@ -243,6 +269,7 @@ int main(int argc, char **argv)
 			break;
 		case O_STALL:
 			c.stall_timeout = infty_parse_double("--stall-timeout", optarg, 0, 86400);
+			stall_given = 1;
 			break;
 		case O_CONNECT:
 			c.connect_timeout =
@@ -284,10 +311,31 @@ int main(int argc, char **argv)
 			    (long)infty_parse_ll("--extractive-budget", optarg, 8, 1 << 20);
 			break;
 		case O_TOKENIZER:
-			c.tokenizer = optarg;
+			c.tokenizer = strcmp(optarg, "none") ? optarg : NULL;
+			c.no_tokenizer = !strcmp(optarg, "none");
 			break;
 		case O_STREAM:
 			c.stream = 1;
+			break;
+		case O_NOSTREAM:
+			c.stream = 0;
+			break;
+		case O_ALLOWFAILED:
+			c.allow_failed = 1;
+			break;
+		case O_RETRYFAILED:
+			c.retry_failed = 1;
+			break;
+		case O_SERVERCOUNT:
+			if (!strcmp(optarg, "auto"))
+				c.server_count = SUM_COUNT_AUTO;
+			else if (!strcmp(optarg, "tokenize"))
+				c.server_count = SUM_COUNT_TOKENIZE;
+			else if (!strcmp(optarg, "off"))
+				c.server_count = SUM_COUNT_OFF;
+			else
+				infty_usage_error(
+				    "--server-count: '%s' is not auto, tokenize or off", optarg);
 			break;
 		case O_RAMP:
 			c.ramp = infty_parse_double("--ramp", optarg, 0, 3600);
@@ -298,7 +346,7 @@ int main(int argc, char **argv)
 		case O_HELP:
 			fputs(usage_text, stdout);
 			if (fflush(stdout) || ferror(stdout))
-				return INFTY_EXIT_DATA;
+				return INFTY_EXIT_STOPPED;
 			return 0;
 		case O_VERSION:
 			infty_print_version();
@@ -311,6 +359,9 @@ int main(int argc, char **argv)
 			infty_usage_error("one input only");
 		c.input = argv[optind];
 	}
+	/* Without streaming nothing arrives until the answer is whole. */
+	if (!c.stream && !stall_given)
+		c.stall_timeout = 300;
 	c.endpoints = eps;
 	c.n_endpoints = neps;
 	if (!backend)
@@ -332,8 +383,11 @@ int main(int argc, char **argv)
 		if (!c.prompt_dir)
 			c.prompt_dir = getenv("INFTY_PROMPT_DIR");
 		if (!c.prompt_dir)
-			c.prompt_dir =
-			    is_dir(INFTY_DATADIR "/prompts") ? INFTY_DATADIR "/prompts" : "prompts";
+			c.prompt_dir = infty_path_prompts();
+		if (!c.prompt_dir)
+			infty_usage_error(
+			    "no prompts: give --prompt-dir DIR, or set INFTY_HOME to a "
+			    "directory holding prompts/");
 	} else {
 		c.backend = SUM_BACKEND_EXTRACTIVE;
 		if (neps)
@@ -358,7 +412,7 @@ int main(int argc, char **argv)
 	infty_free(eps);
 	if (rc < 0) {
 		infty_warn("%s", detail);
-		return rc == INFTY_EINVAL && !so.fatal ? INFTY_EXIT_USAGE : INFTY_EXIT_DATA;
+		return rc == INFTY_EINVAL && !so.fatal ? INFTY_EXIT_USAGE : INFTY_EXIT_STOPPED;
 	}
 	if (rc > 0 && !c.quiet)
 		infty_warn("%llu trace(s) failed and %llu record(s) rejected%s",

@@ -3,17 +3,25 @@
  * unit tests can drive each one alone:
  *
  *   sum_request.c     prompts, request bodies, canonical cache keys, token estimate
- *   sum_classify.c    one HTTP outcome -> success / retry / permanent / fatal
+ *   sum_classify.c    one HTTP outcome -> success / retry / permanent / fatal,
+ *                     and the truncation check
  *   sum_extractive.c  the offline extractive summarizer (--backend extractive)
- *   sum_cache.c       append-only cache of accepted summaries (resume after kill -9)
+ *   sum_cache.c       append-only cache of answered requests (resume after kill -9)
  *   sum_http.c        one curl_multi loop: in-flight cap, AIMD, backoff, round robin
  *   sum_engine.c      streaming input, reorder window, output/dead-letter/stats
+ *
+ * A request's life (sum_engine.c): key and cache lookup when its trace is
+ * read; the body is built only when a transfer slot is free (prepare);
+ * submit; classify the answer; then accept (cache, summary), retry later,
+ * or dead-letter (a permanent failure is cached too).
  *
  * Ownership: every char * documented as "owned" is freed by the struct's
  * _release/_free function; "borrowed" pointers must outlive the struct.
  */
 #ifndef INFTY_SUM_H
 #define INFTY_SUM_H
+
+#include "infty/hash.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +30,16 @@ struct json_object;
 
 enum sum_backend { SUM_BACKEND_OPENAI, SUM_BACKEND_EXTRACTIVE };
 enum sum_mode { SUM_MODE_CUMULATIVE, SUM_MODE_UPDATE };
+/* Whether to ask the server for its own count of a suspicious prompt. */
+enum sum_server_count { SUM_COUNT_AUTO, SUM_COUNT_TOKENIZE, SUM_COUNT_OFF };
+
+/*
+ * The default --trunc-ratio: under the smallest ratio of another tokenizer's
+ * count to Qwen3's measured on every summarize prompt of the shared corpus
+ * (tests/node/trunc-ratios.mjs; figures and reason in docs/endpoints.md).
+ */
+#define SUM_TRUNC_RATIO      0.8
+#define SUM_TRUNC_RATIO_TEXT "0.8"
 
 /* Everything the tool's options configure; main.c fills it. */
 struct sum_config {
@@ -36,6 +54,7 @@ struct sum_config {
 	const char *api_key;    /* borrowed; never printed or stored */
 	const char *prompt_dir; /* directory holding cumulative.txt and update.txt */
 	const char *tokenizer;  /* tokenizer.json for exact prompt counts, or NULL */
+	int no_tokenizer;       /* do not load the default tokenizer either */
 	enum sum_backend backend;
 	enum sum_mode mode;
 	double temperature;
@@ -54,8 +73,13 @@ struct sum_config {
 	double rpm, tpm;        /* 0: unlimited */
 	long summary_max_chars; /* validation cap on an accepted summary */
 	double trunc_ratio;     /* prompt_tokens below ratio * our count: truncated */
-	double ready_timeout;   /* seconds to wait for GET /models; 0: do not wait */
-	long extractive_budget; /* token budget of one extractive summary */
+	enum sum_server_count server_count;
+	int allow_failed;      /* retryable failures left: dead letters (exit 1), not a stop */
+	int retry_failed;      /* ask again what the cache holds as a permanent failure */
+	size_t max_body_bytes; /* request bodies in flight at most (one always goes) */
+	void (*warn)(const char *msg); /* one-line warnings; NULL: dropped */
+	double ready_timeout;          /* seconds to wait for GET /models; 0: do not wait */
+	long extractive_budget;        /* token budget of one extractive summary */
 	int quiet;
 	double progress_interval;
 };
@@ -101,7 +125,8 @@ struct json_object *infty_sum_req_messages(const struct sum_trace_view *t, size_
 
 /*
  * The canonical key: sha256 of the request without max_tokens (model,
- * messages, temperature, candidates), as "sha256:<hex>" into key[72].
+ * messages, temperature, candidates), as "sha256:<hex>" into key[72] (NULL:
+ * not computed).
  * body_out (if not NULL) gets the full body to POST, owned by the caller.
  * n_choices is what the body asks for ("n" is omitted when it is 1).
  * Returns 0 or INFTY_ENOMEM.
@@ -109,8 +134,43 @@ struct json_object *infty_sum_req_messages(const struct sum_trace_view *t, size_
 int infty_sum_req_build(const struct sum_config *c, struct json_object *messages, int n_choices,
                         char key[72], char **body_out, size_t *body_len);
 
-/* Our own count of the tokens in text (estimate until the tokenizer is wired). */
+/*
+ * The cumulative request's key one segment at a time: the key of request i
+ * costs segment i, not segments 0..i (a trace of n segments has n-1 keys,
+ * and hashing each request whole is quadratic in the trace).  The bytes
+ * hashed are exactly those infty_sum_req_build hashes, so keys agree.
+ *
+ *   infty_sum_keyparts_init   once per run: the JSON around the question
+ *                             and the assistant turn (owned by parts)
+ *   infty_sum_keyer_begin     once per trace
+ *   infty_sum_keyer_key       for i = 0, 1, ... in order
+ */
+struct sum_keyparts {
+	char *head, *mid, *tail; /* owned: before Q, between Q and segments, after */
+	size_t head_len, mid_len, tail_len;
+	char sep[16]; /* the joiner "\n\n" as escaped JSON text */
+	size_t sep_len;
+};
+struct sum_keyer {
+	struct infty_sha256 h; /* over the body up to the end of segment next-1 */
+	size_t next;
+};
+int infty_sum_keyparts_init(struct sum_keyparts *kp, const struct sum_config *c,
+                            const struct sum_prompts *p);
+void infty_sum_keyparts_release(struct sum_keyparts *kp);
+int infty_sum_keyer_begin(struct sum_keyer *k, const struct sum_keyparts *kp, const char *question);
+/* i must not go backwards.  Returns 0 or INFTY_ENOMEM/EINVAL. */
+int infty_sum_keyer_key(struct sum_keyer *k, const struct sum_keyparts *kp,
+                        const struct sum_trace_view *t, size_t i, char key[72]);
+
+/* Our own estimate of the tokens in text: bytes/4 (a lower bound for Qwen). */
 long infty_sum_count_tokens(const char *text, size_t len);
+/*
+ * Tokens Qwen spends on the digit runs of text beyond ceil(L/3) a run of L
+ * (docs/endpoints.md): taken off exact counts so the bound holds for tokenizers
+ * that group digits by three.
+ */
+long infty_sum_digit_discount(const char *text, size_t len);
 /* Same over every "content" of a messages array. */
 long infty_sum_count_messages(struct json_object *messages);
 
@@ -148,17 +208,36 @@ struct sum_verdict {
 	char finish_reason[24]; /* of the accepted choice, or of the last one seen */
 	long prompt_tokens, completion_tokens, choice_tokens, reasoning_tokens;
 	int choices;      /* choices in the response */
+	int verify;       /* prompt_tokens under our bound: ask the server's count first */
 	char detail[256]; /* one line for messages and dead letters */
 };
 
 void infty_sum_verdict_release(struct sum_verdict *v);
 
 /*
- * Classify one outcome.  prompt_count is our token count of the prompt (for
- * silent truncation), 0 to skip the check.  Returns 0, or INFTY_ENOMEM.
+ * Classify one outcome.  prompt_count is our lower bound of the prompt's
+ * tokens (for silent truncation), 0 to skip the check.  With can_verify (the
+ * server can count the prompt itself), a prompt_tokens below our bound does
+ * not decide: the verdict keeps its class and sets verify, and the engine
+ * asks the server before accepting.  Returns 0, or INFTY_ENOMEM.
  */
 int infty_sum_classify(const struct sum_http_result *r, const struct sum_config *c,
-                       long prompt_count, struct sum_verdict *v);
+                       long prompt_count, int can_verify, struct sum_verdict *v);
+
+/*
+ * The truncation rule.  server_count > 0: the server's own count of the same
+ * prompt (exact: a count of the templated messages; else of the contents
+ * only, which a chat template may shift by a few tokens): truncated when
+ * prompt_tokens is below it.  Otherwise truncated when prompt_tokens is
+ * below c->trunc_ratio x our lower bound.  1 truncated, 0 not.
+ */
+int infty_sum_truncated(const struct sum_config *c, long prompt_tokens, long ours,
+                        long server_count, int exact);
+/*
+ * The count in a /tokenize answer (vLLM: "count"; llama.cpp: the length of
+ * "tokens"), or -1 when the body is neither.
+ */
+long infty_sum_tokenize_count(const char *body, size_t len);
 
 /*
  * Validate a candidate summary: not empty/blank, no <think>, <summary> or
@@ -175,6 +254,20 @@ const char *infty_sum_validate(const char *text, size_t len, long max_chars);
  * infty_sum_count_tokens).  Returns an owned string or NULL (ENOMEM).
  */
 char *infty_sum_extractive(const struct sum_trace_view *t, size_t i, long budget);
+
+/*
+ * The same, one segment at a time: add segments in order and ask for the
+ * summary of everything added so far.  Each summary costs the budget, not
+ * the trace, so a trace of n segments is linear in n.  The state borrows the
+ * segment texts, which must outlive it.
+ */
+struct sum_extractive;
+struct sum_extractive *infty_sum_extractive_new(long budget);
+/* Returns 0 or -1 (out of memory). */
+int infty_sum_extractive_add(struct sum_extractive *x, const char *text, size_t len);
+/* Owned string, or NULL (out of memory). */
+char *infty_sum_extractive_text(const struct sum_extractive *x);
+void infty_sum_extractive_free(struct sum_extractive *x);
 
 /* ---- sum_sse.c ------------------------------------------------------------- */
 
@@ -196,27 +289,46 @@ void infty_sum_sse_free(struct sum_sse *s);
 
 struct sum_cache;
 
+/*
+ * An answered request: an accepted summary (text set) or a permanent
+ * failure (text NULL; reason, status, detail, excerpt as the dead letter
+ * said, and the options outside the key that decided it).
+ */
 struct sum_cache_entry {
-	char *text; /* owned */
+	char *text; /* owned; NULL: a failure */
 	char finish_reason[24];
 	long prompt_tokens, completion_tokens, choice_tokens, reasoning_tokens;
 	int attempts;
+	char reason[32];
+	long status;
+	long max_tokens, summary_max_chars;
+	long server_count; /* prompt_truncated: the server's own count, 0 if none */
+	char *detail;      /* owned */
+	char *excerpt;     /* owned */
 };
 
 /*
  * Open (creating if needed) the append-only cache at path, loading every
- * complete entry; a tail cut by a kill is dropped.  Returns 0 or an error
- * with a reason in detail.
+ * complete entry.  A torn or damaged frame or line anywhere is skipped
+ * (infty_sum_cache_damage says how much), never an error.  Returns 0 or an
+ * error (the file cannot be opened or read) with a reason in detail.
  */
 int infty_sum_cache_open(struct sum_cache **out, const char *path, char *detail, size_t dlen);
+/* What open skipped: damaged or torn frames/tails, their bytes, bad lines. */
+void infty_sum_cache_damage(const struct sum_cache *c, uint64_t *parts, uint64_t *bytes,
+                            uint64_t *lines);
 /* Borrowed entry for key, or NULL. */
 const struct sum_cache_entry *infty_sum_cache_get(const struct sum_cache *c, const char *key);
 /*
- * Append one accepted result.  It goes to the file only, not to the table
- * get() reads: memory stays bounded by what was loaded at open.
+ * Add one answered request to the next batch.  It goes to the file only,
+ * not to the table get() reads: memory stays bounded by what was loaded.
  */
 int infty_sum_cache_put(struct sum_cache *c, const char *key, const struct sum_cache_entry *e);
-/* End the current frame so everything put so far survives a kill -9. */
+/*
+ * Append the batch (one zstd frame, or lines) with one write() under
+ * flock(LOCK_EX), so it survives a kill -9 and never interleaves with
+ * another process appending to the same file.
+ */
 int infty_sum_cache_flush(struct sum_cache *c);
 size_t infty_sum_cache_loaded(const struct sum_cache *c);
 const char *infty_sum_cache_detail(const struct sum_cache *c);
@@ -227,19 +339,35 @@ int infty_sum_cache_close(struct sum_cache *c);
 
 struct sum_http;
 
+/* Where a request goes: the chat completions route or the server's /tokenize. */
+enum sum_route { SUM_ROUTE_CHAT, SUM_ROUTE_TOKENIZE };
+/* What an endpoint's /tokenize takes (probed at start). */
+enum sum_count_api {
+	SUM_COUNT_NONE,     /* no /tokenize, or off */
+	SUM_COUNT_MESSAGES, /* vLLM: {"model","messages"} -> {"count"} with the chat template */
+	SUM_COUNT_CONTENT,  /* llama.cpp: {"content"} -> {"tokens": [...]}, text only */
+};
+
+/*
+ * Called when a transfer slot is free, to build the body only then: memory
+ * holds the bodies in flight, not those of every queued request.  Returns 0
+ * with *body (owned by the job until done is called), 1 when there is
+ * nothing to send any more (the job settled otherwise), or a negative error.
+ */
+typedef int (*sum_http_prepare_fn)(void *job, const char **body, size_t *len, void *ctx);
 /* A finished transfer handed back to the engine. */
 typedef void (*sum_http_done_fn)(void *job, const struct sum_http_result *r, double latency,
                                  void *ctx);
 
 /* Returns NULL on failure (ENOMEM or curl init). */
-struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn done, void *ctx);
+struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_prepare_fn prepare,
+                                    sum_http_done_fn done, void *ctx);
 void infty_sum_http_free(struct sum_http *h);
 /*
- * Queue a POST of body (borrowed until done is called) to the next endpoint
- * in turn, not before not_before (monotonic seconds).  tokens is the cost for
- * --tpm.
+ * Queue a request for job, not before not_before (monotonic seconds), to
+ * endpoint ep (-1: the next in turn).  tokens is the cost for --tpm.
  */
-int infty_sum_http_submit(struct sum_http *h, void *job, const char *body, size_t len,
+int infty_sum_http_submit(struct sum_http *h, void *job, enum sum_route route, int ep,
                           double not_before, long tokens);
 /* Run transfers for up to max_wait seconds; calls done for finished ones. */
 int infty_sum_http_step(struct sum_http *h, double max_wait);
@@ -252,16 +380,25 @@ void infty_sum_http_success(struct sum_http *h);
  * per-endpoint circuit breaker.
  */
 void infty_sum_http_outcome(struct sum_http *h, int ok);
+/* From done(): the endpoint that answered. */
+int infty_sum_http_current_ep(const struct sum_http *h);
 uint64_t infty_sum_http_pauses(const struct sum_http *h);
 size_t infty_sum_http_inflight(const struct sum_http *h);
 size_t infty_sum_http_queued(const struct sum_http *h);
 double infty_sum_http_window(const struct sum_http *h);
 /*
  * Wait until GET <endpoint>/models answers for every endpoint, up to
- * timeout seconds.  Returns 0, INFTY_EHTTP (timed out: detail says why) or
- * INFTY_EINVAL (401/403: fatal).
+ * timeout seconds.  Returns 0, INFTY_EHTTP (timed out: detail says why),
+ * INFTY_EINVAL (401/403: fatal) or INFTY_ECANCELED (stop requested).
  */
 int infty_sum_http_ready(struct sum_http *h, double timeout, char *detail, size_t dlen);
+/*
+ * Ask every endpoint whether it serves POST /tokenize (at the server root,
+ * beside /v1) and in which shape; remembered per endpoint.  Returns the
+ * number of endpoints that can count.
+ */
+size_t infty_sum_http_probe_count(struct sum_http *h, const char *model);
+enum sum_count_api infty_sum_http_count_api(const struct sum_http *h, int ep);
 
 /* Monotonic seconds. */
 double infty_sum_now(void);
@@ -272,16 +409,21 @@ struct sum_stats_out {
 	uint64_t traces_in, traces_out, traces_failed, records_rejected;
 	uint64_t requests_sent, summaries_done, cache_hits;
 	int fatal;
+	const char *stopped_by; /* static: why the run stopped, NULL if it finished */
 };
+
+/* Ask a running engine to stop at the next step (async-signal-safe). */
+void infty_sum_engine_stop(void);
+/* Whether a stop was asked (for loops outside the engine: readiness wait). */
+int infty_sum_engine_stopping(void);
 
 /*
  * Run the whole stage.  Returns 0 when every trace was written, 1 when some
- * went to the dead-letter file, or a negative infty_err for a run failure,
- * with one line (no program name) in detail.
+ * went to the dead-letter file, or a negative infty_err when the run stopped
+ * before the end (so->stopped_by says why; the output is not published, the
+ * cache keeps every answered request), with one line (no program name) in
+ * detail.  INFTY_EINVAL without so->fatal is a configuration error.
  */
-/* Ask a running engine to stop at the next step (async-signal-safe). */
-void infty_sum_engine_stop(void);
-
 int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, char *detail,
                          size_t dlen);
 

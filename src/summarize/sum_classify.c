@@ -8,6 +8,7 @@
 
 #include "infty/alloc.h"
 #include "infty/error.h"
+#include "infty/jsonl.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -187,8 +188,44 @@ static long intfield(struct json_object *o, const char *k)
 	return (long)json_object_get_int64(x);
 }
 
+int infty_sum_truncated(const struct sum_config *c, long prompt_tokens, long ours,
+                        long server_count, int exact)
+{
+	if (prompt_tokens <= 0)
+		return 0; /* no usage: nothing to compare */
+	if (server_count > 0) {
+		/*
+		 * The server's count of the messages with its chat template is
+		 * what prompt_tokens must be.  A count of the contents alone can
+		 * differ by the few tokens a template merges or adds at the seams.
+		 */
+		long slack = exact ? 0 : server_count / 100 + 4;
+		return prompt_tokens < server_count - slack;
+	}
+	return ours > 0 && (double)prompt_tokens < c->trunc_ratio * (double)ours;
+}
+
+long infty_sum_tokenize_count(const char *body, size_t len)
+{
+	struct json_object *o = NULL, *x;
+	if (infty_json_parse_value(body, len, &o, NULL, 0) || !o)
+		return -1;
+	long n = -1;
+	if (json_object_is_type(o, json_type_object)) {
+		if (json_object_object_get_ex(o, "count", &x) &&
+		    json_object_is_type(x, json_type_int))
+			n = (long)json_object_get_int64(x);
+		else if (json_object_object_get_ex(o, "tokens", &x) &&
+		         json_object_is_type(x, json_type_array))
+			n = (long)json_object_array_length(x);
+	}
+	json_object_put(o);
+	return n;
+}
+
 static int classify_success(const struct sum_http_result *r, const struct sum_config *c,
-                            long prompt_count, struct sum_verdict *v, struct json_object *root)
+                            long prompt_count, int can_verify, struct sum_verdict *v,
+                            struct json_object *root)
 {
 	struct json_object *choices, *usage = NULL, *x;
 	if (!root || !json_object_is_type(root, json_type_object)) {
@@ -219,13 +256,21 @@ static int classify_success(const struct sum_http_result *r, const struct sum_co
 		v->reasoning_tokens = intfield(x, "reasoning_tokens");
 	v->choices = (int)json_object_array_length(choices);
 
-	/* Ollama cuts the front of a long prompt and answers 200: only usage shows it. */
-	if (prompt_count > 0 && v->prompt_tokens > 0 &&
-	    (double)v->prompt_tokens < c->trunc_ratio * (double)prompt_count) {
-		snprintf(v->detail, sizeof v->detail,
-		         "prompt_tokens %ld is below %.2f x our count %ld: the server truncated "
-		         "the prompt",
-		         v->prompt_tokens, c->trunc_ratio, prompt_count);
+	/*
+	 * Ollama cuts the front of a long prompt and answers 200: only usage
+	 * shows it.  prompt_count is a lower bound of the prompt in our
+	 * tokenizer; a server that can count gets asked about anything under
+	 * it (the engine does that), the others are judged by the margin.
+	 */
+	if (prompt_count > 0 && v->prompt_tokens > 0 && v->prompt_tokens < prompt_count &&
+	    can_verify) {
+		v->verify = 1;
+	} else if (infty_sum_truncated(c, v->prompt_tokens, prompt_count, 0, 0)) {
+		snprintf(
+		    v->detail, sizeof v->detail,
+		    "prompt_tokens %ld is below %.2f x our lower bound %ld: the server truncated "
+		    "the prompt",
+		    v->prompt_tokens, c->trunc_ratio, prompt_count);
 		set(v, SUM_PERMANENT, "prompt_truncated");
 		return 0;
 	}
@@ -309,7 +354,7 @@ static void transport(const struct sum_http_result *r, struct sum_verdict *v)
 }
 
 int infty_sum_classify(const struct sum_http_result *r, const struct sum_config *c,
-                       long prompt_count, struct sum_verdict *v)
+                       long prompt_count, int can_verify, struct sum_verdict *v)
 {
 	memset(v, 0, sizeof *v);
 	v->retry_after = r->retry_after;
@@ -336,8 +381,9 @@ int infty_sum_classify(const struct sum_http_result *r, const struct sum_config 
 		}
 	}
 	json_tokener_free(tok);
-	int rc = r->status >= 200 && r->status < 300 ? classify_success(r, c, prompt_count, v, root)
-	                                             : classify_error_status(r, v, root);
+	int rc = r->status >= 200 && r->status < 300
+	             ? classify_success(r, c, prompt_count, can_verify, v, root)
+	             : classify_error_status(r, v, root);
 	json_object_put(root);
 	return rc;
 }

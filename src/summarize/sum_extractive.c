@@ -34,11 +34,12 @@ static int starts_ci(const char *s, size_t len, const char *w)
 	return len >= n && !strncasecmp(s, w, n);
 }
 
+/* w is lowercase; the first-letter test keeps this off strncasecmp at most positions. */
 static int contains_ci(const char *s, size_t len, const char *w)
 {
 	size_t n = strlen(w);
 	for (size_t k = 0; k + n <= len; k++)
-		if (!strncasecmp(s + k, w, n))
+		if (tolower((unsigned char)s[k]) == w[0] && !strncasecmp(s + k, w, n))
 			return 1;
 	return 0;
 }
@@ -106,55 +107,161 @@ static int split(const char *text, size_t len, struct sent **v, size_t *n, size_
 	return 0;
 }
 
-static int by_score(const void *x, const void *y)
+/*
+ * The summary of segments 0..i is the greedy pick, in (score desc, position
+ * desc) order, of the sentences that fit what is left of the budget.  Redone
+ * from scratch for every i that is quadratic in the trace (a 21,505-segment
+ * row never finished), so the state is kept per trace and each summary costs
+ * only the picks: sentences are filed by (score, cost), each class in
+ * position order.  The next greedy pick is the latest sentence of the best
+ * score among the classes that still fit (a sentence skipped by the greedy
+ * walk never fits later, since the room only shrinks), and within a class the
+ * picks are always its latest sentences, so one cursor per class is enough.
+ */
+#define MIN_COST  ((MIN_BULLET + 3) / 4 + 2)
+#define MAX_COST  ((MAX_BULLET + 3) / 4 + 2)
+#define MAX_SCORE 6 /* '=' 3 + conclusion 2 + digit 1 */
+#define NCOST     (MAX_COST - MIN_COST + 1)
+
+struct ref {
+	const char *s;
+	size_t len;
+	size_t order;
+};
+
+struct sum_extractive {
+	long budget;
+	struct ref *cls[MAX_SCORE][NCOST]; /* owned arrays, position order */
+	size_t n[MAX_SCORE][NCOST], cap[MAX_SCORE][NCOST];
+	struct ref last; /* the latest sentence of any score (the fallback) */
+	size_t count;    /* sentences seen */
+	struct sent *tmp;
+	size_t tmpcap;
+};
+
+struct sum_extractive *infty_sum_extractive_new(long budget)
 {
-	const struct sent *a = *(struct sent *const *)x, *b = *(struct sent *const *)y;
-	if (a->score != b->score)
-		return b->score - a->score;
-	/* Later statements first: they carry the latest state of the work. */
-	return a->order < b->order ? 1 : -1;
+	struct sum_extractive *x = infty_calloc(1, sizeof *x);
+	if (x)
+		x->budget = budget;
+	return x;
 }
 
-char *infty_sum_extractive(const struct sum_trace_view *t, size_t i, long budget)
+void infty_sum_extractive_free(struct sum_extractive *x)
 {
-	struct sent *v = NULL;
-	size_t n = 0, cap = 0;
-	for (size_t k = 0; k <= i && k < t->n; k++)
-		if (split(t->seg[k], t->seg_len[k], &v, &n, &cap)) {
-			infty_free(v);
-			return NULL;
-		}
-	struct sent **rank = infty_calloc(n ? n : 1, sizeof *rank);
-	if (!rank) {
-		infty_free(v);
-		return NULL;
-	}
-	size_t m = 0;
-	for (size_t k = 0; k < n; k++)
-		if (v[k].score > 0)
-			rank[m++] = &v[k];
-	qsort(rank, m, sizeof *rank, by_score);
-	long used = 0;
-	for (size_t k = 0; k < m; k++) {
-		long cost = infty_sum_count_tokens(rank[k]->s, rank[k]->len) + 2;
-		if (used + cost > budget)
+	if (!x)
+		return;
+	for (int s = 0; s < MAX_SCORE; s++)
+		for (int c = 0; c < NCOST; c++)
+			infty_free(x->cls[s][c]);
+	infty_free(x->tmp);
+	infty_free(x);
+}
+
+int infty_sum_extractive_add(struct sum_extractive *x, const char *text, size_t len)
+{
+	size_t n = 0;
+	if (split(text, len, &x->tmp, &n, &x->tmpcap))
+		return -1;
+	for (size_t k = 0; k < n; k++) {
+		struct sent *v = &x->tmp[k];
+		struct ref r = {v->s, v->len, x->count++};
+		x->last = r;
+		if (v->score <= 0)
 			continue;
-		rank[k]->picked = 1;
-		used += cost;
+		int s = v->score - 1;
+		int c = (int)(infty_sum_count_tokens(v->s, v->len) + 2) - MIN_COST;
+		if (infty_grow(&x->cls[s][c], &x->cap[s][c], x->n[s][c] + 1, sizeof(struct ref)))
+			return -1;
+		x->cls[s][c][x->n[s][c]++] = r;
+	}
+	return 0;
+}
+
+static int by_order(const void *a, const void *b)
+{
+	const struct ref *x = a, *y = b;
+	return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* The top (latest unpicked) sentence of class c at score s. */
+#define TOP(s, c) (x->cls[s][c][cur[s][c] - 1].order)
+
+static void sift(const struct sum_extractive *x, size_t cur[][NCOST], int s, int *heap, int n,
+                 int k)
+{
+	for (;;) {
+		int l = 2 * k + 1, r = l + 1, m = k;
+		if (l < n && TOP(s, heap[l]) > TOP(s, heap[m]))
+			m = l;
+		if (r < n && TOP(s, heap[r]) > TOP(s, heap[m]))
+			m = r;
+		if (m == k)
+			return;
+		int t = heap[k];
+		heap[k] = heap[m];
+		heap[m] = t;
+		k = m;
+	}
+}
+
+char *infty_sum_extractive_text(const struct sum_extractive *x)
+{
+	size_t cur[MAX_SCORE][NCOST];
+	memcpy(cur, x->n, sizeof cur);
+	/*
+	 * Per score, a max-heap of the cost classes by their top sentence's
+	 * position, built the first time the score is reached.  A class whose
+	 * cost exceeds the room left is dropped for good: the room only shrinks.
+	 */
+	int heap[MAX_SCORE][NCOST], hn[MAX_SCORE], built[MAX_SCORE] = {0};
+	/* Every pick costs at least MIN_COST: the budget bounds their number. */
+	size_t maxpick = (size_t)(x->budget / MIN_COST) + 2, np = 0;
+	struct ref *pick = infty_calloc(maxpick, sizeof *pick);
+	if (!pick)
+		return NULL;
+	long used = 0;
+	for (;;) {
+		long room = x->budget - used;
+		if (room < MIN_COST)
+			break;
+		int bs = -1;
+		for (int s = MAX_SCORE - 1; s >= 0 && bs < 0; s--) {
+			if (!built[s]) {
+				built[s] = 1;
+				hn[s] = 0;
+				for (int c = 0; c < NCOST; c++)
+					if (cur[s][c])
+						heap[s][hn[s]++] = c;
+				for (int k = hn[s] / 2 - 1; k >= 0; k--)
+					sift(x, cur, s, heap[s], hn[s], k);
+			}
+			while (hn[s] && heap[s][0] + MIN_COST > room) {
+				heap[s][0] = heap[s][--hn[s]];
+				sift(x, cur, s, heap[s], hn[s], 0);
+			}
+			if (hn[s])
+				bs = s;
+		}
+		if (bs < 0)
+			break;
+		int bc = heap[bs][0];
+		pick[np++] = x->cls[bs][bc][--cur[bs][bc]];
+		used += bc + MIN_COST;
+		if (!cur[bs][bc])
+			heap[bs][0] = heap[bs][--hn[bs]];
+		sift(x, cur, bs, heap[bs], hn[bs], 0);
 	}
 	/* Nothing looked like progress: keep the last statement so it is not empty. */
-	if (!used && n)
-		v[n - 1].picked = 1;
-	infty_free(rank);
-
+	if (!np && x->count)
+		pick[np++] = x->last;
+	qsort(pick, np, sizeof *pick, by_order);
 	size_t outcap = 0, len = 0;
 	char *out = NULL;
-	for (size_t k = 0; k < n; k++) {
-		if (!v[k].picked)
-			continue;
-		if (infty_grow(&out, &outcap, len + v[k].len + 4, 1)) {
+	for (size_t k = 0; k < np; k++) {
+		if (infty_grow(&out, &outcap, len + pick[k].len + 4, 1)) {
 			infty_free(out);
-			infty_free(v);
+			infty_free(pick);
 			return NULL;
 		}
 		if (len)
@@ -162,12 +269,27 @@ char *infty_sum_extractive(const struct sum_trace_view *t, size_t i, long budget
 		out[len++] = '*';
 		out[len++] = ' ';
 		/* One bullet is one line: inner newlines cannot occur, tabs become spaces. */
-		for (size_t c = 0; c < v[k].len; c++)
-			out[len++] = v[k].s[c] == '\t' ? ' ' : v[k].s[c];
+		for (size_t c = 0; c < pick[k].len; c++)
+			out[len++] = pick[k].s[c] == '\t' ? ' ' : pick[k].s[c];
 	}
-	infty_free(v);
+	infty_free(pick);
 	if (!out)
 		return infty_strdup("* (no statement found in the reasoning so far)");
 	out[len] = '\0';
 	return out;
+}
+
+char *infty_sum_extractive(const struct sum_trace_view *t, size_t i, long budget)
+{
+	struct sum_extractive *x = infty_sum_extractive_new(budget);
+	if (!x)
+		return NULL;
+	for (size_t k = 0; k <= i && k < t->n; k++)
+		if (infty_sum_extractive_add(x, t->seg[k], t->seg_len[k])) {
+			infty_sum_extractive_free(x);
+			return NULL;
+		}
+	char *s = infty_sum_extractive_text(x);
+	infty_sum_extractive_free(x);
+	return s;
 }

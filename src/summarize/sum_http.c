@@ -9,6 +9,11 @@
  * The loop is curl's socket API over epoll: only sockets with activity are
  * touched, where curl_multi_perform would poll every transfer each turn
  * (with 256 in flight that polling was a third of the client's CPU).
+ *
+ * Queued requests are small items; a request's body is asked of the engine
+ * (prepare) only when a slot is free, and a cap on the bytes of bodies in
+ * flight keeps memory bounded even for a trace whose cumulative requests
+ * are each the size of the whole trace.
  */
 #include "sum.h"
 
@@ -16,6 +21,7 @@
 #include "infty/error.h"
 
 #include <curl/curl.h>
+#include <json-c/json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +37,8 @@
 
 struct item {
 	void *job;
-	const char *body;
-	size_t len;
+	int route; /* enum sum_route */
+	int ep;    /* -1: the next endpoint in turn */
 	double not_before;
 	long tokens;
 };
@@ -52,6 +58,7 @@ struct xfer {
 	int stalled;
 	int active;          /* added to the multi handle */
 	size_t ep;           /* index of the endpoint it went to */
+	size_t body_len;     /* of the request, for the in-flight byte cap */
 	struct sum_sse *sse; /* owned: set when the answer is an event stream */
 	size_t seen_body;
 	char *sse_body; /* owned: the rebuilt body of a stream */
@@ -59,12 +66,16 @@ struct xfer {
 
 struct sum_http {
 	const struct sum_config *c;
+	sum_http_prepare_fn prepare;
 	sum_http_done_fn done;
 	void *ctx;
 	CURLM *m;
 	struct curl_slist *hdrs;
-	char **urls; /* owned: endpoint + "/chat/completions" */
+	char **urls;     /* owned: endpoint + "/chat/completions" */
+	char **tok_urls; /* owned: the server root + "/tokenize" */
+	enum sum_count_api *count_api;
 	size_t n_urls, next_url;
+	size_t inflight_bytes; /* request bodies in flight */
 	/* Circuit breaker per endpoint: consecutive failures, paused until. */
 	int *fails;
 	double *paused_until, *pause_len;
@@ -261,7 +272,25 @@ static int on_timer(CURLM *m, long ms, void *u)
 	return 0;
 }
 
-struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn done, void *ctx)
+/* The server root of a base URL: ".../v1" loses its "/v1" (/tokenize lives beside it). */
+static char *root_url(const char *base, const char *path)
+{
+	size_t bl = strlen(base);
+	while (bl && base[bl - 1] == '/')
+		bl--;
+	if (bl >= 3 && !strncmp(base + bl - 3, "/v1", 3))
+		bl -= 3;
+	size_t pl = strlen(path);
+	char *u = infty_malloc(bl + pl + 1);
+	if (!u)
+		return NULL;
+	memcpy(u, base, bl);
+	memcpy(u + bl, path, pl + 1);
+	return u;
+}
+
+struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_prepare_fn prepare,
+                                    sum_http_done_fn done, void *ctx)
 {
 	static int global_done;
 	if (!global_done) {
@@ -272,7 +301,7 @@ struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn
 	struct sum_http *h = infty_calloc(1, sizeof *h);
 	if (!h)
 		return NULL;
-	h->c = c, h->done = done, h->ctx = ctx;
+	h->c = c, h->prepare = prepare, h->done = done, h->ctx = ctx;
 	h->window = c->max_inflight;
 	h->last_refill = infty_sum_now();
 	h->req_tokens = c->rpm > 0 ? (c->rpm / 60 > 1 ? c->rpm / 60 : 1) : 0;
@@ -284,10 +313,13 @@ struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn
 		goto fail;
 	size_t ne = c->n_endpoints ? c->n_endpoints : 1;
 	h->urls = infty_calloc(ne, sizeof *h->urls);
+	h->tok_urls = infty_calloc(ne, sizeof *h->tok_urls);
+	h->count_api = infty_calloc(ne, sizeof *h->count_api);
 	h->fails = infty_calloc(ne, sizeof *h->fails);
 	h->paused_until = infty_calloc(ne, sizeof *h->paused_until);
 	h->pause_len = infty_calloc(ne, sizeof *h->pause_len);
-	if (!h->m || !h->urls || !h->fails || !h->paused_until || !h->pause_len)
+	if (!h->m || !h->urls || !h->tok_urls || !h->count_api || !h->fails || !h->paused_until ||
+	    !h->pause_len)
 		goto fail;
 	for (size_t k = 0; k < c->n_endpoints; k++) {
 		const char *base = c->endpoints[k];
@@ -299,6 +331,8 @@ struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_done_fn
 		memcpy(h->urls[k], base, bl);
 		memcpy(h->urls[k] + bl, "/chat/completions", 18);
 		h->n_urls++;
+		if (!(h->tok_urls[k] = root_url(base, "/tokenize")))
+			goto fail;
 	}
 	h->hcap = 0;
 	curl_multi_setopt(h->m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
@@ -356,9 +390,13 @@ void infty_sum_http_free(struct sum_http *h)
 		close(h->ep);
 	infty_free(h->all);
 	infty_free(h->idle);
-	for (size_t k = 0; k < h->n_urls; k++)
+	for (size_t k = 0; k < h->n_urls; k++) {
 		infty_free(h->urls[k]);
+		infty_free(h->tok_urls ? h->tok_urls[k] : NULL);
+	}
 	infty_free(h->urls);
+	infty_free(h->tok_urls);
+	infty_free(h->count_api);
 	infty_free(h->fails);
 	infty_free(h->paused_until);
 	infty_free(h->pause_len);
@@ -368,10 +406,10 @@ void infty_sum_http_free(struct sum_http *h)
 	infty_free(h);
 }
 
-int infty_sum_http_submit(struct sum_http *h, void *job, const char *body, size_t len,
+int infty_sum_http_submit(struct sum_http *h, void *job, enum sum_route route, int ep,
                           double not_before, long tokens)
 {
-	struct item it = {job, body, len, not_before, tokens};
+	struct item it = {job, (int)route, ep, not_before, tokens};
 	if (not_before <= infty_sum_now())
 		return ring_push(h, it);
 	if (h->hlen == h->hcap && infty_grow(&h->heap, &h->hcap, h->hlen + 1, sizeof *h->heap))
@@ -451,8 +489,14 @@ static int allowed(struct sum_http *h, long tokens)
 	return 1;
 }
 
+/* Start it (0), or nothing to send any more (1), or an error. */
 static int start(struct sum_http *h, struct item it)
 {
+	const char *body;
+	size_t blen;
+	int rc = h->prepare(it.job, &body, &blen, h->ctx);
+	if (rc)
+		return rc;
 	struct xfer *x = get_xfer(h);
 	if (!x)
 		return INFTY_ENOMEM;
@@ -465,20 +509,27 @@ static int start(struct sum_http *h, struct item it)
 	x->seen = 0;
 	x->stalled = 0;
 	x->seen_body = 0;
-	/* Round robin over the endpoints that are not paused (all paused: any). */
 	size_t ep = h->next_url;
-	for (size_t k = 0; k < h->n_urls; k++) {
-		size_t cand = (h->next_url + k) % h->n_urls;
-		if (h->paused_until[cand] <= step_now) {
-			ep = cand;
-			break;
+	if (it.ep >= 0 && (size_t)it.ep < h->n_urls) {
+		ep = (size_t)it.ep; /* a follow-up for the server that answered */
+	} else {
+		/* Round robin over the endpoints that are not paused (all paused: any). */
+		for (size_t k = 0; k < h->n_urls; k++) {
+			size_t cand = (h->next_url + k) % h->n_urls;
+			if (h->paused_until[cand] <= step_now) {
+				ep = cand;
+				break;
+			}
 		}
+		h->next_url = (ep + 1) % h->n_urls;
 	}
 	x->ep = ep;
-	curl_easy_setopt(x->e, CURLOPT_URL, h->urls[ep]);
-	h->next_url = (ep + 1) % h->n_urls;
-	curl_easy_setopt(x->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)it.len);
-	curl_easy_setopt(x->e, CURLOPT_POSTFIELDS, it.body);
+	curl_easy_setopt(x->e, CURLOPT_URL,
+	                 it.route == SUM_ROUTE_TOKENIZE ? h->tok_urls[ep] : h->urls[ep]);
+	curl_easy_setopt(x->e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+	curl_easy_setopt(x->e, CURLOPT_POSTFIELDS, body);
+	x->body_len = blen;
+	h->inflight_bytes += blen;
 	if (curl_multi_add_handle(h->m, x->e))
 		return INFTY_EHTTP;
 	x->active = 1;
@@ -510,17 +561,20 @@ static int dispatch(struct sum_http *h, double now)
 	}
 	if (cap < 1)
 		cap = 1;
-	while (h->rlen && h->inflight < cap) {
+	/* One body always goes, however big: a huge request waits, never blocks. */
+	while (h->rlen && h->inflight < cap &&
+	       (!h->inflight || h->inflight_bytes < h->c->max_body_bytes)) {
 		struct item it = h->ring[h->rhead];
 		if (!allowed(h, it.tokens))
 			break;
+		/* Off the ring first: prepare may submit (update mode's next summary). */
 		h->rhead = (h->rhead + 1) % h->rcap;
 		h->rlen--;
-		if (h->first_send == 0)
-			h->first_send = now;
 		int rc = start(h, it);
-		if (rc)
+		if (rc < 0)
 			return rc;
+		if (rc == 0 && h->first_send == 0)
+			h->first_send = now;
 	}
 	return 0;
 }
@@ -530,6 +584,7 @@ static void finish(struct sum_http *h, struct xfer *x, CURLcode code)
 	curl_multi_remove_handle(h->m, x->e);
 	x->active = 0;
 	h->inflight--;
+	h->inflight_bytes -= x->body_len;
 	struct sum_http_result r = {0};
 	long status = 0;
 	curl_easy_getinfo(x->e, CURLINFO_RESPONSE_CODE, &status);
@@ -714,6 +769,24 @@ static size_t discard(char *p, size_t sz, size_t n, void *u)
 	return sz * n;
 }
 
+/* The blocking calls at start give up at once on SIGTERM (a stop within a second). */
+static int stop_check(void *u, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
+{
+	(void)u, (void)a, (void)b, (void)c, (void)d;
+	return infty_sum_engine_stopping();
+}
+
+static void blocking_opts(CURL *e)
+{
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, stop_check);
+}
+
+int infty_sum_http_current_ep(const struct sum_http *h)
+{
+	return (int)h->cur_ep;
+}
+
 int infty_sum_http_ready(struct sum_http *h, double timeout, char *detail, size_t dlen)
 {
 	double deadline = infty_sum_now() + timeout;
@@ -733,6 +806,7 @@ int infty_sum_http_ready(struct sum_http *h, double timeout, char *detail, size_
 			curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->hdrs);
 			curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
 			curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+			blocking_opts(e);
 			CURLcode cc = curl_easy_perform(e);
 			long status = 0;
 			curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -745,6 +819,10 @@ int infty_sum_http_ready(struct sum_http *h, double timeout, char *detail, size_
 			/* Anything but "loading" (503) or no answer means the server is up. */
 			if (!cc && status != 503 && status != 502)
 				break;
+			if (infty_sum_engine_stopping()) {
+				snprintf(detail, dlen, "interrupted while waiting for %s", url);
+				return INFTY_ECANCELED;
+			}
 			if (infty_sum_now() > deadline) {
 				snprintf(detail, dlen, "%s: not ready after %.0f s (%s)", url,
 				         timeout, cc ? curl_easy_strerror(cc) : "http 503");
@@ -754,4 +832,78 @@ int infty_sum_http_ready(struct sum_http *h, double timeout, char *detail, size_
 		}
 	}
 	return 0;
+}
+
+/* A body of up to 64 KiB, for the probe. */
+struct probe_buf {
+	char b[65536];
+	size_t len;
+};
+
+static size_t probe_body(char *p, size_t sz, size_t n, void *u)
+{
+	struct probe_buf *pb = u;
+	size_t add = sz * n;
+	if (add > sizeof pb->b - 1 - pb->len)
+		return 0;
+	memcpy(pb->b + pb->len, p, add);
+	pb->len += add;
+	pb->b[pb->len] = '\0';
+	return add;
+}
+
+static long probe_one(struct sum_http *h, const char *url, const char *body)
+{
+	CURL *e = curl_easy_init();
+	if (!e)
+		return -1;
+	struct probe_buf pb = {.len = 0};
+	pb.b[0] = '\0';
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, h->hdrs);
+	curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, probe_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, &pb);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 5000L);
+	blocking_opts(e);
+	CURLcode cc = curl_easy_perform(e);
+	long status = 0;
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(e);
+	if (cc || status != 200)
+		return -1;
+	return infty_sum_tokenize_count(pb.b, pb.len);
+}
+
+size_t infty_sum_http_probe_count(struct sum_http *h, const char *model)
+{
+	char body[1024];
+	size_t n = 0;
+	struct json_object *m = json_object_new_string(model ? model : "");
+	const char *ms = m ? json_object_to_json_string_ext(m, JSON_C_TO_STRING_PLAIN) : NULL;
+	if (!ms || snprintf(body, sizeof body,
+	                    "{\"model\":%s,\"messages\":[{\"role\":\"user\",\"content\":"
+	                    "\"probe\"}],\"add_generation_prompt\":true}",
+	                    ms) >= (int)sizeof body) {
+		json_object_put(m);
+		return 0;
+	}
+	json_object_put(m);
+	for (size_t k = 0; k < h->n_urls && !infty_sum_engine_stopping(); k++) {
+		/* vLLM's shape first: its count includes the chat template, exactly. */
+		if (probe_one(h, h->tok_urls[k], body) > 0)
+			h->count_api[k] = SUM_COUNT_MESSAGES;
+		else if (probe_one(h, h->tok_urls[k], "{\"content\":\"probe\"}") > 0)
+			h->count_api[k] = SUM_COUNT_CONTENT;
+		else
+			h->count_api[k] = SUM_COUNT_NONE;
+		n += h->count_api[k] != SUM_COUNT_NONE;
+	}
+	return n;
+}
+
+enum sum_count_api infty_sum_http_count_api(const struct sum_http *h, int ep)
+{
+	return ep >= 0 && (size_t)ep < h->n_urls ? h->count_api[ep] : SUM_COUNT_NONE;
 }

@@ -26,18 +26,27 @@ void infty_sum_config_init(struct sum_config *c)
 	c->max_tokens = 2048;
 	c->candidates = 4;
 	c->use_n = 1;
+	/*
+	 * Streamed answers send a byte per token, so a server that went silent
+	 * for a minute has stopped: 60 s bounds what a hang costs where a
+	 * non-streamed answer, silent until complete, needs 300 s (main.c picks
+	 * that when --no-stream is given without --stall-timeout).
+	 */
+	c->stream = 1;
+	c->stall_timeout = 60;
 	c->max_inflight = 64;
 	c->ramp = 0.25;
 	c->window = 0;
-	/* Long enough for a slow summarizer, short enough to notice a dead peer. */
-	c->stall_timeout = 300;
 	c->connect_timeout = 10;
 	c->max_retries = 8;
 	c->backoff_base = 0.5;
 	c->backoff_max = 30;
 	c->retry_after_cap = 120;
 	c->summary_max_chars = 16384;
-	c->trunc_ratio = 0.9;
+	/* Below the smallest ratio of any tokenizer measured (docs/endpoints.md). */
+	c->trunc_ratio = SUM_TRUNC_RATIO;
+	c->server_count = SUM_COUNT_AUTO;
+	c->max_body_bytes = (size_t)256 << 20;
 	c->ready_timeout = 60;
 	c->extractive_budget = 512;
 	c->progress_interval = 30;
@@ -241,16 +250,18 @@ int infty_sum_req_build(const struct sum_config *c, struct json_object *messages
 	 */
 	json_object_object_add(o, "candidates", json_object_new_int(c->candidates));
 	const int flags = JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE;
-	size_t klen;
-	const char *ks = json_object_to_json_string_length(o, flags, &klen);
-	if (!ks) {
-		json_object_put(o);
-		return INFTY_ENOMEM;
+	if (key) {
+		size_t klen;
+		const char *ks = json_object_to_json_string_length(o, flags, &klen);
+		if (!ks) {
+			json_object_put(o);
+			return INFTY_ENOMEM;
+		}
+		char hex[65];
+		infty_sha256_hex(ks, klen, hex);
+		memcpy(key, "sha256:", 7);
+		memcpy(key + 7, hex, 65);
 	}
-	char hex[65];
-	infty_sha256_hex(ks, klen, hex);
-	memcpy(key, "sha256:", 7);
-	memcpy(key + 7, hex, 65);
 	if (body_out) {
 		json_object_object_del(o, "candidates");
 		json_object_object_add(o, "max_tokens", json_object_new_int64(c->max_tokens));
@@ -276,6 +287,128 @@ int infty_sum_req_build(const struct sum_config *c, struct json_object *messages
 	return 0;
 }
 
+/* The JSON text of s as a string value, without its quotes (owned). */
+static char *escaped(const char *s, size_t len, size_t *out_len)
+{
+	struct json_object *o = json_object_new_string_len(s, (int)len);
+	if (!o)
+		return NULL;
+	size_t n;
+	const char *j = json_object_to_json_string_length(
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	char *r = j && n >= 2 ? infty_strndup(j + 1, n - 2) : NULL;
+	if (r)
+		*out_len = n - 2;
+	json_object_put(o);
+	return r;
+}
+
+/* Find needle in hay; its end offset, or 0 when absent. */
+static size_t after(const char *hay, size_t hl, const char *needle)
+{
+	const char *p = memmem(hay, hl, needle, strlen(needle));
+	return p ? (size_t)(p - hay) + strlen(needle) : 0;
+}
+
+int infty_sum_keyparts_init(struct sum_keyparts *kp, const struct sum_config *c,
+                            const struct sum_prompts *p)
+{
+	memset(kp, 0, sizeof *kp);
+	/*
+	 * The key text of a request with an empty question and an empty
+	 * assistant turn, cut where those two go.  Strings are escaped, so a
+	 * raw quote only occurs in the structure and the markers below are found
+	 * there, never inside the model name or the instruction.
+	 */
+	struct sum_trace_view v = {"", 1, (const char *[]){""}, (size_t[]){0}, NULL};
+	struct json_object *m = infty_sum_req_messages(&v, 0, SUM_MODE_CUMULATIVE, p, NULL);
+	if (!m)
+		return INFTY_ENOMEM;
+	struct json_object *o = json_object_new_object();
+	if (!o) {
+		json_object_put(m);
+		return INFTY_ENOMEM;
+	}
+	json_object_object_add(o, "model", json_object_new_string(c->model ? c->model : ""));
+	json_object_object_add(o, "messages", m);
+	json_object_object_add(o, "temperature", json_object_new_double(c->temperature));
+	json_object_object_add(o, "candidates", json_object_new_int(c->candidates));
+	size_t n;
+	const char *s = json_object_to_json_string_length(
+	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
+	int rc = INFTY_EINVAL;
+	size_t q = s ? after(s, n, "\"messages\":[{\"role\":\"user\",\"content\":\"") : 0;
+	size_t a = q ? after(s + q, n - q, "\"},{\"role\":\"assistant\",\"content\":\"") : 0;
+	if (q && a) {
+		a += q;
+		size_t mid = a - q;
+		kp->head = infty_strndup(s, q);
+		kp->mid = infty_strndup(s + q, mid);
+		kp->tail = infty_strndup(s + a, n - a);
+		kp->head_len = q, kp->mid_len = mid, kp->tail_len = n - a;
+		size_t sl = 0;
+		char *sep = escaped("\n\n", 2, &sl);
+		rc = kp->head && kp->mid && kp->tail && sep && sl < sizeof kp->sep ? 0
+		                                                                   : INFTY_ENOMEM;
+		if (!rc) {
+			memcpy(kp->sep, sep, sl);
+			kp->sep_len = sl;
+		}
+		infty_free(sep);
+	}
+	json_object_put(o);
+	if (rc)
+		infty_sum_keyparts_release(kp);
+	return rc;
+}
+
+void infty_sum_keyparts_release(struct sum_keyparts *kp)
+{
+	infty_free(kp->head);
+	infty_free(kp->mid);
+	infty_free(kp->tail);
+	kp->head = kp->mid = kp->tail = NULL;
+}
+
+int infty_sum_keyer_begin(struct sum_keyer *k, const struct sum_keyparts *kp, const char *question)
+{
+	size_t ql;
+	char *q = escaped(question, strlen(question), &ql);
+	if (!q)
+		return INFTY_ENOMEM;
+	infty_sha256_init(&k->h);
+	infty_sha256_update(&k->h, kp->head, kp->head_len);
+	infty_sha256_update(&k->h, q, ql);
+	infty_sha256_update(&k->h, kp->mid, kp->mid_len);
+	infty_free(q);
+	k->next = 0;
+	return 0;
+}
+
+int infty_sum_keyer_key(struct sum_keyer *k, const struct sum_keyparts *kp,
+                        const struct sum_trace_view *t, size_t i, char key[72])
+{
+	if (i + 1 < k->next || i >= t->n)
+		return INFTY_EINVAL;
+	for (; k->next <= i; k->next++) {
+		size_t el;
+		char *e = escaped(t->seg[k->next], t->seg_len[k->next], &el);
+		if (!e)
+			return INFTY_ENOMEM;
+		if (k->next)
+			infty_sha256_update(&k->h, kp->sep, kp->sep_len);
+		infty_sha256_update(&k->h, e, el);
+		infty_free(e);
+	}
+	struct infty_sha256 h = k->h;
+	unsigned char d[32];
+	infty_sha256_update(&h, kp->tail, kp->tail_len);
+	infty_sha256_final(&h, d);
+	memcpy(key, "sha256:", 7);
+	infty_hex(d, 32, key + 7);
+	return 0;
+}
+
 /*
  * A stand-in for the exact tokenizer: Qwen's BPE averages a little over
  * three bytes a token on English and LaTeX, so bytes/4 is a lower bound for
@@ -286,6 +419,30 @@ long infty_sum_count_tokens(const char *text, size_t len)
 {
 	(void)text;
 	return (long)((len + 3) / 4);
+}
+
+/*
+ * What digit runs cost Qwen beyond a tokenizer that groups digits by three:
+ * Qwen's pre-tokenizer makes every digit a token, Llama-3's and DeepSeek-V3's
+ * take up to three, so a run of L digits is L tokens to us and ceil(L/3) to
+ * them.  Arithmetic-heavy traces are where their counts fall furthest below
+ * ours (docs/endpoints.md), and this takes that gap out of our bound.
+ */
+long infty_sum_digit_discount(const char *s, size_t len)
+{
+	long d = 0;
+	for (size_t k = 0; k < len;) {
+		if (s[k] < '0' || s[k] > '9') {
+			k++;
+			continue;
+		}
+		size_t a = k;
+		while (k < len && s[k] >= '0' && s[k] <= '9')
+			k++;
+		long run = (long)(k - a);
+		d += run - (run + 2) / 3;
+	}
+	return d;
 }
 
 long infty_sum_count_messages(struct json_object *messages)

@@ -2,7 +2,9 @@
  * tok_run.c - infty-tok's engine: tokenize texts or one field of JSONL
  * records and print counts or ids.  Records are done in batches, the batch
  * spread over OpenMP threads (one tokenizer context each), and printed in
- * input order, so the output does not depend on the thread count.
+ * input order, so the output does not depend on the thread count.  Every
+ * text or record prints one line, a record that could not be tokenized the
+ * line SKIP_LINE, so line N of the output is always record N.
  */
 #include "tok_run.h"
 #include "infty/alloc.h"
@@ -15,6 +17,10 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The line of a text or record that could not be tokenized (not UTF-8, bad
+ * JSON, no such string field): not a count, not ids. */
+#define SKIP_LINE "-\n"
 
 /* Encode into a growing buffer; returns the count or a negative error. */
 static int64_t encode_all(struct infty_tok_ctx *ctx, const char *text, size_t len, uint32_t **ids,
@@ -72,15 +78,18 @@ int infty_tokrun_text(const struct infty_tokenizer *tok, const struct infty_tokr
 		infty_free(offs);
 	}
 	infty_tok_ctx_free(ctx);
-	if (n < 0)
+	if (n < 0) {
+		if (!o->total)
+			fputs(SKIP_LINE, out);
 		return (int)n;
+	}
 	*tokens += (uint64_t)n;
 	return 0;
 }
 
 /* One record of a batch. */
 struct item {
-	char *text; /* owned; NULL: rejected while reading */
+	char *text; /* owned; NULL: rejected while reading (reported then) */
 	size_t len;
 	uint64_t line;
 	int64_t n;     /* count, or a negative error */
@@ -114,7 +123,11 @@ static int flush_batch(struct infty_tok_ctx **ctxs, int nthreads, const struct i
 			           (unsigned long long)it[i].line, o->field,
 			           infty_strerror((int)it[i].n));
 			bad = 1;
-		} else if (it[i].text) {
+		}
+		if (!it[i].text || it[i].n < 0) {
+			if (!o->total)
+				fputs(SKIP_LINE, out);
+		} else {
 			*tokens += (uint64_t)it[i].n;
 			if (o->mode == INFTY_TOKRUN_COUNT) {
 				if (!o->total)
@@ -161,16 +174,14 @@ int infty_tokrun_jsonl(const struct infty_tokenizer *tok, const struct infty_tok
 			infty_warn("%s:%llu: %s", infty_reader_path(r), (unsigned long long)line,
 			           infty_reader_detail(r));
 			bad = 1;
-			continue;
-		}
-		if (got < 0) {
+			it[n++].line = line; /* its line in the output: SKIP_LINE */
+		} else if (got < 0) {
 			infty_warn("%s: %s", infty_reader_path(r),
 			           infty_reader_detail(r)[0] ? infty_reader_detail(r)
 			                                     : infty_strerror(got));
 			rc = got;
 			break;
-		}
-		if (got > 0) {
+		} else if (got > 0) {
 			struct json_object *f;
 			if (!json_object_object_get_ex(obj, o->field, &f) ||
 			    !json_object_is_type(f, json_type_string)) {
@@ -178,6 +189,7 @@ int infty_tokrun_jsonl(const struct infty_tokenizer *tok, const struct infty_tok
 				           infty_reader_path(r), (unsigned long long)line,
 				           o->field);
 				bad = 1;
+				it[n++].line = line;
 			} else {
 				size_t len = (size_t)json_object_get_string_len(f);
 				it[n].text = infty_strndup(json_object_get_string(f), len);

@@ -22,7 +22,8 @@ struct infty_tokrun_opts {
 };
 
 /*
- * Tokenize one text and print its count or ids as one line on out.
+ * Tokenize one text and print its count or ids as one line on out (the line
+ * "-" when it cannot be tokenized; nothing with o->total).
  * Returns 0, or a negative infty_err (the text is not UTF-8, no memory).
  */
 int infty_tokrun_text(const struct infty_tokenizer *tok, const struct infty_tokrun_opts *o,
@@ -31,7 +32,8 @@ int infty_tokrun_text(const struct infty_tokenizer *tok, const struct infty_tokr
 /*
  * Tokenize field o->field of every record of path ("-" = stdin) and print one
  * line per record, in input order whatever the thread count.  Bad records are
- * reported on stderr (file:line) and skipped.  Returns 0 when all were fine,
+ * reported on stderr (file:line) and their line is "-", so line N is record
+ * N (blank input lines are not records).  Returns 0 when all were fine,
  * 1 when some records were rejected, or a negative infty_err for the stream
  * (reported too).
  */

@@ -4,7 +4,7 @@
 # ../shared/data and the Node reference are available) exact parity with HF
 # tokenizers on 200 real traces.
 . "$(dirname "$0")/lib.sh"
-plan 26
+plan 30
 
 TOKJ=${INFTY_TOKENIZER_DEFAULT:-$HOME/.cache/infty/tokenizers/qwen3-3.7.2/tokenizer.json}
 [ -f "$TOKJ" ] || skip_all "no default tokenizer (make tokenizer)"
@@ -51,7 +51,12 @@ infty-tok ids -j2 --field trace "$FX/records.jsonl" >"$T/j2"
 same_file "$T/j2" "$T/j1" "ids identical with 1 and 2 threads"
 run infty-tok count --field trace "$FX/bad.jsonl"; is_rc 1 "bad records exit 1"
 like "$ERR" "bad.jsonl:2: missing string field 'trace'" "missing field reported with file:line"
-is "$OUT" "$(printf '1\n1')" "good records still counted"
+is "$OUT" "$(printf '1\n-\n-\n1')" "one line per record, '-' for a skipped one"
+run infty-tok ids --field trace "$FX/bad.jsonl"
+is "$(echo "$OUT" | sed 's/[0-9][0-9 ]*/N/')" "$(printf 'N\n-\n-\nN')" "ids: one line per record too"
+run infty-tok count --total --field trace "$FX/bad.jsonl"; is "$OUT" 2 "--total counts the good records only"
+run infty-tok count ab "$(printf 'x\377')" c; is_rc 1 "a text that is not UTF-8 exits 1"
+is "$OUT" "$(printf '1\n-\n1')" "one line per TEXT, '-' for the bad one"
 infty-tok count x >/dev/full 2>/dev/null; is "$?" 1 "write error exits 1"
 
 # Real traces: 200 chosen deterministically (every 11th of the first 2,200,

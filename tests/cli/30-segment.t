@@ -130,7 +130,7 @@ is "$(jq -c '.segments' "$T/crlf.out" | md5sum)" "$(jq -c '.segments' "$E/shapes
 run infty-segment -q -o "$T/empty.out" "$T/empty.jsonl"
 is "$RC:$(wc -c <"$T/empty.out" | tr -d ' ')" "0:0" "empty input: exit 0, empty output"
 run infty-segment -q -o /dev/full shapes.jsonl
-is_rc 1 "a write failure exits 1"
+is_rc 3 "a write failure stops: exit 3"
 zstd -q -c shapes.jsonl | head -c 300 >"$T/cut.jsonl.zst"
 run infty-segment -q -o "$T/cut.out" "$T/cut.jsonl.zst"
-is_rc 1 "a truncated .zst input exits 1"
+is_rc 3 "a truncated .zst input stops: exit 3"

@@ -88,7 +88,7 @@ is "$(fstat max_inflight)" "2" "--max-inflight 2: never more than 2 requests at 
 fake_start --scenario 401
 INFTY_API_KEY=sk-test-secret-0123456789 run $SUM --endpoint "$EP" --cache "$T/k.jsonl.zst" \
 	--failed "$T/kf.jsonl" --stats "$T/ks.json" -o "$T/k.jsonl" "$IN"
-is_rc 1 "401: the run stops with exit 1"
+is_rc 3 "401: the run stops with exit 3"
 like "$ERR" "refused|auth" "401: one clear message"
 unlike "$ERR$(cat "$T"/k* 2>/dev/null | zstd -dcf 2>/dev/null)" "sk-test-secret" "the key appears in no message, output, cache or stats"
 fake_stop
@@ -110,18 +110,18 @@ el=$(( ($(date +%s%N) - s0) / 1000000 ))
 run infty-summarize --model fake-model --prompt-dir "$ROOT/prompts" --endpoint "$EP" -o "$T/p.jsonl" "$IN"
 like "$ERR" "req/s" "progress on stderr reports req/s"
 
-# SIGTERM stops the run cleanly: exit 1, no output, the cache kept
+# SIGTERM stops the run cleanly: exit 3, no output, the cache kept
 fake_start --scenario hang --match "Solve x^2"
 $SUM --endpoint "$EP" --cache "$T/sig.jsonl" -o "$T/sig-out.jsonl" "$IN" 2>"$T/sig.err" &
 pid=$!
 sleep 1
 kill -TERM $pid
 wait $pid; rc=$?
-is "$rc" "1" "SIGTERM: exit 1"
+is "$rc" "3" "SIGTERM: exit 3 (stopped)"
 [ ! -e "$T/sig-out.jsonl" ] && grep -q interrupted "$T/sig.err"; ok $? "SIGTERM: no output published, says interrupted"
 is "$(count_lines "$T/sig.jsonl")" "7" "SIGTERM: the 7 finished summaries are in the cache"
 
-# a write error on stdout is a run failure
+# a write error on stdout stops the run
 run sh -c "infty-summarize -q '$IN' > /dev/full"
-is_rc 1 "write error on stdout: exit 1"
+is_rc 3 "write error on stdout: exit 3"
 fake_stop

@@ -3,7 +3,7 @@
 # what is retried, what is dead-lettered (and how), what stops the run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
-plan 71
+plan 76
 
 # retryable: the run succeeds, with the extra requests the script caused
 for sc in 429 500 503 html malformed error-in-200; do
@@ -49,8 +49,16 @@ run $SUM --endpoint "$EP" --failed "$T/f.jsonl" -o "$T/o.jsonl" "$IN"
 is "$(jq_py "$T/f.jsonl" "[r['reason'] for r in R]")" "['bad_request']" "other 400: bad_request, dead-lettered"
 
 fake_start --scenario html --match "Solve x^2"
-run $SUM --endpoint "$EP" --max-retries 2 --failed "$T/f.jsonl" -o "$T/o.jsonl" "$IN"
-is_rc 1 "a 502 every time: exit 1 after the retries"
+rm -f "$T/o.jsonl" "$T/f.jsonl"
+run $SUM --endpoint "$EP" --max-retries 2 --failed "$T/f.jsonl" --stats "$T/st.json" -o "$T/o.jsonl" "$IN"
+is_rc 3 "a 502 every time: stopped (exit 3) after the retries"
+[ ! -e "$T/o.jsonl" ] && [ ! -e "$T/f.jsonl" ]; ok $? "retries exhausted: neither output nor dead letters published"
+is "$(jq_py "$T/st.json" "(O['completed'], O['stopped_by'], O['traces']['failed_retryable'])")" "(False, 'retries_exhausted', 1)" \
+	"stats: completed false, stopped_by retries_exhausted"
+like "$ERR" "1 trace\(s\) failed with retryable errors \(gateway_error\).*--allow-failed" "one line says what is left and how to accept it"
+run $SUM --endpoint "$EP" --max-retries 2 --allow-failed --failed "$T/f.jsonl" --stats "$T/st.json" -o "$T/o.jsonl" "$IN"
+is_rc 1 "--allow-failed: the same failures are dead letters, exit 1"
+is "$(jq_py "$T/st.json" "O['completed']") $(count_lines "$T/o.jsonl")" "True 4" "--allow-failed: completed, the other 4 traces published"
 is "$(jq_py "$T/f.jsonl" "[(r['class'], r['reason'], r['attempts'], r['status']) for r in R]")" \
 	"[('retry', 'gateway_error', 3, 502)]" "retries exhausted: class retry, 3 attempts"
 like "$(jq_py "$T/f.jsonl" "R[0]['excerpt']")" "502 Bad Gateway" "HTML body kept as the excerpt"
@@ -104,7 +112,7 @@ for sc in 404-model quota; do
 	fake_start --scenario "$sc" --match "Solve x^2"
 	rm -f "$T/o.jsonl"
 	run $SUM --endpoint "$EP" --window 2 --max-inflight 1 --cache "$T/fc.jsonl" -o "$T/o.jsonl" "$IN"
-	is_rc 1 "$sc: exit 1"
+	is_rc 3 "$sc: stopped, exit 3"
 	is "$(printf '%s\n' "$ERR" | wc -l | tr -d ' ')" "1" "$sc: exactly one line on stderr"
 	like "$ERR" "unknown_model|insufficient_quota" "$sc: the message names the cause"
 	[ ! -e "$T/o.jsonl" ]; ok $? "$sc: no output under the final name"

@@ -1,9 +1,10 @@
 #!/bin/sh
-# infty-build: exact paper/messages/hf output against hand-written fixtures,
-# whole-trace rejects (no silent truncation), --max-tokens, stats, usage.
+# infty-build: exact paper/messages/hf/trl/trl-chat output against
+# fixtures, whole-trace rejects (no silent truncation), meta defaults,
+# --max-tokens, stats, usage.
 . "$(dirname "$0")/lib.sh"
 F=$FIXTURES/build
-plan 30
+plan 45
 
 run infty-build --help
 is_rc 0 "--help exits 0"
@@ -32,9 +33,38 @@ run infty-build -t none --no-meta -f messages "$F/summarized.jsonl"
 printf '%s\n' "$OUT" >"$T/m.jsonl"
 same_file "$T/m.jsonl" "$F/expected-messages.jsonl" "messages format matches"
 
-run infty-build -t none --no-meta -f hf "$F/summarized.jsonl"
+# hf is the released columns and nothing else unless --meta asks for more.
+run infty-build -t none -f hf "$F/summarized.jsonl"
 printf '%s\n' "$OUT" | sed -n 2,3p >"$T/hf.jsonl"
-same_file "$T/hf.jsonl" "$F/expected-hf-t2.jsonl" "hf format matches"
+same_file "$T/hf.jsonl" "$F/expected-hf-t2.jsonl" "hf format matches, without meta by default"
+run infty-build -t none --meta -f hf "$F/summarized.jsonl"
+like "$(printf '%s\n' "$OUT" | sed -n 2p)" '"messages":\[.*\],"meta":\{"id":"t2","iteration":1,"n":2\}\}$' "hf --meta appends meta"
+# uuid is the source row's own (source.uuid), else the trace id.
+printf '%s\n' "$(sed -n 1p "$F/summarized.jsonl")" | sed 's/"source":{[^}]*},//' >"$T/nouuid.jsonl"
+run infty-build -t none -f hf "$T/nouuid.jsonl"
+like "$OUT" '^\{"uuid":"t1","reasoning_index":0,' "hf uuid falls back to the trace id"
+
+# trl: the paper strings under TRL's prompt/completion names; trl-chat: the
+# messages turns split into TRL's conversational prompt and completion.
+run infty-build -t none -f trl "$F/summarized.jsonl"
+printf '%s\n' "$OUT" >"$T/trl.jsonl"
+same_file "$T/trl.jsonl" "$F/expected-trl.jsonl" "trl format matches, without meta by default"
+sed 's/^{"input":/{"prompt":/; s/","target":"/","completion":"/' "$F/expected-paper.jsonl" >"$T/paper2trl.jsonl"
+same_file "$T/trl.jsonl" "$T/paper2trl.jsonl" "trl is paper with TRL's column names, byte for byte"
+run infty-build -t none -f trl-chat "$F/summarized.jsonl"
+printf '%s\n' "$OUT" >"$T/trlc.jsonl"
+same_file "$T/trlc.jsonl" "$F/expected-trl-chat.jsonl" "trl-chat format matches"
+sed 's/^{"messages":\[\(.*\)},{"role":"assistant"/{"prompt":[\1}],"completion":[{"role":"assistant"/' \
+	"$F/expected-messages.jsonl" >"$T/msg2trlc.jsonl"
+same_file "$T/trlc.jsonl" "$T/msg2trlc.jsonl" "trl-chat holds exactly the messages turns"
+run infty-build -t none -f trl --meta "$F/summarized.jsonl"
+like "$(printf '%s\n' "$OUT" | head -1)" '"completion":".*","meta":\{"id":"t1","iteration":1,"n":1\}\}$' "trl --meta appends meta"
+run infty-build -t none -f paper "$F/summarized.jsonl"
+like "$(printf '%s\n' "$OUT" | head -1)" ',"meta":\{"id":"t1","iteration":1,"n":1\}\}$' "paper keeps meta by default"
+run infty-build -t none -f trl-chat -s "$T/chat.json" "$F/summarized.jsonl"
+like "$(cat "$T/chat.json")" '"format": "trl-chat"' "stats name the format"
+run infty-build --format TRL -t none "$F/summarized.jsonl"
+like "$ERR" "is not paper, messages, hf, trl or trl-chat" "a bad --format lists the formats"
 
 # stdin, and zstd input, give the same bytes.
 zstd -q -c "$F/summarized.jsonl" >"$T/in.jsonl.zst"
@@ -70,9 +100,23 @@ run infty-build -t none --max-tokens 10 "$F/summarized.jsonl"
 is_rc 2 "--max-tokens without a tokenizer is a usage error"
 
 run infty-build -t none -o /dev/full "$F/summarized.jsonl"
-is_rc 1 "a write failure exits 1"
+is_rc 3 "a write failure stops: exit 3"
 
 printf '{"id":"x"}\n' | zstd -q -c | head -c 12 >"$T/cut.zst"
 run infty-build -t none -o "$T/cut.out" "$T/cut.zst"
-is_rc 1 "a truncated .zst exits 1"
+is_rc 3 "a truncated .zst stops: exit 3"
 [ ! -e "$T/cut.out" ]; ok $? "and publishes no output"
+
+# infty-inspect knows the trl formats: their kinds, the templates' shape and,
+# with meta, the sequence of a trace's instances.
+for f in trl trl-chat; do
+	infty-build -q -t none --meta -f $f -o "$T/v-$f.jsonl" "$F/summarized.jsonl" 2>/dev/null
+	run infty-inspect validate "$T/v-$f.jsonl"
+	is "$RC:$(printf '%s' "$OUT" | grep -o '6 records, 0 problems')" "0:6 records, 0 problems" "$f instances validate"
+done
+sed '2s/"role":"assistant"/"role":"user"/' "$T/v-trl-chat.jsonl" >"$T/bad-chat.jsonl"
+run infty-inspect validate "$T/bad-chat.jsonl"
+like "$RC:$ERR" "^1:.*bad-chat.jsonl:2: missing target text" "a trl-chat completion that is not the assistant's is caught"
+run infty-inspect show t2 "$T/v-trl-chat.jsonl"
+like "$OUT" "== t2 \(trl-chat\)" "show names the kind"
+like "$OUT" "--- assistant \(trained\)" "and marks the trained turn"

@@ -3,7 +3,7 @@
 # views read .jsonl, .jsonl.zst and stdin, sample is deterministic.
 . "$(dirname "$0")/lib.sh"
 F=$FIXTURES/build
-plan 35
+plan 38
 
 run infty-inspect --help
 is_rc 0 "--help exits 0"
@@ -90,6 +90,13 @@ like "$OUT" ">> summary S2" "show puts each summary after its segment"
 
 # stats, with the HTML page.
 run infty-inspect stats --html "$T/s.html" "$F/summarized.jsonl" "$T/inst.jsonl"
-like "$OUT" "segments per trace \(n\): 7 values" "stats: segments per trace"
+like "$OUT" "segments per trace \(n\), from segment and summarized records: 4 values" \
+	"stats: segments per trace of the summarized records alone"
+like "$OUT" "instances per trace \(n\), from built instances: 3 values" \
+	"... and of the instances apart: the two are not pooled"
 grep -q '<svg' "$T/s.html" && ! grep -qiE '<script|src="http|href="http' "$T/s.html"
 ok $? "--html writes a self-contained page with inline SVG charts"
+grep -q '<li>.*summarized.jsonl</li>' "$T/s.html" && grep -q '<li>.*inst.jsonl</li>' "$T/s.html"
+ok $? "--html: the heading names every file"
+grep -q 'class="xtitle"' "$T/s.html" && grep -q 'class="ytitle"' "$T/s.html"
+ok $? "--html: charts have axis titles"

@@ -8,7 +8,7 @@
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
 plan 37
 
-IN=$ROOT/data/sample.jsonl
+IN=$ROOT/tests/fixtures/sample.jsonl
 # The top Makefile's global settings that change how make treats the
 # markers (every target secondary), around mk/pipeline.mk alone so the test
 # does not rebuild the tools.
@@ -26,9 +26,9 @@ convert() { # convert OUT SHARDS [VAR=VALUE...]
 py_sum_n() { zstd -dcf -- "$@" | python3 -c 'import sys,json; print(sum(json.loads(l)["n"] for l in sys.stdin if l.strip()))'; }
 sorted_train() { zstd -dc "$1/train.jsonl.zst" | sort; }
 
-# infty-shard: round robin by line number, also past 128 shards (plain-file path).
+# infty-shard: round robin by line number, also with many shards.
 seq 400 | sed 's/.*/{"r":&}/' >"$T/rows.jsonl"
-"$ROOT/scripts/infty-shard" "$T/rows.jsonl" 130 "$T/sh130"
+infty-shard -q -n 130 -o "$T/sh130" "$T/rows.jsonl"
 is "$(ls "$T/sh130" | wc -l | tr -d ' '):$(zstd -dc "$T"/sh130/*.zst | sort | cmp -s - "$(sort "$T/rows.jsonl" >"$T/rows.sorted"; echo "$T/rows.sorted")" && echo same)" \
 	"130:same" "130 shards hold every row once"
 is "$(zstd -dc "$T/sh130/00007.jsonl.zst" | tr '\n' ' ')" '{"r":8} {"r":138} {"r":268} {"r":398} ' \
@@ -147,11 +147,12 @@ run $MK convert OUT="$A"
 is "$(find "$A" -path '*/done/*' -newer "$T/ref6" | sed "s|$A/||" | sort | tr '\n' ' ')" \
 	"build/done/00001 merge/done/all segment/done/00001 summarize/done/00001 " \
 	"a missing segment marker redoes that shard's chain only"
-# An output file is a target of its own.
+# stage-shard on a shard whose marker is gone redoes it, and what was built
+# on it becomes stale.
 rm -f "$A/summarize/done/00002"
-run $MK OUT="$A" "$A/summarize/out/00002.jsonl.zst"
+run $MK stage-shard OUT="$A" STAGE=summarize SHARD=2
 [ -e "$A/summarize/done/00002" ] && [ ! -e "$A/build/done/00002" ]
-ok $? "make OUT/summarize/out/00002.jsonl.zst redoes that shard's summarize only"
+ok $? "stage-shard redoes that shard's summarize only and unmarks its build"
 
 # missing and the shard pin.
 rm -f "$A/segment/done/00000" "$A/segment/done/00002"

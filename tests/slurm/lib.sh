@@ -5,7 +5,7 @@
 
 HERE=$ROOT/tests/slurm
 SLURM=$ROOT/scripts/infty-slurm
-IN=$ROOT/data/sample.jsonl
+IN=$ROOT/tests/fixtures/sample.jsonl
 BIN=$BUILD/bin
 C=$T/cluster
 FAKE_PIDS=

@@ -31,6 +31,14 @@ static const char *field(struct json_object *o, const char *k)
 	return json_object_get_string(v);
 }
 
+static int int_field(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+	assert_true(json_object_object_get_ex(o, k, &v));
+	assert_true(json_object_is_type(v, json_type_int));
+	return json_object_get_int(v);
+}
+
 static const char *N3 =
     "{\"id\":\"a\",\"question\":\"Q?\",\"conclusion\":\"\\n\\nC.\","
     "\"segments\":[{\"text\":\"R1\"},{\"text\":\"R2\"},{\"text\":\"R3\"}],\"n\":3,"
@@ -215,6 +223,124 @@ static void meta_and_max_tokens(void **state)
 	json_object_put(rec);
 }
 
+/* Exactly these keys, in this order, and nothing else. */
+static void assert_keys(struct json_object *o, const char *const *keys)
+{
+	size_t n = 0;
+	json_object_object_foreach(o, k, v)
+	{
+		(void)v;
+		assert_non_null(keys[n]);
+		assert_string_equal(k, keys[n]);
+		n++;
+	}
+	assert_null(keys[n]);
+}
+
+/* One {role, content} turn list of length 1. */
+static const char *only_turn(struct json_object *o, const char *key, const char *role)
+{
+	struct json_object *l, *t;
+	assert_true(json_object_object_get_ex(o, key, &l));
+	assert_true(json_object_is_type(l, json_type_array));
+	assert_int_equal(json_object_array_length(l), 1);
+	t = json_object_array_get_idx(l, 0);
+	static const char *const turn_keys[] = {"role", "content", NULL};
+	assert_keys(t, turn_keys);
+	assert_string_equal(field(t, "role"), role);
+	return field(t, "content");
+}
+
+/*
+ * trl is paper under TRL's names; trl-chat is the messages turns split
+ * into TRL's conversational prompt and completion.  Token counts measure
+ * the same text as the formats they come from.
+ */
+static void trl_formats(void **state)
+{
+	(void)state;
+	static const char *const trl_keys[] = {"prompt", "completion", NULL};
+	struct infty_build_opts o = {.format = INFTY_BUILD_TRL, .count = count_bytes};
+	struct infty_build_result r = {0};
+	struct json_object *rec = parse(N3);
+	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+	assert_int_equal(r.n_inst, 3);
+	assert_keys(r.inst[1], trl_keys);
+	assert_string_equal(field(r.inst[1], "prompt"), "User:Q?Assistant:<history>S1</history>");
+	assert_string_equal(field(r.inst[1], "completion"),
+	                    "<think>\nR2\n</think>\n<summary>\nS2\n</summary>");
+	assert_int_equal(r.prompt_tok[1], strlen("User:Q?Assistant:<history>S1</history>"));
+
+	o.format = INFTY_BUILD_TRL_CHAT;
+	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+	assert_int_equal(r.n_inst, 3);
+	assert_keys(r.inst[2], trl_keys);
+	assert_string_equal(only_turn(r.inst[2], "prompt", "user"),
+	                    "Q?\n\n<history>\nS2\n</history>");
+	assert_string_equal(only_turn(r.inst[2], "completion", "assistant"),
+	                    "<think>\nR3\n</think>\n\nC.");
+	assert_string_equal(only_turn(r.inst[0], "prompt", "user"), "Q?");
+	assert_int_equal(r.prompt_tok[2], strlen("Q?\n\n<history>\nS2\n</history>"));
+	assert_int_equal(r.target_tok[2], strlen("<think>\nR3\n</think>\n\nC."));
+	infty_build_result_release(&r);
+	json_object_put(rec);
+}
+
+/*
+ * hf's uuid is the source row's own id: several traces of one row (--pick
+ * all) share it, each counting reasoning_index from 0; meta.id, when asked
+ * for, tells them apart.
+ */
+static void hf_uuid_is_the_rows(void **state)
+{
+	(void)state;
+	static const char *const hf_keys[] = {"uuid",       "reasoning_index",   "question",
+	                                      "history",    "reasoning_process", "summary",
+	                                      "conclusion", "messages",          NULL};
+	struct infty_build_opts o = {.format = INFTY_BUILD_HF};
+	struct infty_build_result r = {0};
+	const char *g[2] = {
+	    "{\"id\":\"row-7:g0\",\"source\":{\"uuid\":\"row-7\",\"generation\":0},"
+	    "\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"A\"},"
+	    "{\"text\":\"B\"}],\"summaries\":[{\"i\":0,\"text\":\"S\"}]}",
+	    "{\"id\":\"row-7:g3\",\"source\":{\"uuid\":\"row-7\",\"generation\":3},"
+	    "\"question\":\"Q\",\"conclusion\":\"C\",\"segments\":[{\"text\":\"D\"}]}",
+	};
+	for (int k = 0; k < 2; k++) {
+		struct json_object *rec = parse(g[k]), *meta;
+		assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+		for (size_t i = 0; i < r.n_inst; i++) {
+			assert_keys(r.inst[i], hf_keys);
+			assert_string_equal(field(r.inst[i], "uuid"), "row-7");
+			assert_int_equal(int_field(r.inst[i], "reasoning_index"), (int)i);
+		}
+		o.meta = 1;
+		assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+		assert_true(json_object_object_get_ex(r.inst[0], "meta", &meta));
+		assert_string_equal(field(meta, "id"), k ? "row-7:g3" : "row-7:g0");
+		o.meta = 0;
+		json_object_put(rec);
+	}
+	infty_build_result_release(&r);
+}
+
+static void format_names_and_meta_defaults(void **state)
+{
+	(void)state;
+	static const char *const names[] = {"paper", "messages", "hf", "trl", "trl-chat"};
+	for (size_t i = 0; i < 5; i++) {
+		enum infty_build_format f;
+		assert_int_equal(infty_build_format_parse(names[i], &f), 0);
+		assert_string_equal(infty_build_format_name(f), names[i]);
+		assert_non_null(strstr(INFTY_BUILD_FORMAT_NAMES, names[i]));
+		/* infty's own formats carry meta; the schemas others load do not. */
+		assert_int_equal(infty_build_format_meta_default(f), i < 2);
+	}
+	enum infty_build_format f;
+	assert_int_equal(infty_build_format_parse("trl_chat", &f), INFTY_EINVAL);
+	assert_int_equal(infty_build_format_parse("", &f), INFTY_EINVAL);
+}
+
 static void stats_add_up(void **state)
 {
 	(void)state;
@@ -251,10 +377,9 @@ static void stats_add_up(void **state)
 }
 
 /* Every allocation may fail: the engine reports ENOMEM and leaks nothing. */
-static void allocation_failure(void **state)
+static void alloc_fail_each(enum infty_build_format f)
 {
-	(void)state;
-	struct infty_build_opts o = {.format = INFTY_BUILD_HF, .meta = 1, .count = count_bytes};
+	struct infty_build_opts o = {.format = f, .meta = 1, .count = count_bytes};
 	struct json_object *rec = parse(N3);
 	int saw_enomem = 0, saw_ok = 0;
 	for (long n = 0; n < 200 && !saw_ok; n++) {
@@ -277,6 +402,14 @@ static void allocation_failure(void **state)
 	json_object_put(rec);
 }
 
+static void allocation_failure(void **state)
+{
+	(void)state;
+	alloc_fail_each(INFTY_BUILD_HF);
+	alloc_fail_each(INFTY_BUILD_TRL);
+	alloc_fail_each(INFTY_BUILD_TRL_CHAT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -286,6 +419,9 @@ int main(void)
 	    cmocka_unit_test(schema_rejects),
 	    cmocka_unit_test(messages_and_hf),
 	    cmocka_unit_test(meta_and_max_tokens),
+	    cmocka_unit_test(trl_formats),
+	    cmocka_unit_test(hf_uuid_is_the_rows),
+	    cmocka_unit_test(format_names_and_meta_defaults),
 	    cmocka_unit_test(stats_add_up),
 	    cmocka_unit_test(allocation_failure),
 	};

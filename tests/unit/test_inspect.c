@@ -36,6 +36,9 @@ static void kinds(void **state)
 	    {"{\"messages\":[]}", INSPECT_MESSAGES},
 	    {"{\"messages\":[],\"problem\":\"p\",\"uuid\":\"u\"}", INSPECT_ROW},
 	    {"{\"uuid\":\"u\",\"reasoning_process\":\"r\"}", INSPECT_HF},
+	    {"{\"prompt\":\"p\",\"completion\":\"c\"}", INSPECT_TRL},
+	    {"{\"prompt\":[],\"completion\":[],\"meta\":{}}", INSPECT_TRL_CHAT},
+	    {"{\"prompt\":\"p\",\"completion\":\"c\",\"model\":\"m\"}", INSPECT_ROW},
 	    {"{\"stage\":\"build\",\"reason\":\"schema\"}", INSPECT_REJECT},
 	    {"[1]", INSPECT_UNKNOWN},
 	};

@@ -4,7 +4,9 @@
  * exactly as tests/vectors/gen-vectors.mjs rewrote it for HF: Llama-3's
  * \p{N}{1,3} pattern, GPT-2's ByteLevel use_regex:true, and "a b" merge
  * strings without a normalizer (Qwen2/2.5 files).  Each variant must give the
- * ids committed in tests/vectors/<variant>.jsonl.
+ * ids committed in tests/vectors/<variant>.jsonl; so must the file itself on
+ * the NFC vectors (nfc.jsonl).  "added" gives added tokens ids HF does not
+ * take from the file.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +23,7 @@
 #include <unistd.h>
 
 static struct json_object *base;
+static const char *base_path;
 static char dir[256];
 
 static int setup(void **state)
@@ -28,8 +31,10 @@ static int setup(void **state)
 	const char *p = getenv("INFTY_TOKENIZER_DEFAULT");
 	if (!p || access(p, R_OK) != 0)
 		p = infty_tokenizer_default_path();
-	if (access(p, R_OK) == 0)
+	if (access(p, R_OK) == 0) {
 		base = json_object_from_file(p);
+		base_path = p;
+	}
 	snprintf(dir, sizeof dir, "%s/infty-tokv.XXXXXX",
 	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	return mkdtemp(dir) ? 0 : -1;
@@ -223,6 +228,43 @@ static void test_strip(void **state)
 	}
 }
 
+/* Added tokens whose id HF chooses, not the file: "Hello" at its vocabulary
+ * id (merges reach it: it must stay in the vocabulary), "think" with id 5
+ * (HF gives the vocabulary's), "<gap>" at 200000 (HF gives the next id after
+ * the others, 151669). */
+static void test_added(void **state)
+{
+	NEED_BASE();
+	struct json_object *added, *model, *vocab, *hello;
+	assert_true(json_object_object_get_ex(base, "added_tokens", &added));
+	assert_true(json_object_object_get_ex(base, "model", &model));
+	assert_true(json_object_object_get_ex(model, "vocab", &vocab));
+	assert_true(json_object_object_get_ex(vocab, "Hello", &hello));
+	static const char *const content[3] = {"Hello", "think", "<gap>"};
+	int64_t id[3] = {json_object_get_int64(hello), 5, 200000};
+	for (int i = 0; i < 3; i++) {
+		struct json_object *a = json_object_new_object();
+		json_object_object_add(a, "id", json_object_new_int64(id[i]));
+		json_object_object_add(a, "content", json_object_new_string(content[i]));
+		static const char *const flags[] = {"single_word", "lstrip", "rstrip", "normalized",
+		                                    "special"};
+		for (size_t f = 0; f < 5; f++)
+			json_object_object_add(a, flags[f], json_object_new_boolean(0));
+		json_object_array_add(added, a);
+	}
+	check_variant("added", base);
+	json_object_array_del_idx(added, json_object_array_length(added) - 3, 3);
+}
+
+/* NFC as HF's (Unicode 9.0.0 tables): 3,208 code points that NFC touches in
+ * some Unicode version, each around marks of the lowest and highest classes,
+ * alone and decomposed (tests/vectors/gen-vectors.mjs).  The file as is. */
+static void test_nfc(void **state)
+{
+	NEED_BASE();
+	check_file("nfc", base_path);
+}
+
 /* Meta's own Llama-3 file: legacy merges, ignore_merges, 256 added tokens. */
 static void test_llama3_real(void **state)
 {
@@ -255,6 +297,7 @@ int main(void)
 	    cmocka_unit_test(test_llama3),      cmocka_unit_test(test_gpt2),
 	    cmocka_unit_test(test_legacy),      cmocka_unit_test(test_strip),
 	    cmocka_unit_test(test_llama3_real), cmocka_unit_test(test_deepseek_real),
+	    cmocka_unit_test(test_nfc),         cmocka_unit_test(test_added),
 	};
 	return cmocka_run_group_tests_name("tokenizer-variants", tests, setup, teardown);
 }

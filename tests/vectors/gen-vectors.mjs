@@ -11,8 +11,9 @@
 // is checked against HF: "qwen3" (the file as is), "llama3" (\p{N}{1,3}),
 // "gpt2" (ByteLevel use_regex:true), "legacy" (merges as "a b" strings,
 // Qwen2/2.5 style, no NFC), "strip" (lstrip on <think> and <|im_start|>,
-// rstrip on </think> and <|im_end|>, on the strings that contain them).  The tests rebuild those variants the same way
-// (tests/unit/test_tokenizer_vectors.c).
+// rstrip on </think> and <|im_end|>, on the strings that contain them),
+// "added" (added tokens whose id HF chooses: see the variant).  The tests
+// rebuild those variants the same way (tests/unit/test_tokenizer_variants.c).
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -234,6 +235,14 @@ const variants = {
 		j.model.merges = j.model.merges.map((m) => m.join(' '));
 		return j;
 	},
+	// Added tokens whose id HF chooses, not the file: "Hello" at its vocab
+	// id (a token merges reach), "think" with a wrong id (HF gives the
+	// vocab's), "<gap>" at an id past a gap (HF gives the next one).
+	added: (j) => {
+		const t = (id, content) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: false });
+		j.added_tokens.push(t(j.model.vocab.Hello, 'Hello'), t(5, 'think'), t(200000, '<gap>'));
+		return j;
+	},
 };
 for (const [name, fn] of Object.entries(variants)) {
 	const j = fn(structuredClone(base));
@@ -242,6 +251,9 @@ for (const [name, fn] of Object.entries(variants)) {
 	const tok = Tokenizer.fromFile(p);
 	const list = name === 'qwen3' ? wellFormed
 		: name === 'strip' ? wellFormed.filter((t) => /<think>|<\/think>|<\|im_(start|end)\|>/.test(t))
+		: name === 'added' ? [...wellFormed.filter((t, i) => i % 8 === 0 || /Hello|think|<gap>/.test(t)),
+			'Hello', 'HelloHello', ' Hello', 'Hello world', 'sayHello', 'thinking', '<think>think</think>',
+			'<gap>', 'a<gap>b<gap>', '<gap', 'Hello<gap>think']
 		: wellFormed.filter((_, i) => i % 4 === 0);
 	const encs = await tok.encodeBatch(list, { addSpecialTokens: false });
 	const lines = list.map((t, i) => JSON.stringify({ text: t, ids: encs[i].getIds() }));
@@ -249,6 +261,34 @@ for (const [name, fn] of Object.entries(variants)) {
 	console.error(`${name}: ${list.length} vectors`);
 }
 fs.rmSync(tmp, { recursive: true });
+
+// NFC as HF does it (Unicode 9.0.0, not the newer Unicode of utf8proc or
+// ICU): every code point that NFC could touch in any Unicode version this
+// Node's ICU knows (a non-zero combining class, a decomposition), after "a"
+// and before U+0334 (class 1), after "a" + U+0345 (class 240), alone, and
+// decomposed (the compositions); Hangul syllables by sample.  40 code points
+// a line, space-separated, tokenized by the Qwen3 file (NFC normalizer).
+{
+	const cand = [];
+	for (let c = 0xa0; c < 0x110000; c++) {
+		if (c >= 0xd800 && c < 0xe000) continue;
+		if (c >= 0xac00 && c < 0xd7a4 && (c - 0xac00) % 97 !== 0) continue;
+		const x = cp(c), t1 = 'a' + x + '\u0334', t2 = 'a\u0345' + x;
+		if (t1.normalize('NFD') !== t1 || t2.normalize('NFD') !== t2 || x.normalize('NFD') !== x)
+			cand.push([t1, t2, x, x.normalize('NFD')].join(' '));
+	}
+	for (let l = 0x1100; l < 0x1113; l += 3)
+		for (let v = 0x1161; v < 0x1176; v += 4)
+			cand.push(cp(l) + cp(v) + ' ' + cp(l) + cp(v) + cp(0x11a8 + (v % 27)) + ' ' + cp(l) + cp(v) + cp(0x11a7));
+	cand.push('\u0898\u0323', '\u0323\u0898', 'e\u0301\u0898\u0323', '\u{11382}\u{113c9}', '\u{16121}\u{1611e}');
+	const lines = [];
+	for (let i = 0; i < cand.length; i += 40) lines.push(cand.slice(i, i + 40).join(' '));
+	const tok = Tokenizer.fromFile(tokPath);
+	const encs = await tok.encodeBatch(lines, { addSpecialTokens: false });
+	fs.writeFileSync(path.join(here, 'nfc.jsonl'),
+		lines.map((t, i) => JSON.stringify({ text: t, ids: encs[i].getIds() })).join('\n') + '\n');
+	console.error(`nfc: ${lines.length} vectors, ${cand.length} code points`);
+}
 
 // The real files of other models (make tokenizer-llama3 tokenizer-deepseek),
 // all strings each.

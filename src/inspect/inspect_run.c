@@ -1,0 +1,217 @@
+/*
+ * inspect_run.c - the totals of a pipeline run directory (OUT), checked.
+ *
+ * The merge step publishes the training file only when every input row is
+ * accounted for: each stage's records in equal its records out plus its
+ * rejects, shard by shard, and the merged files hold exactly what the
+ * per-shard stats say.  A mismatch means lost or duplicated data (a stale
+ * shard, a truncated file, a bug), and the run must fail loudly rather
+ * than publish it.
+ */
+#include "inspect_run.h"
+
+#include "infty/error.h"
+#include "infty/jsonl.h"
+
+#include <json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A whole number at a dotted path ("traces.in"), or -1 when absent. */
+static long long num_at(struct json_object *o, const char *path)
+{
+	char key[64];
+	while (o && *path) {
+		const char *dot = strchr(path, '.');
+		size_t n = dot ? (size_t)(dot - path) : strlen(path);
+		if (n >= sizeof key)
+			return -1;
+		memcpy(key, path, n);
+		key[n] = 0;
+		if (!json_object_object_get_ex(o, key, &o))
+			return -1;
+		path = dot ? dot + 1 : path + n;
+	}
+	return o && json_object_is_type(o, json_type_int) ? (long long)json_object_get_int64(o)
+	                                                  : -1;
+}
+
+static int fail(char *detail, size_t dlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(char *detail, size_t dlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(detail, dlen, fmt, ap);
+	va_end(ap);
+	return INFTY_ESCHEMA;
+}
+
+/* Read the JSON object in path; NULL with detail set when it cannot be. */
+static struct json_object *load(const char *path, char *detail, size_t dlen)
+{
+	struct json_object *o = json_object_from_file(path);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		snprintf(detail, dlen, "%s: missing or not a JSON object", path);
+		if (o)
+			json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* Sum the field of every shard's stats of one stage. */
+struct field {
+	const char *path;
+	long long *sum;
+};
+
+static int sum_stage(const char *out, const char *stage, unsigned shards, const struct field *f,
+                     size_t nf, char *detail, size_t dlen)
+{
+	char path[4200];
+	for (unsigned k = 0; k < shards; k++) {
+		snprintf(path, sizeof path, "%s/%s/stats/%05u.json", out, stage, k);
+		struct json_object *o = load(path, detail, dlen);
+		if (!o)
+			return INFTY_EIO;
+		for (size_t i = 0; i < nf; i++) {
+			long long v = num_at(o, f[i].path);
+			if (v < 0) {
+				json_object_put(o);
+				return fail(detail, dlen, "%s: no whole number at '%s'", path,
+				            f[i].path);
+			}
+			*f[i].sum += v;
+		}
+		json_object_put(o);
+	}
+	return 0;
+}
+
+/* Non-blank lines of a JSONL(.zst) file; a read error fails. */
+static int count_records(const char *path, long long *n, char *detail, size_t dlen)
+{
+	struct infty_reader *r;
+	if (infty_reader_open(&r, path, 0))
+		return fail(detail, dlen, "%s: cannot open", path);
+	*n = 0;
+	const char *line;
+	size_t len;
+	uint64_t lineno;
+	int rc;
+	while ((rc = infty_reader_next_line(r, &line, &len, &lineno)) > 0)
+		*n += !infty_line_is_blank(line, len);
+	if (rc < 0)
+		snprintf(detail, dlen, "%s: %s", path,
+		         *infty_reader_detail(r) ? infty_reader_detail(r) : infty_strerror(rc));
+	infty_reader_free(r);
+	return rc;
+}
+
+static void put_json_string(FILE *f, const char *s)
+{
+	struct json_object *j = json_object_new_string(s);
+	fputs(j ? json_object_to_json_string_ext(j, JSON_C_TO_STRING_NOSLASHESCAPE) : "null", f);
+	json_object_put(j);
+}
+
+int inspect_run_totals(const struct inspect_run_paths *p, FILE *f, char *detail, size_t dlen)
+{
+	char path[4200];
+	*detail = 0;
+	snprintf(path, sizeof path, "%s/run.json", p->out);
+	struct json_object *run = load(path, detail, dlen);
+	if (!run)
+		return INFTY_EIO;
+	long long n = num_at(run, "total_shards");
+	json_object_put(run);
+	if (n < 1)
+		return fail(detail, dlen, "%s: no total_shards", path);
+	unsigned shards = (unsigned)n;
+
+	long long rows = 0, lines = 0;
+	struct field shard_f[] = {{"rows", &rows}, {"lines", &lines}};
+	snprintf(path, sizeof path, "%s/shard/stats/all.json", p->out);
+	struct json_object *sh = load(path, detail, dlen);
+	if (!sh)
+		return INFTY_EIO;
+	for (size_t i = 0; i < 2; i++)
+		*shard_f[i].sum = num_at(sh, shard_f[i].path);
+	json_object_put(sh);
+	if (rows < 0 || lines < 0)
+		return fail(detail, dlen, "%s: no rows or lines count", path);
+
+	long long seg_rows = 0, seg_items = 0, seg_traces = 0, seg_rej = 0, seg_other = 0;
+	struct field seg_f[] = {{"rows", &seg_rows},
+	                        {"items", &seg_items},
+	                        {"traces", &seg_traces},
+	                        {"rejected", &seg_rej},
+	                        {"other_shard", &seg_other}};
+	long long sum_in = 0, sum_ok = 0, sum_failed = 0, sum_rej = 0;
+	struct field sum_f[] = {{"traces.in", &sum_in},
+	                        {"traces.ok", &sum_ok},
+	                        {"traces.failed", &sum_failed},
+	                        {"traces.rejected", &sum_rej}};
+	long long b_in = 0, b_traces = 0, b_inst = 0, b_rej = 0;
+	struct field b_f[] = {{"records_in", &b_in},
+	                      {"traces_out", &b_traces},
+	                      {"instances_out", &b_inst},
+	                      {"rejects", &b_rej}};
+	int rc = sum_stage(p->out, "segment", shards, seg_f, 5, detail, dlen);
+	rc = rc ? rc : sum_stage(p->out, "summarize", shards, sum_f, 4, detail, dlen);
+	rc = rc ? rc : sum_stage(p->out, "build", shards, b_f, 4, detail, dlen);
+	if (rc)
+		return rc;
+
+	/* Each identity names the two sides, so a failure says where data went. */
+	if (seg_rows != rows)
+		return fail(detail, dlen, "the input has %lld rows but segment read %lld", rows,
+		            seg_rows);
+	if (seg_items != seg_traces + seg_rej + seg_other)
+		return fail(
+		    detail, dlen,
+		    "segment: %lld items but %lld traces + %lld rejects + %lld of other shards",
+		    seg_items, seg_traces, seg_rej, seg_other);
+	if (sum_in != seg_traces)
+		return fail(detail, dlen, "segment wrote %lld traces but summarize read %lld",
+		            seg_traces, sum_in);
+	if (sum_in != sum_ok + sum_failed + sum_rej)
+		return fail(detail, dlen,
+		            "summarize: %lld traces in but %lld out + %lld failed + %lld rejected",
+		            sum_in, sum_ok, sum_failed, sum_rej);
+	if (b_in != sum_ok)
+		return fail(detail, dlen, "summarize wrote %lld traces but build read %lld", sum_ok,
+		            b_in);
+	if (b_in != b_traces + b_rej)
+		return fail(detail, dlen, "build: %lld traces in but %lld built + %lld rejected",
+		            b_in, b_traces, b_rej);
+	long long train = -1, rejects = -1;
+	if (p->train && (rc = count_records(p->train, &train, detail, dlen)))
+		return rc;
+	if (p->rejects && (rc = count_records(p->rejects, &rejects, detail, dlen)))
+		return rc;
+	if (p->train && train != b_inst)
+		return fail(detail, dlen, "%s: %lld instances, but the build stats say %lld",
+		            p->train, train, b_inst);
+	long long want_rej = seg_rej + sum_failed + sum_rej + b_rej;
+	if (p->rejects && rejects != want_rej)
+		return fail(detail, dlen, "%s: %lld records, but the stages rejected %lld",
+		            p->rejects, rejects, want_rej);
+
+	fprintf(f, "{\n  \"shards\": %u,\n  \"rows\": %lld,\n  \"blank_lines\": %lld,\n", shards,
+	        rows, lines - rows);
+	fprintf(f, "  \"segment\": {\"traces\": %lld, \"rejects\": %lld},\n", seg_traces, seg_rej);
+	fprintf(f, "  \"summarize\": {\"traces\": %lld, \"failed\": %lld, \"rejects\": %lld},\n",
+	        sum_ok, sum_failed, sum_rej);
+	fprintf(f, "  \"build\": {\"traces\": %lld, \"instances\": %lld, \"rejects\": %lld},\n",
+	        b_traces, b_inst, b_rej);
+	fprintf(f, "  \"rejects_total\": %lld,\n", want_rej);
+	fputs("  \"train\": ", f);
+	put_json_string(f, p->train_name ? p->train_name : "");
+	fputs(",\n  \"rejects\": ", f);
+	put_json_string(f, p->rejects_name ? p->rejects_name : "");
+	fputs(",\n  \"accounted\": true\n}\n", f);
+	return 0;
+}
