@@ -141,6 +141,8 @@ $(TOKENIZER): scripts/fetch-tokenizer.sh
 PROVE ?= prove
 export INFTY_BUILD := $(abspath $(BUILD))
 export INFTY_TOKENIZER_DEFAULT := $(TOKENIZER)
+# Tests skip what a sanitizer makes meaningless (peak RSS), visibly.
+export INFTY_SANITIZE := $(SANITIZE)
 export CMOCKA_MESSAGE_OUTPUT := TAP
 
 test: $(BINS) $(UNIT_BINS) $(TOKENIZER)
