@@ -206,7 +206,7 @@ help:
 # ratios measured side by side, and a second benchmark would be noise).
 # A benchmark whose check fails (outputs that should agree differ) exits 1;
 # goals are printed as met or MISSED.  The others still run.
-BENCHES := bench-io bench-tokenizer bench-split bench-segment bench-summarize
+BENCHES := bench-io bench-tokenizer bench-split bench-segment bench-summarize bench-prefix-cache
 bench:
 	@st=0; for b in $(BENCHES); do echo "== $$b"; \
 	    $(MAKE) --no-print-directory $$b || st=1; done; exit $$st
