@@ -156,6 +156,8 @@ $(TOKENIZER_DEFAULT): scripts/fetch-tokenizer.sh
 PROVE ?= prove
 export INFTY_BUILD := $(abspath $(BUILD))
 export INFTY_TOKENIZER_DEFAULT := $(TOKENIZER)
+# Tests skip what a sanitizer makes meaningless (peak RSS), visibly.
+export INFTY_SANITIZE := $(SANITIZE)
 export CMOCKA_MESSAGE_OUTPUT := TAP
 
 test: deps-test $(BINS) $(UNIT_BINS) $(TOKENIZER)
@@ -226,7 +228,7 @@ help:
 # ratios measured side by side, and a second benchmark would be noise).
 # A benchmark whose check fails (outputs that should agree differ) exits 1;
 # goals are printed as met or MISSED.  The others still run.
-BENCHES := bench-io bench-tokenizer bench-split bench-segment bench-summarize
+BENCHES := bench-io bench-tokenizer bench-split bench-segment bench-summarize bench-prefix-cache
 $(BENCHES): deps-bench
 # Other goals that call outside tools (prove, zstd, node, jq, curl, pgrep).
 test-slurm test-parallel test-soak parity-tokenizer check-segment-corpus: deps-test
