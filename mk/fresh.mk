@@ -6,7 +6,7 @@
 # ca-certificates, make run, make test), then the rest of .ci/run.  Installs
 # debootstrap when missing.  The chroot is always unmounted and removed; the
 # debootstrap tarball is kept in FRESH_CACHE (/var/cache/infty-fresh).
-# Needs no build on the host (a NOCONFIG goal).  About 20 minutes on 2 cores.
+# Needs no build on the host (a NOCONFIG goal).  10 to 20 minutes on 2 cores.
 .PHONY: test-fresh
 test-fresh:
 	$(Q)tests/fresh/fresh.sh run
