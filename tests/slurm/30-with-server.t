@@ -34,8 +34,9 @@ is_rc 1 "a server never ready exits 1"
 [ $((SECONDS - start)) -lt 15 ]
 ok $? "after the --timeout, not later"
 sleep 0.5
+# pgrep exits 1 for "no such process"; anything else (127: no pgrep) fails.
 pgrep -f "^$tag\$" >/dev/null
-ok $((!$?)) "the server that never got ready is stopped"
+[ $? -eq 1 ]; ok $? "the server that never got ready is stopped"
 
 run "$W" --server=true -- true
 is_rc 2 "--health is required"
