@@ -116,6 +116,7 @@ cmd_check() {
 root=
 LOG=
 FAILED=
+child=
 
 # Mount points at or below $root, deepest first.  (/proc/mounts escapes a
 # space as \040; our mktemp paths have none.)
@@ -158,6 +159,13 @@ cleanup() {
 	local rc=$? left
 	set +e
 	trap - EXIT INT TERM HUP
+	# Interrupted during the steps: timeout passes the TERM on to the
+	# chroot's process group; kill_inside gets what left that group.
+	if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
+		say "stopping the steps in the chroot"
+		kill -TERM "$child" 2>/dev/null
+		wait "$child" 2>/dev/null
+	fi
 	[ -z "$LOG" ] || rm -rf "$LOG"
 	if [ -n "$root" ] && [ -d "$root" ]; then
 		unmount_all
@@ -369,10 +377,15 @@ EOF
 	local env_pass=() v rc=0
 	while IFS= read -r v; do env_pass+=("$v"); done < <(env | grep -E \
 		'^(https?_proxy|no_proxy|HTTPS?_PROXY|NO_PROXY|npm_config_[A-Za-z_]+|NPM_CONFIG_[A-Z_]+|NODE_EXTRA_CA_CERTS|CI)=' || true)
+	# In the background, so that a signal to us is handled at once (bash
+	# runs traps only after a foreground child ends): cleanup stops it.
 	timeout -k 30 "$TIMEOUT" chroot "$root" /usr/bin/env -i HOME=/root USER=root LOGNAME=root \
 		SHELL=/bin/bash TERM="${TERM:-dumb}" PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		INFTY_FRESH=1 FRESH_KEEP_GOING="${FRESH_KEEP_GOING:-}" "${env_pass[@]}" \
-		/bin/bash /root/fresh-steps.sh || rc=$?
+		/bin/bash /root/fresh-steps.sh </dev/null &
+	child=$!
+	wait "$child" || rc=$?
+	child=
 	[ "$rc" != 124 ] || say "FAIL: the steps in the chroot did not finish within $TIMEOUT s"
 	[ -z "${FRESH_PREP:-}" ] || say "note: FRESH_PREP ran first; this run does not prove the README"
 	say "wall time $((SECONDS - t0)) s"
