@@ -2,7 +2,8 @@
 #
 # Layout it builds:
 #   src/lib/*.c                -> build/libinfty.a        (the shared library)
-#   src/<tool>/main.c          -> build/bin/infty-<tool>  (thin main per tool)
+#   src/<dir>/main.c           -> build/bin/infty-<tool>  (thin main per tool; the
+#                                 tool is named after its folder, see TOOL_RENAMES)
 #   src/<tool>/<other>.c       -> build/libinfty-engines.a (tool engines, linked by tests)
 #   tests/unit/test_*.c        -> build/tests/test_*      (cmocka, TAP output)
 #   tests/cli/*.t              -> shell TAP tests run by prove
@@ -60,7 +61,14 @@ endif
 # --- sources ---------------------------------------------------------------
 LIB_SRC    := $(wildcard src/lib/*.c)
 TOOL_DIRS  := $(filter-out src/lib,$(patsubst %/,%,$(dir $(wildcard src/*/main.c))))
-TOOLS      := $(notdir $(TOOL_DIRS))
+# A tool is named after its folder (src/foo -> infty-foo) except as listed
+# here (folder=tool): infty-build lives in src/instances, because a source
+# folder named build reads as the build output, and whatever skips build/
+# (tools, ignore files, a reader) skipped the tool's sources with it.
+TOOL_RENAMES := instances=build
+tool_of = $(or $(patsubst $(1)=%,%,$(filter $(1)=%,$(TOOL_RENAMES))),$(1))
+dir_of  = $(or $(patsubst %=$(1),%,$(filter %=$(1),$(TOOL_RENAMES))),$(1))
+TOOLS      := $(foreach d,$(notdir $(TOOL_DIRS)),$(call tool_of,$(d)))
 ENGINE_SRC := $(filter-out %/main.c,$(foreach d,$(TOOL_DIRS),$(wildcard $(d)/*.c)))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC:= $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
@@ -121,7 +129,7 @@ $(ENGINES_A): $(call obj,$(ENGINE_SRC))
 
 # Each tool links its own engine objects plus the library.
 .SECONDEXPANSION:
-$(BUILD)/bin/infty-%: $$(call obj,$$(wildcard src/$$*/*.c)) $(LIB_A)
+$(BUILD)/bin/infty-%: $$(call obj,$$(wildcard src/$$(call dir_of,$$*)/*.c)) $(LIB_A)
 	@mkdir -p $(@D)
 	$(QLD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 

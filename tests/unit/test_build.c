@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/build/build_instances.h"
+#include "../../src/instances/build_instances.h"
 #include "infty/alloc.h"
 #include "infty/error.h"
 
