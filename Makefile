@@ -79,6 +79,7 @@ ENGINES_A  := $(BUILD)/libinfty-engines.a
 BINS       := $(patsubst %,$(BUILD)/bin/infty-%,$(TOOLS))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 MANPAGES   := $(wildcard docs/man/*.1)
+MAN7       := $(wildcard docs/man/*.7)
 
 .PHONY: all deps tokenizer run test test-unit test-cli check install uninstall \
         clean style style-check help bench fuzz
@@ -173,9 +174,11 @@ INSTALL_MAN := $(filter $(patsubst %,docs/man/infty-%.1,$(TOOLS)) \
 # (or $$INFTY_HOME), so the tree can live, or be moved, anywhere; with
 # another DATADIR, set INFTY_HOME to it.
 install: $(BINS) $(TOKENIZER)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/prompts
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(DATADIR)/prompts
 	install -m 755 $(BINS) $(INSTALL_SCRIPTS) $(DESTDIR)$(BINDIR)
 	$(if $(INSTALL_MAN),install -m 644 $(INSTALL_MAN) $(DESTDIR)$(MANDIR)/man1)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
 	cp -R prompts/. $(DESTDIR)$(DATADIR)/prompts/
 	install -m 644 '$(TOKENIZER)' $(DESTDIR)$(DATADIR)/tokenizer.json
 
@@ -183,6 +186,7 @@ uninstall:
 	rm -f $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(BINDIR)/%,$(BINS))
 	rm -f $(patsubst scripts/%,$(DESTDIR)$(BINDIR)/%,$(INSTALL_SCRIPTS))
 	rm -f $(patsubst docs/man/%,$(DESTDIR)$(MANDIR)/man1/%,$(INSTALL_MAN))
+	rm -f $(patsubst docs/man/%,$(DESTDIR)$(MANDIR)/man7/%,$(MAN7))
 	rm -rf $(DESTDIR)$(DATADIR)
 
 # --- housekeeping -----------------------------------------------------------

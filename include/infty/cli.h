@@ -26,6 +26,13 @@ enum infty_exit {
 void infty_cli_init(const char *progname);
 const char *infty_cli_progname(void);
 
+/*
+ * fn(ctx) runs before every message below is printed (NULL: nothing): the
+ * stage frame clears its live progress line there, so a message never
+ * lands in the middle of one.
+ */
+void infty_cli_before_message(void (*fn)(void *ctx), void *ctx);
+
 /* "prog: message\n" on stderr. */
 void infty_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, then exit(status). */

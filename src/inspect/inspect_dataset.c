@@ -550,7 +550,7 @@ static int read_summaries(struct run *r)
 				infty_free(p);
 				continue;
 			}
-			if (infty_reader_open(&in, p, 0)) {
+			if (infty_reader_open(&in, p, 0, NULL, 0)) {
 				infty_warn("%s: cannot open", p);
 				infty_free(p);
 				return INFTY_EXIT_STOPPED;
@@ -626,7 +626,7 @@ static int copy_train(struct run *r, const char *dst)
 {
 	char *src = strf("%s/train.jsonl.zst", r->out);
 	struct infty_reader *in = NULL;
-	if (access(src, R_OK) || infty_reader_open(&in, src, 0)) {
+	if (access(src, R_OK) || infty_reader_open(&in, src, 0, NULL, 0)) {
 		infty_warn("%s: cannot read the training file (is the run merged?)", src);
 		infty_free(src);
 		return INFTY_EXIT_USAGE;
@@ -635,7 +635,7 @@ static int copy_train(struct run *r, const char *dst)
 	infty_writer_opts_init(&wo);
 	wo.compress = 0;
 	struct infty_writer *w = NULL;
-	int status = 0, rc = infty_writer_open(&w, dst, &wo);
+	int status = 0, rc = infty_writer_open(&w, dst, &wo, NULL, 0);
 	if (rc) {
 		infty_warn("%s: cannot write: %s", dst, infty_strerror(rc));
 		status = INFTY_EXIT_STOPPED;

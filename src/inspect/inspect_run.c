@@ -94,7 +94,7 @@ static int sum_stage(const char *out, const char *stage, unsigned shards, const 
 static int count_records(const char *path, long long *n, char *detail, size_t dlen)
 {
 	struct infty_reader *r;
-	if (infty_reader_open(&r, path, 0))
+	if (infty_reader_open(&r, path, 0, NULL, 0))
 		return fail(detail, dlen, "%s: cannot open", path);
 	*n = 0;
 	const char *line;

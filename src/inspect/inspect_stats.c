@@ -111,11 +111,11 @@ static int add_summary_quality(struct inspect_stats *st, struct json_object *sum
 
 int inspect_stats_add(struct inspect_stats *st, struct json_object *rec)
 {
-	enum inspect_kind k = inspect_kind_of(rec);
+	enum infty_kind k = infty_record_kind(rec);
 	st->records++;
 	st->by_kind[k]++;
 	int rc = 0;
-	if (k == INSPECT_SEGMENT || k == INSPECT_SUMMARIZED) {
+	if (k == INFTY_KIND_SEGMENT || k == INFTY_KIND_SUMMARIZED) {
 		struct json_object *segs = get(rec, "segments"), *sums = get(rec, "summaries"),
 		                   *params = get(rec, "params"), *t;
 		if (!json_object_is_type(segs, json_type_array))
@@ -148,8 +148,8 @@ int inspect_stats_add(struct inspect_stats *st, struct json_object *rec)
 				rc = add_summary_quality(st, sum, &flagged);
 		}
 		st->flagged_traces += flagged;
-	} else if (k == INSPECT_PAPER || k == INSPECT_MESSAGES || k == INSPECT_HF ||
-	           k == INSPECT_TRL || k == INSPECT_TRL_CHAT) {
+	} else if (k == INFTY_KIND_PAPER || k == INFTY_KIND_MESSAGES || k == INFTY_KIND_HF ||
+	           k == INFTY_KIND_TRL || k == INFTY_KIND_TRL_CHAT) {
 		struct json_object *meta = get(rec, "meta"), *t;
 		if (meta && (t = get(meta, "prompt_tokens")))
 			rc = push(&st->s[SER_PROMPT_TOKENS], (double)json_object_get_int64(t));
@@ -158,7 +158,7 @@ int inspect_stats_add(struct inspect_stats *st, struct json_object *rec)
 		if (!rc && meta && (t = get(meta, "iteration")) && json_object_get_int64(t) == 1 &&
 		    (t = get(meta, "n")))
 			rc = push(&st->s[SER_INST_PER_TRACE], (double)json_object_get_int64(t));
-	} else if (k == INSPECT_REJECT) {
+	} else if (k == INFTY_KIND_REJECT) {
 		struct json_object *st_ = get(rec, "stage"), *r = get(rec, "reason");
 		char what[96];
 		snprintf(what, sizeof what, "%s/%s", st_ ? json_object_get_string(st_) : "?",
@@ -235,11 +235,11 @@ static void bin_label(const struct inspect_hist *h, size_t b, char *buf, size_t 
 static void kinds_line(struct inspect_stats *st, FILE *out, const char *sep)
 {
 	int first = 1;
-	for (int k = 0; k <= INSPECT_REJECT; k++) {
+	for (int k = 0; k < INFTY_KIND_COUNT_; k++) {
 		if (!st->by_kind[k])
 			continue;
 		fprintf(out, "%s%llu %s", first ? "" : sep, (unsigned long long)st->by_kind[k],
-		        inspect_kind_name((enum inspect_kind)k));
+		        infty_kind_name((enum infty_kind)k));
 		first = 0;
 	}
 }

@@ -78,7 +78,7 @@ static int each_record(char **files, int nfiles, rec_fn fn, void *ctx, int stop_
 	int status = 0;
 	for (int i = 0; i < nfiles; i++) {
 		struct infty_reader *r;
-		if (infty_reader_open(&r, files[i], 0)) {
+		if (infty_reader_open(&r, files[i], 0, NULL, 0)) {
 			infty_warn("%s: cannot open", files[i]);
 			status = 1;
 			continue;
@@ -133,7 +133,7 @@ static int each_line(char **files, int nfiles, line_fn fn, void *ctx)
 	int status = 0, stop = 0;
 	for (int i = 0; i < nfiles && !stop; i++) {
 		struct infty_reader *r;
-		if (infty_reader_open(&r, files[i], 0)) {
+		if (infty_reader_open(&r, files[i], 0, NULL, 0)) {
 			infty_warn("%s: cannot open", files[i]);
 			status = 1;
 			continue;

@@ -106,7 +106,7 @@ static int build_file(struct run *r, const char *path)
 	if (strcmp(path, "-") != 0 && (stat(path, &st) != 0 || S_ISDIR(st.st_mode)))
 		infty_die(INFTY_EXIT_USAGE, "%s: %s", path,
 		          S_ISDIR(st.st_mode) ? "is a directory" : strerror(errno));
-	if (infty_reader_open(&in, path, 0))
+	if (infty_reader_open(&in, path, 0, NULL, 0))
 		infty_die(INFTY_EXIT_USAGE, "%s: cannot open: %s", path, strerror(errno));
 	struct infty_progress *p = infty_progress_new(
 	    stderr, "build", "records", 0,
@@ -168,7 +168,7 @@ static void write_stats(struct run *r, const char *path)
 	infty_writer_opts_init(&wo);
 	wo.compress = 0;
 	struct infty_writer *w;
-	if (infty_writer_open(&w, path, &wo))
+	if (infty_writer_open(&w, path, &wo, NULL, 0))
 		infty_die(INFTY_EXIT_STOPPED, "%s: cannot write stats", path);
 	const char *s = json_object_to_json_string_ext(
 	    j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
@@ -215,7 +215,7 @@ static void publish(struct infty_writer *w, const char *path)
 static struct infty_writer *open_out(const char *path)
 {
 	struct infty_writer *w;
-	int rc = infty_writer_open(&w, path, NULL);
+	int rc = infty_writer_open(&w, path, NULL, NULL, 0);
 	if (rc)
 		infty_die(INFTY_EXIT_STOPPED, "%s: cannot open for writing: %s", path,
 		          infty_strerror(rc));

@@ -434,7 +434,7 @@ static int write_stats(const struct infty_seg_run_opts *o, const struct infty_se
 	infty_writer_opts_init(&wo);
 	wo.compress = 0;
 	struct infty_writer *w = NULL;
-	rc = infty_writer_open(&w, o->stats, &wo);
+	rc = infty_writer_open(&w, o->stats, &wo, NULL, 0);
 	if (!rc)
 		rc = infty_writer_put(w, b.data, b.len);
 	if (rc) {
@@ -652,7 +652,7 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 	size_t batch = o->batch_rows ? o->batch_rows : 256;
 	const size_t batch_bytes = 32u << 20; /* three batches are in flight */
 	R.nthreads = o->threads > 0 ? o->threads : omp_get_max_threads();
-	int rc = infty_reader_open(&R.in, o->input, 0);
+	int rc = infty_reader_open(&R.in, o->input, 0, NULL, 0);
 	if (rc) {
 		snprintf(detail, dl, "%s: %s", o->input, infty_strerror(rc));
 		return rc;
@@ -671,11 +671,11 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 			rc = INFTY_ENOMEM;
 			goto fail;
 		}
-	if ((rc = infty_writer_open(&R.out, o->output, NULL))) {
+	if ((rc = infty_writer_open(&R.out, o->output, NULL, NULL, 0))) {
 		snprintf(detail, dl, "%s: %s", o->output, infty_strerror(rc));
 		goto fail;
 	}
-	if (o->rejects && (rc = infty_writer_open(&R.rej, o->rejects, NULL))) {
+	if (o->rejects && (rc = infty_writer_open(&R.rej, o->rejects, NULL, NULL, 0))) {
 		snprintf(detail, dl, "%s: %s", o->rejects, infty_strerror(rc));
 		goto fail;
 	}

@@ -1125,7 +1125,7 @@ static int write_stats(struct engine *e, const char *path, int rc)
 	wo.compress = 0;
 	struct infty_writer *w = NULL;
 	char d[256] = "";
-	int src = s ? infty_writer_open(&w, path, &wo) : INFTY_ENOMEM;
+	int src = s ? infty_writer_open(&w, path, &wo, NULL, 0) : INFTY_ENOMEM;
 	if (!src)
 		src = infty_writer_put(w, s, n);
 	if (!src) {
@@ -1301,19 +1301,19 @@ static int open_all(struct engine *e)
 		e->prompt_hash = h;
 	}
 	/* The handles are NULL on failure; errno still says why. */
-	if ((rc = infty_reader_open(&e->in, c->input, 0))) {
+	if ((rc = infty_reader_open(&e->in, c->input, 0, NULL, 0))) {
 		snprintf(e->detail, sizeof e->detail, "%s: cannot open input: %s", c->input,
 		         rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
 		stop_as(e, "read_error");
 		return rc;
 	}
-	if ((rc = infty_writer_open(&e->out, c->output, NULL))) {
+	if ((rc = infty_writer_open(&e->out, c->output, NULL, NULL, 0))) {
 		snprintf(e->detail, sizeof e->detail, "%s: cannot open output: %s", c->output,
 		         rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
 		stop_as(e, "write_error");
 		return rc;
 	}
-	if (c->failed && (rc = infty_writer_open(&e->failed, c->failed, NULL))) {
+	if (c->failed && (rc = infty_writer_open(&e->failed, c->failed, NULL, NULL, 0))) {
 		snprintf(e->detail, sizeof e->detail, "%s: cannot open dead-letter file: %s",
 		         c->failed, rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
 		stop_as(e, "write_error");

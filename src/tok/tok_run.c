@@ -148,7 +148,7 @@ int infty_tokrun_jsonl(const struct infty_tokenizer *tok, const struct infty_tok
 {
 	int nthreads = o->threads > 0 ? o->threads : omp_get_max_threads();
 	struct infty_reader *r = NULL;
-	int rc = infty_reader_open(&r, path, 0);
+	int rc = infty_reader_open(&r, path, 0, NULL, 0);
 	if (rc) {
 		infty_warn("cannot open '%s': %s", path, infty_strerror(rc));
 		return rc;

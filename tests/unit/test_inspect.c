@@ -27,24 +27,28 @@ static void kinds(void **state)
 	(void)state;
 	static const struct {
 		const char *json;
-		enum inspect_kind k;
+		enum infty_kind k;
 	} cases[] = {
-	    {"{\"id\":\"a\",\"segments\":[]}", INSPECT_SEGMENT},
-	    {"{\"id\":\"a\",\"segments\":[],\"summaries\":[]}", INSPECT_SUMMARIZED},
-	    {"{\"input\":\"x\",\"target\":\"y\"}", INSPECT_PAPER},
-	    {"{\"messages\":[],\"meta\":{}}", INSPECT_MESSAGES},
-	    {"{\"messages\":[]}", INSPECT_MESSAGES},
-	    {"{\"messages\":[],\"problem\":\"p\",\"uuid\":\"u\"}", INSPECT_ROW},
-	    {"{\"uuid\":\"u\",\"reasoning_process\":\"r\"}", INSPECT_HF},
-	    {"{\"prompt\":\"p\",\"completion\":\"c\"}", INSPECT_TRL},
-	    {"{\"prompt\":[],\"completion\":[],\"meta\":{}}", INSPECT_TRL_CHAT},
-	    {"{\"prompt\":\"p\",\"completion\":\"c\",\"model\":\"m\"}", INSPECT_ROW},
-	    {"{\"stage\":\"build\",\"reason\":\"schema\"}", INSPECT_REJECT},
-	    {"[1]", INSPECT_UNKNOWN},
+	    {"{\"id\":\"a\",\"segments\":[]}", INFTY_KIND_SEGMENT},
+	    {"{\"id\":\"a\",\"segments\":[],\"summaries\":[]}", INFTY_KIND_SUMMARIZED},
+	    {"{\"input\":\"x\",\"target\":\"y\"}", INFTY_KIND_PAPER},
+	    {"{\"messages\":[],\"meta\":{}}", INFTY_KIND_MESSAGES},
+	    {"{\"messages\":[]}", INFTY_KIND_MESSAGES},
+	    {"{\"messages\":[],\"problem\":\"p\",\"uuid\":\"u\"}", INFTY_KIND_ROW},
+	    {"{\"uuid\":\"u\",\"reasoning_process\":\"r\"}", INFTY_KIND_HF},
+	    {"{\"prompt\":\"p\",\"completion\":\"c\"}", INFTY_KIND_TRL},
+	    {"{\"prompt\":[],\"completion\":[],\"meta\":{}}", INFTY_KIND_TRL_CHAT},
+	    {"{\"prompt\":\"p\",\"completion\":\"c\",\"reasoning\":\"r\"}", INFTY_KIND_ROW},
+	    /* An object no stage reads is no row: validate reports it. */
+	    {"{\"prompt\":\"p\",\"completion\":\"c\",\"model\":\"m\"}", INFTY_KIND_UNKNOWN},
+	    {"{\"foo\":1}", INFTY_KIND_UNKNOWN},
+	    {"{\"question\":\"q\",\"solution\":\"s\"}", INFTY_KIND_ROW},
+	    {"{\"stage\":\"build\",\"reason\":\"schema\"}", INFTY_KIND_REJECT},
+	    {"[1]", INFTY_KIND_NOT_OBJECT},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct json_object *o = parse(cases[i].json);
-		assert_int_equal(inspect_kind_of(o), cases[i].k);
+		assert_int_equal(infty_record_kind(o), cases[i].k);
 		json_object_put(o);
 	}
 }

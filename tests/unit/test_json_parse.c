@@ -505,7 +505,7 @@ static const char *shared_dir(void)
 static long each_line(const char *path, struct tally *t, char **first)
 {
 	struct infty_reader *r;
-	if (infty_reader_open(&r, path, 0) != 0)
+	if (infty_reader_open(&r, path, 0, NULL, 0) != 0)
 		return -1;
 	const char *line;
 	size_t len;
