@@ -25,6 +25,7 @@
  * at the end: a failure leaves the previous OUT/dataset as it was.
  */
 #include "inspect_dataset.h"
+#include "inspect_run.h"
 
 #include "infty/alloc.h"
 #include "infty/cli.h"
@@ -476,13 +477,22 @@ static struct json_object *load_json(const char *path)
 	return o;
 }
 
+/* The stats of one stage's shard (inspect_run.c's reader); NULL with the
+ * message printed. */
+static struct json_object *shard_stats(const struct run *r, const char *stage, uint64_t k)
+{
+	char detail[4608];
+	struct json_object *s = inspect_run_stats(r->out, stage, (long)k, detail, sizeof detail);
+	if (!s)
+		infty_warn("%s", detail);
+	return s;
+}
+
 /* Read OUT/<stage>/stats/SSSSS.json of every shard into r. */
 static int read_shard_stats(struct run *r)
 {
 	for (uint64_t k = 0; k < r->shards; k++) {
-		char *p = strf("%s/segment/stats/%05llu.json", r->out, (unsigned long long)k);
-		struct json_object *s = load_json(p);
-		infty_free(p);
+		struct json_object *s = shard_stats(r, "segment", k);
 		if (!s)
 			return INFTY_EXIT_USAGE;
 		r->rows += get_u(s, "rows");
@@ -500,9 +510,7 @@ static int read_shard_stats(struct run *r)
 			r->seg_params = json_object_get(get(s, "params"));
 		json_object_put(s);
 
-		p = strf("%s/summarize/stats/%05llu.json", r->out, (unsigned long long)k);
-		s = load_json(p);
-		infty_free(p);
+		s = shard_stats(r, "summarize", k);
 		if (!s)
 			return INFTY_EXIT_USAGE;
 		r->sum_in += get_u(get(s, "traces"), "in");
@@ -511,15 +519,13 @@ static int read_shard_stats(struct run *r)
 		r->sum_made += get_u(get(s, "summaries"), "made");
 		json_object_put(s);
 
-		p = strf("%s/build/stats/%05llu.json", r->out, (unsigned long long)k);
-		s = load_json(p);
-		infty_free(p);
+		s = shard_stats(r, "build", k);
 		if (!s)
 			return INFTY_EXIT_USAGE;
 		r->b_in += get_u(s, "records_in");
 		r->b_traces += get_u(s, "traces_out");
 		r->b_inst += get_u(s, "instances_out");
-		r->b_rejects += get_u(s, "rejects");
+		r->b_rejects += get_u(s, "rejected");
 		need(tally_add_object(&r->b_rejects_by, get(s, "rejects_by_reason")));
 		need(tally_add_object(&r->by_n, get(s, "traces_by_n")));
 		dist_add(&r->ptok, get(s, "prompt_tokens"));

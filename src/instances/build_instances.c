@@ -1,7 +1,8 @@
 /*
  * build_instances.c - turn one summarized record into its n InftyThink
  * training instances, following the reference's Step 3 table exactly, and
- * keep the counters infty-build reports.
+ * keep the counters infty-build reports (its stats fields; the frame keeps
+ * the rejects by reason).
  *
  * A trace is all or nothing: if any summary it needs is missing or empty, or
  * one instance would not fit --max-tokens, no instance is produced and the
@@ -455,9 +456,10 @@ out:
 
 /* ---- stats ------------------------------------------------------------ */
 
-void infty_build_stats_init(struct infty_build_stats *s)
+void infty_build_stats_init(struct infty_build_stats *s, enum infty_build_format f)
 {
 	memset(s, 0, sizeof *s);
+	s->format = f;
 }
 
 int infty_build_stats_add(struct infty_build_stats *s, const struct infty_build_result *res)
@@ -481,21 +483,9 @@ int infty_build_stats_add(struct infty_build_stats *s, const struct infty_build_
 	return 0;
 }
 
-void infty_build_stats_reject(struct infty_build_stats *s, const char *reason)
+void infty_build_stats_reject(struct infty_build_stats *s)
 {
 	s->records_in++;
-	s->rejects++;
-	size_t i;
-	for (i = 0; i < s->n_reasons; i++)
-		if (!strcmp(s->reason[i], reason))
-			break;
-	if (i == s->n_reasons) {
-		if (i == INFTY_BUILD_MAX_REASONS)
-			i--; /* more codes than we define: fold into the last */
-		else
-			s->reason[s->n_reasons++] = reason;
-	}
-	s->reason_count[i]++;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -538,28 +528,31 @@ static struct json_object *dist(int64_t *v, size_t n)
 	return d;
 }
 
-struct json_object *infty_build_stats_json(struct infty_build_stats *s, enum infty_build_format f)
+/* The counts a progress snapshot shows (cheap: no sorting). */
+static int add_counts(const struct infty_build_stats *s, struct json_object *j)
 {
-	struct json_object *j = json_object_new_object(), *r = NULL, *h = NULL;
-	if (!j)
-		return NULL;
-	int rc = add_str(j, "stage", "build", 5);
-	const char *fn = infty_build_format_name(f);
+	return infty_json_add(j, "records_in", json_object_new_int64((int64_t)s->records_in)) ||
+	               infty_json_add(j, "traces_out",
+	                              json_object_new_int64((int64_t)s->traces_out)) ||
+	               infty_json_add(j, "instances_out",
+	                              json_object_new_int64((int64_t)s->instances_out))
+	           ? INFTY_ENOMEM
+	           : 0;
+}
+
+int infty_build_progress_fields(void *ctx, struct json_object *j)
+{
+	return add_counts(ctx, j);
+}
+
+int infty_build_stats_fields(void *ctx, struct json_object *j)
+{
+	struct infty_build_stats *s = ctx;
+	struct json_object *h = NULL;
+	const char *fn = infty_build_format_name(s->format);
+	int rc = add_str(j, "format", fn, strlen(fn));
 	if (!rc)
-		rc = add_str(j, "format", fn, strlen(fn));
-	if (!rc)
-		rc = infty_json_add(j, "records_in", json_object_new_int64((int64_t)s->records_in));
-	if (!rc)
-		rc = infty_json_add(j, "traces_out", json_object_new_int64((int64_t)s->traces_out));
-	if (!rc)
-		rc = infty_json_add(j, "instances_out",
-		                    json_object_new_int64((int64_t)s->instances_out));
-	if (!rc)
-		rc = infty_json_add(j, "rejects", json_object_new_int64((int64_t)s->rejects));
-	if (!rc && (rc = infty_json_add(j, "rejects_by_reason", r = json_object_new_object())) == 0)
-		for (size_t i = 0; i < s->n_reasons && !rc; i++)
-			rc = infty_json_add(r, s->reason[i],
-			                    json_object_new_int64((int64_t)s->reason_count[i]));
+		rc = add_counts(s, j);
 	if (!rc && (rc = infty_json_add(j, "traces_by_n", h = json_object_new_object())) == 0)
 		for (size_t n = 1; n <= 64 && !rc; n++) {
 			char key[16];
@@ -572,11 +565,7 @@ struct json_object *infty_build_stats_json(struct infty_build_stats *s, enum inf
 		rc = infty_json_add(j, "prompt_tokens", dist(s->prompt_tok, s->n_tok));
 	if (!rc)
 		rc = infty_json_add(j, "target_tokens", dist(s->target_tok, s->n_tok));
-	if (rc) {
-		json_object_put(j);
-		return NULL;
-	}
-	return j;
+	return rc;
 }
 
 void infty_build_stats_release(struct infty_build_stats *s)

@@ -73,25 +73,42 @@ void infty_build_result_release(struct infty_build_result *res);
 
 /* ---- stats ------------------------------------------------------------ */
 
-#define INFTY_BUILD_MAX_REASONS 16
-
+/* What infty-build counts; rejects by reason are the stage frame's. */
 struct infty_build_stats {
-	uint64_t records_in, traces_out, instances_out, rejects;
-	const char *reason[INFTY_BUILD_MAX_REASONS]; /* static strings */
-	uint64_t reason_count[INFTY_BUILD_MAX_REASONS];
-	size_t n_reasons;
+	enum infty_build_format format;
+	uint64_t records_in, traces_out, instances_out;
 	uint64_t n_hist[65];              /* traces by n; n >= 64 land in the last bucket */
 	int64_t *prompt_tok, *target_tok; /* per instance, for distributions */
 	size_t n_tok, tok_cap;
 };
 
-void infty_build_stats_init(struct infty_build_stats *s);
+void infty_build_stats_init(struct infty_build_stats *s, enum infty_build_format f);
 /* Count a built trace (its instances and token counts).  0 or INFTY_ENOMEM. */
 int infty_build_stats_add(struct infty_build_stats *s, const struct infty_build_result *res);
-/* Count a rejected record under reason (a static string). */
-void infty_build_stats_reject(struct infty_build_stats *s, const char *reason);
-/* The stats as a JSON object (caller owns it), or NULL on ENOMEM. */
-struct json_object *infty_build_stats_json(struct infty_build_stats *s, enum infty_build_format f);
+/* Count a rejected record (in, and not out). */
+void infty_build_stats_reject(struct infty_build_stats *s);
+/*
+ * The stage's stats fields (infty_stage_fields_fn, ctx the stats):
+ * format, records_in, traces_out, instances_out, traces_by_n and the
+ * prompt/target token distributions (docs/formats.md, "Build stats");
+ * the progress snapshot's counters are the three counts only.
+ */
+int infty_build_stats_fields(void *ctx, struct json_object *o);
+int infty_build_progress_fields(void *ctx, struct json_object *o);
 void infty_build_stats_release(struct infty_build_stats *s);
+
+/* ---- the stage (build_run.c) -------------------------------------------- */
+
+struct infty_stage;
+
+/*
+ * Build every record of every input of the stage: instances to its output,
+ * a whole trace or a bad line to its reject file, counted in s (initialised
+ * by the caller).  Returns 0 when every input was read, or a negative
+ * infty_err recorded in the stage (a read or write error, out of memory,
+ * INFTY_ECANCELED on a signal).
+ */
+int infty_build_run(struct infty_stage *st, const struct infty_build_opts *o,
+                    struct infty_build_stats *s);
 
 #endif

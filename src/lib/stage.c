@@ -66,8 +66,8 @@ struct infty_stage {
 	/* progress */
 	struct infty_progress *p;
 	uint64_t done, total;
-	char *extra; /* owned: the last extra text, for the final line */
-	double t0;   /* monotonic start */
+	char extra[256]; /* the last extra text, for the final line */
+	double t0;       /* monotonic start */
 	time_t started;
 	double snap_last, snap_every;
 	int snap_warned;
@@ -593,10 +593,15 @@ static int open_json_file(const char *path, struct json_object *o, struct infty_
 	wo.workers = 0;
 	size_t n;
 	const char *s = pretty(o, &n);
-	int rc = s ? infty_writer_open(w, path, &wo, detail, dlen) : INFTY_ENOMEM;
-	if (!rc && (rc = infty_writer_put(*w, s, n)) == 0)
+	char d[256] = "out of memory";
+	int rc = s ? infty_writer_open(w, path, &wo, d, sizeof d) : INFTY_ENOMEM;
+	if (rc) {
+		snprintf(detail, dlen, "cannot write: %s", d);
+		return rc;
+	}
+	if ((rc = infty_writer_put(*w, s, n)) == 0)
 		rc = infty_writer_finish(*w);
-	if (rc && *w)
+	if (rc)
 		snprintf(detail, dlen, "%s", infty_writer_detail(*w));
 	return rc;
 }
@@ -631,9 +636,8 @@ static void snapshot(struct infty_stage *st, int final, int status)
 	rc = rc || infty_json_add(o, "counters", json_object_get(ctr));
 	struct infty_writer *w = NULL;
 	char d[256] = "out of memory";
-	if (!rc && (rc = open_json_file(st->c->progress, o, &w, d, sizeof d)) == 0)
-		rc = infty_writer_publish(w);
-	if (rc && w)
+	if (!rc && (rc = open_json_file(st->c->progress, o, &w, d, sizeof d)) == 0 &&
+	    (rc = infty_writer_publish(w)) != 0)
 		snprintf(d, sizeof d, "%s", infty_writer_detail(w));
 	infty_writer_free(w);
 	json_object_put(o);
@@ -642,7 +646,7 @@ static void snapshot(struct infty_stage *st, int final, int status)
 	 * once that it cannot be written, and go on. */
 	if (rc && !st->snap_warned) {
 		st->snap_warned = 1;
-		say(st, "%s: cannot write the progress snapshot: %s", st->c->progress, d);
+		say(st, "%s: %s (the progress snapshot; the run goes on)", st->c->progress, d);
 	}
 }
 
@@ -654,10 +658,8 @@ void infty_stage_set_total(struct infty_stage *st, uint64_t total)
 void infty_stage_progress(struct infty_stage *st, uint64_t done, const char *extra)
 {
 	st->done = done;
-	if (extra && (!st->extra || strcmp(st->extra, extra))) {
-		infty_free(st->extra);
-		st->extra = infty_strdup(extra);
-	}
+	if (extra)
+		snprintf(st->extra, sizeof st->extra, "%s", extra);
 	infty_progress_update(st->p, done, bytes_in(st), extra);
 	if (st->c->progress) {
 		double t = now();
@@ -704,7 +706,7 @@ static int publish(struct infty_stage *st)
 		rc = o ? open_json_file(st->c->stats, o, &stats, d, sizeof d) : INFTY_ENOMEM;
 		json_object_put(o);
 		if (rc)
-			infty_stage_fail(st, rc, "%s: cannot write: %s", st->c->stats, d);
+			infty_stage_fail(st, rc, "%s: %s", st->c->stats, d);
 	}
 	/* The renames, in the order the pipeline looks: the stats last. */
 	if (!rc && st->out && (rc = infty_writer_publish(st->out)))
@@ -724,17 +726,18 @@ static int publish(struct infty_stage *st)
 	return rc;
 }
 
-/* A stopped run's stats: written, not published with anything. */
+/*
+ * A stopped run's stats: written when they can be, not published with
+ * anything.  A failure here is not said: the run's own failure was, and
+ * it may be this very file (a full disk).
+ */
 static void stopped_stats(struct infty_stage *st)
 {
 	struct json_object *o = stats_json(st, 0);
 	struct infty_writer *w = NULL;
-	char d[256] = "out of memory";
-	int rc = o ? open_json_file(st->c->stats, o, &w, d, sizeof d) : INFTY_ENOMEM;
-	if (!rc)
-		rc = infty_writer_publish(w);
-	if (rc)
-		say(st, "%s: cannot write: %s", st->c->stats, w ? infty_writer_detail(w) : d);
+	char d[256];
+	if (o && open_json_file(st->c->stats, o, &w, d, sizeof d) == 0)
+		infty_writer_publish(w);
 	infty_writer_free(w);
 	json_object_put(o);
 }
@@ -749,7 +752,6 @@ static void release(struct infty_stage *st)
 		infty_free(st->reasons[i].reason);
 	infty_free(st->reasons);
 	infty_buf_release(&st->rline);
-	infty_free(st->extra);
 	infty_free(st);
 }
 
@@ -767,7 +769,7 @@ int infty_stage_end(struct infty_stage *st, int rc)
 	int status;
 	if (!st->rc && publish(st) == 0) {
 		status = st->rejected ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
-		infty_progress_finish(st->p, st->done, st->extra);
+		infty_progress_finish(st->p, st->done, st->extra[0] ? st->extra : NULL);
 		st->p = NULL;
 		unsigned cap = c->max_messages ? c->max_messages : DEFAULT_SHOWN;
 		if (st->rejected > cap)

@@ -12,7 +12,7 @@ like "$OUT" "usage: infty-build" "--help prints usage to stdout"
 
 run infty-build --bogus
 is_rc 2 "unknown option exits 2"
-like "$ERR" "usage: infty-build" "unknown option prints a usage line"
+like "$ERR" "^infty-build: unknown option '--bogus'" "unknown option: one line, no path"
 
 run infty-build --format xml -t none "$F/summarized.jsonl"
 is_rc 2 "bad --format exits 2"

@@ -1,0 +1,74 @@
+#!/bin/sh
+# The error paths of every tool, golden: the exact message (one line, the
+# program first, file[:line] next) and the exact exit status (infty(7):
+# 2 usage or configuration, nothing written; 3 stopped, nothing
+# published) for a missing input, a directory, a truncated .zst, an output
+# on a full disk, an unknown flag, a bad number, another stage's records
+# and a binary file.
+. "$(dirname "$0")/lib.sh"
+plan 18
+
+mkdir "$T/w" && cd "$T/w" || exit 1
+F=$FIXTURES
+ROWS=$F/sample.jsonl
+SEGS=$F/summarize/segments.jsonl
+SUMS=$F/build/summarized.jsonl
+head -n 3 "$SUMS" >good.jsonl # summarized records that all build
+printf '{"id":"x"}\n' | zstd -q -c | head -c 12 >cut.zst
+head -c 400 "$BUILD/bin/infty-tok" >binary.dat
+printf 'PAR1\025\004\025\000' >rows.parquet
+mkdir adir
+
+# golden STATUS MESSAGE CMD...: stderr is exactly MESSAGE, the exit
+# status STATUS, and the scratch directory holds what it held before
+# (nothing written, nothing published, no temporary left).
+files() { find . | sort | tr '\n' ' '; }
+golden() {
+	_want_rc=$1 _want=$2
+	shift 2
+	_before=$(files)
+	run "$@"
+	is "$RC:$ERR
+files: $(files)" "$_want_rc:$_want
+files: $_before" "$*"
+}
+TRY="Try 'infty-%s --help' for more information."
+try() { printf "$TRY" "$1"; }
+
+# --- infty-shard (its output directory exists: the pipeline makes it)
+mkdir out
+golden 2 "infty-shard: nope.jsonl: cannot open: No such file or directory" \
+	infty-shard -q -n 2 -o out nope.jsonl
+golden 2 "infty-shard: adir: is a directory, not a JSON Lines file" infty-shard -q -n 2 -o out adir
+golden 3 "infty-shard: cut.zst: truncated zstd stream (ends inside a frame)" infty-shard -q -n 2 -o out cut.zst
+golden 3 "infty-shard: /dev/full: write error: No space left on device" \
+	infty-shard -q -n 2 -o out -s /dev/full "$ROWS"
+golden 2 "infty-shard: unknown option '--bogus'
+$(try shard)" infty-shard --bogus
+golden 2 "infty-shard: --shards: 99999999999999999999 is out of range [1, 4096]
+$(try shard)" infty-shard -n 99999999999999999999 -o out
+golden 2 "infty-shard: $SEGS:1: this is a segment record (infty-segment output); give it to infty-summarize" \
+	infty-shard -q -n 2 -o out "$SEGS"
+golden 2 "infty-shard: binary.dat: binary data, not JSON Lines (no line of its first 64 KiB is a JSON object)" \
+	infty-shard -q -n 2 -o out binary.dat
+rmdir out
+
+# --- infty-build
+golden 2 "infty-build: nope.jsonl: cannot open: No such file or directory" infty-build -q -t none nope.jsonl
+golden 2 "infty-build: adir: is a directory, not a JSON Lines file" infty-build -q -t none adir
+golden 3 "infty-build: cut.zst: truncated zstd stream (ends inside a frame)" \
+	infty-build -q -t none -o o.jsonl cut.zst
+golden 3 "infty-build: /dev/full: write error: No space left on device" \
+	infty-build -q -t none -o /dev/full -r r.jsonl good.jsonl
+golden 2 "infty-build: unknown option '--bogus'
+$(try build)" infty-build --bogus
+golden 2 "infty-build: --max-tokens: 'x' is not a whole number
+$(try build)" infty-build -m x "$SUMS"
+golden 2 "infty-build: $ROWS:1: this is a dataset row; run infty-segment first" \
+	infty-build -q -t none -o o.jsonl "$ROWS"
+golden 2 "infty-build: $SEGS:1: this is a segment record; run infty-summarize first" \
+	infty-build -q -t none -o o.jsonl "$SEGS"
+golden 2 "infty-build: binary.dat: binary data, not JSON Lines (no line of its first 64 KiB is a JSON object)" \
+	infty-build -q -t none binary.dat
+golden 2 'infty-build: rows.parquet: a parquet file, not JSON Lines: export it first (README, "Quick start")' \
+	infty-build -q -t none rows.parquet
