@@ -126,7 +126,7 @@ static double e2e(const struct infty_seg_counter *c, const char *in, const char 
 	    .eta = eta,
 	    .min_tail = 256,
 	    .threads = threads,
-	    .quiet = 1,
+
 	};
 	char detail[256];
 	double t0 = bench_wall();

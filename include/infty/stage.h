@@ -115,6 +115,8 @@ struct infty_stage_config {
 	 * set (async-signal-safe code only); NULL: none. */
 	void (*on_signal)(void);
 	int no_signals; /* leave SIGINT/SIGTERM alone (tests, benchmarks) */
+	char *message;  /* if set, infty_stage_end() copies the failure message here */
+	size_t message_len;
 };
 
 /*

@@ -502,7 +502,7 @@ static int read_shard_stats(struct run *r)
 		r->hard += get_u(s, "hard_cuts");
 		r->lines += get_u(s, "line_cuts");
 		r->reasoning_tokens += get_u(s, "reasoning_tokens");
-		need(tally_add_object(&r->seg_rejects, get(s, "rejects")));
+		need(tally_add_object(&r->seg_rejects, get(s, "rejects_by_reason")));
 		need(tally_add_object(&r->formats, get(s, "traces_by_format")));
 		need(hist_add_array(&r->tok, get(get(s, "tokens_per_segment"), "counts")));
 		r->bucket = (int64_t)get_u(get(s, "tokens_per_segment"), "bucket");

@@ -762,6 +762,8 @@ int infty_stage_end(struct infty_stage *st, int rc)
 		return INFTY_EXIT_STOPPED;
 	}
 	const struct infty_stage_config *c = st->c;
+	if (c->message && c->message_len)
+		*c->message = 0;
 	if (rc == INFTY_ECANCELED && !st->rc)
 		infty_stage_fail(st, rc, "stopped by a signal; nothing published");
 	else if (rc < 0 && !st->rc)
@@ -783,6 +785,8 @@ int infty_stage_end(struct infty_stage *st, int rc)
 		st->p = NULL;
 		abandon(st);
 		say(st, "%s", st->msg);
+		if (c->message && c->message_len)
+			snprintf(c->message, c->message_len, "%s", st->msg);
 		if (status == INFTY_EXIT_STOPPED && c->stats)
 			stopped_stats(st);
 	}

@@ -6,7 +6,7 @@
 # on a full disk, an unknown flag, a bad number, another stage's records
 # and a binary file.
 . "$(dirname "$0")/lib.sh"
-plan 18
+plan 26
 
 mkdir "$T/w" && cd "$T/w" || exit 1
 F=$FIXTURES
@@ -14,6 +14,7 @@ ROWS=$F/sample.jsonl
 SEGS=$F/summarize/segments.jsonl
 SUMS=$F/build/summarized.jsonl
 head -n 3 "$SUMS" >good.jsonl # summarized records that all build
+head -n 6 "$ROWS" >rows.jsonl # rows that all segment
 printf '{"id":"x"}\n' | zstd -q -c | head -c 12 >cut.zst
 head -c 400 "$BUILD/bin/infty-tok" >binary.dat
 printf 'PAR1\025\004\025\000' >rows.parquet
@@ -72,3 +73,23 @@ golden 2 "infty-build: binary.dat: binary data, not JSON Lines (no line of its f
 	infty-build -q -t none binary.dat
 golden 2 'infty-build: rows.parquet: a parquet file, not JSON Lines: export it first (README, "Quick start")' \
 	infty-build -q -t none rows.parquet
+
+# --- infty-segment (it loads its tokenizer before it looks at the input)
+if [ -f "$INFTY_TOKENIZER_DEFAULT" ]; then
+	SEG="infty-segment -q -t $INFTY_TOKENIZER_DEFAULT"
+	golden 2 "infty-segment: nope.jsonl: cannot open: No such file or directory" $SEG nope.jsonl
+	golden 2 "infty-segment: adir: is a directory, not a JSON Lines file" $SEG adir
+	golden 3 "infty-segment: cut.zst: truncated zstd stream (ends inside a frame)" $SEG -o o.jsonl cut.zst
+	golden 3 "infty-segment: /dev/full: write error: No space left on device" \
+		$SEG -o /dev/full -r r.jsonl rows.jsonl
+	golden 2 "infty-segment: unknown option '--bogus'
+$(try segment)" infty-segment --bogus
+	golden 2 "infty-segment: --eta: 99999999999999999999 is out of range [1, 1073741824]
+$(try segment)" infty-segment --eta 99999999999999999999 "$ROWS"
+	golden 2 "infty-segment: $SEGS:1: this is a segment record (infty-segment output); give it to infty-summarize" \
+		$SEG -o o.jsonl "$SEGS"
+	golden 2 "infty-segment: binary.dat: binary data, not JSON Lines (no line of its first 64 KiB is a JSON object)" \
+		$SEG binary.dat
+else
+	for i in 1 2 3 4 5 6 7 8; do skip "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"; done
+fi
