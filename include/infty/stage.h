@@ -157,6 +157,23 @@ int infty_stage_open(struct infty_stage *st);
  */
 int infty_stage_next_input(struct infty_stage *st, struct infty_reader **r);
 
+/*
+ * Open one input as infty_stage_open() opens each of its inputs, for tools
+ * that read without a stage (infty-inspect, infty-tok): the same messages,
+ * the same check of what the file holds (its first 64 KiB, looked at
+ * without consuming them).  Returns 0 with *r set (the caller's), or an
+ * error with *r NULL and the one-line message in msg: INFTY_EINVAL when
+ * the file is not there, is a directory, or is not JSON Lines of kind
+ * expect (INFTY_KIND_UNKNOWN: of any kind; parquet, gzip and other
+ * compressions, binary data, text without a JSON object, another stage's
+ * records); a stream error (a truncated .zst) or INFTY_ENOMEM otherwise.
+ */
+int infty_stage_open_input(struct infty_reader **r, const char *path, enum infty_kind expect,
+                           char *msg, size_t len);
+/* The same check on a reader already open. */
+int infty_stage_check_input(struct infty_reader *r, enum infty_kind expect, char *detail,
+                            size_t dlen);
+
 /* The output writer (NULL when cfg.output is NULL). */
 struct infty_writer *infty_stage_output(struct infty_stage *st);
 

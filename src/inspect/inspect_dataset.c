@@ -34,7 +34,6 @@
 
 #include <errno.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1080,84 +1079,14 @@ static int rm_tree(const char *path)
 	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static int valid_name(const char *s, const char *extra)
+int inspect_dataset(const char *dir, const char *source, const char *license, const char *repo)
 {
-	if (!*s)
-		return 0;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || strchr(extra, *p)))
-			return 0;
-	return 1;
-}
-
-static const char usage_line[] =
-    "usage: infty-inspect dataset [--source NAME] [--license ID] [--repo ID] OUT\n";
-
-static void usage(FILE *f)
-{
-	fputs(usage_line, f);
-	fputs("Write OUT/dataset/ from a finished run OUT: data/train.jsonl, a dataset card\n"
-	      "(README.md) and LLaMA-Factory's dataset_info.json.\n"
-	      "\n"
-	      "  --source NAME   where the rows came from, e.g. " OPENR1 "\n"
-	      "  --license ID    the hub's license id (default: the source's when infty\n"
-	      "                  knows it, " OPENR1 "'s apache-2.0; else unknown)\n"
-	      "  --repo ID       the hub repository, for the card's commands\n"
-	      "  -h, --help      this help\n"
-	      "\n"
-	      "Exit status: 0 written, 2 usage error or unfinished run, 3 read, write or\n"
-	      "schema failure (an older OUT/dataset stays as it was).  See infty-inspect(1).\n",
-	      f);
-}
-
-int inspect_dataset_main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-	    {"source", required_argument, NULL, 's'},
-	    {"license", required_argument, NULL, 'l'},
-	    {"repo", required_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct card c = {0};
-	int ch;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			if (!valid_name(optarg, "._/-"))
-				infty_usage_error("--source: '%s' is not a dataset name", optarg);
-			c.source = optarg;
-			break;
-		case 'l':
-			if (!valid_name(optarg, ".-"))
-				infty_usage_error("--license: '%s' is not a license id", optarg);
-			c.license = optarg;
-			break;
-		case 'r':
-			if (!valid_name(optarg, "._/-"))
-				infty_usage_error("--repo: '%s' is not a repository id", optarg);
-			c.repo = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return fflush(stdout) || ferror(stdout) ? INFTY_EXIT_STOPPED
-			                                        : INFTY_EXIT_OK;
-		default:
-			fputs(usage_line, stderr);
-			return INFTY_EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		fputs(usage_line, stderr);
-		return INFTY_EXIT_USAGE;
-	}
+	struct card c = {.source = source, .license = license, .repo = repo};
 	struct run r = {0};
-	size_t olen = strlen(argv[optind]);
-	while (olen > 1 && argv[optind][olen - 1] == '/')
+	size_t olen = strlen(dir);
+	while (olen > 1 && dir[olen - 1] == '/')
 		olen--;
-	char *out = strf("%.*s", (int)olen, argv[optind]);
+	char *out = strf("%.*s", (int)olen, dir);
 	char *tmp = strf("%s/.dataset.tmp", out), *data = strf("%s/data", tmp);
 	char *old = strf("%s/.dataset.old", out), *fin = strf("%s/dataset", out);
 	char *p = NULL;

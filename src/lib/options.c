@@ -48,9 +48,9 @@ static void left_column(const struct infty_option *o, char *buf, size_t n)
 {
 	char sh[8] = "    ";
 	if (o->short_name)
-		snprintf(sh, sizeof sh, "-%c, ", o->short_name);
-	snprintf(buf, n, "%s--%s%s%s", sh, o->long_name, o->argh ? " " : "",
-	         o->argh ? o->argh : "");
+		snprintf(sh, sizeof sh, o->long_name ? "-%c, " : "-%c", o->short_name);
+	snprintf(buf, n, "%s%s%s%s%s", sh, o->long_name ? "--" : "",
+	         o->long_name ? o->long_name : "", o->argh ? " " : "", o->argh ? o->argh : "");
 }
 
 void infty_opts_help(const struct infty_cmd *cmd, FILE *f)
@@ -209,9 +209,10 @@ int infty_opts_parse(const struct infty_cmd *cmd, int argc, char **argv)
 		if (o->type == INFTY_OPT_T_GROUP)
 			continue;
 		/* getopt returns 256 + i for a long option, the letter for a short one. */
-		longopts[nl++] =
-		    (struct option){o->long_name, takes_arg(o) ? required_argument : no_argument,
-		                    NULL, 256 + (int)i};
+		if (o->long_name)
+			longopts[nl++] = (struct option){
+			    o->long_name, takes_arg(o) ? required_argument : no_argument, NULL,
+			    256 + (int)i};
 		if (o->short_name) {
 			shortopts[ns++] = (char)o->short_name;
 			if (takes_arg(o))

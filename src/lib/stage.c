@@ -236,7 +236,8 @@ static int open_writer(struct infty_stage *st, const char *path, const char *wha
 /* What to say when the input holds `found` and the stage reads `want`. */
 static const char *wrong_stage(enum infty_kind want, enum infty_kind found)
 {
-	if (found == want || found == INFTY_KIND_UNKNOWN || found == INFTY_KIND_NOT_OBJECT)
+	if (want == INFTY_KIND_UNKNOWN || found == want || found == INFTY_KIND_UNKNOWN ||
+	    found == INFTY_KIND_NOT_OBJECT)
 		return NULL;
 	if (infty_kind_is_instance(found))
 		return "these are training instances (infty-build output), no stage reads them";
@@ -273,14 +274,16 @@ static int starts(const char *d, size_t n, const char *magic, size_t m)
  * decides the kind; a line cut by the end of the sample that starts like
  * an object is given the benefit of the doubt (a huge first row).
  */
-static int recognise(struct infty_stage *st, struct infty_reader *r, const char *name)
+int infty_stage_check_input(struct infty_reader *r, enum infty_kind expect, char *detail,
+                            size_t dlen)
 {
-	const char *d;
+	const char *d, *name = infty_reader_path(r);
 	size_t n;
 	int rc = infty_reader_peek(r, SNIFF_BYTES, &d, &n);
 	if (rc) {
 		const char *why = infty_reader_detail(r);
-		return infty_stage_fail(st, rc, "%s: %s", name, *why ? why : infty_strerror(rc));
+		snprintf(detail, dlen, "%s: %s", name, *why ? why : infty_strerror(rc));
+		return rc;
 	}
 	static const struct {
 		const char *magic;
@@ -297,8 +300,10 @@ static int recognise(struct infty_stage *st, struct infty_reader *r, const char 
 	     5, "xz data: infty reads JSON Lines, plain or zstd (.jsonl.zst)"},
 	};
 	for (size_t i = 0; i < sizeof formats / sizeof *formats; i++)
-		if (starts(d, n, formats[i].magic, formats[i].len))
-			return infty_stage_fail(st, INFTY_EINVAL, "%s: %s", name, formats[i].what);
+		if (starts(d, n, formats[i].magic, formats[i].len)) {
+			snprintf(detail, dlen, "%s: %s", name, formats[i].what);
+			return INFTY_EINVAL;
+		}
 	size_t pos = 0, lines = 0;
 	uint64_t lineno = 0;
 	int binary = 0, plausible = 0;
@@ -326,31 +331,52 @@ static int recognise(struct infty_stage *st, struct infty_reader *r, const char 
 			if (k == INFTY_KIND_MESSAGES && !json_object_object_get_ex(o, "meta", NULL))
 				k = INFTY_KIND_ROW;
 			json_object_put(o);
-			const char *why = wrong_stage(st->c->expect, k);
-			if (why)
-				return infty_stage_fail(st, INFTY_EINVAL, "%s:%llu: %s", name,
-				                        (unsigned long long)lineno, why);
-			return 0;
+			const char *why = wrong_stage(expect, k);
+			if (!why)
+				return 0;
+			snprintf(detail, dlen, "%s:%llu: %s", name, (unsigned long long)lineno,
+			         why);
+			return INFTY_EINVAL;
 		}
 		binary |= memchr(s, 0, len) != NULL || !infty_utf8_valid(s, len);
 	}
 	if (!lines || plausible)
 		return 0;
-	return infty_stage_fail(
-	    st, INFTY_EINVAL, "%s: %s", name,
-	    binary ? "binary data, not JSON Lines (no line of its first 64 KiB is a JSON object)"
-	           : "not JSON Lines: no line of its first 64 KiB is a JSON object");
+	snprintf(detail, dlen, "%s: %s", name,
+	         binary
+	             ? "binary data, not JSON Lines (no line of its first 64 KiB is a JSON object)"
+	             : "not JSON Lines: no line of its first 64 KiB is a JSON object");
+	return INFTY_EINVAL;
+}
+
+/* "PATH: cannot open: why", the one wording of an input that is not there. */
+static int cannot_open(const char *path, int err, char *msg, size_t len)
+{
+	if (err == EISDIR)
+		snprintf(msg, len, "%s: is a directory, not a JSON Lines file", path);
+	else
+		snprintf(msg, len, "%s: cannot open: %s", path, strerror(err));
+	return err == ENOMEM ? INFTY_ENOMEM : INFTY_EINVAL;
+}
+
+int infty_stage_open_input(struct infty_reader **r, const char *path, enum infty_kind expect,
+                           char *msg, size_t len)
+{
+	int rc = infty_reader_open(r, path, 0, NULL, 0);
+	if (rc)
+		return cannot_open(path, rc == INFTY_ENOMEM ? ENOMEM : errno, msg, len);
+	if ((rc = infty_stage_check_input(*r, expect, msg, len))) {
+		infty_reader_free(*r);
+		*r = NULL;
+	}
+	return rc;
 }
 
 static int open_input(struct infty_stage *st, size_t i)
 {
-	const char *path = input_at(st, i);
-	char d[256];
-	int rc = infty_reader_open(&st->in, path, 0, d, sizeof d);
-	if (rc)
-		return infty_stage_fail(st, rc == INFTY_ENOMEM ? rc : INFTY_EINVAL,
-		                        "%s: cannot open: %s", path, d);
-	return recognise(st, st->in, infty_reader_path(st->in));
+	char msg[1024];
+	int rc = infty_stage_open_input(&st->in, input_at(st, i), st->c->expect, msg, sizeof msg);
+	return rc ? infty_stage_fail(st, rc, "%s", msg) : 0;
 }
 
 int infty_stage_open(struct infty_stage *st)
@@ -366,12 +392,12 @@ int infty_stage_open(struct infty_stage *st)
 			st->total_bytes_known = 0;
 			continue;
 		}
-		if (stat(p, &sb) != 0)
-			return infty_stage_fail(st, INFTY_EINVAL, "%s: cannot open: %s", p,
-			                        strerror(errno));
-		if (S_ISDIR(sb.st_mode))
-			return infty_stage_fail(st, INFTY_EINVAL,
-			                        "%s: is a directory, not a JSON Lines file", p);
+		char msg[1024];
+		if (stat(p, &sb) != 0 || S_ISDIR(sb.st_mode))
+			return infty_stage_fail(
+			    st,
+			    cannot_open(p, S_ISDIR(sb.st_mode) ? EISDIR : errno, msg, sizeof msg),
+			    "%s", msg);
 		if (S_ISREG(sb.st_mode))
 			st->bytes_total += (uint64_t)sb.st_size;
 		else

@@ -6,7 +6,7 @@
 # on a full disk, an unknown flag, a bad number, another stage's records
 # and a binary file.
 . "$(dirname "$0")/lib.sh"
-plan 26
+plan 42
 
 mkdir "$T/w" && cd "$T/w" || exit 1
 F=$FIXTURES
@@ -90,6 +90,44 @@ $(try segment)" infty-segment --eta 99999999999999999999 "$ROWS"
 		$SEG -o o.jsonl "$SEGS"
 	golden 2 "infty-segment: binary.dat: binary data, not JSON Lines (no line of its first 64 KiB is a JSON object)" \
 		$SEG binary.dat
+else
+	for i in 1 2 3 4 5 6 7 8; do skip "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"; done
+fi
+
+# --- infty-inspect (it reads every kind of record: a file of no kind a
+# stage reads is a problem validate reports, exit 1)
+golden 2 "infty-inspect: nope.jsonl: cannot open: No such file or directory" infty-inspect validate nope.jsonl
+golden 2 "infty-inspect: adir: is a directory, not a JSON Lines file" infty-inspect head adir
+golden 3 "infty-inspect: cut.zst: truncated zstd stream (ends inside a frame)" infty-inspect head cut.zst
+sh -c 'infty-inspect head good.jsonl >/dev/full' 2>"$T/full.err"
+is "$?:$(cat "$T/full.err")" "3:infty-inspect: stdout: write error" "infty-inspect head >/dev/full"
+golden 2 "infty-inspect: unknown option '--bogus'
+$(try inspect)" infty-inspect head --bogus
+golden 2 "infty-inspect: -n: 'x' is not a whole number
+$(try inspect)" infty-inspect head -n x good.jsonl
+printf '{"foo":1}\n' >foo.jsonl
+golden 1 "infty-inspect: foo.jsonl:1: not a record of any infty stage: no field a stage reads (messages, generations, trace, ..., segments, input/target, stage/reason)" \
+	infty-inspect validate foo.jsonl
+rm foo.jsonl
+golden 2 "infty-inspect: binary.dat: binary data, not JSON Lines (no line of its first 64 KiB is a JSON object)" \
+	infty-inspect validate binary.dat
+
+# --- infty-tok (its files are any JSON Lines: --field NAME of each record)
+if [ -f "$INFTY_TOKENIZER_DEFAULT" ]; then
+	TOK="infty-tok -t $INFTY_TOKENIZER_DEFAULT"
+	golden 2 "infty-tok: nope.jsonl: cannot open: No such file or directory" $TOK count --field x nope.jsonl
+	golden 2 "infty-tok: adir: is a directory, not a JSON Lines file" $TOK count --field x adir
+	golden 3 "infty-tok: cut.zst: truncated zstd stream (ends inside a frame)" $TOK count --field x cut.zst
+	sh -c "$TOK count hello >/dev/full" 2>"$T/full.err"
+	is "$?:$(cat "$T/full.err")" "3:infty-tok: stdout: write error" "infty-tok count >/dev/full"
+	golden 2 "infty-tok: unknown option '--bogus'
+$(try tok)" infty-tok --bogus count x
+	golden 2 "infty-tok: --threads: 0 is out of range [1, 1024]
+$(try tok)" infty-tok -j 0 count x
+	golden 2 "infty-tok: nope.json: cannot load tokenizer: cannot open: No such file or directory" \
+		infty-tok -t nope.json count x
+	golden 2 "infty-tok: binary.dat: binary data, not JSON Lines (no line of its first 64 KiB is a JSON object)" \
+		$TOK count --field x binary.dat
 else
 	for i in 1 2 3 4 5 6 7 8; do skip "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"; done
 fi

@@ -80,7 +80,7 @@ def help_parts(text):
         if m and not opts:
             usage.append(m.group(2))
             continue
-        m = re.match(r"^  ((-\w, |    )--[\w-]+( \S+)?)(  |$)", line)
+        m = re.match(r"^  ((-\w, |    )--[\w-]+( \S+)?|-\w( \S+)?)(  |$)", line)
         if m:
             opts.append(m.group(1).strip())
     return usage, opts
@@ -110,7 +110,7 @@ def main():
     if len(msyn) != len(usage):
         problems.append("SYNOPSIS has %d forms, --help %d" % (len(msyn), len(usage)))
     for o in opts:
-        m = re.match(r"^(?:-(\w), )?--([\w-]+)", o)
+        m = re.match(r"^(?:-(\w)(?:, |$| ))?(?:--([\w-]+))?", o)
         short, long_ = m.group(1), m.group(2)
         if short in VOCABULARY and VOCABULARY[short] != long_:
             problems.append("-%s is --%s everywhere else, here --%s" % (short, VOCABULARY[short], long_))
