@@ -725,7 +725,11 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 	    .message_len = dl,
 	};
 	struct infty_stage *st = infty_stage_new(&cfg);
-	int rc = st ? infty_stage_open(st) : INFTY_ENOMEM;
+	if (!st) {
+		snprintf(detail, dl, "out of memory");
+		return INFTY_ENOMEM;
+	}
+	int rc = infty_stage_open(st);
 	if (!rc)
 		rc = infty_seg_run_stage(st, o, c, t);
 	int status = infty_stage_end(st, rc);
