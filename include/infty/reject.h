@@ -39,12 +39,6 @@ struct infty_reject {
  */
 int infty_reject_format(struct infty_buf *b, const char *stage, const struct infty_reject *r);
 
-/* The same record as a json-c object (caller owns it), for the tools not
- * yet on the stage frame; NULL when out of memory.  Goes away with them. */
-struct json_object *infty_reject_new(const char *stage, const char *file, uint64_t line,
-                                     const char *reason, const char *detail, const char *id,
-                                     const char *raw, size_t raw_len);
-
 /* Append standard base64 (with '=' padding) of data[0..n) to b. */
 int infty_base64_append(struct infty_buf *b, const void *data, size_t n);
 

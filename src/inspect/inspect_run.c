@@ -73,7 +73,7 @@ struct json_object *inspect_run_stats(const char *out, const char *stage, long s
 	if (!o)
 		return NULL;
 	/* A stopped stage writes its stats too, to say why: never counted. */
-	if (json_object_object_get_ex(o, "completed", &c) && !json_object_get_boolean(c)) {
+	if (!json_object_object_get_ex(o, "completed", &c) || !json_object_get_boolean(c)) {
 		snprintf(detail, dlen, "%s: the stage did not finish (stopped_by %s)", path,
 		         json_object_object_get_ex(o, "stopped_by", &why)
 		             ? json_object_get_string(why)

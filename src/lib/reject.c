@@ -73,34 +73,3 @@ int infty_reject_format(struct infty_buf *b, const char *stage, const struct inf
 	}
 	return rc ? rc : put(b, "}");
 }
-struct json_object *infty_reject_new(const char *stage, const char *file, uint64_t line,
-                                     const char *reason, const char *detail, const char *id,
-                                     const char *raw, size_t raw_len)
-{
-	struct json_object *o = json_object_new_object();
-	if (!o)
-		return NULL;
-	int rc = infty_json_add(o, "stage", json_object_new_string(stage)) ||
-	         infty_json_add(o, "file", json_object_new_string(file)) ||
-	         infty_json_add(o, "line", json_object_new_int64((int64_t)line)) ||
-	         infty_json_add(o, "reason", json_object_new_string(reason)) ||
-	         infty_json_add(o, "detail", json_object_new_string(detail ? detail : "")) ||
-	         (id ? infty_json_add(o, "id", json_object_new_string(id))
-	             : json_object_object_add(o, "id", NULL));
-	if (!rc && infty_utf8_valid(raw, raw_len)) {
-		rc = infty_json_add(o, "raw", json_object_new_string_len(raw, (int)raw_len));
-	} else if (!rc) {
-		/* Not valid UTF-8: keep the bytes as base64, lossless and readable. */
-		struct infty_buf b = {0};
-		rc = json_object_object_add(o, "raw", NULL) ||
-		     infty_base64_append(&b, raw, raw_len) ||
-		     infty_json_add(o, "raw_base64",
-		                    json_object_new_string_len(b.data ? b.data : "", (int)b.len));
-		infty_buf_release(&b);
-	}
-	if (rc) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
-}

@@ -11,7 +11,6 @@
 #include "infty/error.h"
 #include "infty/hash.h"
 #include "infty/json_write.h"
-#include "infty/reject.h"
 #include "infty/jsonl.h"
 #include "infty/stage.h"
 

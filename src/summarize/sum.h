@@ -43,10 +43,6 @@ enum sum_server_count { SUM_COUNT_AUTO, SUM_COUNT_TOKENIZE, SUM_COUNT_OFF };
 
 /* Everything the tool's options configure; main.c fills it. */
 struct sum_config {
-	const char *input;      /* path or "-" */
-	const char *output;     /* path or "-" */
-	const char *failed;     /* dead-letter path, or NULL (then failures only counted) */
-	const char *stats;      /* stats JSON path, or NULL */
 	const char *cache;      /* cache path, or NULL (no cache) */
 	const char **endpoints; /* borrowed; base URLs such as http://host:8000/v1 */
 	size_t n_endpoints;
@@ -74,14 +70,11 @@ struct sum_config {
 	long summary_max_chars; /* validation cap on an accepted summary */
 	double trunc_ratio;     /* prompt_tokens below ratio * our count: truncated */
 	enum sum_server_count server_count;
-	int allow_failed;      /* retryable failures left: dead letters (exit 1), not a stop */
-	int retry_failed;      /* ask again what the cache holds as a permanent failure */
-	size_t max_body_bytes; /* request bodies in flight at most (one always goes) */
-	void (*warn)(const char *msg); /* one-line warnings; NULL: dropped */
-	double ready_timeout;          /* seconds to wait for GET /models; 0: do not wait */
-	long extractive_budget;        /* token budget of one extractive summary */
-	int quiet;
-	double progress_interval;
+	int allow_failed;       /* retryable failures left: dead letters (exit 1), not a stop */
+	int retry_failed;       /* ask again what the cache holds as a permanent failure */
+	size_t max_body_bytes;  /* request bodies in flight at most (one always goes) */
+	double ready_timeout;   /* seconds to wait for GET /models; 0: do not wait */
+	long extractive_budget; /* token budget of one extractive summary */
 };
 
 void infty_sum_config_init(struct sum_config *c);
@@ -207,9 +200,11 @@ struct sum_verdict {
 	char *text;             /* owned: accepted summary (SUM_OK) */
 	char finish_reason[24]; /* of the accepted choice, or of the last one seen */
 	long prompt_tokens, completion_tokens, choice_tokens, reasoning_tokens;
-	int choices;      /* choices in the response */
-	int verify;       /* prompt_tokens under our bound: ask the server's count first */
-	char detail[256]; /* one line for messages and dead letters */
+	long
+	    cached_tokens; /* usage.prompt_tokens_details.cached_tokens (prefix cache), 0 if none */
+	int choices;       /* choices in the response */
+	int verify;        /* prompt_tokens under our bound: ask the server's count first */
+	char detail[256];  /* one line for messages and dead letters */
 };
 
 void infty_sum_verdict_release(struct sum_verdict *v);
@@ -409,22 +404,39 @@ struct sum_stats_out {
 	uint64_t traces_in, traces_out, traces_failed, records_rejected;
 	uint64_t requests_sent, summaries_done, cache_hits;
 	int fatal;
-	const char *stopped_by; /* static: why the run stopped, NULL if it finished */
+	const char *stopped_by;       /* static: why the run stopped, NULL if it finished */
+	struct json_object *fields;   /* owned: the stats fields, made at the end */
+	struct json_object *counters; /* owned: the last snapshot's counters */
+	const void *live;             /* the running engine (progress_fields), else NULL */
 };
+
+/*
+ * The stage frame's hooks, ctx a struct sum_stats_out: the stats fields
+ * (traces, requests, reasons, summaries, cache, tokens, latency, ...), and
+ * the progress snapshot's counters (requests planned, sent, answered and
+ * in flight, failures by class, prompt, completion and cached tokens).
+ */
+int infty_sum_stats_fields(void *ctx, struct json_object *o);
+int infty_sum_progress_fields(void *ctx, struct json_object *o);
+void infty_sum_stats_out_release(struct sum_stats_out *so);
 
 /* Ask a running engine to stop at the next step (async-signal-safe). */
 void infty_sum_engine_stop(void);
 /* Whether a stop was asked (for loops outside the engine: readiness wait). */
 int infty_sum_engine_stopping(void);
 
+struct infty_stage;
+
 /*
- * Run the whole stage.  Returns 0 when every trace was written, 1 when some
- * went to the dead-letter file, or a negative infty_err when the run stopped
- * before the end (so->stopped_by says why; the output is not published, the
- * cache keeps every answered request), with one line (no program name) in
- * detail.  INFTY_EINVAL without so->fatal is a configuration error.
+ * Run the whole stage in st (opened by the caller; so zeroed, released
+ * with infty_sum_stats_out_release).  Returns 0 when every trace was
+ * written, 1 when some went to the dead-letter file (the stage's reject
+ * file), or a negative infty_err when the run stopped before the end, its
+ * message recorded in the stage (so->stopped_by says why; nothing is
+ * published, the cache keeps every answered request).  INFTY_EINVAL is a
+ * configuration error; a fatal server answer is INFTY_EHTTP.
  */
-int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, char *detail,
-                         size_t dlen);
+int infty_sum_engine_run(struct infty_stage *st, const struct sum_config *c,
+                         struct sum_stats_out *so);
 
 #endif

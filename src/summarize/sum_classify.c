@@ -254,6 +254,10 @@ static int classify_success(const struct sum_http_result *r, const struct sum_co
 	v->completion_tokens = intfield(usage, "completion_tokens");
 	if (usage && json_object_object_get_ex(usage, "completion_tokens_details", &x))
 		v->reasoning_tokens = intfield(x, "reasoning_tokens");
+	/* What the server's prefix cache served (vLLM, OpenAI): for the progress
+	 * snapshot, which shows what the shared prefixes save. */
+	if (usage && json_object_object_get_ex(usage, "prompt_tokens_details", &x))
+		v->cached_tokens = intfield(x, "cached_tokens");
 	v->choices = (int)json_object_array_length(choices);
 
 	/*

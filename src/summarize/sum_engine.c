@@ -11,16 +11,20 @@
  * the body when a slot is free) -> on_done (classify) -> accept / retry /
  * dead-letter, with an optional detour through the server's own count of the
  * prompt (verify) before a suspicious answer is accepted.
+ *
+ * The stage frame (include/infty/stage.h) owns the input, the output, the
+ * dead letters (its reject file), progress and publication; what is the
+ * engine's own is the cache, which survives every stop.
  */
 #include "sum.h"
 
-#include "infty/reject.h"
 #include "infty/utf8.h"
 #include "infty/alloc.h"
 #include "infty/error.h"
 #include "infty/hash.h"
+#include "infty/json_write.h"
 #include "infty/jsonl.h"
-#include "infty/progress.h"
+#include "infty/stage.h"
 #include "infty/tokenizer.h"
 
 #include <errno.h>
@@ -101,6 +105,9 @@ struct trace {
 
 struct engine {
 	const struct sum_config *c;
+	struct infty_stage *st;  /* the frame: output, dead letters, progress */
+	struct infty_reader *in; /* the stage's */
+	struct sum_stats_out *so;
 	struct sum_prompts prompts;
 	struct sum_keyparts kp;
 	const char *prompt_hash;
@@ -111,8 +118,6 @@ struct engine {
 	struct infty_tokenizer *tok; /* NULL: estimate what the records do not count */
 	struct infty_tok_ctx *tctx;
 	const char *tok_path;
-	struct infty_reader *in;
-	struct infty_writer *out, *failed;
 	struct trace **fifo; /* reorder buffer, input order */
 	size_t fcap, flen;
 	int eof, fatal, err;
@@ -122,13 +127,14 @@ struct engine {
 	/* counters */
 	uint64_t traces_in, traces_ok, traces_failed, rejected, traces_retry_left;
 	uint64_t sent, done_req, summaries, cache_hits, cache_puts, cancelled;
+	uint64_t planned; /* requests the traces read so far need */
 	uint64_t failures_cached, failure_hits, counts_asked, counts_failed;
 	uint64_t no_usage; /* accepted answers without usage.prompt_tokens: not checkable */
 	uint64_t cache_skipped_parts, cache_skipped_bytes, cache_bad_lines;
 	const char *retry_reason;
 	uint64_t by_class[5];
 	struct json_object *reasons; /* reason -> count */
-	long long tok_prompt, tok_completion, tok_reasoning;
+	long long tok_prompt, tok_completion, tok_reasoning, tok_cached;
 	uint64_t lat[NBUCKET], nlat;
 	double lat_max;
 	double started;
@@ -723,6 +729,7 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 	e->tok_prompt += v.prompt_tokens;
 	e->tok_completion += v.completion_tokens;
 	e->tok_reasoning += v.reasoning_tokens;
+	e->tok_cached += v.cached_tokens;
 	/* Only a sick server trips the breaker; a 4xx about one record does not. */
 	infty_sum_http_outcome(
 	    e->http, !(v.cls == SUM_RETRY && !v.throttle && (r->status == 0 || r->status >= 500)));
@@ -897,10 +904,10 @@ static int read_one(struct engine *e)
 		              infty_reader_detail(e->in));
 	}
 	if (rc < 0) {
-		snprintf(e->detail, sizeof e->detail, "%s: %s", infty_reader_path(e->in),
-		         infty_reader_detail(e->in));
+		const char *why = infty_reader_detail(e->in);
 		stop_as(e, "read_error");
-		return rc;
+		return infty_stage_fail(e->st, rc, "%s: %s", infty_reader_path(e->in),
+		                        *why ? why : infty_strerror(rc));
 	}
 	e->traces_in++;
 	struct trace *t = infty_calloc(1, sizeof *t);
@@ -917,6 +924,7 @@ static int read_one(struct engine *e)
 		return reject(e, line, "bad_record", bad);
 	}
 	t->nsum = t->v.n - 1;
+	e->planned += t->nsum;
 	t->jobs = infty_calloc(t->nsum + 1, sizeof *t->jobs);
 	t->sums = infty_calloc(t->nsum + 1, sizeof *t->sums);
 	t->texts = infty_calloc(t->nsum + 1, sizeof *t->texts);
@@ -954,47 +962,44 @@ static int read_one(struct engine *e)
 
 /* ---- output --------------------------------------------------------------- */
 
+/*
+ * A dead letter: the common reject record with the failure's class,
+ * status, attempts, the summary that failed, an excerpt of the last answer
+ * and the whole record instead of the raw line (docs/formats.md).
+ */
+static int dead_letter(struct engine *e, struct trace *t)
+{
+	struct json_object *x = json_object_new_object();
+	int rc =
+	    !x || infty_json_add(x, "class", json_object_new_string(t->fclass)) ||
+	    infty_json_add(x, "status", json_object_new_int64(t->fstatus)) ||
+	    infty_json_add(x, "attempts", json_object_new_int(t->fattempts)) ||
+	    infty_json_add(x, "i", json_object_new_int64((int64_t)t->fi)) ||
+	    infty_json_add(x, "excerpt", json_object_new_string(t->fexcerpt ? t->fexcerpt : "")) ||
+	    infty_json_add(x, "record", json_object_get(t->rec));
+	if (rc) {
+		json_object_put(x);
+		return infty_stage_fail(e->st, INFTY_ENOMEM, "out of memory");
+	}
+	struct infty_reject r = {NULL, t->line, t->freason, t->fdetail, t->id, x, NULL, 0};
+	rc = infty_stage_reject(e->st, &r);
+	json_object_put(x);
+	return rc;
+}
+
 static int write_trace(struct engine *e, struct trace *t)
 {
-	int rc;
 	if (t->raw) {
 		e->rejected++;
-		if (!e->failed)
-			return 0;
-		struct json_object *o =
-		    infty_reject_new("summarize", infty_reader_path(e->in), t->line, t->rreason,
-		                     t->rdetail, NULL, t->raw, t->raw_len);
-		if (!o)
-			return INFTY_ENOMEM;
-		rc = infty_writer_put_json(e->failed, o);
-		json_object_put(o);
-		return rc;
+		struct infty_reject r = {NULL, t->line, t->rreason, t->rdetail,
+		                         NULL, NULL,    t->raw,     t->raw_len};
+		return infty_stage_reject(e->st, &r);
 	}
 	if (t->failed) {
 		e->traces_failed++;
 		if (!strcmp(t->fclass, "retry"))
 			e->traces_retry_left++;
-		if (!e->failed)
-			return 0;
-		struct json_object *o = json_object_new_object();
-		if (!o)
-			return INFTY_ENOMEM;
-		/* A dead letter carries the parsed record instead of the raw line. */
-		json_object_object_add(o, "stage", json_object_new_string("summarize"));
-		json_object_object_add(o, "file", json_object_new_string(infty_reader_path(e->in)));
-		json_object_object_add(o, "line", json_object_new_int64((int64_t)t->line));
-		json_object_object_add(o, "reason", json_object_new_string(t->freason));
-		json_object_object_add(o, "detail", json_object_new_string(t->fdetail));
-		json_object_object_add(o, "id", json_object_new_string(t->id));
-		json_object_object_add(o, "class", json_object_new_string(t->fclass));
-		json_object_object_add(o, "status", json_object_new_int64(t->fstatus));
-		json_object_object_add(o, "attempts", json_object_new_int(t->fattempts));
-		json_object_object_add(o, "i", json_object_new_int64((int64_t)t->fi));
-		json_object_object_add(o, "excerpt", json_object_new_string(t->fexcerpt));
-		json_object_object_add(o, "record", json_object_get(t->rec));
-		rc = infty_writer_put_json(e->failed, o);
-		json_object_put(o);
-		return rc;
+		return dead_letter(e, t);
 	}
 	struct json_object *arr = json_object_new_array();
 	if (!arr)
@@ -1005,7 +1010,7 @@ static int write_trace(struct engine *e, struct trace *t)
 	}
 	json_object_object_add(t->rec, "summaries", arr);
 	e->traces_ok++;
-	return infty_writer_put_json(e->out, t->rec);
+	return infty_stage_put_json(e->st, t->rec);
 }
 
 static int drain(struct engine *e)
@@ -1014,14 +1019,12 @@ static int drain(struct engine *e)
 	while (e->flen && e->fifo[0]->settled == e->fifo[0]->nsum) {
 		struct trace *t = e->fifo[0];
 		int rc = write_trace(e, t);
-		struct infty_writer *w = t->failed || t->raw ? e->failed : e->out;
 		trace_free(t);
 		memmove(e->fifo, e->fifo + 1, (e->flen - 1) * sizeof *e->fifo);
 		e->flen--;
 		if (rc) {
-			snprintf(e->detail, sizeof e->detail, "write: %s",
-			         w ? infty_writer_detail(w) : infty_strerror(rc));
-			stop_as(e, "write_error");
+			/* The frame has the message (which file, why). */
+			stop_as(e, rc == INFTY_ENOMEM ? "out_of_memory" : "write_error");
 			return rc;
 		}
 	}
@@ -1041,18 +1044,17 @@ static const char *count_api_name(const struct engine *e)
 	return infty_sum_http_count_api(e->http, 0) == SUM_COUNT_MESSAGES ? "messages" : "content";
 }
 
-/* Written in every case it can be, through a temporary file renamed into place. */
-static int write_stats(struct engine *e, const char *path, int rc)
+/*
+ * The stage's own stats fields, made once when the run ends (finished or
+ * stopped): the frame writes them after its own (stage, completed,
+ * stopped_by, rejected, ...), when the engine is gone.
+ */
+static struct json_object *stats_fields(struct engine *e)
 {
 	struct json_object *o = json_object_new_object(), *x;
 	if (!o)
-		return INFTY_ENOMEM;
+		return NULL;
 	double el = infty_sum_now() - e->started;
-	json_object_object_add(o, "completed", json_object_new_boolean(rc >= 0));
-	if (rc < 0)
-		json_object_object_add(
-		    o, "stopped_by",
-		    json_object_new_string(e->stopped_by ? e->stopped_by : "error"));
 	x = json_object_new_object();
 	json_object_object_add(x, "in", json_object_new_int64((int64_t)e->traces_in));
 	json_object_object_add(x, "ok", json_object_new_int64((int64_t)e->traces_ok));
@@ -1100,6 +1102,7 @@ static int write_stats(struct engine *e, const char *path, int rc)
 	json_object_object_add(x, "prompt", json_object_new_int64(e->tok_prompt));
 	json_object_object_add(x, "completion", json_object_new_int64(e->tok_completion));
 	json_object_object_add(x, "reasoning", json_object_new_int64(e->tok_reasoning));
+	json_object_object_add(x, "cached", json_object_new_int64(e->tok_cached));
 	json_object_object_add(o, "tokens", x);
 	x = json_object_new_object();
 	json_object_object_add(x, "p50", json_object_new_double(percentile(e, 0.5)));
@@ -1117,32 +1120,66 @@ static int write_stats(struct engine *e, const char *path, int rc)
 	struct rusage ru;
 	if (!getrusage(RUSAGE_SELF, &ru))
 		json_object_object_add(o, "max_rss_kb", json_object_new_int64(ru.ru_maxrss));
-	size_t n;
-	const char *s = json_object_to_json_string_length(
-	    o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-	struct infty_writer_opts wo;
-	infty_writer_opts_init(&wo);
-	wo.compress = 0;
-	struct infty_writer *w = NULL;
-	char d[256] = "";
-	int src = s ? infty_writer_open(&w, path, &wo, NULL, 0) : INFTY_ENOMEM;
-	if (!src)
-		src = infty_writer_put(w, s, n);
-	if (!src) {
-		src = infty_writer_close(w, d, sizeof d);
-		w = NULL;
-	}
-	infty_writer_free(w);
-	json_object_put(o);
-	if (src && rc >= 0) {
-		snprintf(e->detail, sizeof e->detail, "%s: cannot write stats%s%s", path,
-		         d[0] ? ": " : "", d);
-		stop_as(e, "write_error");
-	}
-	return src;
+	return o;
 }
 
-static void progress(struct engine *e, struct infty_progress *p, int final)
+/* The snapshot's counters (docs/formats.md, "Progress snapshot"). */
+static int counters(const struct engine *e, struct json_object *o)
+{
+	size_t inflight = e->http ? infty_sum_http_inflight(e->http) : 0;
+	int rc =
+	    infty_json_add(o, "traces_in", json_object_new_int64((int64_t)e->traces_in)) ||
+	    infty_json_add(o, "traces_ok", json_object_new_int64((int64_t)e->traces_ok)) ||
+	    infty_json_add(o, "traces_failed", json_object_new_int64((int64_t)e->traces_failed)) ||
+	    infty_json_add(o, "requests_planned", json_object_new_int64((int64_t)e->planned)) ||
+	    infty_json_add(o, "requests_sent", json_object_new_int64((int64_t)e->sent)) ||
+	    infty_json_add(o, "requests_answered", json_object_new_int64((int64_t)e->done_req)) ||
+	    infty_json_add(o, "requests_in_flight", json_object_new_int64((int64_t)inflight)) ||
+	    infty_json_add(o, "cache_hits", json_object_new_int64((int64_t)e->cache_hits));
+	for (int k = 1; !rc && k < 5; k++) {
+		char key[32];
+		snprintf(key, sizeof key, "failures_%s", infty_sum_class_name((enum sum_class)k));
+		rc = infty_json_add(o, key, json_object_new_int64((int64_t)e->by_class[k]));
+	}
+	rc = rc || infty_json_add(o, "prompt_tokens", json_object_new_int64(e->tok_prompt)) ||
+	     infty_json_add(o, "completion_tokens", json_object_new_int64(e->tok_completion)) ||
+	     infty_json_add(o, "cached_tokens", json_object_new_int64(e->tok_cached));
+	return rc ? INFTY_ENOMEM : 0;
+}
+
+/* Copy every field of from into o (the engine's, kept past its end). */
+static int copy_fields(const struct json_object *from, struct json_object *o)
+{
+	if (!from)
+		return 0;
+	json_object_object_foreach((struct json_object *)from, k, v)
+	{
+		if (json_object_object_add(o, k, json_object_get(v)))
+			return INFTY_ENOMEM;
+	}
+	return 0;
+}
+
+int infty_sum_stats_fields(void *ctx, struct json_object *o)
+{
+	const struct sum_stats_out *so = ctx;
+	return copy_fields(so->fields, o);
+}
+
+int infty_sum_progress_fields(void *ctx, struct json_object *o)
+{
+	const struct sum_stats_out *so = ctx;
+	return so->live ? counters(so->live, o) : copy_fields(so->counters, o);
+}
+
+void infty_sum_stats_out_release(struct sum_stats_out *so)
+{
+	json_object_put(so->fields);
+	json_object_put(so->counters);
+	so->fields = so->counters = NULL;
+}
+
+static void progress(struct engine *e)
 {
 	char extra[256];
 	double el = infty_sum_now() - e->started;
@@ -1153,24 +1190,16 @@ static void progress(struct engine *e, struct infty_progress *p, int final)
 	         e->http ? infty_sum_http_queued(e->http) : 0,
 	         el > 0 ? (double)e->done_req / el : 0,
 	         el > 0 ? (double)(e->tok_prompt + e->tok_completion) / el : 0);
-	uint64_t done = e->traces_ok + e->traces_failed + e->rejected;
-	if (final)
-		infty_progress_finish(p, done, extra);
-	else
-		infty_progress_update(p, done, infty_reader_bytes_in(e->in), extra);
+	infty_stage_progress(e->st, e->traces_ok + e->traces_failed + e->rejected, extra);
+}
+
+/* "a: b" as one warning line, the progress line cleared first. */
+static void warn(const struct engine *e, const char *a, const char *b)
+{
+	infty_stage_warn(e->st, "%s: %s", a, b);
 }
 
 /* ---- the run -------------------------------------------------------------- */
-
-/* "a: b" as one warning line (main prints it with the program name). */
-static void warn(const struct engine *e, const char *a, const char *b)
-{
-	if (!e->c->warn)
-		return;
-	char msg[768];
-	snprintf(msg, sizeof msg, "%s: %s", a, b);
-	e->c->warn(msg);
-}
 
 /*
  * The tokenizer for exact counts of the question and the instruction: the
@@ -1300,26 +1329,8 @@ static int open_all(struct engine *e)
 		infty_sha256_hex(b, strlen(b), h + 7);
 		e->prompt_hash = h;
 	}
-	/* The handles are NULL on failure; errno still says why. */
-	if ((rc = infty_reader_open(&e->in, c->input, 0, NULL, 0))) {
-		snprintf(e->detail, sizeof e->detail, "%s: cannot open input: %s", c->input,
-		         rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
-		stop_as(e, "read_error");
-		return rc;
-	}
-	if ((rc = infty_writer_open(&e->out, c->output, NULL, NULL, 0))) {
-		snprintf(e->detail, sizeof e->detail, "%s: cannot open output: %s", c->output,
-		         rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
-		stop_as(e, "write_error");
-		return rc;
-	}
-	if (c->failed && (rc = infty_writer_open(&e->failed, c->failed, NULL, NULL, 0))) {
-		snprintf(e->detail, sizeof e->detail, "%s: cannot open dead-letter file: %s",
-		         c->failed, rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
-		stop_as(e, "write_error");
-		return rc;
-	}
-	return 0;
+	/* The input, checked and opened by the frame. */
+	return infty_stage_next_input(e->st, &e->in) < 0 ? INFTY_EIO : 0;
 }
 
 static const char *stop_name(int rc)
@@ -1338,22 +1349,17 @@ static const char *stop_name(int rc)
 	}
 }
 
-int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, char *detail,
-                         size_t dlen)
+int infty_sum_engine_run(struct infty_stage *st, const struct sum_config *c,
+                         struct sum_stats_out *so)
 {
-	struct engine e = {.c = c, .window_min = c->max_inflight};
+	struct engine e = {.c = c, .st = st, .so = so, .window_min = c->max_inflight};
 	e.started = infty_sum_now();
 	e.reasons = json_object_new_object();
+	so->live = &e;
 	size_t window = c->window > 0
 	                    ? (size_t)c->window
 	                    : (size_t)(c->max_inflight * 4 > 64 ? c->max_inflight * 4 : 64);
-	struct infty_progress *p = NULL;
 	int rc = e.reasons ? open_all(&e) : INFTY_ENOMEM;
-	if (!rc)
-		p = infty_progress_new(
-		    stderr, "summarize", "traces", 0,
-		    (uint64_t)(infty_reader_size(e.in) > 0 ? infty_reader_size(e.in) : 0),
-		    c->quiet);
 	double last_progress = 0;
 	while (!rc) {
 		while (!rc && !e.eof && !e.fatal && !e.err && !e.draining && !stop_flag &&
@@ -1363,7 +1369,7 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 			rc = drain(&e);
 		if (rc || e.err || e.fatal || ((e.eof || e.draining) && !e.flen))
 			break;
-		if (stop_flag) {
+		if (stop_flag || infty_stage_cancelled()) {
 			rc = INFTY_ECANCELED;
 			break;
 		}
@@ -1377,7 +1383,7 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 		}
 		double now = infty_sum_now();
 		if (now - last_progress > 0.25) {
-			progress(&e, p, 0);
+			progress(&e);
 			last_progress = now;
 		}
 	}
@@ -1413,30 +1419,12 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 		         (unsigned long long)e.traces_retry_left,
 		         e.retry_reason ? e.retry_reason : "retry", c->max_retries);
 	}
-	/* A failed run leaves no output under the final name (free removes the temp). */
-	if (!rc) {
-		rc = infty_writer_close(e.out, e.detail, sizeof e.detail);
-		e.out = NULL;
-		if (rc)
-			stop_as(&e, "write_error");
-	}
-	if (!rc && e.failed) {
-		rc = infty_writer_close(e.failed, e.detail, sizeof e.detail);
-		e.failed = NULL;
-		if (rc)
-			stop_as(&e, "write_error");
-	}
+	/* A fatal answer (401, 404) stops the run; it is not a usage error. */
+	if (rc == INFTY_EINVAL && e.fatal)
+		rc = INFTY_EHTTP;
 	if (rc < 0)
 		stop_as(&e, stop_name(rc));
-	/* A configuration error writes nothing, stats included. */
-	int config_error = rc == INFTY_EINVAL && !e.fatal;
-	if (c->stats && !config_error) {
-		int src = write_stats(&e, c->stats, rc ? -1 : 0);
-		if (!rc)
-			rc = src;
-	}
-	if (p)
-		progress(&e, p, 1);
+	progress(&e);
 	if (e.no_usage) {
 		char n[256];
 		snprintf(n, sizeof n,
@@ -1447,23 +1435,27 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 		                   : "");
 		warn(&e, "warning", n);
 	}
-	if (so) {
-		so->traces_in = e.traces_in;
-		so->traces_out = e.traces_ok;
-		so->traces_failed = e.traces_failed;
-		so->records_rejected = e.rejected;
-		so->requests_sent = e.done_req;
-		so->summaries_done = e.summaries;
-		so->cache_hits = e.cache_hits;
-		so->fatal = e.fatal;
-		so->stopped_by = rc < 0 ? e.stopped_by : NULL;
+	so->traces_in = e.traces_in;
+	so->traces_out = e.traces_ok;
+	so->traces_failed = e.traces_failed;
+	so->records_rejected = e.rejected;
+	so->requests_sent = e.done_req;
+	so->summaries_done = e.summaries;
+	so->cache_hits = e.cache_hits;
+	so->fatal = e.fatal;
+	so->stopped_by = rc < 0 ? e.stopped_by : NULL;
+	/* The stats and the last snapshot are written by the frame, after this. */
+	so->fields = stats_fields(&e);
+	if ((so->counters = json_object_new_object()) && counters(&e, so->counters)) {
+		json_object_put(so->counters);
+		so->counters = NULL;
 	}
-	if (rc && !e.detail[0])
-		snprintf(e.detail, sizeof e.detail, "%s", infty_strerror(rc));
-	snprintf(detail, dlen, "%s", e.detail);
-	infty_writer_free(e.out);
-	infty_writer_free(e.failed);
-	infty_reader_free(e.in);
+	so->live = NULL;
+	if (rc < 0) {
+		infty_stage_set_stopped_by(st, e.stopped_by);
+		if (e.detail[0]) /* the frame keeps the first failure it was told */
+			infty_stage_fail(st, rc, "%s", e.detail);
+	}
 	/* Transfers still running point into the jobs' bodies: end them first. */
 	infty_sum_http_free(e.http);
 	for (size_t k = 0; k < e.flen; k++)

@@ -17,8 +17,6 @@
 void infty_sum_config_init(struct sum_config *c)
 {
 	memset(c, 0, sizeof *c);
-	c->input = "-";
-	c->output = "-";
 	c->backend = SUM_BACKEND_OPENAI;
 	c->mode = SUM_MODE_CUMULATIVE;
 	/* Sampling as the reference: temperature 0.5, 2048 tokens, 4 choices. */
@@ -49,7 +47,6 @@ void infty_sum_config_init(struct sum_config *c)
 	c->max_body_bytes = (size_t)256 << 20;
 	c->ready_timeout = 60;
 	c->extractive_budget = 512;
-	c->progress_interval = 30;
 }
 
 /* Whole file into an owned string, one trailing "\n" dropped. */

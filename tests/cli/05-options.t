@@ -7,7 +7,7 @@
 # tests/cli/options-check.py.
 . "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null 2>&1 || skip_all "python3 not found"
-TOOLS="shard segment build inspect tok"
+TOOLS="shard segment summarize build inspect tok"
 plan $(($(echo $TOOLS | wc -w) * 3))
 
 for t in $TOOLS; do

@@ -6,7 +6,7 @@
 # on a full disk, an unknown flag, a bad number, another stage's records
 # and a binary file.
 . "$(dirname "$0")/lib.sh"
-plan 42
+plan 51
 
 mkdir "$T/w" && cd "$T/w" || exit 1
 F=$FIXTURES
@@ -131,3 +131,21 @@ $(try tok)" infty-tok -j 0 count x
 else
 	for i in 1 2 3 4 5 6 7 8; do skip "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"; done
 fi
+
+# --- infty-summarize (the offline extractive backend: no server needed)
+golden 2 "infty-summarize: nope.jsonl: cannot open: No such file or directory" infty-summarize -q nope.jsonl
+golden 2 "infty-summarize: adir: is a directory, not a JSON Lines file" infty-summarize -q adir
+golden 3 "infty-summarize: cut.zst: truncated zstd stream (ends inside a frame)" \
+	infty-summarize -q -o o.jsonl cut.zst
+golden 3 "infty-summarize: /dev/full: write error: No space left on device" \
+	infty-summarize -q -o /dev/full -r r.jsonl "$SEGS"
+golden 2 "infty-summarize: unknown option '--bogus'
+$(try summarize)" infty-summarize --bogus
+golden 2 "infty-summarize: --max-inflight: 0 is out of range [1, 65536]
+$(try summarize)" infty-summarize --max-inflight 0 "$SEGS"
+golden 2 "infty-summarize: $ROWS:1: this is a dataset row; run infty-segment first" \
+	infty-summarize -q -o o.jsonl "$ROWS"
+golden 2 "infty-summarize: $SUMS:1: this record is summarized already; give it to infty-build" \
+	infty-summarize -q -o o.jsonl "$SUMS"
+golden 2 "infty-summarize: binary.dat: binary data, not JSON Lines (no line of its first 64 KiB is a JSON object)" \
+	infty-summarize -q binary.dat
