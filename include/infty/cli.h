@@ -54,6 +54,14 @@ void infty_parse_shard(const char *opt, const char *s, uint32_t *index, uint32_t
 /* Whether the record with this id belongs to shard index of count. */
 int infty_shard_owns(const char *id, uint32_t index, uint32_t count);
 
+struct infty_tokenizer;
+/*
+ * The tokenizer at path ("default" or NULL: the default one; see
+ * tokenizer.h), or exit 2 with "PATH: cannot load tokenizer: why": a
+ * tokenizer that does not load is a configuration error in every tool.
+ */
+struct infty_tokenizer *infty_cli_tokenizer(const char *path);
+
 /* Print "prog VERSION" to stdout and exit 0 (for --version). */
 noreturn void infty_print_version(void);
 

@@ -121,6 +121,8 @@ struct infty_cmd {
 		INFTY_OPT_T_VERSION, 'V', "version", NULL, 0, NULL, "print the version", 0, 0, 0,  \
 		    0, 0, NULL, NULL, 0                                                            \
 	}
+/* The end of every table: -h, -V, then the terminator. */
+#define INFTY_OPT_HELP_VERSION_END() INFTY_OPT_HELP(), INFTY_OPT_VERSION(), INFTY_OPT_END()
 
 /*
  * Parse argv[1..argc) by cmd's table; also sets the program name for

@@ -135,6 +135,25 @@ struct infty_stage_config {
 	INFTY_OPT_STRING(0, "progress", &(c)->progress, "FILE",                                    \
 	                 "a JSON snapshot of the progress, rewritten every 2 s")
 #define INFTY_STAGE_OPT_QUIET(c) INFTY_OPT_FLAG('q', "quiet", &(c)->quiet, 1, "no progress line")
+/* The end of every stage tool's table: -q, -h, -V. */
+#define INFTY_STAGE_OPT_END(c) INFTY_STAGE_OPT_QUIET(c), INFTY_OPT_HELP_VERSION_END()
+
+/*
+ * The start of every stage tool's main: parse argv with cmd's table, then
+ * take the operands as cfg's inputs, at most max_inputs of them (0: any
+ * number).  Usage errors print and exit 2.
+ */
+void infty_stage_args(struct infty_stage_config *cfg, const struct infty_cmd *cmd, int argc,
+                      char **argv, size_t max_inputs);
+
+/* What a stage does once it is open: its engine.  Returns as an engine. */
+typedef int (*infty_stage_fn)(struct infty_stage *st, void *ctx);
+
+/*
+ * The life of a stage: infty_stage_new, infty_stage_open, fn(st, ctx) when
+ * it opened, infty_stage_end.  Returns the exit status.
+ */
+int infty_stage_run(const struct infty_stage_config *cfg, infty_stage_fn fn, void *ctx);
 
 /*
  * A new stage for cfg (borrowed: it must outlive the stage).  Nothing is

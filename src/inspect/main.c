@@ -421,13 +421,7 @@ static int cmd_validate(const struct opts *o, char **files, int nfiles)
 	struct infty_tokenizer *tok = NULL;
 	struct infty_tok_ctx *tctx = NULL;
 	if (o->tokenizer) {
-		const char *p =
-		    strcmp(o->tokenizer, "default") ? o->tokenizer : infty_tokenizer_default_path();
-		char detail[256] = "";
-		int rc = infty_tokenizer_load(&tok, p, detail, sizeof detail);
-		if (rc)
-			infty_die(INFTY_EXIT_USAGE, "%s: cannot load tokenizer: %s", p,
-			          *detail ? detail : infty_strerror(rc));
+		tok = infty_cli_tokenizer(o->tokenizer);
 		if (!(tctx = infty_tok_ctx_new(tok)))
 			infty_die(INFTY_EXIT_STOPPED, "out of memory");
 	}
@@ -539,9 +533,7 @@ static const struct infty_option options[] = {
                    "dataset: the hub repository, for the card's commands"),
     INFTY_OPT_CHOICE(0, "color", &opt.color, "WHEN", colors,
                      "auto (default: on a terminal), always, never"),
-    INFTY_OPT_HELP(),
-    INFTY_OPT_VERSION(),
-    INFTY_OPT_END(),
+    INFTY_OPT_HELP_VERSION_END(),
 };
 
 static const struct infty_cmd cmd = {

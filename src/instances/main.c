@@ -45,10 +45,7 @@ static const struct infty_option options[] = {
                    "add a \"meta\" object (id, iteration, n, tokens) to every\n"
                    "instance (default for paper and messages)"),
     INFTY_OPT_FLAG(0, "no-meta", &opts.meta, 0, "leave it out (default for hf, trl and trl-chat)"),
-    INFTY_STAGE_OPT_QUIET(&cfg),
-    INFTY_OPT_HELP(),
-    INFTY_OPT_VERSION(),
-    INFTY_OPT_END(),
+    INFTY_STAGE_OPT_END(&cfg),
 };
 
 static const struct infty_cmd cmd = {
@@ -65,11 +62,16 @@ static int64_t count_tokens(void *ctx, const char *text, size_t len)
 	return infty_tok_count(ctx, text, len);
 }
 
+static struct infty_build_stats stats;
+
+static int run(struct infty_stage *st, void *ctx)
+{
+	return infty_build_run(st, ctx, &stats);
+}
+
 int main(int argc, char **argv)
 {
-	int first = infty_opts_parse(&cmd, argc, argv);
-	cfg.inputs = (const char *const *)argv + first;
-	cfg.n_inputs = (size_t)(argc - first);
+	infty_stage_args(&cfg, &cmd, argc, argv, 0);
 	if (opts.meta < 0)
 		opts.meta = infty_build_format_meta_default(opts.format);
 
@@ -78,11 +80,7 @@ int main(int argc, char **argv)
 	if (!tokpath)
 		tokpath = infty_tokenizer_default_path();
 	if (tokpath && strcmp(tokpath, "none")) {
-		char detail[256] = "";
-		int rc = infty_tokenizer_load(&tok, tokpath, detail, sizeof detail);
-		if (rc)
-			infty_die(INFTY_EXIT_USAGE, "%s: cannot load tokenizer: %s", tokpath,
-			          *detail ? detail : infty_strerror(rc));
+		tok = infty_cli_tokenizer(tokpath);
 		if (!(tctx = infty_tok_ctx_new(tok)))
 			infty_die(INFTY_EXIT_STOPPED, "out of memory");
 		opts.count = count_tokens;
@@ -91,16 +89,11 @@ int main(int argc, char **argv)
 		infty_usage_error("--max-tokens needs a tokenizer (not --tokenizer none)");
 	}
 
-	struct infty_build_stats stats;
 	infty_build_stats_init(&stats, opts.format);
 	cfg.stats_fields = infty_build_stats_fields;
 	cfg.progress_fields = infty_build_progress_fields;
 	cfg.fields_ctx = &stats;
-	struct infty_stage *st = infty_stage_new(&cfg);
-	int rc = st ? infty_stage_open(st) : INFTY_ENOMEM;
-	if (!rc)
-		rc = infty_build_run(st, &opts, &stats);
-	int status = infty_stage_end(st, rc);
+	int status = infty_stage_run(&cfg, run, &opts);
 	infty_build_stats_release(&stats);
 	infty_tok_ctx_free(tctx);
 	infty_tokenizer_free(tok);

@@ -4,7 +4,9 @@
  * offending option.
  */
 #include "infty/cli.h"
+#include "infty/error.h"
 #include "infty/hash.h"
+#include "infty/tokenizer.h"
 
 #include <errno.h>
 #include <math.h>
@@ -136,4 +138,17 @@ void infty_print_version(void)
 {
 	printf("%s %s\n", progname, INFTY_VERSION);
 	exit(ferror(stdout) || fflush(stdout) ? INFTY_EXIT_DATA : INFTY_EXIT_OK);
+}
+
+struct infty_tokenizer *infty_cli_tokenizer(const char *path)
+{
+	if (!path || !strcmp(path, "default"))
+		path = infty_tokenizer_default_path();
+	struct infty_tokenizer *tok;
+	char detail[512] = "";
+	int rc = infty_tokenizer_load(&tok, path, detail, sizeof detail);
+	if (rc)
+		infty_die(INFTY_EXIT_USAGE, "%s: cannot load tokenizer: %s", path,
+		          *detail ? detail : infty_strerror(rc));
+	return tok;
 }

@@ -475,16 +475,23 @@ static int take_line(struct infty_reader *r, size_t n, int newline, const char *
 	return 1;
 }
 
-int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *len, uint64_t *lineno)
+/* The first call looks at the magic number; a failure stays. */
+static int start(struct infty_reader *r)
 {
 	if (r->failed)
 		return r->failed;
 	if (!r->started) {
 		r->started = 1;
-		int err = detect(r);
-		if (err)
-			return err;
+		return detect(r);
 	}
+	return 0;
+}
+
+int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *len, uint64_t *lineno)
+{
+	int err = start(r);
+	if (err)
+		return err;
 	for (;;) {
 		char *p = r->buf + r->start + r->scan;
 		size_t limit = r->committed > r->start ? r->committed : r->start;
@@ -507,7 +514,7 @@ int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *le
 			/* Last line without a final newline: still a line. */
 			return take_line(r, n, 0, line, len, lineno);
 		}
-		int err = fill(r);
+		err = fill(r);
 		if (err)
 			return err;
 	}
@@ -517,19 +524,11 @@ int infty_reader_peek(struct infty_reader *r, size_t want, const char **data, si
 {
 	*data = "";
 	*len = 0;
-	if (r->failed)
-		return r->failed;
-	if (!r->started) {
-		r->started = 1;
-		int err = detect(r);
-		if (err)
-			return err;
-	}
-	while (r->end - r->start < want && !r->eof) {
-		int err = fill(r);
-		if (err)
-			return err;
-	}
+	int err = start(r);
+	while (!err && r->end - r->start < want && !r->eof)
+		err = fill(r);
+	if (err)
+		return err;
 	/* What fill() moved: the last line handed out is gone (documented). */
 	r->line = NULL;
 	r->line_len = 0;

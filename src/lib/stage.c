@@ -715,18 +715,35 @@ static void abandon(struct infty_stage *st)
  * temporary and every file renamed so far is removed.  0 or the error
  * (recorded).
  */
+/*
+ * One step (finish: to the temporary; publish: the rename) of the output,
+ * the reject file and the extra outputs, in that order.  0 or the first
+ * error (recorded).
+ */
+static int step(struct infty_stage *st, int publishing)
+{
+	struct infty_writer *w[2] = {st->out, st->rej};
+	char d[512] = "";
+	int rc = 0;
+	for (int k = 0; !rc && k < 2; k++)
+		if (w[k] &&
+		    (rc = publishing ? infty_writer_publish(w[k]) : infty_writer_finish(w[k])))
+			write_failed(st, w[k], rc);
+	for (size_t i = 0; !rc && i < st->nfiles; i++) {
+		void *ctx = st->files[i].ctx;
+		rc = publishing ? st->files[i].f.publish(ctx, d, sizeof d)
+		                : st->files[i].f.finish(ctx, d, sizeof d);
+		if (rc)
+			infty_stage_fail(st, rc, "%s", d);
+	}
+	return rc;
+}
+
 static int publish(struct infty_stage *st)
 {
 	struct infty_writer *stats = NULL;
 	char d[512] = "";
-	int rc = 0;
-	if (st->out && (rc = infty_writer_finish(st->out)))
-		write_failed(st, st->out, rc);
-	if (!rc && st->rej && (rc = infty_writer_finish(st->rej)))
-		write_failed(st, st->rej, rc);
-	for (size_t i = 0; !rc && i < st->nfiles; i++)
-		if ((rc = st->files[i].f.finish(st->files[i].ctx, d, sizeof d)))
-			infty_stage_fail(st, rc, "%s", d);
+	int rc = step(st, 0);
 	if (!rc && st->c->stats) {
 		struct json_object *o = stats_json(st, 1);
 		rc = o ? open_json_file(st->c->stats, o, &stats, d, sizeof d) : INFTY_ENOMEM;
@@ -735,13 +752,8 @@ static int publish(struct infty_stage *st)
 			infty_stage_fail(st, rc, "%s: %s", st->c->stats, d);
 	}
 	/* The renames, in the order the pipeline looks: the stats last. */
-	if (!rc && st->out && (rc = infty_writer_publish(st->out)))
-		write_failed(st, st->out, rc);
-	if (!rc && st->rej && (rc = infty_writer_publish(st->rej)))
-		write_failed(st, st->rej, rc);
-	for (size_t i = 0; !rc && i < st->nfiles; i++)
-		if ((rc = st->files[i].f.publish(st->files[i].ctx, d, sizeof d)))
-			infty_stage_fail(st, rc, "%s", d);
+	if (!rc)
+		rc = step(st, 1);
 	if (!rc && stats && (rc = infty_writer_publish(stats)))
 		infty_stage_fail(st, rc, "%s: %s", st->c->stats, infty_writer_detail(stats));
 	if (rc) {
@@ -820,4 +832,27 @@ int infty_stage_end(struct infty_stage *st, int rc)
 		snapshot(st, 1, status);
 	release(st);
 	return status;
+}
+
+/* ---- a tool's main ------------------------------------------------------- */
+
+void infty_stage_args(struct infty_stage_config *cfg, const struct infty_cmd *cmd, int argc,
+                      char **argv, size_t max_inputs)
+{
+	int first = infty_opts_parse(cmd, argc, argv);
+	size_t n = (size_t)(argc - first);
+	if (max_inputs && n > max_inputs)
+		infty_usage_error("%zu input file%s at most (got %zu)", max_inputs,
+		                  max_inputs == 1 ? "" : "s", n);
+	cfg->inputs = (const char *const *)argv + first;
+	cfg->n_inputs = n;
+}
+
+int infty_stage_run(const struct infty_stage_config *cfg, infty_stage_fn fn, void *ctx)
+{
+	struct infty_stage *st = infty_stage_new(cfg);
+	int rc = st ? infty_stage_open(st) : INFTY_ENOMEM;
+	if (!rc)
+		rc = fn(st, ctx);
+	return infty_stage_end(st, rc);
 }

@@ -18,10 +18,7 @@ static const struct infty_option options[] = {
     INFTY_STAGE_OPT_STATS(&cfg),
     INFTY_STAGE_OPT_PROGRESS(&cfg),
     INFTY_OPT_INT(0, "level", &o.level, "N", 1, 19, "zstd level of the shards (default 3)"),
-    INFTY_STAGE_OPT_QUIET(&cfg),
-    INFTY_OPT_HELP(),
-    INFTY_OPT_VERSION(),
-    INFTY_OPT_END(),
+    INFTY_STAGE_OPT_END(&cfg),
 };
 
 static const struct infty_cmd cmd = {
@@ -32,27 +29,25 @@ static const struct infty_cmd cmd = {
     .options = options,
 };
 
+static int run(struct infty_stage *st, void *sh)
+{
+	return infty_shard_run(sh, st);
+}
+
 int main(int argc, char **argv)
 {
-	int first = infty_opts_parse(&cmd, argc, argv);
+	infty_stage_args(&cfg, &cmd, argc, argv, 1);
 	if (!o.shards)
 		infty_usage_error("--shards is required");
 	if (!o.dir)
 		infty_usage_error("--output DIR is required");
-	if (argc - first > 1)
-		infty_usage_error("one input file at most (got %d)", argc - first);
-	cfg.inputs = (const char *const *)argv + first;
-	cfg.n_inputs = (size_t)(argc - first);
-
 	struct infty_shard *sh;
-	int rc = infty_shard_new(&sh, &o);
+	if (infty_shard_new(&sh, &o))
+		infty_die(INFTY_EXIT_STOPPED, "out of memory");
 	cfg.stats_fields = infty_shard_stats;
 	cfg.progress_fields = infty_shard_stats;
 	cfg.fields_ctx = sh;
-	struct infty_stage *st = rc ? NULL : infty_stage_new(&cfg);
-	if (st && !(rc = infty_stage_open(st)))
-		rc = infty_shard_run(sh, st);
-	int status = infty_stage_end(st, rc);
+	int status = infty_stage_run(&cfg, run, sh);
 	infty_shard_free(sh);
 	return status;
 }

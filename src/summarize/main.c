@@ -121,10 +121,7 @@ static const struct infty_option options[] = {
     INFTY_OPT_INT(0, "extractive-budget", &c.extractive_budget, "N", 8, 1 << 20,
                   "token budget of an extractive summary (default 512)"),
     INFTY_OPT_GROUP(""),
-    INFTY_STAGE_OPT_QUIET(&cfg),
-    INFTY_OPT_HELP(),
-    INFTY_OPT_VERSION(),
-    INFTY_OPT_END(),
+    INFTY_STAGE_OPT_END(&cfg),
 };
 
 static const struct infty_cmd cmd = {
@@ -163,17 +160,24 @@ static int is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+static struct sum_stats_out so;
+
+static int run(struct infty_stage *st, void *ctx)
+{
+	return infty_sum_engine_run(st, &c, &so);
+}
+
 int main(int argc, char **argv)
 {
 	infty_sum_config_init(&c);
 	c.stall_timeout = -1; /* not given: it depends on --no-stream */
-	int first = infty_opts_parse(&cmd, argc, argv);
-	if (argc - first > 1 || (argc - first == 1 && input))
-		infty_usage_error("one input only");
-	if (argc - first == 1)
-		input = argv[first];
-	cfg.inputs = &input;
-	cfg.n_inputs = input ? 1 : 0;
+	infty_stage_args(&cfg, &cmd, argc, argv, 1);
+	if (input && cfg.n_inputs)
+		infty_usage_error("one input file at most (got -i and an INPUT)");
+	if (input) {
+		cfg.inputs = &input;
+		cfg.n_inputs = 1;
+	}
 	/* Without streaming nothing arrives until the answer is whole. */
 	if (c.stall_timeout < 0)
 		c.stall_timeout = c.stream ? 60 : 300;
@@ -219,16 +223,11 @@ int main(int argc, char **argv)
 	 * not a reason to die. */
 	signal(SIGPIPE, SIG_IGN);
 
-	struct sum_stats_out so = {0};
 	cfg.stats_fields = infty_sum_stats_fields;
 	cfg.progress_fields = infty_sum_progress_fields;
 	cfg.fields_ctx = &so;
 	cfg.on_signal = infty_sum_engine_stop; /* the transfer loop stops within a step */
-	struct infty_stage *st = infty_stage_new(&cfg);
-	int rc = st ? infty_stage_open(st) : INFTY_ENOMEM;
-	if (!rc)
-		rc = infty_sum_engine_run(st, &c, &so);
-	int status = infty_stage_end(st, rc);
+	int status = infty_stage_run(&cfg, run, NULL);
 	infty_sum_stats_out_release(&so);
 	if (key) {
 		memset(key, 0, strlen(key));

@@ -1333,22 +1333,6 @@ static int open_all(struct engine *e)
 	return infty_stage_next_input(e->st, &e->in) < 0 ? INFTY_EIO : 0;
 }
 
-static const char *stop_name(int rc)
-{
-	switch (rc) {
-	case INFTY_ECANCELED:
-		return "signal";
-	case INFTY_ENOMEM:
-		return "out_of_memory";
-	case INFTY_EIO:
-	case INFTY_ETRUNCATED:
-	case INFTY_ECORRUPT:
-		return "io_error";
-	default:
-		return "error";
-	}
-}
-
 int infty_sum_engine_run(struct infty_stage *st, const struct sum_config *c,
                          struct sum_stats_out *so)
 {
@@ -1422,8 +1406,7 @@ int infty_sum_engine_run(struct infty_stage *st, const struct sum_config *c,
 	/* A fatal answer (401, 404) stops the run; it is not a usage error. */
 	if (rc == INFTY_EINVAL && e.fatal)
 		rc = INFTY_EHTTP;
-	if (rc < 0)
-		stop_as(&e, stop_name(rc));
+	/* Without a reason of its own, the frame names it from rc (io_error, ...). */
 	progress(&e);
 	if (e.no_usage) {
 		char n[256];

@@ -59,9 +59,7 @@ static const struct infty_option options[] = {
                    "ids: print id:start-end (byte offsets in the input)"),
     INFTY_OPT_FLAG(0, "timing", &o.timing, 1, "print bytes, tokens, time and speed on stderr"),
     INFTY_OPT_FLAG(0, "hash", &want_hash, 1, "print the tokenizer's sha256 and exit"),
-    INFTY_OPT_HELP(),
-    INFTY_OPT_VERSION(),
-    INFTY_OPT_END(),
+    INFTY_OPT_HELP_VERSION_END(),
 };
 
 static const struct infty_cmd cmd = {
@@ -106,13 +104,9 @@ int main(int argc, char **argv)
 
 	if (!tok_path)
 		tok_path = infty_tokenizer_default_path();
-	char detail[512];
 	double t0 = now();
-	struct infty_tokenizer *tok;
-	int rc = infty_tokenizer_load(&tok, tok_path, detail, sizeof detail);
-	if (rc)
-		infty_die(INFTY_EXIT_USAGE, "%s: cannot load tokenizer: %s", tok_path,
-		          detail[0] ? detail : infty_strerror(rc));
+	struct infty_tokenizer *tok = infty_cli_tokenizer(tok_path);
+	int rc;
 	double t_load = now() - t0;
 	if (want_hash) {
 		puts(infty_tokenizer_hash(tok));
