@@ -3,7 +3,8 @@
  *
  * Only tools call these (the library never prints or exits).  Messages follow
  * one shape: "infty-segment: FILE:LINE: what went wrong", lowercase, on stderr.
- * Exit codes are the same for every tool (see docs/man and docs/failures.md).
+ * Exit codes are the same for every tool, documented once in docs/man/infty.7
+ * (and docs/failures.md); the stage frame (stage.h) picks them for the stages.
  * The pipeline marks a shard done on 0 or 1 only: those two mean the stage
  * finished and its output holds, or rejects with a reason, every input record.
  */

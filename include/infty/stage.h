@@ -10,18 +10,16 @@
  *
  * Life of a run (DEVELOPING.md shows a whole stage):
  *
- *   struct infty_stage_config cfg = {.name = "build", .unit = "records",
- *                                    .expect = INFTY_KIND_SUMMARIZED};
- *   ... infty_opts_parse() fills cfg.output, cfg.rejects, cfg.stats, ...
- *   struct infty_stage *st = infty_stage_new(&cfg);
- *   int rc = infty_stage_open(st);
- *   while (!rc && (rc = infty_stage_next_input(st, &in)) == 1) {
- *           ... read records; infty_stage_put_json(st, obj) each output,
- *           ... infty_stage_reject(st, &rej) each reject,
- *           ... infty_stage_progress(st, done, NULL) now and then;
- *           rc = 0;
- *   }
- *   return infty_stage_end(st, rc);       (the exit status; st is freed)
+ *   main:    infty_stage_args(&cfg, &cmd, argc, argv, 1);   (the option table
+ *                                                fills cfg.output, .rejects, ...)
+ *            return infty_stage_run(&cfg, engine, ctx);     (new, open, engine, end)
+ *   engine:  while ((rc = infty_stage_next_input(st, &in)) == 1)
+ *                    ... read records; infty_stage_put_json(st, obj) each output,
+ *                    ... infty_stage_reject(st, &rej) each reject,
+ *                    ... infty_stage_progress(st, done, NULL) now and then;
+ *            return rc;                    (0, or the error it recorded)
+ *
+ * infty_stage_end() turns the outcome into the exit status and frees st.
  *
  * Messages.  Every line the frame prints is "infty-x: file[:line]: what
  * went wrong" on cfg.log (default stderr), with a live progress line
