@@ -6,7 +6,7 @@
 # on a full disk, an unknown flag, a bad number, another stage's records
 # and a binary file.
 . "$(dirname "$0")/lib.sh"
-plan 51
+plan 52
 
 mkdir "$T/w" && cd "$T/w" || exit 1
 F=$FIXTURES
@@ -149,3 +149,19 @@ golden 2 "infty-summarize: $SUMS:1: this record is summarized already; give it t
 	infty-summarize -q -o o.jsonl "$SUMS"
 golden 2 "infty-summarize: binary.dat: binary data, not JSON Lines (no line of its first 64 KiB is a JSON object)" \
 	infty-summarize -q binary.dat
+
+# On a terminal, the live progress line is cleared before any message: no
+# "...eta 0s, 6 instances, 0 rejectsinfty-build: ..." (script(1) gives the
+# tool a terminal).
+if command -v script >/dev/null 2>&1 && command -v python3 >/dev/null 2>&1; then
+	INFTY_PROGRESS_INTERVAL=0 script -qec "infty-build -t none -o $T/tty.jsonl $SUMS" /dev/null >"$T/tty.out" 2>&1
+	is "$(python3 -c '
+import re, sys
+t = open(sys.argv[1], "rb").read().decode()
+msgs = [m.start() for m in re.finditer("infty-build: ", t)]
+ok = all(t[i - 3:i] == "\x1b[K" or t[i - 1:i] in ("", "\n") for i in msgs)
+print(len(msgs), "clean" if ok else "mixed: " + repr(t[:400]))' "$T/tty.out")" "2 clean" \
+		"a terminal's progress line is cleared before each message"
+else
+	skip "script(1) or python3 not found"
+fi
