@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 #include <omp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,27 +63,47 @@ static char *dup_or_null(const char *s)
 	return s ? infty_strdup(s) : NULL;
 }
 
-static int put(struct infty_buf *b, const char *s)
+/*
+ * Records are written by hand into a buffer (several times faster than
+ * building json-c objects for them): a writer whose first error sticks, so
+ * a record is a plain sequence of pieces and its error is read once.
+ */
+struct out {
+	struct infty_buf *b;
+	int rc;
+};
+
+static void put(struct out *o, const char *s)
 {
-	return infty_buf_append(b, s, strlen(s));
+	if (!o->rc)
+		o->rc = infty_buf_append(o->b, s, strlen(s));
 }
 
-static int putf(struct infty_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int putf(struct infty_buf *b, const char *fmt, ...)
+static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct out *o, const char *fmt, ...)
 {
 	char tmp[128];
 	va_list ap;
 	va_start(ap, fmt);
 	int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
-	if (k < 0 || (size_t)k >= sizeof tmp)
-		return INFTY_EINVAL;
-	return infty_buf_append(b, tmp, (size_t)k);
+	if (!o->rc)
+		o->rc = k < 0 || (size_t)k >= sizeof tmp ? INFTY_EINVAL
+		                                         : infty_buf_append(o->b, tmp, (size_t)k);
 }
 
-static int putstr(struct infty_buf *b, const char *s)
+/* A JSON string (NUL-terminated s, or s[0..n) when n != SIZE_MAX), or null. */
+static void putstr_n(struct out *o, const char *s, size_t n)
 {
-	return s ? infty_json_write_string(b, s, strlen(s)) : put(b, "null");
+	if (!s)
+		put(o, "null");
+	else if (!o->rc)
+		o->rc = infty_json_write_string(o->b, s, n == SIZE_MAX ? strlen(s) : n);
+}
+
+static void putstr(struct out *o, const char *s)
+{
+	putstr_n(o, s, SIZE_MAX);
 }
 
 static struct result *new_result(struct slot *s)
@@ -189,54 +210,50 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 	/* Question NUL reasoning: what tells two traces with one uuid apart. */
 	r->content_hash = infty_hash64_long(it->question, strlen(it->question)) * 31u ^
 	                  infty_hash64_long(it->reasoning, it->reasoning_len);
-	struct infty_buf *b = &r->js;
-	rc = put(b, ",\"source\":{\"format\":");
-	rc = rc ? rc : putstr(b, infty_seg_format_name(it->format));
-	rc = rc ? rc : put(b, ",\"uuid\":");
-	rc = rc ? rc : putstr(b, it->uuid);
-	rc = rc ? rc : put(b, ",\"pick\":");
-	rc = rc ? rc
-	        : putstr(b, it->format == INFTY_SEG_FMT_OPENR1 ? infty_seg_pick_name(o->in.pick)
-	                                                       : NULL);
-	if (!rc)
-		rc = it->generation >= 0 ? putf(b, ",\"generation\":%d", it->generation)
-		                         : put(b, ",\"generation\":null");
-	rc = rc ? rc : put(b, ",\"file\":");
-	rc = rc ? rc : putstr(b, x->file);
-	rc = rc ? rc : putf(b, ",\"line\":%llu,\"meta\":", (unsigned long long)s->lineno);
-	rc = rc ? rc : infty_json_write(b, it->meta);
-	rc = rc ? rc : put(b, "},\"question\":");
-	rc = rc ? rc : putstr(b, it->question);
-	rc = rc ? rc : put(b, ",\"conclusion\":");
-	rc = rc ? rc : infty_json_write_string(b, it->conclusion, it->conclusion_len);
-	rc = rc ? rc : put(b, ",\"segments\":[");
+	struct out b = {&r->js, 0};
+	put(&b, ",\"source\":{\"format\":");
+	putstr(&b, infty_seg_format_name(it->format));
+	put(&b, ",\"uuid\":");
+	putstr(&b, it->uuid);
+	put(&b, ",\"pick\":");
+	putstr(&b, it->format == INFTY_SEG_FMT_OPENR1 ? infty_seg_pick_name(o->in.pick) : NULL);
+	if (it->generation >= 0)
+		putf(&b, ",\"generation\":%d", it->generation);
+	else
+		put(&b, ",\"generation\":null");
+	put(&b, ",\"file\":");
+	putstr(&b, x->file);
+	putf(&b, ",\"line\":%llu,\"meta\":", (unsigned long long)s->lineno);
+	if (!b.rc)
+		b.rc = infty_json_write(b.b, it->meta);
+	put(&b, "},\"question\":");
+	putstr(&b, it->question);
+	put(&b, ",\"conclusion\":");
+	putstr_n(&b, it->conclusion, it->conclusion_len);
+	put(&b, ",\"segments\":[");
 	int64_t total = 0;
-	for (size_t i = 0; !rc && i < sp->n; i++) {
+	for (size_t i = 0; !b.rc && i < sp->n; i++) {
 		const struct infty_seg_span *g = &sp->v[i];
 		r->tok[i] = g->tokens;
 		total += g->tokens;
 		r->hard += g->end == INFTY_SEG_END_HARD;
 		r->lines += g->end == INFTY_SEG_END_LINE;
-		rc = put(b, i ? ",{\"text\":" : "{\"text\":");
-		rc = rc ? rc : infty_json_write_string(b, t + g->off, g->len);
-		rc = rc ? rc
-		        : putf(b, ",\"tokens\":%lld,\"end\":\"%s\",\"sep\":", (long long)g->tokens,
-		               infty_seg_end_name(g->end));
-		rc = rc ? rc : infty_json_write_string(b, t + g->off + g->len, g->sep_len);
-		if (!rc && g->step_tokens >= 0)
-			rc = putf(b, ",\"step_tokens\":%lld", (long long)g->step_tokens);
-		rc = rc ? rc : put(b, "}");
+		put(&b, i ? ",{\"text\":" : "{\"text\":");
+		putstr_n(&b, t + g->off, g->len);
+		putf(&b, ",\"tokens\":%lld,\"end\":\"%s\",\"sep\":", (long long)g->tokens,
+		     infty_seg_end_name(g->end));
+		putstr_n(&b, t + g->off + g->len, g->sep_len);
+		if (g->step_tokens >= 0)
+			putf(&b, ",\"step_tokens\":%lld", (long long)g->step_tokens);
+		put(&b, "}");
 	}
-	rc = rc ? rc
-	        : putf(b, "],\"n\":%zu,\"reasoning_tokens\":%lld,\"params\":{\"eta\":%lld,", sp->n,
-	               (long long)total, (long long)o->eta);
-	rc =
-	    rc ? rc
-	       : putf(b, "\"pack\":\"%s\",\"min_tail\":%lld,\"tokenizer\":",
-	              o->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict", (long long)o->min_tail);
-	rc = rc ? rc : putstr(b, x->c->hash);
-	rc = rc ? rc : put(b, ",\"version\":\"" INFTY_VERSION "\"}}");
-	return rc;
+	putf(&b, "],\"n\":%zu,\"reasoning_tokens\":%lld,\"params\":{\"eta\":%lld,", sp->n,
+	     (long long)total, (long long)o->eta);
+	putf(&b, "\"pack\":\"%s\",\"min_tail\":%lld,\"tokenizer\":",
+	     o->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict", (long long)o->min_tail);
+	putstr(&b, x->c->hash);
+	put(&b, ",\"version\":\"" INFTY_VERSION "\"}}");
+	return b.rc;
 }
 
 /* Everything one input line turns into; runs on any thread. */
@@ -484,9 +501,10 @@ static int write_slot(struct run *R, struct slot *s, struct infty_seg_totals *t)
 		int fresh = idset_add(&R->ids, infty_hash64(r->id, strlen(r->id)));
 		if (fresh < 0)
 			return INFTY_ENOMEM;
-		rc = put(&R->line, "{\"id\":");
-		rc = rc ? rc : putstr(&R->line, r->id);
-		for (unsigned k = 1; !rc && !fresh; k++) {
+		struct out w = {&R->line, 0};
+		put(&w, "{\"id\":");
+		putstr(&w, r->id);
+		for (unsigned k = 1; !w.rc && !fresh; k++) {
 			if (k == 1)
 				snprintf(suffix, sizeof suffix, ":%08llx",
 				         (unsigned long long)(r->content_hash & 0xffffffffu));
@@ -502,16 +520,15 @@ static int write_slot(struct run *R, struct slot *s, struct infty_seg_totals *t)
 			fresh = idset_add(&R->ids, infty_hash64(nid, base + sl));
 			if (fresh > 0) {
 				R->line.len = 0;
-				rc = put(&R->line, "{\"id\":");
-				rc = rc ? rc : putstr(&R->line, nid);
+				put(&w, "{\"id\":");
+				putstr(&w, nid);
 			}
 			infty_free(nid);
 			if (fresh < 0)
 				return INFTY_ENOMEM;
 		}
-		rc = rc ? rc : infty_buf_append(&R->line, r->js.data, r->js.len);
-		if (rc)
-			return rc;
+		if (w.rc || (rc = infty_buf_append(&R->line, r->js.data, r->js.len)))
+			return w.rc ? w.rc : rc;
 		if ((rc = infty_stage_put(R->st, R->line.data, R->line.len)))
 			return rc;
 		t->traces++;
