@@ -207,6 +207,15 @@ int infty_stage_put_json(struct infty_stage *st, struct json_object *obj);
  */
 int infty_stage_reject(struct infty_stage *st, const struct infty_reject *r);
 
+/*
+ * The same, with the record already made by infty_reject_format() under
+ * this stage's name (json[0..len), e.g. by a worker thread, so that a
+ * stage formatting in parallel keeps doing so): the frame counts r->reason,
+ * prints r's line and writes json as it is.
+ */
+int infty_stage_reject_line(struct infty_stage *st, const struct infty_reject *r, const char *json,
+                            size_t len);
+
 /* Records rejected so far. */
 uint64_t infty_stage_rejected(const struct infty_stage *st);
 

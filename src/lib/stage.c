@@ -507,6 +507,12 @@ static int count_reason(struct infty_stage *st, const char *reason)
 
 int infty_stage_reject(struct infty_stage *st, const struct infty_reject *r)
 {
+	return infty_stage_reject_line(st, r, NULL, 0);
+}
+
+int infty_stage_reject_line(struct infty_stage *st, const struct infty_reject *r, const char *json,
+                            size_t len)
+{
 	struct infty_reject x = *r;
 	if (!x.file)
 		x.file = st->in ? infty_reader_path(st->in) : input_at(st, 0);
@@ -521,10 +527,14 @@ int infty_stage_reject(struct infty_stage *st, const struct infty_reject *r)
 	}
 	if (!st->rej)
 		return 0;
-	st->rline.len = 0;
-	if (infty_reject_format(&st->rline, st->c->name, &x))
-		return infty_stage_fail(st, INFTY_ENOMEM, "out of memory");
-	int rc = infty_writer_put(st->rej, st->rline.data, st->rline.len);
+	if (!json) {
+		st->rline.len = 0;
+		if (infty_reject_format(&st->rline, st->c->name, &x))
+			return infty_stage_fail(st, INFTY_ENOMEM, "out of memory");
+		json = st->rline.data;
+		len = st->rline.len;
+	}
+	int rc = infty_writer_put(st->rej, json, len);
 	return rc ? write_failed(st, st->rej, rc) : 0;
 }
 

@@ -147,7 +147,22 @@ static int make_reject(const struct ctx *x, struct slot *s, const struct infty_s
 	if ((it->detail && !(r->detail = infty_strdup(it->detail))) ||
 	    (it->uuid && !(r->id = dup_or_null(it->uuid))))
 		return INFTY_ENOMEM;
-	return 0;
+	/* The record itself, here on the worker: raw lines of rejects can be a
+	 * quarter of the output (82 MB on the corpus), too much to escape on
+	 * the writing thread alone. */
+	struct json_object *extra = NULL;
+	if (r->generation >= 0 &&
+	    (!(extra = json_object_new_object()) ||
+	     infty_json_add(extra, "generation", json_object_new_int(r->generation)))) {
+		json_object_put(extra);
+		return INFTY_ENOMEM;
+	}
+	struct infty_reject rej = {x->file,   s->lineno, infty_seg_reason_code(r->reason),
+	                           r->detail, r->id,     extra,
+	                           s->line,   s->len};
+	int rc = infty_reject_format(&r->js, "segment", &rej);
+	json_object_put(extra);
+	return rc;
 }
 
 static int make_trace(const struct ctx *x, struct slot *s, const struct infty_seg_item *it,
@@ -456,24 +471,15 @@ struct run {
 	struct infty_buf line;
 };
 
-/* A reject, through the stage frame: one schema, counted, printed up to the cap. */
+/* A reject, through the stage frame: counted, printed up to the cap, and its
+ * record (made by the worker, make_reject) written. */
 static int write_reject(struct run *R, struct slot *s, struct result *r, struct infty_seg_totals *t)
 {
 	t->rejected++;
 	t->rejects_by_reason[r->reason]++;
-	struct json_object *extra = NULL;
-	if (r->generation >= 0 &&
-	    (!(extra = json_object_new_object()) ||
-	     infty_json_add(extra, "generation", json_object_new_int(r->generation)))) {
-		json_object_put(extra);
-		return infty_stage_fail(R->st, INFTY_ENOMEM, "out of memory");
-	}
-	struct infty_reject rej = {NULL,      s->lineno, infty_seg_reason_code(r->reason),
-	                           r->detail, r->id,     extra,
-	                           s->line,   s->len};
-	int rc = infty_stage_reject(R->st, &rej);
-	json_object_put(extra);
-	return rc;
+	struct infty_reject rej = {
+	    .line = s->lineno, .reason = infty_seg_reason_code(r->reason), .detail = r->detail};
+	return infty_stage_reject_line(R->st, &rej, r->js.data, r->js.len);
 }
 
 static int write_slot(struct run *R, struct slot *s, struct infty_seg_totals *t)
