@@ -63,6 +63,16 @@ static const char usage_text[] =
     "                            Qwen3 tokenizer.json when there; none: estimate)\n"
     "      --ready-timeout S     wait for GET /models at start, 0 = no (default 60)\n"
     "      --extractive-budget N token budget of an extractive summary (default 512)\n"
+    "      --quality SPEC        per-flag policy of the summary checks, FLAG=POLICY,...\n"
+    "                            (flags leak refusal short long copy ungrounded\n"
+    "                            early_answer language all; policies off warn retry\n"
+    "                            reject; default with an endpoint: retry on all but\n"
+    "                            copy and ungrounded, which warn; extractive: warn)\n"
+    "      --judge               grade every summary with the judge (prompts/judge.txt)\n"
+    "                            and refine those below the threshold (refine.txt)\n"
+    "      --judge-model NAME    the judge's model (default --model)\n"
+    "      --judge-threshold N   refine a summary graded below N of 5 (default 4)\n"
+    "      --judge-rounds K      summaries judged per segment at most (default 3)\n"
     "  -q, --quiet               no progress\n"
     "      --help                this help\n"
     "      --version             print the version\n"
@@ -108,6 +118,12 @@ enum {
 	O_ALLOWFAILED,
 	O_RETRYFAILED,
 	O_SERVERCOUNT,
+	/* summary quality (docs/quality.md) */
+	O_QUALITY,
+	O_JUDGE,
+	O_JUDGEMODEL,
+	O_JUDGETHRESHOLD,
+	O_JUDGEROUNDS,
 };
 
 static const struct option longopts[] = {
@@ -147,6 +163,11 @@ static const struct option longopts[] = {
     {"allow-failed", no_argument, 0, O_ALLOWFAILED},
     {"retry-failed", no_argument, 0, O_RETRYFAILED},
     {"server-count", required_argument, 0, O_SERVERCOUNT},
+    {"quality", required_argument, 0, O_QUALITY},
+    {"judge", no_argument, 0, O_JUDGE},
+    {"judge-model", required_argument, 0, O_JUDGEMODEL},
+    {"judge-threshold", required_argument, 0, O_JUDGETHRESHOLD},
+    {"judge-rounds", required_argument, 0, O_JUDGEROUNDS},
     {"quiet", no_argument, 0, 'q'},
     {"help", no_argument, 0, O_HELP},
     {"version", no_argument, 0, O_VERSION},
@@ -198,7 +219,7 @@ int main(int argc, char **argv)
 	infty_sum_config_init(&c);
 	const char **eps = NULL;
 	size_t neps = 0, epcap = 0;
-	const char *backend = NULL, *keyfile = NULL;
+	const char *backend = NULL, *keyfile = NULL, *quality = NULL;
 	int opt, stall_given = 0;
 	c.warn = warn_line;
 	while ((opt = getopt_long(argc, argv, "i:o:q", longopts, NULL)) != -1) {
@@ -337,6 +358,22 @@ int main(int argc, char **argv)
 				infty_usage_error(
 				    "--server-count: '%s' is not auto, tokenize or off", optarg);
 			break;
+		case O_QUALITY:
+			quality = optarg;
+			break;
+		case O_JUDGE:
+			c.judge = 1;
+			break;
+		case O_JUDGEMODEL:
+			c.judge_model = optarg;
+			break;
+		case O_JUDGETHRESHOLD:
+			c.judge_threshold = (int)infty_parse_ll("--judge-threshold", optarg, 1, 5);
+			break;
+		case O_JUDGEROUNDS:
+			c.judge_rounds =
+			    (int)infty_parse_ll("--judge-rounds", optarg, 1, SUM_JUDGE_MAX_ROUNDS);
+			break;
 		case O_RAMP:
 			c.ramp = infty_parse_double("--ramp", optarg, 0, 3600);
 			break;
@@ -395,6 +432,13 @@ int main(int argc, char **argv)
 	}
 	if (c.backend == SUM_BACKEND_OPENAI && !is_dir(c.prompt_dir))
 		infty_usage_error("--prompt-dir: '%s' is not a directory", c.prompt_dir);
+	/* The policy's defaults depend on the backend; --quality goes on top. */
+	infty_sum_quality_policy_default(&c.quality, c.backend == SUM_BACKEND_OPENAI);
+	char qdetail[256];
+	if (quality && infty_sum_quality_policy_parse(&c.quality, quality, qdetail, sizeof qdetail))
+		infty_usage_error("--quality: %s", qdetail);
+	if (c.judge && c.backend != SUM_BACKEND_OPENAI)
+		infty_usage_error("--judge needs an endpoint (--backend openai)");
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;

@@ -1750,9 +1750,18 @@ char *infty_sum_quality_boxed(const char *text, size_t len)
 	return infty_strndup(best, (size_t)(p - best));
 }
 
+/*
+ * The engine holds every summary entry of a trace until it is written, so
+ * these objects are kept small: arrays sized to their flags, constant keys
+ * (json-c copies a key otherwise), no "detail" object when nothing is
+ * flagged.
+ */
 struct json_object *infty_sum_quality_flags_json(const struct sum_quality_result *r)
 {
-	struct json_object *a = json_object_new_array();
+	int n = 0;
+	for (int f = 0; f < SUM_Q_NFLAGS; f++)
+		n += (r->flags & SUM_Q_BIT(f)) != 0;
+	struct json_object *a = json_object_new_array_ext(n ? n : 1);
 	if (!a)
 		return NULL;
 	for (int f = 0; f < SUM_Q_NFLAGS; f++)
@@ -1764,33 +1773,40 @@ struct json_object *infty_sum_quality_flags_json(const struct sum_quality_result
 	return a;
 }
 
+/* Add v under the constant key k; 1 on failure (v is freed). */
+static int put(struct json_object *o, const char *k, struct json_object *v)
+{
+	if (!v)
+		return 1;
+	if (json_object_object_add_ex(
+	        o, k, v, JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT)) {
+		json_object_put(v);
+		return 1;
+	}
+	return 0;
+}
+
 struct json_object *infty_sum_quality_json(const struct sum_quality_result *r)
 {
-	struct json_object *o = json_object_new_object(), *d = json_object_new_object();
+	struct json_object *o = json_object_new_object(), *d = NULL;
 	char ratio[32];
 	snprintf(ratio, sizeof ratio, "%.4f", r->ratio);
-	int bad = !o || !d;
-	bad = bad || json_object_object_add(o, "tokens", json_object_new_int64(r->summary_tokens));
-	bad = bad ||
-	      json_object_object_add(o, "source_tokens", json_object_new_int64(r->source_tokens));
-	bad = bad || json_object_object_add(o, "ratio", json_object_new_double_s(r->ratio, ratio));
-	bad = bad || json_object_object_add(o, "copy_words", json_object_new_int64(r->copy_words));
-	bad = bad || json_object_object_add(o, "items", json_object_new_int64(r->items));
-	bad = bad || json_object_object_add(o, "ungrounded", json_object_new_int64(r->ungrounded));
-	bad = bad ||
-	      json_object_object_add(o, "answer_seen", json_object_new_boolean(r->answer_seen));
-	bad = bad || json_object_object_add(o, "lang", json_object_new_string(r->lang_summary));
-	bad = bad || json_object_object_add(o, "lang_trace", json_object_new_string(r->lang_trace));
-	for (int f = 0; f < SUM_Q_NFLAGS && !bad; f++)
-		if (r->flags & SUM_Q_BIT(f))
-			bad = json_object_object_add(d, flag_names[f],
-			                             json_object_new_string(r->detail[f]));
-	if (!bad) {
-		bad = json_object_object_add(o, "detail", d);
-		if (!bad)
-			d = NULL;
+	int bad = !o;
+	bad = bad || put(o, "tokens", json_object_new_int64(r->summary_tokens));
+	bad = bad || put(o, "source_tokens", json_object_new_int64(r->source_tokens));
+	bad = bad || put(o, "ratio", json_object_new_double_s(r->ratio, ratio));
+	bad = bad || put(o, "copy_words", json_object_new_int64(r->copy_words));
+	bad = bad || put(o, "items", json_object_new_int64(r->items));
+	bad = bad || put(o, "ungrounded", json_object_new_int64(r->ungrounded));
+	bad = bad || put(o, "answer_seen", json_object_new_boolean(r->answer_seen));
+	bad = bad || put(o, "lang", json_object_new_string(r->lang_summary));
+	bad = bad || put(o, "lang_trace", json_object_new_string(r->lang_trace));
+	if (!bad && r->flags) {
+		bad = !(d = json_object_new_object()) || put(o, "detail", d);
+		for (int f = 0; f < SUM_Q_NFLAGS && !bad; f++)
+			if (r->flags & SUM_Q_BIT(f))
+				bad = put(d, flag_names[f], json_object_new_string(r->detail[f]));
 	}
-	json_object_put(d);
 	if (bad) {
 		json_object_put(o);
 		return NULL;
