@@ -141,6 +141,8 @@ $(TOKENIZER): scripts/fetch-tokenizer.sh
 PROVE ?= prove
 export INFTY_BUILD := $(abspath $(BUILD))
 export INFTY_TOKENIZER_DEFAULT := $(TOKENIZER)
+# Tests skip what a sanitizer makes meaningless (peak RSS), visibly.
+export INFTY_SANITIZE := $(SANITIZE)
 export CMOCKA_MESSAGE_OUTPUT := TAP
 
 test: $(BINS) $(UNIT_BINS) $(TOKENIZER)
@@ -204,7 +206,7 @@ help:
 # ratios measured side by side, and a second benchmark would be noise).
 # A benchmark whose check fails (outputs that should agree differ) exits 1;
 # goals are printed as met or MISSED.  The others still run.
-BENCHES := bench-io bench-tokenizer bench-split bench-segment bench-summarize
+BENCHES := bench-io bench-tokenizer bench-split bench-segment bench-summarize bench-prefix-cache
 bench:
 	@st=0; for b in $(BENCHES); do echo "== $$b"; \
 	    $(MAKE) --no-print-directory $$b || st=1; done; exit $$st

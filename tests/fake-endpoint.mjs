@@ -5,7 +5,7 @@
 //   node tests/fake-endpoint.mjs [--scenario NAME] [--times K] [--match TEXT]
 //        [--latency MS] [--lifetime S] [--retry-after S] [--retry-after-ms MS]
 //        [--ignore-n] [--jitter MS] [--count-tokenizer FILE] [--truncate-to N]
-//        [--tokenize vllm|llamacpp]
+//        [--tokenize vllm|llamacpp] [--prefix-cache TOKENS]
 //
 // Listens on 127.0.0.1 at a random free port and prints the port on stdout.
 // The scenario applies to chat requests whose messages contain TEXT (default:
@@ -22,6 +22,9 @@
 // tokens.  --tokenize serves POST /tokenize (at the root, beside /v1) in
 // vLLM's shape ({"model","messages"} -> {"count"}) or llama.cpp's
 // ({"content"} -> {"tokens": [...]}), counting the untruncated prompt.
+// --prefix-cache TOKENS models a server's prefix cache of that capacity
+// (fake-prefix-cache.mjs): usage.prompt_tokens_details.cached_tokens is
+// reported as vLLM does, and /_stats sums prompt, cached and ideal tokens.
 //
 // Scenarios: ok, 429, quota, 500, 503, overflow-openai, overflow-vllm,
 // overflow-llamacpp, overflow-tgi, overflow-sglang, 400, 401, 404-model, hang,
@@ -42,10 +45,11 @@
 // ([stubborn] stays) and a line added.
 import http from 'node:http';
 import crypto from 'node:crypto';
+import { PrefixCache } from './fake-prefix-cache.mjs';
 
 const opt = { scenario: 'ok', times: Infinity, match: '', latency: 0, jitter: 0, lifetime: 300,
 	retryAfter: null, retryAfterMs: null, ignoreN: false, countTokenizer: null, truncateTo: 0,
-	tokenize: null };
+	tokenize: null, prefixCache: 0 };
 const argv = process.argv.slice(2);
 for (let k = 0; k < argv.length; k++) {
 	const a = argv[k], v = () => argv[++k];
@@ -61,12 +65,15 @@ for (let k = 0; k < argv.length; k++) {
 	else if (a === '--count-tokenizer') opt.countTokenizer = v();
 	else if (a === '--truncate-to') opt.truncateTo = Number(v());
 	else if (a === '--tokenize') opt.tokenize = v();
+	else if (a === '--prefix-cache') opt.prefixCache = Number(v());
 	else { console.error(`fake-endpoint: unknown option ${a}`); process.exit(2); }
 }
 
 const stats = { requests: 0, chat: 0, scripted: 0, ok: 0, inflight: 0, max_inflight: 0,
 	distinct: 0, repeated_after_ok: 0, models: 0, by_status: {}, streamed: 0, tokenize: 0,
-	truncated: 0, counts: [], judge: 0, refine: 0 };
+	truncated: 0, counts: [], prompt_tokens: 0, cached_tokens: 0, ideal_cached_tokens: 0,
+	judge: 0, refine: 0 };
+const prefixCache = opt.prefixCache > 0 ? new PrefixCache(opt.prefixCache) : null;
 // The tokenizer of --count-tokenizer, from tests/node's pinned HF binding.
 let tokenizer = null;
 if (opt.countTokenizer) {
@@ -274,6 +281,12 @@ const server = http.createServer((req, res) => {
 		}
 		if (body.stream) stats.streamed++;
 		const count = await promptCount(body.messages || []);
+		const pc = prefixCache ? prefixCache.admit(body.messages || []) : null;
+		if (pc) {
+			stats.prompt_tokens += count;
+			stats.cached_tokens += pc.cached;
+			stats.ideal_cached_tokens += pc.ideal;
+		}
 		stats.inflight++;
 		if (stats.inflight > stats.max_inflight) stats.max_inflight = stats.inflight;
 		res.on('close', () => stats.inflight--);
@@ -283,6 +296,7 @@ const server = http.createServer((req, res) => {
 			if (res.destroyed || req.socket.destroyed) return;
 			if (errorReply(res, scenario)) return;
 			const out = completion(body, hash, scenario, count);
+			if (pc) out.usage.prompt_tokens_details = { cached_tokens: pc.cached };
 			if (out.choices.some((c) => c.finish_reason === 'stop')) answered.add(hash);
 			stats.ok++;
 			if (body.stream) stream(res, out, scenario);
