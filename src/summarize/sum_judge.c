@@ -28,7 +28,7 @@
 #include <string.h>
 
 const char *const infty_sum_judge_criteria[SUM_JUDGE_CRITERIA] = {"progress", "grounded",
-                                                                   "no_answer", "self_contained"};
+                                                                  "no_answer", "self_contained"};
 
 /* "sha256:<hex>" of one text. */
 static void text_hash(const char *s, char out[72])
@@ -96,8 +96,7 @@ static char *fill(const char *tpl, const char *name, const char *value)
 }
 
 struct json_object *infty_sum_judge_messages(const struct sum_trace_view *t, size_t i,
-                                             const struct sum_judge_prompts *p,
-                                             const char *summary)
+                                             const struct sum_judge_prompts *p, const char *summary)
 {
 	char *ask = fill(p->judge, "{summary}", summary);
 	if (!ask)
@@ -249,7 +248,8 @@ int infty_sum_judge_parse(const char *text, size_t len, struct sum_judge_score *
 	s->score = 5;
 	for (int k = 0; k < SUM_JUDGE_CRITERIA && !rc; k++) {
 		struct json_object *x;
-		int g = json_object_object_get_ex(o, infty_sum_judge_criteria[k], &x) ? grade(x) : -1;
+		int g =
+		    json_object_object_get_ex(o, infty_sum_judge_criteria[k], &x) ? grade(x) : -1;
 		if (g < 0)
 			rc = INFTY_EJSON;
 		s->rubric[k] = g;
