@@ -43,6 +43,8 @@ static void usage(FILE *f)
 	      "      --meta            add a \"meta\" object (id, iteration, n, tokens) to every\n"
 	      "                        instance (default for paper and messages)\n"
 	      "      --no-meta         leave it out (default for hf, trl and trl-chat)\n"
+	      "      --quality keep|drop  keep traces with a flagged summary and count them\n"
+	      "                        (default), or reject them as quality_<flag>\n"
 	      "  -q, --quiet           no progress line\n"
 	      "  -h, --help            this help\n"
 	      "  -V, --version         print the version\n"
@@ -131,6 +133,7 @@ static int build_file(struct run *r, const char *path)
 			break;
 		}
 		rc = infty_build_trace(&r->opts, rec, &r->res);
+		infty_build_stats_quality(&r->stats, &r->res, &r->opts);
 		if (rc == INFTY_ENOMEM)
 			infty_die(INFTY_EXIT_STOPPED, "%s:%llu: out of memory",
 			          infty_reader_path(in), (unsigned long long)lineno);
@@ -233,6 +236,7 @@ int main(int argc, char **argv)
 	    {"max-tokens", required_argument, NULL, 'm'},
 	    {"meta", no_argument, NULL, 'E'},
 	    {"no-meta", no_argument, NULL, 'M'},
+	    {"quality", required_argument, NULL, 'Q'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -271,6 +275,11 @@ int main(int argc, char **argv)
 			break;
 		case 'M':
 			r.opts.meta = 0;
+			break;
+		case 'Q':
+			if (strcmp(optarg, "keep") && strcmp(optarg, "drop"))
+				infty_usage_error("--quality: '%s' is not keep or drop", optarg);
+			r.opts.drop_flagged = !strcmp(optarg, "drop");
 			break;
 		case 'q':
 			r.quiet = 1;
