@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 41
+plan 42
 
 IN=$ROOT/tests/fixtures/sample.jsonl
 # The top Makefile's global settings that change how make treats the
@@ -167,7 +167,8 @@ run $MK convert OUT="$J" JUDGE=0
 is "$RC:$(find "$J" -path '*/done/*' -newer "$T/ref8" | sed "s|$J/||; s|/done/.*||" | sort -u | tr '\n' ' ')" \
 	"0:build merge summarize " "JUDGE=0 afterwards reruns summarize, build and merge only"
 run $MK convert IN="$IN" OUT="$T/nj" SHARDS=1 JUDGE=1
-like "$RC:$ERR" "^2:.*JUDGE=1 needs ENDPOINT" "JUDGE=1 without an endpoint: exit 2, one line"
+is_rc 2 "JUDGE=1 without an endpoint: exit 2"
+like "$ERR" "pipeline: JUDGE=1 needs ENDPOINT" "... and says why"
 
 # missing and the shard pin.
 rm -f "$A/segment/done/00000" "$A/segment/done/00002"
