@@ -69,7 +69,8 @@ static const char usage_text[] =
     "                            reject; default with an endpoint: retry on all but\n"
     "                            copy and ungrounded, which warn; extractive: warn)\n"
     "      --judge               grade every summary with the judge (prompts/judge.txt)\n"
-    "                            and refine those below the threshold (refine.txt)\n"
+    "                            and refine those below the threshold (refine.txt);\n"
+    "                            with --backend extractive and --endpoint: grade only\n"
     "      --judge-model NAME    the judge's model (default --model)\n"
     "      --judge-threshold N   refine a summary graded below N of 5 (default 4)\n"
     "      --judge-rounds K      summaries judged per segment at most (default 3)\n"
@@ -404,12 +405,17 @@ int main(int argc, char **argv)
 	if (!backend)
 		backend = neps ? "openai" : "extractive";
 	char *key = NULL;
-	if (!strcmp(backend, "openai")) {
-		c.backend = SUM_BACKEND_OPENAI;
+	int openai = !strcmp(backend, "openai");
+	c.backend = openai ? SUM_BACKEND_OPENAI : SUM_BACKEND_EXTRACTIVE;
+	/* A model is asked: for the summaries, or to judge the extractive ones. */
+	if (openai || c.judge) {
 		if (!neps)
-			infty_usage_error("--backend openai needs --endpoint URL");
-		if (!c.model)
-			infty_usage_error("--backend openai needs --model NAME");
+			infty_usage_error(
+			    openai ? "--backend openai needs --endpoint URL"
+			           : "--judge needs --endpoint URL (the judge is a model)");
+		if (!c.model && (openai || !c.judge_model))
+			infty_usage_error(openai ? "--backend openai needs --model NAME"
+			                         : "--judge needs --judge-model or --model NAME");
 		if (keyfile)
 			key = read_key_file(keyfile);
 		else if (getenv("INFTY_API_KEY") && *getenv("INFTY_API_KEY"))
@@ -425,20 +431,19 @@ int main(int argc, char **argv)
 			infty_usage_error(
 			    "no prompts: give --prompt-dir DIR, or set INFTY_HOME to a "
 			    "directory holding prompts/");
-	} else {
-		c.backend = SUM_BACKEND_EXTRACTIVE;
-		if (neps)
-			infty_usage_error("--backend extractive takes no --endpoint");
+		if (!is_dir(c.prompt_dir))
+			infty_usage_error("--prompt-dir: '%s' is not a directory", c.prompt_dir);
+	} else if (neps) {
+		infty_usage_error("--backend extractive takes no --endpoint (but with --judge)");
 	}
-	if (c.backend == SUM_BACKEND_OPENAI && !is_dir(c.prompt_dir))
-		infty_usage_error("--prompt-dir: '%s' is not a directory", c.prompt_dir);
+	/* Extractive summaries are graded, never rewritten: a refinement is a model's. */
+	if (c.judge && !openai)
+		c.judge_rounds = 1;
 	/* The policy's defaults depend on the backend; --quality goes on top. */
-	infty_sum_quality_policy_default(&c.quality, c.backend == SUM_BACKEND_OPENAI);
+	infty_sum_quality_policy_default(&c.quality, openai);
 	char qdetail[256];
 	if (quality && infty_sum_quality_policy_parse(&c.quality, quality, qdetail, sizeof qdetail))
 		infty_usage_error("--quality: %s", qdetail);
-	if (c.judge && c.backend != SUM_BACKEND_OPENAI)
-		infty_usage_error("--judge needs an endpoint (--backend openai)");
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal;

@@ -1415,16 +1415,18 @@ static int read_one(struct engine *e)
 		t->jobs[k] = (struct job){.t = t, .i = k, .ep = -1};
 	if ((rc = index_trace(e, t)))
 		return rc;
+	/* Counted once per trace: a job's bound is then a sum, not a recount. */
+	if (e->http) {
+		t->qcount = count_text(e, t->v.question, strlen(t->v.question));
+		for (size_t k = 0; k < t->v.n; k++)
+			t->cum[k] = (k ? t->cum[k - 1] : 0) +
+			            (t->v.seg_tokens[k] >= 0
+			                 ? t->v.seg_tokens[k] - infty_sum_digit_discount(
+			                                            t->v.seg[k], t->v.seg_len[k])
+			                 : count_text(e, t->v.seg[k], t->v.seg_len[k]));
+	}
 	if (e->c->backend == SUM_BACKEND_EXTRACTIVE)
 		return extractive_trace(e, t);
-	/* Counted once per trace: a job's bound is then a sum, not a recount. */
-	t->qcount = count_text(e, t->v.question, strlen(t->v.question));
-	for (size_t k = 0; k < t->v.n; k++)
-		t->cum[k] = (k ? t->cum[k - 1] : 0) +
-		            (t->v.seg_tokens[k] >= 0
-		                 ? t->v.seg_tokens[k] -
-		                       infty_sum_digit_discount(t->v.seg[k], t->v.seg_len[k])
-		                 : count_text(e, t->v.seg[k], t->v.seg_len[k]));
 	if ((rc = infty_sum_keyer_begin(&t->keyer, &e->kp, t->v.question)))
 		return rc;
 	if (e->c->mode == SUM_MODE_UPDATE)
@@ -1550,7 +1552,7 @@ static int drain(struct engine *e)
 
 static const char *count_api_name(const struct engine *e)
 {
-	if (e->c->backend != SUM_BACKEND_OPENAI)
+	if (!e->http)
 		return "none";
 	if (e->c->server_count == SUM_COUNT_OFF)
 		return "off";
@@ -1863,23 +1865,36 @@ static int open_all(struct engine *e)
 		e->prompt_hash = e->prompts.hash;
 		if ((rc = infty_sum_keyparts_init(&e->kp, c, &e->prompts)))
 			return rc;
-		if ((rc = open_tokenizer(e)))
-			return rc;
+	} else {
+		static char h[72];
+		char b[64];
+		snprintf(b, sizeof b, "infty-extractive/1 budget=%ld", c->extractive_budget);
+		memcpy(h, "sha256:", 7);
+		infty_sha256_hex(b, strlen(b), h + 7);
+		e->prompt_hash = h;
+	}
+	/* Both backends: exact summary tokens for the checks' ratio. */
+	if ((rc = open_tokenizer(e)))
+		return rc;
+	if (c->backend == SUM_BACKEND_OPENAI) {
 		e->instr_count =
 		    count_text(e, e->prompts.cumulative, strlen(e->prompts.cumulative));
 		e->update_count = template_count(e, e->prompts.update);
-		if (c->judge) {
-			if ((rc = infty_sum_judge_prompts_load(&e->jprompts, c->prompt_dir,
-			                                       e->detail, sizeof e->detail)))
-				return rc == INFTY_ENOMEM ? rc : INFTY_EINVAL;
-			/* One grade per request, as repeatable as the server makes it. */
-			e->jc = *c;
-			e->jc.model = c->judge_model ? c->judge_model : c->model;
-			e->jc.temperature = 0;
-			e->jc.candidates = 1;
-			e->judge_count = template_count(e, e->jprompts.judge);
-			e->refine_count = template_count(e, e->jprompts.refine);
-		}
+	}
+	if (c->judge) {
+		if ((rc = infty_sum_judge_prompts_load(&e->jprompts, c->prompt_dir, e->detail,
+		                                       sizeof e->detail)))
+			return rc == INFTY_ENOMEM ? rc : INFTY_EINVAL;
+		/* One grade per request, as repeatable as the server makes it. */
+		e->jc = *c;
+		e->jc.model = c->judge_model ? c->judge_model : c->model;
+		e->jc.temperature = 0;
+		e->jc.candidates = 1;
+		e->judge_count = template_count(e, e->jprompts.judge);
+		e->refine_count = template_count(e, e->jprompts.refine);
+	}
+	/* A model is asked: for the summaries, or to judge the extractive ones. */
+	if (c->backend == SUM_BACKEND_OPENAI || c->judge) {
 		if (c->cache && (rc = open_cache(e)))
 			return rc;
 		if (!(e->http = infty_sum_http_new(c, prepare, on_done, e)))
@@ -1894,7 +1909,8 @@ static int open_all(struct engine *e)
 			return rc;
 		}
 		if (c->server_count != SUM_COUNT_OFF) {
-			e->can_count = infty_sum_http_probe_count(e->http, c->model);
+			e->can_count = infty_sum_http_probe_count(
+			    e->http, c->backend == SUM_BACKEND_OPENAI ? c->model : e->jc.model);
 			if (c->server_count == SUM_COUNT_TOKENIZE &&
 			    e->can_count < c->n_endpoints) {
 				snprintf(
@@ -1905,16 +1921,6 @@ static int open_all(struct engine *e)
 				return INFTY_EINVAL;
 			}
 		}
-	} else {
-		static char h[72];
-		char b[64];
-		/* Exact summary tokens for the checks' ratio, as for the endpoint. */
-		if ((rc = open_tokenizer(e)))
-			return rc;
-		snprintf(b, sizeof b, "infty-extractive/1 budget=%ld", c->extractive_budget);
-		memcpy(h, "sha256:", 7);
-		infty_sha256_hex(b, strlen(b), h + 7);
-		e->prompt_hash = h;
 	}
 	/* The handles are NULL on failure; errno still says why. */
 	if ((rc = infty_reader_open(&e->in, c->input, 0))) {

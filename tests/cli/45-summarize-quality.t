@@ -6,7 +6,7 @@
 # bounded, nothing paid twice on a relaunch.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
-plan 56
+plan 59
 
 # Segments long enough that the fake's two-line summaries compress them; the
 # fake's "x = N" is a number of its own (ungrounded: warn by default).
@@ -180,6 +180,18 @@ run $Q --judge --mode update --endpoint "$EP" -o "$T/j8.jsonl" "$IN"
 is_rc 0 "update mode with the judge: exit 0"
 is "$(jq_py "$T/j8.jsonl" "[s['judge']['rounds'] for r in R for s in r['summaries']]")" "[2, 1, 1]" \
 	"update mode: the weak first summary refined, the next made from it"
+
+# The extractive summaries graded by the judge: one round, never rewritten.
+fake_start --scenario weak
+run infty-summarize -q --backend extractive --judge --judge-model judge-model --endpoint "$EP" \
+	--prompt-dir "$ROOT/prompts" --ready-timeout 5 --tokenizer none --stats "$T/xj.json" -o "$T/xj.jsonl" "$IN"
+is "$RC $(jq_py "$T/xj.jsonl" "[(s['backend'], s['judge']) for r in R for s in r['summaries']]")" \
+	"0 [('extractive', {'score': 5, 'rounds': 1, 'scores': [5]}), ('extractive', {'score': 5, 'rounds': 1, 'scores': [5]}), ('extractive', {'score': 5, 'rounds': 1, 'scores': [5]})]" \
+	"extractive + --judge: every summary graded, one round"
+is "$(fstat judge) $(fstat refine) $(jq_py "$T/xj.json" "(O['judge']['model'], O['judge']['max_rounds'])")" \
+	"3 0 ('judge-model', 1)" "extractive + --judge: only judge requests, with the judge's model"
+run infty-summarize -q --backend extractive --judge --endpoint "$EP" "$IN"
+is_rc 2 "extractive + --judge without a model: usage error"
 
 # Without a judge the records carry no judge field and the stats no judge section.
 is "$(jq_py "$T/o.jsonl" "any('judge' in s for r in R for s in r['summaries'])") $(jq_py "$T/s.json" "'judge' in O")" \
