@@ -107,7 +107,10 @@ python3 - "$F/summarized.jsonl" "$T/judged.jsonl" <<'PY'
 import json, sys
 with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
     for k, line in enumerate(f):
-        r = json.loads(line)
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue  # the fixture's bad line
         for i, s in enumerate(r["summaries"]):
             s["flags"] = ["copy"] if (k + i) % 2 else []
             s["quality"] = {"ratio": 0.25}
