@@ -74,6 +74,7 @@ enum {
 	SER_COMPRESSION,    /* summary chars / chars of the segment it follows */
 	SER_SUMMARY_RATIO,  /* quality.ratio: summary tokens / tokens summarized */
 	SER_JUDGE_SCORE,    /* judge.score of summaries */
+	SER_JUDGE_ROUNDS,   /* judge.rounds of summaries */
 	SER_INST_PER_TRACE, /* instances per trace (meta.n of built instances) */
 	SER_PROMPT_TOKENS,  /* instance prompt tokens (meta) */
 	SER_TARGET_TOKENS,  /* instance target tokens (meta) */
@@ -90,6 +91,7 @@ struct inspect_stats {
 	uint64_t label_count[INSPECT_MAX_LABELS];
 	size_t n_labels;
 	uint64_t summaries, flagged_summaries, flagged_traces;
+	uint64_t checked_summaries, judged_summaries; /* with "flags" / with "judge" */
 };
 
 void inspect_stats_init(struct inspect_stats *st);

@@ -133,8 +133,60 @@ static int reject(struct infty_build_result *res, const char *reason, const char
 	return INFTY_ESCHEMA;
 }
 
+const char *const infty_build_flag_names[INFTY_BUILD_NFLAGS] = {
+    "leak", "refusal", "short", "long", "copy", "ungrounded", "early_answer", "language",
+};
+/* The reject reasons of --quality drop, static like every reason; the last for other names. */
+static const char *const flag_reason[INFTY_BUILD_NFLAGS + 1] = {
+    "quality_leak",         "quality_refusal",  "quality_short",
+    "quality_long",         "quality_copy",     "quality_ungrounded",
+    "quality_early_answer", "quality_language", "quality_other",
+};
+
+static size_t flag_index(const char *name)
+{
+	size_t f = 0;
+	while (f < INFTY_BUILD_NFLAGS && strcmp(infty_build_flag_names[f], name))
+		f++;
+	return f;
+}
+
+/*
+ * Count the flags of the summaries (infty-summarize's checks) into res and,
+ * with drop, reject the trace at its first flagged summary.
+ */
+static int read_flags(struct json_object *sums, size_t n, int drop, struct infty_build_result *res)
+{
+	size_t first = n, first_flag = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *f;
+		if (!json_object_object_get_ex(json_object_array_get_idx(sums, i), "flags", &f) ||
+		    !json_object_is_type(f, json_type_array))
+			continue;
+		size_t k = json_object_array_length(f);
+		res->checked++;
+		res->flagged += k > 0;
+		for (size_t j = 0; j < k; j++) {
+			const char *name = json_object_get_string(json_object_array_get_idx(f, j));
+			size_t x = flag_index(name ? name : "");
+			res->flag_n[x]++;
+			if (first == n) {
+				first = i;
+				first_flag = x;
+			}
+		}
+	}
+	if (drop && first < n)
+		return reject(res, flag_reason[first_flag],
+		              "summary %zu is flagged %s (--quality drop)", first,
+		              first_flag < INFTY_BUILD_NFLAGS ? infty_build_flag_names[first_flag]
+		                                              : "(another flag)");
+	return 0;
+}
+
 /* Fill t from rec; 0, INFTY_ESCHEMA (res->reason set) or INFTY_ENOMEM. */
-static int read_trace(struct json_object *rec, struct trace *t, struct infty_build_result *res)
+static int read_trace(struct json_object *rec, struct trace *t, int drop,
+                      struct infty_build_result *res)
 {
 	size_t len;
 	if (!json_object_is_type(rec, json_type_object))
@@ -201,7 +253,7 @@ static int read_trace(struct json_object *rec, struct trace *t, struct infty_bui
 		if (t->sum[i].len == 0)
 			return reject(res, "missing_summary", "summary %zu is empty", i);
 	}
-	return 0;
+	return read_flags(sums, t->n - 1, drop, res);
 }
 
 static int add_str(struct json_object *o, const char *key, const char *s, size_t len)
@@ -392,7 +444,9 @@ int infty_build_trace(const struct infty_build_opts *o, struct json_object *rec,
 	struct trace t = {0};
 	struct sbuf prompt = {0}, target = {0};
 	infty_build_result_clear(res);
-	int rc = read_trace(rec, &t, res);
+	res->checked = res->flagged = 0;
+	memset(res->flag_n, 0, sizeof res->flag_n);
+	int rc = read_trace(rec, &t, o->drop_flagged, res);
 	if (rc)
 		goto out;
 	if (infty_grow(&res->inst, &res->cap, t.n, sizeof *res->inst) ||
@@ -488,6 +542,54 @@ void infty_build_stats_reject(struct infty_build_stats *s)
 	s->records_in++;
 }
 
+void infty_build_stats_quality(struct infty_build_stats *s, const struct infty_build_result *res,
+                               const struct infty_build_opts *o)
+{
+	/* A record rejected before its summaries were all read has no counts. */
+	s->drop_flagged = o->drop_flagged;
+	s->q_checked += res->checked;
+	s->q_flagged += res->flagged;
+	s->q_traces += res->flagged > 0;
+	s->q_dropped += res->reason && !strncmp(res->reason, "quality_", 8);
+	for (size_t f = 0; f <= INFTY_BUILD_NFLAGS; f++)
+		s->q_flag[f] += res->flag_n[f];
+}
+
+/* "quality": the policy, and the flags of the summaries read (docs/formats.md). */
+static struct json_object *quality_json(const struct infty_build_stats *s)
+{
+	struct json_object *q = json_object_new_object(), *fl = json_object_new_object();
+	int rc = !q || !fl;
+	if (!rc)
+		rc = add_str(q, "policy", s->drop_flagged ? "drop" : "keep", 4);
+	if (!rc)
+		rc = infty_json_add(q, "checked", json_object_new_int64((int64_t)s->q_checked));
+	if (!rc)
+		rc = infty_json_add(q, "flagged_summaries",
+		                    json_object_new_int64((int64_t)s->q_flagged));
+	if (!rc)
+		rc = infty_json_add(q, "flagged_traces",
+		                    json_object_new_int64((int64_t)s->q_traces));
+	if (!rc)
+		rc = infty_json_add(q, "dropped", json_object_new_int64((int64_t)s->q_dropped));
+	for (size_t f = 0; f < INFTY_BUILD_NFLAGS && !rc; f++)
+		rc = infty_json_add(fl, infty_build_flag_names[f],
+		                    json_object_new_int64((int64_t)s->q_flag[f]));
+	if (!rc && s->q_flag[INFTY_BUILD_NFLAGS])
+		rc = infty_json_add(fl, "other",
+		                    json_object_new_int64((int64_t)s->q_flag[INFTY_BUILD_NFLAGS]));
+	if (!rc) {
+		rc = infty_json_add(q, "flags", fl);
+		fl = NULL;
+	}
+	json_object_put(fl);
+	if (rc) {
+		json_object_put(q);
+		return NULL;
+	}
+	return q;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -565,6 +667,8 @@ int infty_build_stats_fields(void *ctx, struct json_object *j)
 		rc = infty_json_add(j, "prompt_tokens", dist(s->prompt_tok, s->n_tok));
 	if (!rc)
 		rc = infty_json_add(j, "target_tokens", dist(s->target_tok, s->n_tok));
+	if (!rc)
+		rc = infty_json_add(j, "quality", quality_json(s));
 	return rc;
 }
 

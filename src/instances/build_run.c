@@ -41,6 +41,27 @@ static void progress(struct infty_stage *st, const struct infty_build_stats *s)
 	infty_stage_progress(st, s->records_in, extra);
 }
 
+/* One record: its instances out, or the whole trace to the rejects. */
+static int build_record(struct infty_stage *st, const struct infty_build_opts *o,
+                        struct infty_build_stats *s, struct infty_build_result *res,
+                        struct infty_reader *in, struct json_object *rec, uint64_t line)
+{
+	int rc = infty_build_trace(o, rec, res);
+	infty_build_stats_quality(s, res, o); /* built or rejected, its flags count */
+	if (rc == INFTY_ENOMEM)
+		return infty_stage_fail(st, rc, "%s:%llu: out of memory", infty_reader_path(in),
+		                        (unsigned long long)line);
+	if (rc) {
+		infty_build_stats_reject(s);
+		return reject(st, in, line, res->reason, res->detail, string_id(rec));
+	}
+	for (size_t i = 0; !rc && i < res->n_inst; i++)
+		rc = infty_stage_put_json(st, res->inst[i]);
+	if (!rc && infty_build_stats_add(s, res))
+		rc = infty_stage_fail(st, INFTY_ENOMEM, "out of memory");
+	return rc;
+}
+
 static int build_input(struct infty_stage *st, const struct infty_build_opts *o,
                        struct infty_build_stats *s, struct infty_build_result *res,
                        struct infty_reader *in)
@@ -63,17 +84,8 @@ static int build_input(struct infty_stage *st, const struct infty_build_opts *o,
 			const char *why = infty_reader_detail(in);
 			return infty_stage_fail(st, rc, "%s: %s", infty_reader_path(in),
 			                        *why ? why : infty_strerror(rc));
-		} else if ((rc = infty_build_trace(o, rec, res)) == INFTY_ENOMEM) {
-			rc = infty_stage_fail(st, rc, "%s:%llu: out of memory",
-			                      infty_reader_path(in), (unsigned long long)line);
-		} else if (rc) {
-			infty_build_stats_reject(s);
-			rc = reject(st, in, line, res->reason, res->detail, string_id(rec));
 		} else {
-			for (size_t i = 0; !rc && i < res->n_inst; i++)
-				rc = infty_stage_put_json(st, res->inst[i]);
-			if (!rc && infty_build_stats_add(s, res))
-				rc = infty_stage_fail(st, INFTY_ENOMEM, "out of memory");
+			rc = build_record(st, o, s, res, in, rec, line);
 		}
 		json_object_put(rec);
 		if (rc)

@@ -17,6 +17,7 @@ static struct infty_stage_config cfg = {
     .name = "build", .unit = "records", .expect = INFTY_KIND_SUMMARIZED, .output = "-"};
 static struct infty_build_opts opts = {.format = INFTY_BUILD_PAPER, .meta = -1};
 static const char *tokpath;
+static const char *const quality_policies[] = {"keep", "drop", NULL}; /* drop_flagged 0, 1 */
 
 static const char *set_format(const struct infty_option *o, const char *arg, char *err, size_t n)
 {
@@ -45,6 +46,9 @@ static const struct infty_option options[] = {
                    "add a \"meta\" object (id, iteration, n, tokens) to every\n"
                    "instance (default for paper and messages)"),
     INFTY_OPT_FLAG(0, "no-meta", &opts.meta, 0, "leave it out (default for hf, trl and trl-chat)"),
+    INFTY_OPT_CHOICE(0, "quality", &opts.drop_flagged, "keep|drop", quality_policies,
+                     "keep traces with a flagged summary and count them\n"
+                     "(default), or reject them as quality_<flag>"),
     INFTY_STAGE_OPT_END(&cfg),
 };
 

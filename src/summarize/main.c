@@ -21,7 +21,7 @@
 static struct infty_stage_config cfg = {
     .name = "summarize", .unit = "traces", .expect = INFTY_KIND_SEGMENT, .output = "-"};
 static struct sum_config c;
-static const char *input, *backend, *keyfile, *tokenizer;
+static const char *input, *backend, *keyfile, *tokenizer, *quality;
 static const char **eps;
 static size_t neps, epcap;
 
@@ -120,6 +120,23 @@ static const struct infty_option options[] = {
                      "Qwen3 tokenizer.json when there; none: estimate)"),
     INFTY_OPT_INT(0, "extractive-budget", &c.extractive_budget, "N", 8, 1 << 20,
                   "token budget of an extractive summary (default 512)"),
+    INFTY_OPT_GROUP("Summary quality (docs/quality.md):"),
+    INFTY_OPT_STRING(0, "quality", &quality, "SPEC",
+                     "per-flag policy of the summary checks, FLAG=POLICY,...\n"
+                     "(flags leak refusal short long copy ungrounded\n"
+                     "early_answer language all; policies off warn retry\n"
+                     "reject; default with an endpoint: retry on all but\n"
+                     "copy and ungrounded, which warn; extractive: warn)"),
+    INFTY_OPT_FLAG(0, "judge", &c.judge, 1,
+                   "grade every summary with the judge (prompts/judge.txt)\n"
+                   "and refine those below the threshold (refine.txt);\n"
+                   "with --backend extractive and --endpoint: grade only"),
+    INFTY_OPT_STRING(0, "judge-model", &c.judge_model, "NAME",
+                     "the judge's model (default --model)"),
+    INFTY_OPT_INT(0, "judge-threshold", &c.judge_threshold, "N", 1, 5,
+                  "refine a summary graded below N of 5 (default 4)"),
+    INFTY_OPT_INT(0, "judge-rounds", &c.judge_rounds, "K", 1, SUM_JUDGE_MAX_ROUNDS,
+                  "summaries judged per segment at most (default 3)"),
     INFTY_OPT_GROUP(""),
     INFTY_STAGE_OPT_END(&cfg),
 };
@@ -191,12 +208,17 @@ int main(int argc, char **argv)
 	c.n_endpoints = neps;
 	backend = backend_choice >= 0 ? backends[backend_choice] : neps ? "openai" : "extractive";
 	char *key = NULL;
-	if (!strcmp(backend, "openai")) {
-		c.backend = SUM_BACKEND_OPENAI;
+	int openai = !strcmp(backend, "openai");
+	c.backend = openai ? SUM_BACKEND_OPENAI : SUM_BACKEND_EXTRACTIVE;
+	/* A model is asked: for the summaries, or to judge the extractive ones. */
+	if (openai || c.judge) {
 		if (!neps)
-			infty_usage_error("--backend openai needs --endpoint URL");
-		if (!c.model)
-			infty_usage_error("--backend openai needs --model NAME");
+			infty_usage_error(
+			    openai ? "--backend openai needs --endpoint URL"
+			           : "--judge needs --endpoint URL (the judge is a model)");
+		if (!c.model && (openai || !c.judge_model))
+			infty_usage_error(openai ? "--backend openai needs --model NAME"
+			                         : "--judge needs --judge-model or --model NAME");
 		if (keyfile)
 			key = read_key_file(keyfile);
 		else if (getenv("INFTY_API_KEY") && *getenv("INFTY_API_KEY"))
@@ -214,11 +236,17 @@ int main(int argc, char **argv)
 			    "directory holding prompts/");
 		if (!is_dir(c.prompt_dir))
 			infty_usage_error("--prompt-dir: '%s' is not a directory", c.prompt_dir);
-	} else {
-		c.backend = SUM_BACKEND_EXTRACTIVE;
-		if (neps)
-			infty_usage_error("--backend extractive takes no --endpoint");
+	} else if (neps) {
+		infty_usage_error("--backend extractive takes no --endpoint (but with --judge)");
 	}
+	/* Extractive summaries are graded, never rewritten: a refinement is a model's. */
+	if (c.judge && !openai)
+		c.judge_rounds = 1;
+	/* The policy's defaults depend on the backend; --quality goes on top. */
+	infty_sum_quality_policy_default(&c.quality, openai);
+	char qdetail[256];
+	if (quality && infty_sum_quality_policy_parse(&c.quality, quality, qdetail, sizeof qdetail))
+		infty_usage_error("--quality: %s", qdetail);
 	/* curl writes to sockets a server may close: that is an error to read,
 	 * not a reason to die. */
 	signal(SIGPIPE, SIG_IGN);
