@@ -2,7 +2,8 @@
 #
 # Layout it builds:
 #   src/lib/*.c                -> build/libinfty.a        (the shared library)
-#   src/<tool>/main.c          -> build/bin/infty-<tool>  (thin main per tool)
+#   src/<dir>/main.c           -> build/bin/infty-<tool>  (thin main per tool; the
+#                                 tool is named after its folder, see TOOL_RENAMES)
 #   src/<tool>/<other>.c       -> build/libinfty-engines.a (tool engines, linked by tests)
 #   tests/unit/test_*.c        -> build/tests/test_*      (cmocka, TAP output)
 #   tests/cli/*.t              -> shell TAP tests run by prove
@@ -67,7 +68,14 @@ endif
 # --- sources ---------------------------------------------------------------
 LIB_SRC    := $(wildcard src/lib/*.c)
 TOOL_DIRS  := $(filter-out src/lib,$(patsubst %/,%,$(dir $(wildcard src/*/main.c))))
-TOOLS      := $(notdir $(TOOL_DIRS))
+# A tool is named after its folder (src/foo -> infty-foo) except as listed
+# here (folder=tool): infty-build lives in src/instances, because a source
+# folder named build reads as the build output, and whatever skips build/
+# (tools, ignore files, a reader) skipped the tool's sources with it.
+TOOL_RENAMES := instances=build
+tool_of = $(or $(patsubst $(1)=%,%,$(filter $(1)=%,$(TOOL_RENAMES))),$(1))
+dir_of  = $(or $(patsubst %=$(1),%,$(filter %=$(1),$(TOOL_RENAMES))),$(1))
+TOOLS      := $(foreach d,$(notdir $(TOOL_DIRS)),$(call tool_of,$(d)))
 ENGINE_SRC := $(filter-out %/main.c,$(foreach d,$(TOOL_DIRS),$(wildcard $(d)/*.c)))
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
 TESTLIB_SRC:= $(filter-out tests/unit/test_%.c,$(wildcard tests/unit/*.c))
@@ -78,6 +86,7 @@ ENGINES_A  := $(BUILD)/libinfty-engines.a
 BINS       := $(patsubst %,$(BUILD)/bin/infty-%,$(TOOLS))
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 MANPAGES   := $(wildcard docs/man/*.1)
+MAN7       := $(wildcard docs/man/*.7)
 
 .PHONY: all deps deps-run deps-pipeline deps-test deps-style deps-bench tokenizer run test test-unit test-cli \
         check install uninstall clean style style-check help bench fuzz
@@ -136,7 +145,7 @@ $(ENGINES_A): $(call obj,$(ENGINE_SRC))
 
 # Each tool links its own engine objects plus the library.
 .SECONDEXPANSION:
-$(BUILD)/bin/infty-%: $$(call obj,$$(wildcard src/$$*/*.c)) $(LIB_A)
+$(BUILD)/bin/infty-%: $$(call obj,$$(wildcard src/$$(call dir_of,$$*)/*.c)) $(LIB_A)
 	@mkdir -p $(@D)
 	$(QLD)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -182,9 +191,11 @@ INSTALL_MAN := $(filter $(patsubst %,docs/man/infty-%.1,$(TOOLS)) \
 # (or $$INFTY_HOME), so the tree can live, or be moved, anywhere; with
 # another DATADIR, set INFTY_HOME to it.
 install: $(BINS) $(TOKENIZER)
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(DATADIR)/prompts
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(DATADIR)/prompts
 	install -m 755 $(BINS) $(INSTALL_SCRIPTS) $(DESTDIR)$(BINDIR)
 	$(if $(INSTALL_MAN),install -m 644 $(INSTALL_MAN) $(DESTDIR)$(MANDIR)/man1)
+	$(if $(MAN7),install -m 644 $(MAN7) $(DESTDIR)$(MANDIR)/man7)
 	cp -R prompts/. $(DESTDIR)$(DATADIR)/prompts/
 	install -m 644 '$(TOKENIZER)' $(DESTDIR)$(DATADIR)/tokenizer.json
 
@@ -192,6 +203,7 @@ uninstall:
 	rm -f $(patsubst $(BUILD)/bin/%,$(DESTDIR)$(BINDIR)/%,$(BINS))
 	rm -f $(patsubst scripts/%,$(DESTDIR)$(BINDIR)/%,$(INSTALL_SCRIPTS))
 	rm -f $(patsubst docs/man/%,$(DESTDIR)$(MANDIR)/man1/%,$(INSTALL_MAN))
+	rm -f $(patsubst docs/man/%,$(DESTDIR)$(MANDIR)/man7/%,$(MAN7))
 	rm -rf $(DESTDIR)$(DATADIR)
 
 # --- housekeeping -----------------------------------------------------------

@@ -19,7 +19,7 @@
 static void drain(const char *path, unsigned flags)
 {
 	struct infty_reader *r;
-	if (infty_reader_open(&r, path, flags))
+	if (infty_reader_open(&r, path, flags, NULL, 0))
 		return;
 	for (int i = 0; i < 10000; i++) {
 		struct json_object *o;

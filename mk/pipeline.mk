@@ -3,10 +3,13 @@
 #   make convert IN=rows.jsonl[.zst] OUT=runs/x SHARDS=8 ETA=4096 \
 #        [ENDPOINT='http://h1:8000/v1 http://h2:8000/v1' MODEL=Qwen/Qwen3-4B-Instruct-2507] \
 #        [FORMAT=paper|messages|hf|trl|trl-chat] [MAX_TOKENS=16384] [TOKENIZER=tokenizer.json] \
-#        [SEGMENT_OPTS=…] [SUMMARIZE_OPTS=…] [BUILD_OPTS=…] [DATASET_OPTS=…] [ALLOW_FAILED=1]  [-j4]
+#        [SEGMENT_OPTS=…] [SUMMARIZE_OPTS=…] [BUILD_OPTS=…] [DATASET_OPTS=…] [ALLOW_FAILED=1]
+#        [JUDGE=1]  [-j4]
 #
 # runs shard -> segment -> summarize -> build -> merge.  Without ENDPOINT the
-# summaries come from the embedded extractive backend (offline).  -jN runs
+# summaries come from the embedded extractive backend (offline).  JUDGE=1
+# (needs ENDPOINT) has the model grade every summary and refine weak ones
+# (infty-summarize --judge; docs/quality.md).  -jN runs
 # shards in parallel.  A relaunch redoes only what is missing or stale.
 # Included by the top Makefile (tools are built first), or standalone with
 # `make -f mk/pipeline.mk … INFTY_BIN=/path/to/bin` (tools on PATH if unset).
@@ -76,7 +79,8 @@ PIPE = OUT='$(OUT)' IN='$(IN)' SHARDS='$(SHARDS)' ETA='$(ETA)' FORMAT='$(FORMAT)
        TOKENIZER='$(TOKENIZER_FILE)' SEGMENT_OPTS='$(SEGMENT_OPTS)' \
        SUMMARIZE_OPTS='$(SUMMARIZE_OPTS)' BUILD_OPTS='$(BUILD_OPTS)' PROMPT_DIR='$(PROMPT_DIR)' \
        DATASET_OPTS='$(DATASET_OPTS)' \
-       INFTY_BIN='$(INFTY_BIN)' FORCE='$(FORCE)' ALLOW_FAILED='$(ALLOW_FAILED)' $(PIPELINE)
+       INFTY_BIN='$(INFTY_BIN)' FORCE='$(FORCE)' ALLOW_FAILED='$(ALLOW_FAILED)' JUDGE='$(JUDGE)' \
+       $(PIPELINE)
 
 # TOKENIZER is also the top Makefile's name for the default tokenizer's
 # path; a run's tokenizer is only passed on when the user gave one.

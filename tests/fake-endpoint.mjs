@@ -31,7 +31,18 @@
 // trickle, malformed, html, length, length-first, reasoning,
 // reasoning-content, think, truncate, tag, empty, error-in-200; with
 // "stream": true in the request also slow-stream, stream-stall,
-// error-in-stream.
+// error-in-stream.  Summary quality: leak (every choice opens the way a
+// trace does), leak-first (choice 0 only), weak and stubborn (the summary
+// carries a [weak] / [stubborn] marker for the judge below), answer (the
+// summary ends "So the answer is 1729."), judge-garbage
+// (the judge answers prose), judge-fenced (the judge's JSON in a code fence).
+//
+// The fake plays judge too: a request whose last turn holds "SUMMARY TO
+// GRADE ... END OF SUMMARY" (prompts/judge.txt) gets the rubric's JSON, grade
+// 2 on "grounded" for a summary with a [weak] or [stubborn] marker and 5
+// everywhere otherwise; a refine request ("A reviewer graded this summary",
+// prompts/refine.txt) gets the summary it refines, the [weak] marker dropped
+// ([stubborn] stays) and a line added.
 import http from 'node:http';
 import crypto from 'node:crypto';
 import { PrefixCache } from './fake-prefix-cache.mjs';
@@ -60,7 +71,8 @@ for (let k = 0; k < argv.length; k++) {
 
 const stats = { requests: 0, chat: 0, scripted: 0, ok: 0, inflight: 0, max_inflight: 0,
 	distinct: 0, repeated_after_ok: 0, models: 0, by_status: {}, streamed: 0, tokenize: 0,
-	truncated: 0, counts: [], prompt_tokens: 0, cached_tokens: 0, ideal_cached_tokens: 0 };
+	truncated: 0, counts: [], prompt_tokens: 0, cached_tokens: 0, ideal_cached_tokens: 0,
+	judge: 0, refine: 0 };
 const prefixCache = opt.prefixCache > 0 ? new PrefixCache(opt.prefixCache) : null;
 // The tokenizer of --count-tokenizer, from tests/node's pinned HF binding.
 let tokenizer = null;
@@ -98,6 +110,16 @@ function digitDiscount(messages) {
 	return d;
 }
 
+// The judge's answer to a summary: low for a marked summary, high otherwise.
+function judgeAnswer(summary, scenario) {
+	if (scenario === 'judge-garbage') return 'The summary looks fine to me.';
+	const marked = /\[(weak|stubborn)\]/.test(summary);
+	const grade = { progress: 5, grounded: marked ? 2 : 5, no_answer: 5, self_contained: 5,
+		feedback: marked ? 'It states a [weak] marker the reasoning never wrote; drop it.' : '' };
+	const text = JSON.stringify(grade);
+	return scenario === 'judge-fenced' ? 'Here is my grade:\n```json\n' + text + '\n```' : text;
+}
+
 function completion(req, hash, scenario, count) {
 	const n = opt.ignoreN ? 1 : (req.n || 1);
 	let promptTokens = scenario === 'truncate' ? 10 : count;
@@ -108,8 +130,21 @@ function completion(req, hash, scenario, count) {
 	// [true count, reported, digit discount] per answer, for the truncation tests.
 	if (opt.truncateTo || tokenizer) stats.counts.push([count, promptTokens, digitDiscount(req.messages)]);
 	const choices = [];
+	const msgs = req.messages || [];
+	const last = msgs.length ? msgs[msgs.length - 1].content || '' : '';
+	const graded = last.match(/SUMMARY TO GRADE\n([\s\S]*?)\nEND OF SUMMARY/);
+	const refine = last.includes('A reviewer graded this summary') && msgs.length >= 2;
+	if (graded) stats.judge++;
+	if (refine) stats.refine++;
 	for (let k = 0; k < n; k++) {
 		let content = `* Progress so far, request ${hash.slice(0, 12)}, choice ${k}.\n* Key result: x = ${parseInt(hash.slice(0, 6), 16) % 1000}.`;
+		if (scenario === 'weak') content += ' [weak]';
+		if (scenario === 'stubborn') content += ' [stubborn]';
+		if (scenario === 'answer') content += '\n* So the answer is 1729.';
+		if (scenario === 'leak' || (scenario === 'leak-first' && k === 0))
+			content = 'Okay, so I need to find the speed. ' + content;
+		if (graded) content = judgeAnswer(graded[1], scenario);
+		if (refine) content = msgs[msgs.length - 2].content.replace(' [weak]', '') + `\n* Revised after review, choice ${k}.`;
 		let finish = 'stop';
 		const message = { role: 'assistant', content };
 		if (scenario === 'length' || (scenario === 'length-first' && k === 0)) finish = 'length';

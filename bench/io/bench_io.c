@@ -44,7 +44,7 @@ static double parse_all(parse_fn parse, char *const *lines, const size_t *lens, 
 static int parse_only(const char *path, int rounds)
 {
 	struct infty_reader *r;
-	if (infty_reader_open(&r, path, 0)) {
+	if (infty_reader_open(&r, path, 0, NULL, 0)) {
 		perror(path);
 		return 1;
 	}
@@ -126,7 +126,7 @@ int main(int argc, char **argv)
 	int copy = !strcmp(argv[1], "copy");
 	double t0 = bench_wall();
 	struct infty_reader *r;
-	if (infty_reader_open(&r, argv[2], 0)) {
+	if (infty_reader_open(&r, argv[2], 0, NULL, 0)) {
 		perror(argv[2]);
 		return 1;
 	}
@@ -136,7 +136,7 @@ int main(int argc, char **argv)
 		infty_writer_opts_init(&o);
 		o.compress = 1;
 		o.level = 3;
-		if (infty_writer_open(&w, argv[3], &o)) {
+		if (infty_writer_open(&w, argv[3], &o, NULL, 0)) {
 			perror(argv[3]);
 			return 1;
 		}

@@ -38,7 +38,7 @@ struct texts {
 static void load(const char *path, struct texts *t)
 {
 	struct infty_reader *in;
-	if (infty_reader_open(&in, path, 0)) {
+	if (infty_reader_open(&in, path, 0, NULL, 0)) {
 		fprintf(stderr, "bench_segment: %s: cannot open\n", path);
 		exit(1);
 	}
@@ -95,7 +95,7 @@ static int decompress_to(const char *path, const char *plain)
 {
 	struct infty_reader *in;
 	FILE *f = fopen(plain, "w");
-	if (!f || infty_reader_open(&in, path, 0)) {
+	if (!f || infty_reader_open(&in, path, 0, NULL, 0)) {
 		fprintf(stderr, "bench_segment: cannot copy %s to %s\n", path, plain);
 		if (f)
 			fclose(f);
@@ -126,7 +126,7 @@ static double e2e(const struct infty_seg_counter *c, const char *in, const char 
 	    .eta = eta,
 	    .min_tail = 256,
 	    .threads = threads,
-	    .quiet = 1,
+
 	};
 	char detail[256];
 	double t0 = bench_wall();

@@ -57,7 +57,7 @@ static void push(struct texts *t, char *s, size_t n)
 static void load(const char *path, struct texts *r, struct texts *raw)
 {
 	struct infty_reader *in;
-	if (infty_reader_open(&in, path, 0)) {
+	if (infty_reader_open(&in, path, 0, NULL, 0)) {
 		fprintf(stderr, "bench_split: %s: cannot open\n", path);
 		exit(2);
 	}

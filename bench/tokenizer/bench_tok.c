@@ -107,7 +107,7 @@ int main(int argc, char **argv)
 	if (stride < 1 || threads < 1)
 		return 2;
 	struct infty_reader *r;
-	if (infty_reader_open(&r, argv[2], 0)) {
+	if (infty_reader_open(&r, argv[2], 0, NULL, 0)) {
 		fprintf(stderr, "bench_tok: cannot open %s\n", argv[2]);
 		return 1;
 	}

@@ -3,7 +3,8 @@
  *
  * Only tools call these (the library never prints or exits).  Messages follow
  * one shape: "infty-segment: FILE:LINE: what went wrong", lowercase, on stderr.
- * Exit codes are the same for every tool (see docs/man and docs/failures.md).
+ * Exit codes are the same for every tool, documented once in docs/man/infty.7
+ * (and docs/failures.md); the stage frame (stage.h) picks them for the stages.
  * The pipeline marks a shard done on 0 or 1 only: those two mean the stage
  * finished and its output holds, or rejects with a reason, every input record.
  */
@@ -26,6 +27,13 @@ enum infty_exit {
 void infty_cli_init(const char *progname);
 const char *infty_cli_progname(void);
 
+/*
+ * fn(ctx) runs before every message below is printed (NULL: nothing): the
+ * stage frame clears its live progress line there, so a message never
+ * lands in the middle of one.
+ */
+void infty_cli_before_message(void (*fn)(void *ctx), void *ctx);
+
 /* "prog: message\n" on stderr. */
 void infty_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Same, then exit(status). */
@@ -46,6 +54,14 @@ double infty_parse_double(const char *opt, const char *s, double min, double max
 void infty_parse_shard(const char *opt, const char *s, uint32_t *index, uint32_t *count);
 /* Whether the record with this id belongs to shard index of count. */
 int infty_shard_owns(const char *id, uint32_t index, uint32_t count);
+
+struct infty_tokenizer;
+/*
+ * The tokenizer at path ("default" or NULL: the default one; see
+ * tokenizer.h), or exit 2 with "PATH: cannot load tokenizer: why": a
+ * tokenizer that does not load is a configuration error in every tool.
+ */
+struct infty_tokenizer *infty_cli_tokenizer(const char *path);
 
 /* Print "prog VERSION" to stdout and exit 0 (for --version). */
 noreturn void infty_print_version(void);

@@ -40,8 +40,22 @@ enum infty_reader_flags {
 	INFTY_READER_TOLERATE_TAIL = 1 << 0,
 };
 
-/* Open path ("-" for stdin).  Returns 0 or INFTY_EIO/ENOMEM with *out NULL. */
-int infty_reader_open(struct infty_reader **out, const char *path, unsigned flags);
+/*
+ * Open path ("-" for stdin).  Returns 0, or INFTY_EIO/ENOMEM with *out NULL
+ * and why in detail (size detail_len, may be NULL): the system's reason
+ * ("No such file or directory"), or "is a directory", without the path.
+ */
+int infty_reader_open(struct infty_reader **out, const char *path, unsigned flags, char *detail,
+                      size_t detail_len);
+
+/*
+ * The next len bytes at most of the (decompressed) stream, without
+ * consuming them: *data points into the reader's buffer, valid until the
+ * next call; *len < want only at the end of the stream.  For recognising
+ * what a file holds before reading it.  The last line returned before
+ * (infty_reader_line) is no longer available.  Returns 0 or a stream error.
+ */
+int infty_reader_peek(struct infty_reader *r, size_t want, const char **data, size_t *len);
 
 /*
  * Next raw line, without its "\n" (a "\r" before it is stripped too).  Sets
@@ -116,15 +130,33 @@ void infty_writer_opts_init(struct infty_writer_opts *o);
  * Open path for writing ("-" = stdout).  With opts->append, an existing file
  * is first cut back to its last complete frame (or line), so records are
  * appended after a kill -9 without corrupting the stream.  opts may be NULL.
+ * Returns 0, or an error with *out NULL and why in detail (size detail_len,
+ * may be NULL), without the path.
  */
 int infty_writer_open(struct infty_writer **out, const char *path,
-                      const struct infty_writer_opts *opts);
+                      const struct infty_writer_opts *opts, char *detail, size_t detail_len);
 /* Append one record: line (no newline) then "\n".  Returns 0 or an error. */
 int infty_writer_put(struct infty_writer *w, const char *line, size_t len);
 /* Serialize obj compactly (no slash escaping) and append it. */
 int infty_writer_put_json(struct infty_writer *w, struct json_object *obj);
 /* End the current zstd frame and push everything to the OS (and disk if fsync). */
 int infty_writer_flush(struct infty_writer *w);
+/*
+ * Two steps, for a tool that publishes several files together (the stage
+ * frame, include/infty/stage.h): infty_writer_finish() ends the frame,
+ * flushes, fsyncs (if asked) and closes the temporary file, which stays
+ * under its temporary name; infty_writer_publish() (finishing first if
+ * needed) renames it into place.  Both return 0 or an error with the reason
+ * in infty_writer_detail(); the handle stays the caller's.  After a
+ * publish, infty_writer_unpublish() removes the file from its final name
+ * again (a later output failed); infty_writer_free() removes a temporary
+ * file that was never published and leaves a published one.  stdout and
+ * devices have no temporary: finish flushes them, publish does nothing
+ * more.
+ */
+int infty_writer_finish(struct infty_writer *w);
+int infty_writer_publish(struct infty_writer *w);
+void infty_writer_unpublish(struct infty_writer *w);
 /*
  * Finish: end the frame, flush, fsync (if asked), close and rename into
  * place.  Returns 0 or an error, with a one-line reason written to detail

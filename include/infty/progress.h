@@ -28,6 +28,11 @@ void infty_progress_update(struct infty_progress *p, uint64_t done, uint64_t byt
 /* Final line with totals and elapsed time; frees p.  NULL is a no-op. */
 void infty_progress_finish(struct infty_progress *p, uint64_t done, const char *extra);
 /*
+ * Clear a live terminal line (it is drawn again at the next update), so a
+ * message printed now starts on a clean line.  NULL is a no-op.
+ */
+void infty_progress_clear(struct infty_progress *p);
+/*
  * Stop without a final line (the run failed): a live terminal line is
  * cleared so the error message that follows starts a clean line.  Frees p.
  * NULL is a no-op.

@@ -14,23 +14,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "infty/record.h"
+
 struct json_object;
-
-enum inspect_kind {
-	INSPECT_UNKNOWN,
-	INSPECT_ROW,        /* a dataset row (input of infty-segment) */
-	INSPECT_SEGMENT,    /* infty-segment output */
-	INSPECT_SUMMARIZED, /* infty-summarize output */
-	INSPECT_PAPER,      /* infty-build --format paper */
-	INSPECT_MESSAGES,   /* infty-build --format messages */
-	INSPECT_HF,         /* infty-build --format hf */
-	INSPECT_TRL,        /* infty-build --format trl */
-	INSPECT_TRL_CHAT,   /* infty-build --format trl-chat */
-	INSPECT_REJECT,     /* a reject / dead-letter record of any stage */
-};
-
-enum inspect_kind inspect_kind_of(struct json_object *rec);
-const char *inspect_kind_name(enum inspect_kind k);
 
 /* The record's trace id: "id", else meta.id, else "uuid"; NULL when none. */
 const char *inspect_record_id(struct json_object *rec);
@@ -88,6 +74,7 @@ enum {
 	SER_COMPRESSION,    /* summary chars / chars of the segment it follows */
 	SER_SUMMARY_RATIO,  /* quality.ratio: summary tokens / tokens summarized */
 	SER_JUDGE_SCORE,    /* judge.score of summaries */
+	SER_JUDGE_ROUNDS,   /* judge.rounds of summaries */
 	SER_INST_PER_TRACE, /* instances per trace (meta.n of built instances) */
 	SER_PROMPT_TOKENS,  /* instance prompt tokens (meta) */
 	SER_TARGET_TOKENS,  /* instance target tokens (meta) */
@@ -97,13 +84,14 @@ enum {
 #define INSPECT_MAX_LABELS 64
 
 struct inspect_stats {
-	uint64_t records, by_kind[INSPECT_REJECT + 1];
+	uint64_t records, by_kind[INFTY_KIND_COUNT_];
 	struct inspect_series s[SER_COUNT];
 	/* segment end reasons, summary flags and reject reasons, counted by label */
 	char *label[INSPECT_MAX_LABELS];
 	uint64_t label_count[INSPECT_MAX_LABELS];
 	size_t n_labels;
 	uint64_t summaries, flagged_summaries, flagged_traces;
+	uint64_t checked_summaries, judged_summaries; /* with "flags" / with "judge" */
 };
 
 void inspect_stats_init(struct inspect_stats *st);

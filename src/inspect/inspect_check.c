@@ -31,38 +31,6 @@ static int is_int(struct json_object *v)
 	return v && json_object_is_type(v, json_type_int);
 }
 
-enum inspect_kind inspect_kind_of(struct json_object *rec)
-{
-	if (!json_object_is_type(rec, json_type_object))
-		return INSPECT_UNKNOWN;
-	if (get(rec, "segments"))
-		return get(rec, "summaries") ? INSPECT_SUMMARIZED : INSPECT_SEGMENT;
-	if (get(rec, "input") && get(rec, "target"))
-		return INSPECT_PAPER;
-	if (get(rec, "reasoning_process"))
-		return INSPECT_HF;
-	/* TRL's prompt-completion: strings (trl) or message lists (trl-chat). */
-	if (get(rec, "prompt") && get(rec, "completion") &&
-	    json_object_object_length(rec) == 2 + (get(rec, "meta") != NULL))
-		return json_object_is_type(get(rec, "prompt"), json_type_array) ? INSPECT_TRL_CHAT
-		                                                                : INSPECT_TRL;
-	if (get(rec, "stage") && get(rec, "reason"))
-		return INSPECT_REJECT;
-	/* A built chat instance has only messages (and meta); a dataset row
-	 * carries its other columns (problem, uuid, …). */
-	if (get(rec, "messages") && json_object_object_length(rec) <= 2 &&
-	    (json_object_object_length(rec) == 1 || get(rec, "meta")))
-		return INSPECT_MESSAGES;
-	return INSPECT_ROW;
-}
-
-const char *inspect_kind_name(enum inspect_kind k)
-{
-	static const char *names[] = {"unknown",  "row", "segment", "summarized", "paper",
-	                              "messages", "hf",  "trl",     "trl-chat",   "reject"};
-	return names[k];
-}
-
 const char *inspect_record_id(struct json_object *rec)
 {
 	const char *id = get_s(rec, "id");
@@ -189,6 +157,26 @@ static void check_segments(struct inspect_validator *v, struct json_object *rec,
 	}
 }
 
+/*
+ * The reject record of every stage (docs/formats.md): stage, file, line,
+ * reason, detail, id, then the input as raw (or raw_base64) text, or, for
+ * a summarize dead letter, the whole record.
+ */
+static void check_reject(struct inspect_validator *v, struct json_object *rec, uint64_t line)
+{
+	struct json_object *id = get(rec, "id");
+	if (!get_s(rec, "stage") || !get_s(rec, "file") || !is_int(get(rec, "line")) ||
+	    !get_s(rec, "reason") || !get_s(rec, "detail"))
+		problem(v, line,
+		        "reject record lacks one of the strings stage, file, reason, detail or the "
+		        "whole number line");
+	if (!id || (!json_object_is_type(id, json_type_null) && !get_s(rec, "id")))
+		problem(v, line, "reject record: 'id' is neither a string nor null");
+	if (!get_s(rec, "raw") && !get_s(rec, "raw_base64") && !get(rec, "record"))
+		problem(v, line,
+		        "reject record without its input ('raw', 'raw_base64' or 'record')");
+}
+
 /* Close the trace being read: it must have had all its n instances. */
 static void end_trace(struct inspect_validator *v)
 {
@@ -271,7 +259,7 @@ static const char *chat_part(struct json_object *rec, size_t i, const char *role
 int inspect_validate(struct inspect_validator *v, struct json_object *rec, uint64_t line)
 {
 	uint64_t before = v->problems;
-	enum inspect_kind k = inspect_kind_of(rec);
+	enum infty_kind k = infty_record_kind(rec);
 	struct json_object *meta = get(rec, "meta");
 	int64_t iter = 0, n = 0;
 	if (meta) {
@@ -284,14 +272,14 @@ int inspect_validate(struct inspect_validator *v, struct json_object *rec, uint6
 	}
 	int last = meta && n > 0 ? iter == n : -1;
 	switch (k) {
-	case INSPECT_SEGMENT:
-	case INSPECT_SUMMARIZED:
+	case INFTY_KIND_SEGMENT:
+	case INFTY_KIND_SUMMARIZED:
 		end_trace(v);
 		check_segments(v, rec, line);
 		break;
-	case INSPECT_PAPER:
-	case INSPECT_TRL: {
-		int trl = k == INSPECT_TRL;
+	case INFTY_KIND_PAPER:
+	case INFTY_KIND_TRL: {
+		int trl = k == INFTY_KIND_TRL;
 		const char *in = get_s(rec, trl ? "prompt" : "input");
 		if (!in || strncmp(in, "User:", 5) || !strstr(in, "Assistant:"))
 			problem(v, line, "%s is not 'User:' Q 'Assistant:' …",
@@ -304,21 +292,21 @@ int inspect_validate(struct inspect_validator *v, struct json_object *rec, uint6
 			check_sequence(v, get_s(meta, "id"), iter, n, 1, line);
 		break;
 	}
-	case INSPECT_TRL_CHAT:
+	case INFTY_KIND_TRL_CHAT:
 		if (!turn_of(rec, "prompt", 1, 0, "user"))
 			problem(v, line, "'prompt' is not [user]");
 		check_target(v, turn_of(rec, "completion", 1, 0, "assistant"), last, line);
 		if (meta)
 			check_sequence(v, get_s(meta, "id"), iter, n, 1, line);
 		break;
-	case INSPECT_MESSAGES:
+	case INFTY_KIND_MESSAGES:
 		if (!chat_part(rec, 0, "user"))
 			problem(v, line, "'messages' is not [user, assistant]");
 		check_target(v, chat_part(rec, 1, "assistant"), last, line);
 		if (meta)
 			check_sequence(v, get_s(meta, "id"), iter, n, 1, line);
 		break;
-	case INSPECT_HF: {
+	case INFTY_KIND_HF: {
 		struct json_object *ri = get(rec, "reasoning_index");
 		const char *c = get_s(rec, "conclusion"), *s = get_s(rec, "summary");
 		if (!get_s(rec, "uuid") || !is_int(ri) || !get_s(rec, "question") ||
@@ -340,13 +328,20 @@ int inspect_validate(struct inspect_validator *v, struct json_object *rec, uint6
 		}
 		break;
 	}
-	case INSPECT_REJECT:
-		if (!get_s(rec, "reason"))
-			problem(v, line, "reject record without a string 'reason'");
+	case INFTY_KIND_REJECT:
+		check_reject(v, rec, line);
 		break;
-	case INSPECT_ROW:
+	case INFTY_KIND_ROW:
+		/* A row's own schema is the segment stage's (infty-segment(1),
+		 * INPUT SHAPES); that it has a field the stage reads is checked. */
 		break;
-	case INSPECT_UNKNOWN:
+	case INFTY_KIND_UNKNOWN:
+		problem(v, line,
+		        "not a record of any infty stage: no field a stage reads (messages, "
+		        "generations, trace, ..., segments, input/target, stage/reason)");
+		break;
+	case INFTY_KIND_NOT_OBJECT:
+	case INFTY_KIND_COUNT_:
 		problem(v, line, "not a JSON object");
 		break;
 	}

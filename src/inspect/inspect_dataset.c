@@ -25,6 +25,7 @@
  * at the end: a failure leaves the previous OUT/dataset as it was.
  */
 #include "inspect_dataset.h"
+#include "inspect_run.h"
 
 #include "infty/alloc.h"
 #include "infty/cli.h"
@@ -33,7 +34,6 @@
 
 #include <errno.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -476,13 +476,22 @@ static struct json_object *load_json(const char *path)
 	return o;
 }
 
+/* The stats of one stage's shard (inspect_run.c's reader); NULL with the
+ * message printed. */
+static struct json_object *shard_stats(const struct run *r, const char *stage, uint64_t k)
+{
+	char detail[4608];
+	struct json_object *s = inspect_run_stats(r->out, stage, (long)k, detail, sizeof detail);
+	if (!s)
+		infty_warn("%s", detail);
+	return s;
+}
+
 /* Read OUT/<stage>/stats/SSSSS.json of every shard into r. */
 static int read_shard_stats(struct run *r)
 {
 	for (uint64_t k = 0; k < r->shards; k++) {
-		char *p = strf("%s/segment/stats/%05llu.json", r->out, (unsigned long long)k);
-		struct json_object *s = load_json(p);
-		infty_free(p);
+		struct json_object *s = shard_stats(r, "segment", k);
 		if (!s)
 			return INFTY_EXIT_USAGE;
 		r->rows += get_u(s, "rows");
@@ -492,7 +501,7 @@ static int read_shard_stats(struct run *r)
 		r->hard += get_u(s, "hard_cuts");
 		r->lines += get_u(s, "line_cuts");
 		r->reasoning_tokens += get_u(s, "reasoning_tokens");
-		need(tally_add_object(&r->seg_rejects, get(s, "rejects")));
+		need(tally_add_object(&r->seg_rejects, get(s, "rejects_by_reason")));
 		need(tally_add_object(&r->formats, get(s, "traces_by_format")));
 		need(hist_add_array(&r->tok, get(get(s, "tokens_per_segment"), "counts")));
 		r->bucket = (int64_t)get_u(get(s, "tokens_per_segment"), "bucket");
@@ -500,9 +509,7 @@ static int read_shard_stats(struct run *r)
 			r->seg_params = json_object_get(get(s, "params"));
 		json_object_put(s);
 
-		p = strf("%s/summarize/stats/%05llu.json", r->out, (unsigned long long)k);
-		s = load_json(p);
-		infty_free(p);
+		s = shard_stats(r, "summarize", k);
 		if (!s)
 			return INFTY_EXIT_USAGE;
 		r->sum_in += get_u(get(s, "traces"), "in");
@@ -511,15 +518,13 @@ static int read_shard_stats(struct run *r)
 		r->sum_made += get_u(get(s, "summaries"), "made");
 		json_object_put(s);
 
-		p = strf("%s/build/stats/%05llu.json", r->out, (unsigned long long)k);
-		s = load_json(p);
-		infty_free(p);
+		s = shard_stats(r, "build", k);
 		if (!s)
 			return INFTY_EXIT_USAGE;
 		r->b_in += get_u(s, "records_in");
 		r->b_traces += get_u(s, "traces_out");
 		r->b_inst += get_u(s, "instances_out");
-		r->b_rejects += get_u(s, "rejects");
+		r->b_rejects += get_u(s, "rejected");
 		need(tally_add_object(&r->b_rejects_by, get(s, "rejects_by_reason")));
 		need(tally_add_object(&r->by_n, get(s, "traces_by_n")));
 		dist_add(&r->ptok, get(s, "prompt_tokens"));
@@ -550,7 +555,7 @@ static int read_summaries(struct run *r)
 				infty_free(p);
 				continue;
 			}
-			if (infty_reader_open(&in, p, 0)) {
+			if (infty_reader_open(&in, p, 0, NULL, 0)) {
 				infty_warn("%s: cannot open", p);
 				infty_free(p);
 				return INFTY_EXIT_STOPPED;
@@ -626,7 +631,7 @@ static int copy_train(struct run *r, const char *dst)
 {
 	char *src = strf("%s/train.jsonl.zst", r->out);
 	struct infty_reader *in = NULL;
-	if (access(src, R_OK) || infty_reader_open(&in, src, 0)) {
+	if (access(src, R_OK) || infty_reader_open(&in, src, 0, NULL, 0)) {
 		infty_warn("%s: cannot read the training file (is the run merged?)", src);
 		infty_free(src);
 		return INFTY_EXIT_USAGE;
@@ -635,7 +640,7 @@ static int copy_train(struct run *r, const char *dst)
 	infty_writer_opts_init(&wo);
 	wo.compress = 0;
 	struct infty_writer *w = NULL;
-	int status = 0, rc = infty_writer_open(&w, dst, &wo);
+	int status = 0, rc = infty_writer_open(&w, dst, &wo, NULL, 0);
 	if (rc) {
 		infty_warn("%s: cannot write: %s", dst, infty_strerror(rc));
 		status = INFTY_EXIT_STOPPED;
@@ -1074,84 +1079,14 @@ static int rm_tree(const char *path)
 	return nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static int valid_name(const char *s, const char *extra)
+int inspect_dataset(const char *dir, const char *source, const char *license, const char *repo)
 {
-	if (!*s)
-		return 0;
-	for (const char *p = s; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		      (*p >= '0' && *p <= '9') || strchr(extra, *p)))
-			return 0;
-	return 1;
-}
-
-static const char usage_line[] =
-    "usage: infty-inspect dataset [--source NAME] [--license ID] [--repo ID] OUT\n";
-
-static void usage(FILE *f)
-{
-	fputs(usage_line, f);
-	fputs("Write OUT/dataset/ from a finished run OUT: data/train.jsonl, a dataset card\n"
-	      "(README.md) and LLaMA-Factory's dataset_info.json.\n"
-	      "\n"
-	      "  --source NAME   where the rows came from, e.g. " OPENR1 "\n"
-	      "  --license ID    the hub's license id (default: the source's when infty\n"
-	      "                  knows it, " OPENR1 "'s apache-2.0; else unknown)\n"
-	      "  --repo ID       the hub repository, for the card's commands\n"
-	      "  -h, --help      this help\n"
-	      "\n"
-	      "Exit status: 0 written, 2 usage error or unfinished run, 3 read, write or\n"
-	      "schema failure (an older OUT/dataset stays as it was).  See infty-inspect(1).\n",
-	      f);
-}
-
-int inspect_dataset_main(int argc, char **argv)
-{
-	static const struct option longopts[] = {
-	    {"source", required_argument, NULL, 's'},
-	    {"license", required_argument, NULL, 'l'},
-	    {"repo", required_argument, NULL, 'r'},
-	    {"help", no_argument, NULL, 'h'},
-	    {NULL, 0, NULL, 0},
-	};
-	struct card c = {0};
-	int ch;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 's':
-			if (!valid_name(optarg, "._/-"))
-				infty_usage_error("--source: '%s' is not a dataset name", optarg);
-			c.source = optarg;
-			break;
-		case 'l':
-			if (!valid_name(optarg, ".-"))
-				infty_usage_error("--license: '%s' is not a license id", optarg);
-			c.license = optarg;
-			break;
-		case 'r':
-			if (!valid_name(optarg, "._/-"))
-				infty_usage_error("--repo: '%s' is not a repository id", optarg);
-			c.repo = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return fflush(stdout) || ferror(stdout) ? INFTY_EXIT_STOPPED
-			                                        : INFTY_EXIT_OK;
-		default:
-			fputs(usage_line, stderr);
-			return INFTY_EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		fputs(usage_line, stderr);
-		return INFTY_EXIT_USAGE;
-	}
+	struct card c = {.source = source, .license = license, .repo = repo};
 	struct run r = {0};
-	size_t olen = strlen(argv[optind]);
-	while (olen > 1 && argv[optind][olen - 1] == '/')
+	size_t olen = strlen(dir);
+	while (olen > 1 && dir[olen - 1] == '/')
 		olen--;
-	char *out = strf("%.*s", (int)olen, argv[optind]);
+	char *out = strf("%.*s", (int)olen, dir);
 	char *tmp = strf("%s/.dataset.tmp", out), *data = strf("%s/data", tmp);
 	char *old = strf("%s/.dataset.old", out), *fin = strf("%s/dataset", out);
 	char *p = NULL;

@@ -8,12 +8,15 @@
 #define INFTY_INSPECT_DATASET_H
 
 /*
- * The subcommand with its own options (argv[0] is "dataset").  Prints its
- * messages and returns the exit status: 0 written (or, when the run has no
- * instance at all, nothing to write: OUT/dataset removed); 2 usage error or a run
- * that is not finished (nothing written); 3 a read, write or consistency
- * failure (nothing published, an older OUT/dataset stays as it was).
+ * Write dir/dataset/ from the finished run dir.  source names where the
+ * rows came from (may be NULL), license the hub's license id (NULL: the
+ * source's when infty knows it, else "unknown"), repo the hub repository
+ * for the card's commands (may be NULL).  Prints its messages and returns
+ * the exit status: 0 written (or, when the run has no instance at all,
+ * nothing to write: dir/dataset removed); 2 a run that is not finished
+ * (nothing written); 3 a read, write or consistency failure (nothing
+ * published, an older dir/dataset stays as it was).
  */
-int inspect_dataset_main(int argc, char **argv);
+int inspect_dataset(const char *dir, const char *source, const char *license, const char *repo);
 
 #endif

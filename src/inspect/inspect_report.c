@@ -16,6 +16,7 @@
 #include "infty/alloc.h"
 #include "infty/error.h"
 #include "infty/jsonl.h"
+#include "infty/stage.h"
 
 #include <glob.h>
 #include <json.h>
@@ -103,11 +104,9 @@ static int each_file(struct report *R, glob_t *g, rec_fn fn)
 {
 	for (size_t i = 0; i < g->gl_pathc; i++) {
 		struct infty_reader *r;
-		if (infty_reader_open(&r, g->gl_pathv[i], 0)) {
-			snprintf(R->files_detail, sizeof R->files_detail, "%s: cannot open",
-			         g->gl_pathv[i]);
+		if (infty_stage_open_input(&r, g->gl_pathv[i], INFTY_KIND_UNKNOWN, R->files_detail,
+		                           sizeof R->files_detail))
 			return -1;
-		}
 		for (;;) {
 			struct json_object *rec = NULL;
 			uint64_t line = 0;
@@ -117,9 +116,9 @@ static int each_file(struct report *R, glob_t *g, rec_fn fn)
 			if (rc == INFTY_EJSON || rc == INFTY_EUTF8)
 				continue;
 			if (rc < 0) {
-				snprintf(R->files_detail, sizeof R->files_detail, "%s:%llu: %s",
-				         g->gl_pathv[i], (unsigned long long)line,
-				         infty_strerror(rc));
+				const char *why = infty_reader_detail(r);
+				snprintf(R->files_detail, sizeof R->files_detail, "%s: %s",
+				         g->gl_pathv[i], *why ? why : infty_strerror(rc));
 				infty_reader_free(r);
 				return -1;
 			}
@@ -153,10 +152,10 @@ static void unkeep(struct kept *k)
 
 static int on_trace(struct report *R, struct json_object *rec)
 {
-	enum inspect_kind kind = inspect_kind_of(rec);
+	enum infty_kind kind = infty_record_kind(rec);
 	if (inspect_stats_add(&R->st, rec))
 		return INFTY_ENOMEM;
-	if (kind != INSPECT_SUMMARIZED && kind != INSPECT_SEGMENT)
+	if (kind != INFTY_KIND_SUMMARIZED && kind != INFTY_KIND_SEGMENT)
 		return 0;
 	uint64_t index = R->traces++;
 	if (rec_flagged(rec)) {
@@ -204,7 +203,7 @@ static int on_instance(struct report *R, struct json_object *rec)
 /* A reject kept small: a dead letter's whole trace becomes its id, raw lines are clipped. */
 static int on_reject(struct report *R, struct json_object *rec)
 {
-	if (inspect_kind_of(rec) != INSPECT_REJECT)
+	if (infty_record_kind(rec) != INFTY_KIND_REJECT)
 		return 0;
 	if (inspect_stats_add(&R->st, rec))
 		return INFTY_ENOMEM;

@@ -61,6 +61,29 @@ static struct json_object *load(const char *path, char *detail, size_t dlen)
 	return o;
 }
 
+struct json_object *inspect_run_stats(const char *out, const char *stage, long shard, char *detail,
+                                      size_t dlen)
+{
+	char path[4200];
+	if (shard < 0)
+		snprintf(path, sizeof path, "%s/%s/stats/all.json", out, stage);
+	else
+		snprintf(path, sizeof path, "%s/%s/stats/%05ld.json", out, stage, shard);
+	struct json_object *o = load(path, detail, dlen), *c, *why;
+	if (!o)
+		return NULL;
+	/* A stopped stage writes its stats too, to say why: never counted. */
+	if (!json_object_object_get_ex(o, "completed", &c) || !json_object_get_boolean(c)) {
+		snprintf(detail, dlen, "%s: the stage did not finish (stopped_by %s)", path,
+		         json_object_object_get_ex(o, "stopped_by", &why)
+		             ? json_object_get_string(why)
+		             : "unknown");
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}
+
 /* Sum the field of every shard's stats of one stage. */
 struct field {
 	const char *path;
@@ -70,18 +93,17 @@ struct field {
 static int sum_stage(const char *out, const char *stage, unsigned shards, const struct field *f,
                      size_t nf, char *detail, size_t dlen)
 {
-	char path[4200];
 	for (unsigned k = 0; k < shards; k++) {
-		snprintf(path, sizeof path, "%s/%s/stats/%05u.json", out, stage, k);
-		struct json_object *o = load(path, detail, dlen);
+		struct json_object *o = inspect_run_stats(out, stage, k, detail, dlen);
 		if (!o)
 			return INFTY_EIO;
 		for (size_t i = 0; i < nf; i++) {
 			long long v = num_at(o, f[i].path);
 			if (v < 0) {
 				json_object_put(o);
-				return fail(detail, dlen, "%s: no whole number at '%s'", path,
-				            f[i].path);
+				return fail(detail, dlen,
+				            "%s/%s/stats/%05u.json: no whole number at '%s'", out,
+				            stage, k, f[i].path);
 			}
 			*f[i].sum += v;
 		}
@@ -94,7 +116,7 @@ static int sum_stage(const char *out, const char *stage, unsigned shards, const 
 static int count_records(const char *path, long long *n, char *detail, size_t dlen)
 {
 	struct infty_reader *r;
-	if (infty_reader_open(&r, path, 0))
+	if (infty_reader_open(&r, path, 0, NULL, 0))
 		return fail(detail, dlen, "%s: cannot open", path);
 	*n = 0;
 	const char *line;
@@ -133,15 +155,15 @@ int inspect_run_totals(const struct inspect_run_paths *p, FILE *f, char *detail,
 
 	long long rows = 0, lines = 0;
 	struct field shard_f[] = {{"rows", &rows}, {"lines", &lines}};
-	snprintf(path, sizeof path, "%s/shard/stats/all.json", p->out);
-	struct json_object *sh = load(path, detail, dlen);
+	struct json_object *sh = inspect_run_stats(p->out, "shard", -1, detail, dlen);
 	if (!sh)
 		return INFTY_EIO;
 	for (size_t i = 0; i < 2; i++)
 		*shard_f[i].sum = num_at(sh, shard_f[i].path);
 	json_object_put(sh);
 	if (rows < 0 || lines < 0)
-		return fail(detail, dlen, "%s: no rows or lines count", path);
+		return fail(detail, dlen, "%s/shard/stats/all.json: no rows or lines count",
+		            p->out);
 
 	long long seg_rows = 0, seg_items = 0, seg_traces = 0, seg_rej = 0, seg_other = 0;
 	struct field seg_f[] = {{"rows", &seg_rows},
@@ -158,7 +180,7 @@ int inspect_run_totals(const struct inspect_run_paths *p, FILE *f, char *detail,
 	struct field b_f[] = {{"records_in", &b_in},
 	                      {"traces_out", &b_traces},
 	                      {"instances_out", &b_inst},
-	                      {"rejects", &b_rej}};
+	                      {"rejected", &b_rej}};
 	int rc = sum_stage(p->out, "segment", shards, seg_f, 5, detail, dlen);
 	rc = rc ? rc : sum_stage(p->out, "summarize", shards, sum_f, 4, detail, dlen);
 	rc = rc ? rc : sum_stage(p->out, "build", shards, b_f, 4, detail, dlen);

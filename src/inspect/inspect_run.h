@@ -15,6 +15,18 @@ struct inspect_run_paths {
 	const char *rejects_name;
 };
 
+struct json_object;
+
+/*
+ * The one reader of a stage's stats in a run directory: OUT/<stage>/stats/
+ * SSSSS.json for shard >= 0, all.json for shard < 0.  NULL, with one line
+ * in detail, when the file is missing, not a JSON object, or says the
+ * stage did not finish ("completed" not true: docs/formats.md, "Stage
+ * stats").  The caller owns the object.
+ */
+struct json_object *inspect_run_stats(const char *out, const char *stage, long shard, char *detail,
+                                      size_t dlen);
+
 /*
  * Sum every shard's stats of every stage, check that each record in is a
  * record out or a reject (see inspect_run.c), and print the totals as JSON

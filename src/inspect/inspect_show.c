@@ -84,7 +84,7 @@ static void show_trace(FILE *out, struct json_object *rec, const struct style *s
 	block(out, str(rec, "conclusion"));
 }
 
-static void show_instance(FILE *out, struct json_object *rec, enum inspect_kind k,
+static void show_instance(FILE *out, struct json_object *rec, enum infty_kind k,
                           const struct style *st)
 {
 	struct json_object *meta = get(rec, "meta");
@@ -94,9 +94,9 @@ static void show_instance(FILE *out, struct json_object *rec, enum inspect_kind 
 		        (long long)json_object_get_int64(get(meta, "n")),
 		        (long long)json_object_get_int64(get(meta, "prompt_tokens")),
 		        (long long)json_object_get_int64(get(meta, "target_tokens")), st->off);
-	if (k == INSPECT_PAPER || k == INSPECT_TRL) {
-		const char *in = k == INSPECT_TRL ? "prompt" : "input";
-		const char *tg = k == INSPECT_TRL ? "completion" : "target";
+	if (k == INFTY_KIND_PAPER || k == INFTY_KIND_TRL) {
+		const char *in = k == INFTY_KIND_TRL ? "prompt" : "input";
+		const char *tg = k == INFTY_KIND_TRL ? "completion" : "target";
 		fprintf(out, "%s--- %s (not trained)%s\n", st->dim, in, st->off);
 		block(out, str(rec, in));
 		fprintf(out, "%s--- %s (trained)%s\n", st->dim, tg, st->off);
@@ -105,7 +105,7 @@ static void show_instance(FILE *out, struct json_object *rec, enum inspect_kind 
 	}
 	/* messages and hf: one list; trl-chat: the prompt's turns, the completion's. */
 	static const char *const lists[2][2] = {{"messages", NULL}, {"prompt", "completion"}};
-	const char *const *keys = lists[k == INSPECT_TRL_CHAT];
+	const char *const *keys = lists[k == INFTY_KIND_TRL_CHAT];
 	for (int l = 0; l < 2 && keys[l]; l++) {
 		struct json_object *m = get(rec, keys[l]);
 		size_t n =
@@ -124,20 +124,20 @@ static void show_instance(FILE *out, struct json_object *rec, enum inspect_kind 
 void inspect_show(FILE *out, struct json_object *rec, const char *where, int color)
 {
 	const struct style *st = color ? &ansi : &plain;
-	enum inspect_kind k = inspect_kind_of(rec);
+	enum infty_kind k = infty_record_kind(rec);
 	const char *id = inspect_record_id(rec);
-	fprintf(out, "%s== %s (%s) %s%s\n", st->head, id ? id : "?", inspect_kind_name(k), where,
+	fprintf(out, "%s== %s (%s) %s%s\n", st->head, id ? id : "?", infty_kind_name(k), where,
 	        st->off);
 	switch (k) {
-	case INSPECT_SEGMENT:
-	case INSPECT_SUMMARIZED:
+	case INFTY_KIND_SEGMENT:
+	case INFTY_KIND_SUMMARIZED:
 		show_trace(out, rec, st);
 		break;
-	case INSPECT_PAPER:
-	case INSPECT_MESSAGES:
-	case INSPECT_HF:
-	case INSPECT_TRL:
-	case INSPECT_TRL_CHAT:
+	case INFTY_KIND_PAPER:
+	case INFTY_KIND_MESSAGES:
+	case INFTY_KIND_HF:
+	case INFTY_KIND_TRL:
+	case INFTY_KIND_TRL_CHAT:
 		show_instance(out, rec, k, st);
 		break;
 	default:

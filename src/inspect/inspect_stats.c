@@ -25,7 +25,8 @@ static const struct {
      "summaries"},
     {"summary ratio (quality.ratio: summary tokens / tokens summarized)",
      "summary tokens / tokens of segments 0..i", "summaries"},
-    {"judge score", "score", "summaries"},
+    {"judge score (the kept summary's)", "score (1-5)", "summaries"},
+    {"judge rounds (summaries judged per segment)", "rounds", "summaries"},
     {"instances per trace (n), from built instances", "instances of the trace", "traces"},
     {"instance prompt tokens", "prompt tokens (not trained)", "instances"},
     {"instance target tokens", "target tokens (trained)", "instances"},
@@ -58,7 +59,8 @@ static int push(struct inspect_series *s, double x)
 	return 0;
 }
 
-static int count_label(struct inspect_stats *st, const char *prefix, const char *what)
+/* Add n to the label "prefix what" (n = 0 lists it with its zero). */
+static int add_label(struct inspect_stats *st, const char *prefix, const char *what, uint64_t n)
 {
 	char key[128];
 	snprintf(key, sizeof key, "%s %s", prefix, what);
@@ -73,9 +75,18 @@ static int count_label(struct inspect_stats *st, const char *prefix, const char 
 			return INFTY_ENOMEM;
 		st->n_labels++;
 	}
-	st->label_count[i]++;
+	st->label_count[i] += n;
 	return 0;
 }
+
+static int count_label(struct inspect_stats *st, const char *prefix, const char *what)
+{
+	return add_label(st, prefix, what, 1);
+}
+
+/* The flags of docs/formats.md, in their order: all are listed once any summary was checked. */
+static const char *const summary_flags[] = {"leak", "refusal",    "short",        "long",
+                                            "copy", "ungrounded", "early_answer", "language"};
 
 static struct json_object *get(struct json_object *o, const char *k)
 {
@@ -95,7 +106,10 @@ static int add_summary_quality(struct inspect_stats *st, struct json_object *sum
 	                   *t;
 	int rc = 0;
 	st->summaries++;
-	if (json_object_is_type(f, json_type_array) && json_object_array_length(f)) {
+	if (json_object_is_type(f, json_type_array) && !st->checked_summaries++)
+		for (size_t k = 0; k < sizeof summary_flags / sizeof *summary_flags && !rc; k++)
+			rc = add_label(st, "summary flag:", summary_flags[k], 0);
+	if (!rc && json_object_is_type(f, json_type_array) && json_object_array_length(f)) {
 		st->flagged_summaries++;
 		*flagged = 1;
 		for (size_t k = 0; k < json_object_array_length(f) && !rc; k++)
@@ -104,18 +118,22 @@ static int add_summary_quality(struct inspect_stats *st, struct json_object *sum
 	}
 	if (!rc && q && (t = get(q, "ratio")))
 		rc = push(&st->s[SER_SUMMARY_RATIO], num(t));
+	if (j)
+		st->judged_summaries++;
 	if (!rc && j && (t = get(j, "score")))
 		rc = push(&st->s[SER_JUDGE_SCORE], num(t));
+	if (!rc && j && (t = get(j, "rounds")))
+		rc = push(&st->s[SER_JUDGE_ROUNDS], num(t));
 	return rc;
 }
 
 int inspect_stats_add(struct inspect_stats *st, struct json_object *rec)
 {
-	enum inspect_kind k = inspect_kind_of(rec);
+	enum infty_kind k = infty_record_kind(rec);
 	st->records++;
 	st->by_kind[k]++;
 	int rc = 0;
-	if (k == INSPECT_SEGMENT || k == INSPECT_SUMMARIZED) {
+	if (k == INFTY_KIND_SEGMENT || k == INFTY_KIND_SUMMARIZED) {
 		struct json_object *segs = get(rec, "segments"), *sums = get(rec, "summaries"),
 		                   *params = get(rec, "params"), *t;
 		if (!json_object_is_type(segs, json_type_array))
@@ -148,8 +166,8 @@ int inspect_stats_add(struct inspect_stats *st, struct json_object *rec)
 				rc = add_summary_quality(st, sum, &flagged);
 		}
 		st->flagged_traces += flagged;
-	} else if (k == INSPECT_PAPER || k == INSPECT_MESSAGES || k == INSPECT_HF ||
-	           k == INSPECT_TRL || k == INSPECT_TRL_CHAT) {
+	} else if (k == INFTY_KIND_PAPER || k == INFTY_KIND_MESSAGES || k == INFTY_KIND_HF ||
+	           k == INFTY_KIND_TRL || k == INFTY_KIND_TRL_CHAT) {
 		struct json_object *meta = get(rec, "meta"), *t;
 		if (meta && (t = get(meta, "prompt_tokens")))
 			rc = push(&st->s[SER_PROMPT_TOKENS], (double)json_object_get_int64(t));
@@ -158,7 +176,7 @@ int inspect_stats_add(struct inspect_stats *st, struct json_object *rec)
 		if (!rc && meta && (t = get(meta, "iteration")) && json_object_get_int64(t) == 1 &&
 		    (t = get(meta, "n")))
 			rc = push(&st->s[SER_INST_PER_TRACE], (double)json_object_get_int64(t));
-	} else if (k == INSPECT_REJECT) {
+	} else if (k == INFTY_KIND_REJECT) {
 		struct json_object *st_ = get(rec, "stage"), *r = get(rec, "reason");
 		char what[96];
 		snprintf(what, sizeof what, "%s/%s", st_ ? json_object_get_string(st_) : "?",
@@ -235,11 +253,11 @@ static void bin_label(const struct inspect_hist *h, size_t b, char *buf, size_t 
 static void kinds_line(struct inspect_stats *st, FILE *out, const char *sep)
 {
 	int first = 1;
-	for (int k = 0; k <= INSPECT_REJECT; k++) {
+	for (int k = 0; k < INFTY_KIND_COUNT_; k++) {
 		if (!st->by_kind[k])
 			continue;
 		fprintf(out, "%s%llu %s", first ? "" : sep, (unsigned long long)st->by_kind[k],
-		        inspect_kind_name((enum inspect_kind)k));
+		        infty_kind_name((enum infty_kind)k));
 		first = 0;
 	}
 }
@@ -252,10 +270,14 @@ void inspect_stats_text(struct inspect_stats *st, FILE *out)
 	for (size_t i = 0; i < st->n_labels; i++)
 		fprintf(out, "%s: %llu\n", st->label[i], (unsigned long long)st->label_count[i]);
 	if (st->summaries)
-		fprintf(
-		    out, "summaries: %llu, flagged: %llu (traces with a flagged summary: %llu)\n",
-		    (unsigned long long)st->summaries, (unsigned long long)st->flagged_summaries,
-		    (unsigned long long)st->flagged_traces);
+		fprintf(out,
+		        "summaries: %llu, checked: %llu, flagged: %llu (traces with a flagged "
+		        "summary: %llu), judged: %llu\n",
+		        (unsigned long long)st->summaries,
+		        (unsigned long long)st->checked_summaries,
+		        (unsigned long long)st->flagged_summaries,
+		        (unsigned long long)st->flagged_traces,
+		        (unsigned long long)st->judged_summaries);
 	for (int i = 0; i < SER_COUNT; i++) {
 		struct inspect_hist h;
 		if (inspect_hist_make(&st->s[i], 16, &h))
@@ -422,6 +444,15 @@ void inspect_stats_html(struct inspect_stats *st, char **files, int nfiles, FILE
 	fprintf(out, "</ul>\n<p>%llu records: ", (unsigned long long)st->records);
 	kinds_line(st, out, ", ");
 	fputs("</p>\n", out);
+	if (st->summaries)
+		fprintf(
+		    out,
+		    "<p id=\"summaries\">%llu summaries: %llu checked, %llu flagged (traces with "
+		    "a flagged summary: %llu), %llu judged</p>\n",
+		    (unsigned long long)st->summaries, (unsigned long long)st->checked_summaries,
+		    (unsigned long long)st->flagged_summaries,
+		    (unsigned long long)st->flagged_traces,
+		    (unsigned long long)st->judged_summaries);
 	if (st->n_labels) {
 		fputs("<table><tr><th>label</th><th>count</th></tr>\n", out);
 		for (size_t i = 0; i < st->n_labels; i++) {

@@ -12,56 +12,58 @@
 #include "infty/cli.h"
 #include "infty/error.h"
 #include "infty/jsonl.h"
+#include "infty/stage.h"
 #include "infty/tokenizer.h"
 
-#include <getopt.h>
+#include <errno.h>
 #include <json.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static const char usage_text[] =
-    "usage: infty-inspect COMMAND [OPTIONS] [FILE...]\n"
-    "Look inside infty's files (.jsonl, .jsonl.zst, or stdin when no FILE / '-').\n"
-    "\n"
-    "  show ID [FILE...]           the record(s) of trace ID laid out for a person\n"
-    "  stats [FILE...]             counts and histograms in the terminal\n"
-    "      --html OUT              ... and a self-contained HTML page with charts\n"
-    "  validate [FILE...]          check schema and invariants; file:line: per problem\n"
-    "      -t, --tokenizer PATH    also recount every segment's tokens ('default':\n"
-    "                              the default tokenizer)\n"
-    "  head [-n K] [FILE...]       the first K records (default 10), as they are\n"
-    "  sample -n K [--seed S] [FILE...]   K records drawn uniformly (reservoir),\n"
-    "                              in input order; the same S gives the same draw\n"
-    "  totals OUT [--train F --rejects F]   the run's totals as JSON, after checking\n"
-    "                              that every record is accounted for (exit 3 if not)\n"
-    "  report OUT -o PAGE.html [-n K] [--seed S]\n"
-    "                              one self-contained page on a run directory: settings,\n"
-    "                              totals, charts, K sampled traces (default 100) plus\n"
-    "                              every flagged one, rejects with reasons\n"
-    "  grep --id ID | --field PATH=VALUE | --field PATH~TEXT [FILE...]\n"
-    "                              records whose id, or field (dotted path, e.g.\n"
-    "                              source.uuid, meta.n), equals VALUE / contains TEXT\n"
-    "  dataset [--source N] [--license L] [--repo R] OUT\n"
-    "                              write OUT/dataset/ from a finished run: the training\n"
-    "                              file, a dataset card, LLaMA-Factory's dataset_info\n"
-    "\n"
-    "      --color WHEN            auto (default: on a terminal), always, never\n"
-    "  -h, --help                  this help\n"
-    "  -V, --version               print the version\n"
-    "\n"
-    "Exit status: 0 done; 1 a problem found (validate), nothing matched (show,\n"
-    "grep) or a read error; 2 usage error.  See infty-inspect(1).\n";
-
-enum { O_HTML = 256, O_SEED, O_ID, O_FIELD, O_COLOR, O_TRAIN, O_REJECTS };
-
 struct opts {
 	const char *html, *tokenizer, *id, *field, *output, *train, *rejects;
+	const char *source, *license, *repo;
 	long long n;
 	unsigned long long seed;
 	int color;
 };
+
+static struct opts opt = {.n = -1, .color = -1};
+
+/* Several files: the worst outcome decides the status. */
+static void raise_status(int *status, int s)
+{
+	if (s > *status)
+		*status = s;
+}
+
+/*
+ * Open one input the same way for every command: the wording of the stage
+ * tools (infty(7)), and a file that is not JSON Lines (binary data, parquet)
+ * said once instead of per line.  NULL with the message printed and *status
+ * raised to 2.
+ */
+static struct infty_reader *open_input(const char *path, int *status)
+{
+	struct infty_reader *r;
+	char msg[4608];
+	int rc = infty_stage_open_input(&r, path, INFTY_KIND_UNKNOWN, msg, sizeof msg);
+	if (rc) {
+		infty_warn("%s", msg);
+		raise_status(status, rc == INFTY_EINVAL ? INFTY_EXIT_USAGE : INFTY_EXIT_STOPPED);
+	}
+	return r;
+}
+
+/* A stream error in the middle of a file: said with the file, read on. */
+static int read_error(struct infty_reader *r, int rc)
+{
+	const char *why = infty_reader_detail(r);
+	infty_warn("%s: %s", infty_reader_path(r), *why ? why : infty_strerror(rc));
+	return INFTY_EXIT_STOPPED;
+}
 
 /* Calls fn on every parsed record of every file; a stream error ends with 1. */
 typedef int (*rec_fn)(void *ctx, struct infty_reader *r, struct json_object *rec, uint64_t line);
@@ -77,12 +79,9 @@ static int each_record(char **files, int nfiles, rec_fn fn, void *ctx, int stop_
 	}
 	int status = 0;
 	for (int i = 0; i < nfiles; i++) {
-		struct infty_reader *r;
-		if (infty_reader_open(&r, files[i], 0)) {
-			infty_warn("%s: cannot open", files[i]);
-			status = 1;
+		struct infty_reader *r = open_input(files[i], &status);
+		if (!r)
 			continue;
-		}
 		for (;;) {
 			struct json_object *rec = NULL;
 			uint64_t line = 0;
@@ -93,10 +92,7 @@ static int each_record(char **files, int nfiles, rec_fn fn, void *ctx, int stop_
 				bad_lines++;
 				rc = fn(ctx, r, NULL, line);
 			} else if (rc < 0) {
-				infty_warn("%s:%llu: %s: %s", infty_reader_path(r),
-				           (unsigned long long)line, infty_strerror(rc),
-				           infty_reader_detail(r));
-				status = 1;
+				raise_status(&status, read_error(r, rc));
 				break;
 			} else {
 				rc = fn(ctx, r, rec, line);
@@ -113,7 +109,7 @@ static int each_record(char **files, int nfiles, rec_fn fn, void *ctx, int stop_
 static void put_line(const char *s, size_t n)
 {
 	if (fwrite(s, 1, n, stdout) != n || putchar('\n') == EOF)
-		infty_die(INFTY_EXIT_DATA, "stdout: write failed");
+		infty_die(INFTY_EXIT_STOPPED, "stdout: write error");
 }
 
 /*
@@ -132,12 +128,9 @@ static int each_line(char **files, int nfiles, line_fn fn, void *ctx)
 	}
 	int status = 0, stop = 0;
 	for (int i = 0; i < nfiles && !stop; i++) {
-		struct infty_reader *r;
-		if (infty_reader_open(&r, files[i], 0)) {
-			infty_warn("%s: cannot open", files[i]);
-			status = 1;
+		struct infty_reader *r = open_input(files[i], &status);
+		if (!r)
 			continue;
-		}
 		const char *line;
 		size_t len;
 		uint64_t no = 0;
@@ -146,9 +139,7 @@ static int each_line(char **files, int nfiles, line_fn fn, void *ctx)
 			if (len)
 				stop = fn(ctx, line, len);
 		if (!stop && rc < 0) {
-			infty_warn("%s:%llu: %s", files[i], (unsigned long long)no,
-			           infty_strerror(rc));
-			status = 1;
+			raise_status(&status, read_error(r, rc));
 		}
 		infty_reader_free(r);
 	}
@@ -206,7 +197,7 @@ static int on_sample(void *ctx, const char *line, size_t len)
 	if (slot < R->k) {
 		char *copy = infty_strndup(line, len);
 		if (!copy)
-			infty_die(INFTY_EXIT_DATA, "out of memory");
+			infty_die(INFTY_EXIT_STOPPED, "out of memory");
 		infty_free(R->res[slot].line);
 		R->res[slot] = (struct kept){R->seen, copy, len};
 	}
@@ -221,7 +212,7 @@ static int cmd_sample(const struct opts *o, char **files, int nfiles)
 	struct reservoir R = {.k = (size_t)o->n, .state = o->seed};
 	R.res = infty_calloc(R.k ? R.k : 1, sizeof *R.res);
 	if (!R.res)
-		infty_die(INFTY_EXIT_DATA, "out of memory");
+		infty_die(INFTY_EXIT_STOPPED, "out of memory");
 	int status = each_line(files, nfiles, on_sample, &R);
 	size_t got = R.seen < R.k ? (size_t)R.seen : R.k;
 	qsort(R.res, got, sizeof *R.res, cmp_kept);
@@ -312,7 +303,7 @@ static int cmd_grep(const struct opts *o, char **files, int nfiles, int show, co
 			infty_usage_error("--field: '%s' is not PATH=VALUE or PATH~TEXT", o->field);
 		path = infty_strndup(o->field, (size_t)(op - o->field));
 		if (!path)
-			infty_die(INFTY_EXIT_DATA, "out of memory");
+			infty_die(INFTY_EXIT_STOPPED, "out of memory");
 		m.path = path;
 		m.value = op + 1;
 		m.contains = *op == '~';
@@ -322,7 +313,7 @@ static int cmd_grep(const struct opts *o, char **files, int nfiles, int show, co
 	int status = each_record(files, nfiles, on_match, &m, 0);
 	infty_free(path);
 	if (fflush(stdout) || ferror(stdout))
-		infty_die(INFTY_EXIT_DATA, "stdout: write failed");
+		infty_die(INFTY_EXIT_STOPPED, "stdout: write error");
 	if (!m.hits && !status && show)
 		infty_warn("no record with id '%s'", m.value);
 	return status ? status : m.hits ? 0 : 1;
@@ -335,7 +326,7 @@ static int on_stats(void *ctx, struct infty_reader *r, struct json_object *rec, 
 	(void)r;
 	(void)line;
 	if (rec && inspect_stats_add(ctx, rec))
-		infty_die(INFTY_EXIT_DATA, "out of memory");
+		infty_die(INFTY_EXIT_STOPPED, "out of memory");
 	return 0;
 }
 
@@ -353,16 +344,17 @@ static int cmd_stats(const struct opts *o, char **files, int nfiles)
 		snprintf(tmp, sizeof tmp, "%s.tmp%ld", o->html, (long)getpid());
 		FILE *f = fopen(tmp, "w");
 		if (!f)
-			infty_die(INFTY_EXIT_DATA, "%s: cannot write", o->html);
+			infty_die(INFTY_EXIT_USAGE, "%s: cannot write: %s", o->html,
+			          strerror(errno));
 		inspect_stats_html(&st, files, nfiles, f);
 		if (ferror(f) | fclose(f) || rename(tmp, o->html)) {
 			remove(tmp);
-			infty_die(INFTY_EXIT_DATA, "%s: write failed", o->html);
+			infty_die(INFTY_EXIT_STOPPED, "%s: write error", o->html);
 		}
 	}
 	inspect_stats_release(&st);
 	if (fflush(stdout) || ferror(stdout))
-		infty_die(INFTY_EXIT_DATA, "stdout: write failed");
+		infty_die(INFTY_EXIT_STOPPED, "stdout: write error");
 	return status;
 }
 
@@ -379,13 +371,13 @@ static int cmd_report(const struct opts *o, char **files, int nfiles)
 	snprintf(tmp, sizeof tmp, "%s.tmp%ld", o->output, (long)getpid());
 	FILE *f = fopen(tmp, "w");
 	if (!f)
-		infty_die(INFTY_EXIT_DATA, "%s: cannot write", o->output);
+		infty_die(INFTY_EXIT_USAGE, "%s: cannot write: %s", o->output, strerror(errno));
 	int rc = inspect_report(files[0], &ro, f, detail, sizeof detail);
 	if (ferror(f) | fclose(f) || rc || rename(tmp, o->output)) {
 		remove(tmp);
 		if (rc)
 			infty_die(INFTY_EXIT_DATA, "%s: %s", files[0], detail);
-		infty_die(INFTY_EXIT_DATA, "%s: write failed", o->output);
+		infty_die(INFTY_EXIT_STOPPED, "%s: write error", o->output);
 	}
 	return INFTY_EXIT_OK;
 }
@@ -429,15 +421,9 @@ static int cmd_validate(const struct opts *o, char **files, int nfiles)
 	struct infty_tokenizer *tok = NULL;
 	struct infty_tok_ctx *tctx = NULL;
 	if (o->tokenizer) {
-		const char *p =
-		    strcmp(o->tokenizer, "default") ? o->tokenizer : infty_tokenizer_default_path();
-		char detail[256] = "";
-		int rc = infty_tokenizer_load(&tok, p, detail, sizeof detail);
-		if (rc)
-			infty_die(INFTY_EXIT_USAGE, "%s: cannot load tokenizer: %s %s", p,
-			          infty_strerror(rc), detail);
+		tok = infty_cli_tokenizer(o->tokenizer);
 		if (!(tctx = infty_tok_ctx_new(tok)))
-			infty_die(INFTY_EXIT_DATA, "out of memory");
+			infty_die(INFTY_EXIT_STOPPED, "out of memory");
 	}
 	if (!nfiles) {
 		files = stdin_only;
@@ -457,7 +443,7 @@ static int cmd_validate(const struct opts *o, char **files, int nfiles)
 			c.v.count = count_tokens;
 			c.v.count_ctx = tctx;
 		}
-		status |= each_record(&files[i], 1, on_validate, &c, 0);
+		raise_status(&status, each_record(&files[i], 1, on_validate, &c, 0));
 		inspect_validate_end(&c.v);
 		printf("%s: %llu records, %llu problems\n",
 		       strcmp(files[i], "-") ? files[i] : "<stdin>", (unsigned long long)c.records,
@@ -468,8 +454,8 @@ static int cmd_validate(const struct opts *o, char **files, int nfiles)
 	infty_tok_ctx_free(tctx);
 	infty_tokenizer_free(tok);
 	if (fflush(stdout) || ferror(stdout))
-		infty_die(INFTY_EXIT_DATA, "stdout: write failed");
-	return status || problems ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
+		infty_die(INFTY_EXIT_STOPPED, "stdout: write error");
+	return status ? status : problems ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
 }
 
 /* ---- totals ----------------------------------------------------------- */
@@ -496,112 +482,143 @@ static int cmd_totals(const struct opts *o, char **files, int nfiles)
 	return INFTY_EXIT_OK;
 }
 
-int main(int argc, char **argv)
+static const char *const colors[] = {"never", "always", "auto", NULL};
+
+/* --source and --repo are hub ids, --license a license id: no spaces. */
+static const char *hub_id(const struct infty_option *op, const char *arg, char *err, size_t n)
 {
-	static const struct option longopts[] = {
-	    {"html", required_argument, NULL, O_HTML},
-	    {"tokenizer", required_argument, NULL, 't'},
-	    {"seed", required_argument, NULL, O_SEED},
-	    {"id", required_argument, NULL, O_ID},
-	    {"field", required_argument, NULL, O_FIELD},
-	    {"color", required_argument, NULL, O_COLOR},
-	    {"train", required_argument, NULL, O_TRAIN},
-	    {"rejects", required_argument, NULL, O_REJECTS},
-	    {"output", required_argument, NULL, 'o'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
-	};
-	infty_cli_init(argv[0]);
-	if (argc < 2) {
-		fputs("usage: infty-inspect show|stats|validate|head|sample|grep|report [OPTIONS] "
-		      "[FILE...]\n",
-		      stderr);
-		return INFTY_EXIT_USAGE;
+	int license = !strcmp(op->long_name, "license");
+	const char *extra = license ? ".-" : "._/-";
+	int ok = *arg != 0;
+	for (const char *p = arg; ok && *p; p++)
+		ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		     (*p >= '0' && *p <= '9') || strchr(extra, *p);
+	if (!ok) {
+		snprintf(err, n, "'%s' is not a %s", arg,
+		         license                          ? "license id"
+		         : !strcmp(op->long_name, "repo") ? "repository id"
+		                                          : "dataset name");
+		return err;
 	}
-	const char *cmd = argv[1];
-	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
-		fputs(usage_text, stdout);
-		return fflush(stdout) || ferror(stdout) ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
+	*(const char **)op->value = arg;
+	return NULL;
+}
+
+static const struct infty_option options[] = {
+    INFTY_OPT_INT('n', NULL, &opt.n, "K", 0, 100000000,
+                  "head: records (default 10); sample: records drawn;\n"
+                  "report: traces sampled (default 100)"),
+    INFTY_OPT_STRING('t', "tokenizer", &opt.tokenizer, "PATH",
+                     "validate: also recount every segment's tokens\n"
+                     "('default': the default tokenizer)"),
+    INFTY_OPT_STRING(0, "html", &opt.html, "OUT",
+                     "stats: also a self-contained HTML page with charts"),
+    INFTY_OPT_INT(0, "seed", &opt.seed, "S", 0, INT64_MAX,
+                  "sample, report: the same S gives the same draw"),
+    INFTY_OPT_STRING(0, "id", &opt.id, "ID", "grep: records of trace ID (or source uuid ID)"),
+    INFTY_OPT_STRING(0, "field", &opt.field, "PATH=VALUE",
+                     "grep: records whose field (dotted path, e.g.\n"
+                     "source.uuid) equals VALUE, or with ~ contains it"),
+    INFTY_OPT_STRING('o', "output", &opt.output, "FILE", "report: the page to write"),
+    INFTY_OPT_STRING(0, "train", &opt.train, "FILE", "totals: the merged training file to count"),
+    INFTY_OPT_STRING('r', "rejects", &opt.rejects, "FILE",
+                     "totals: the merged reject file to count"),
+    INFTY_OPT_CALL(0, "source", &opt.source, "NAME", hub_id,
+                   "dataset: where the rows came from, e.g.\n"
+                   "open-r1/OpenR1-Math-220k"),
+    INFTY_OPT_CALL(0, "license", &opt.license, "ID", hub_id,
+                   "dataset: the hub's license id (default: the source's\n"
+                   "when infty knows it; else unknown)"),
+    INFTY_OPT_CALL(0, "repo", &opt.repo, "ID", hub_id,
+                   "dataset: the hub repository, for the card's commands"),
+    INFTY_OPT_CHOICE(0, "color", &opt.color, "WHEN", colors,
+                     "auto (default: on a terminal), always, never"),
+    INFTY_OPT_HELP_VERSION_END(),
+};
+
+static const struct infty_cmd cmd = {
+    .name = "infty-inspect",
+    .usage = "show ID [FILE...]\n"
+             "stats [--html OUT] [FILE...]\n"
+             "validate [-t PATH] [FILE...]\n"
+             "head [-n K] [FILE...]\n"
+             "sample -n K [--seed S] [FILE...]\n"
+             "report RUN -o PAGE.html [-n K] [--seed S]\n"
+             "grep --id ID | --field PATH=VALUE | --field PATH~TEXT [FILE...]\n"
+             "totals OUT [--train FILE] [--rejects FILE]\n"
+             "dataset [--source NAME] [--license ID] [--repo ID] OUT",
+    .about = "Look inside infty's files (.jsonl, .jsonl.zst, or stdin when no FILE / '-').\n"
+             "\n"
+             "  show      the record(s) of trace ID laid out for a person\n"
+             "  stats     counts and histograms (and an HTML page with --html)\n"
+             "  validate  each stage's schema and invariants; file:line: per problem\n"
+             "  head      the first K records, as they are\n"
+             "  sample    K records drawn uniformly (reservoir), in input order\n"
+             "  report    one self-contained page on a run directory: settings,\n"
+             "            totals, charts, sampled and flagged traces, rejects\n"
+             "  grep      records whose id or field matches\n"
+             "  totals    a run's totals as JSON, after checking that every record\n"
+             "            is accounted for (exit 3 if not)\n"
+             "  dataset   write OUT/dataset/ from a finished run: the training file,\n"
+             "            a dataset card, LLaMA-Factory's dataset_info\n",
+    .options = options,
+    .exit_note = "infty-inspect: 1 means validate found a problem, or show or grep matched\n"
+                 "nothing.\n",
+    .stop_at_operand = 1,
+};
+
+static int run_command(const char *c, char **files, int nfiles)
+{
+	const struct opts *oo = &opt;
+	if (!strcmp(c, "head"))
+		return cmd_head(oo, files, nfiles);
+	if (!strcmp(c, "sample"))
+		return cmd_sample(oo, files, nfiles);
+	if (!strcmp(c, "grep"))
+		return cmd_grep(oo, files, nfiles, 0, NULL);
+	if (!strcmp(c, "stats"))
+		return cmd_stats(oo, files, nfiles);
+	if (!strcmp(c, "validate"))
+		return cmd_validate(oo, files, nfiles);
+	if (!strcmp(c, "totals"))
+		return cmd_totals(oo, files, nfiles);
+	if (!strcmp(c, "report"))
+		return cmd_report(oo, files, nfiles);
+	if (!strcmp(c, "dataset")) {
+		if (nfiles != 1)
+			infty_usage_error("dataset: give the run directory OUT");
+		return inspect_dataset(files[0], opt.source, opt.license, opt.repo);
 	}
-	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version"))
-		infty_print_version();
-	if (!strcmp(cmd, "dataset")) /* its own options */
-		return inspect_dataset_main(argc - 1, argv + 1);
-	struct opts o = {.n = -1, .color = isatty(STDOUT_FILENO)};
-	int c;
-	/* getopt on the arguments after the command word. */
-	argc--;
-	argv++;
-	while ((c = getopt_long(argc, argv, "n:t:o:hV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			o.n = infty_parse_ll("-n", optarg, 0, 100000000);
-			break;
-		case 't':
-			o.tokenizer = optarg;
-			break;
-		case 'o':
-			o.output = optarg;
-			break;
-		case O_HTML:
-			o.html = optarg;
-			break;
-		case O_SEED:
-			o.seed = infty_parse_ull("--seed", optarg, 0, UINT64_MAX);
-			break;
-		case O_ID:
-			o.id = optarg;
-			break;
-		case O_FIELD:
-			o.field = optarg;
-			break;
-		case O_TRAIN:
-			o.train = optarg;
-			break;
-		case O_REJECTS:
-			o.rejects = optarg;
-			break;
-		case O_COLOR:
-			if (!strcmp(optarg, "always"))
-				o.color = 1;
-			else if (!strcmp(optarg, "never"))
-				o.color = 0;
-			else if (strcmp(optarg, "auto"))
-				infty_usage_error("--color: '%s' is not auto, always or never",
-				                  optarg);
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return INFTY_EXIT_OK;
-		case 'V':
-			infty_print_version();
-		default:
-			fputs("usage: infty-inspect COMMAND [OPTIONS] [FILE...]\n", stderr);
-			return INFTY_EXIT_USAGE;
-		}
-	}
-	char **files = argv + optind;
-	int nfiles = argc - optind;
-	if (!strcmp(cmd, "head"))
-		return cmd_head(&o, files, nfiles);
-	if (!strcmp(cmd, "sample"))
-		return cmd_sample(&o, files, nfiles);
-	if (!strcmp(cmd, "grep"))
-		return cmd_grep(&o, files, nfiles, 0, NULL);
-	if (!strcmp(cmd, "stats"))
-		return cmd_stats(&o, files, nfiles);
-	if (!strcmp(cmd, "validate"))
-		return cmd_validate(&o, files, nfiles);
-	if (!strcmp(cmd, "totals"))
-		return cmd_totals(&o, files, nfiles);
-	if (!strcmp(cmd, "report"))
-		return cmd_report(&o, files, nfiles);
-	if (!strcmp(cmd, "show")) {
+	if (!strcmp(c, "show")) {
 		if (nfiles < 1)
 			infty_usage_error("show: give the trace ID");
-		return cmd_grep(&o, files + 1, nfiles - 1, 1, files[0]);
+		return cmd_grep(oo, files + 1, nfiles - 1, 1, files[0]);
 	}
-	infty_usage_error(
-	    "unknown command '%s' (show, stats, validate, head, sample, grep, report)", cmd);
+	infty_usage_error("unknown command '%s' (show, stats, validate, head, sample, grep, "
+	                  "report, totals, dataset)",
+	                  c);
+}
+
+int main(int argc, char **argv)
+{
+	/* The command word first; options may come before or after it. */
+	int first = infty_opts_parse(&cmd, argc, argv);
+	if (first >= argc)
+		infty_usage_error("missing command: show, stats, validate, head, sample, grep, "
+		                  "report, totals or dataset");
+	const char *c = argv[first];
+	argc -= first;
+	argv += first;
+	struct infty_cmd rest = cmd;
+	rest.stop_at_operand = 0;
+	int op = infty_opts_parse(&rest, argc, argv);
+	char **files = argv + op;
+	int nfiles = argc - op;
+	if (opt.color < 0 || opt.color == 2)
+		opt.color = isatty(STDOUT_FILENO);
+	int status = run_command(c, files, nfiles);
+	/* What head, sample, grep and the rest printed must be out. */
+	if (fflush(stdout) || ferror(stdout))
+		infty_die(INFTY_EXIT_STOPPED, "stdout: write error");
+	return status;
 }

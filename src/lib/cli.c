@@ -4,7 +4,9 @@
  * offending option.
  */
 #include "infty/cli.h"
+#include "infty/error.h"
 #include "infty/hash.h"
+#include "infty/tokenizer.h"
 
 #include <errno.h>
 #include <math.h>
@@ -14,6 +16,14 @@
 #include <string.h>
 
 static const char *progname = "infty";
+static void (*before_message)(void *);
+static void *before_ctx;
+
+void infty_cli_before_message(void (*fn)(void *ctx), void *ctx)
+{
+	before_message = fn;
+	before_ctx = ctx;
+}
 
 void infty_cli_init(const char *name)
 {
@@ -31,6 +41,8 @@ static void vmessage(const char *fmt, va_list ap)
 	/* One fprintf per line so messages from threads do not interleave. */
 	char buf[4096];
 	vsnprintf(buf, sizeof buf, fmt, ap);
+	if (before_message)
+		before_message(before_ctx); /* e.g. clear a live progress line */
 	fprintf(stderr, "%s: %s\n", progname, buf);
 }
 
@@ -66,10 +78,10 @@ long long infty_parse_ll(const char *opt, const char *s, long long min, long lon
 	char *end;
 	errno = 0;
 	long long v = strtoll(s, &end, 10);
-	if (errno || end == s || *end)
+	if (end == s || *end || (errno && errno != ERANGE))
 		infty_usage_error("%s: '%s' is not a whole number", opt, s);
-	if (v < min || v > max)
-		infty_usage_error("%s: %lld is out of range [%lld, %lld]", opt, v, min, max);
+	if (errno == ERANGE || v < min || v > max)
+		infty_usage_error("%s: %s is out of range [%lld, %lld]", opt, s, min, max);
 	return v;
 }
 
@@ -81,10 +93,10 @@ unsigned long long infty_parse_ull(const char *opt, const char *s, unsigned long
 	if (*s == '-')
 		infty_usage_error("%s: '%s' must not be negative", opt, s);
 	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end)
+	if (end == s || *end || (errno && errno != ERANGE))
 		infty_usage_error("%s: '%s' is not a whole number", opt, s);
-	if (v < min || v > max)
-		infty_usage_error("%s: %llu is out of range [%llu, %llu]", opt, v, min, max);
+	if (errno == ERANGE || v < min || v > max)
+		infty_usage_error("%s: %s is out of range [%llu, %llu]", opt, s, min, max);
 	return v;
 }
 
@@ -93,10 +105,10 @@ double infty_parse_double(const char *opt, const char *s, double min, double max
 	char *end;
 	errno = 0;
 	double v = strtod(s, &end);
-	if (errno || end == s || *end || isnan(v))
+	if (end == s || *end || isnan(v) || (errno && errno != ERANGE))
 		infty_usage_error("%s: '%s' is not a number", opt, s);
-	if (v < min || v > max)
-		infty_usage_error("%s: %g is out of range [%g, %g]", opt, v, min, max);
+	if (errno == ERANGE || v < min || v > max)
+		infty_usage_error("%s: %s is out of range [%g, %g]", opt, s, min, max);
 	return v;
 }
 
@@ -126,4 +138,17 @@ void infty_print_version(void)
 {
 	printf("%s %s\n", progname, INFTY_VERSION);
 	exit(ferror(stdout) || fflush(stdout) ? INFTY_EXIT_DATA : INFTY_EXIT_OK);
+}
+
+struct infty_tokenizer *infty_cli_tokenizer(const char *path)
+{
+	if (!path || !strcmp(path, "default"))
+		path = infty_tokenizer_default_path();
+	struct infty_tokenizer *tok;
+	char detail[512] = "";
+	int rc = infty_tokenizer_load(&tok, path, detail, sizeof detail);
+	if (rc)
+		infty_die(INFTY_EXIT_USAGE, "%s: cannot load tokenizer: %s", path,
+		          *detail ? detail : infty_strerror(rc));
+	return tok;
 }

@@ -12,24 +12,30 @@
  *    record at the end (they are not JSON and do not survive a round trip;
  *    json-c made them into doubles, and a repeated key could replace one).
  *
+ * The grammar is RFC 8259's, no more: json-c's strict tokener also took
+ * keys in single quotes, raw control characters in strings, "-01", "00",
+ * "1.", "-.5", and NaN or an overflowing number that a repeated key then
+ * replaced; all of these are refused now (tests/fixtures/json/
+ * rfc8259-cases.txt holds the cases, after JSONTestSuite's y_/n_/i_).
+ * Where RFC 8259 leaves the choice to the implementation:
+ *  - integers beyond int64 saturate (uint64 up to 2^64-1 for positive
+ *    ones), as json-c's; a double keeps its text, which is what it
+ *    serializes to, and one beyond a double is refused;
+ *  - a repeated key keeps its first position and its last value;
+ *  - 32 levels at most (JSON_TOKENER_DEFAULT_DEPTH): a container at depth 31
+ *    (the line's object is depth 0) must be empty;
+ *  - a byte order mark is not whitespace.
+ *
  * infty_json_parse() is a recursive-descent parser that checks all of this
  * while it builds the json-c objects, in one pass over the line: strings are
  * scanned 8 bytes at a time and unescaped into one scratch buffer per call.
  * It replaced json-c's json_tokener (strict mode) followed by our own passes,
  * which cost a printbuf copy per string, a locale switch per line and three
  * walks over the text; that code stays below as infty_json_parse_reference()
- * (src/lib/jsonl_parse_ref.h), and tests/unit/test_json_parse.c and
+ * (src/lib/jsonl_parse_ref.h), with an RFC 8259 recognizer of its own in
+ * front of the tokener, and tests/unit/test_json_parse.c and
  * fuzz/fuzz_json_parse.c hold the two to the same outcome and the same
- * serialization on every input.  So the new parser keeps what the tokener
- * accepted in strict mode, quirks included:
- *  - a key may be in single quotes ('k'), a string value may not;
- *  - control bytes other than NUL may appear raw inside strings;
- *  - "-01" and "00" are integers, "1.", "-.5" and "01.5" doubles ("01" is
- *    refused); integers beyond int64 saturate (uint64 up to 2^64-1 for
- *    positive ones); a double keeps its text, which is what it serializes to;
- *  - a repeated key keeps its first position and its last value;
- *  - 32 levels at most (JSON_TOKENER_DEFAULT_DEPTH): a container at depth 31
- *    (the line's object is depth 0) must be empty.
+ * serialization on every input.
  * A line is INFTY_EUTF8 when its bytes break the policy above anywhere, even
  * where the JSON is already broken, and INFTY_EJSON otherwise.
  *
@@ -184,6 +190,198 @@ static int has_nonfinite(struct json_object *o)
 
 /* ---- the reference: json-c's tokener plus separate passes -------------- */
 
+/*
+ * RFC 8259's grammar, as a recognizer of its own (the reference's first
+ * pass; json-c's tokener accepts more: single-quoted keys, raw control
+ * characters, "-01", "1.").  Written from the RFC's ABNF, one rule a
+ * function; it only says yes or no.  Nesting is capped far above json-c's
+ * limit, which the tokener then applies.
+ */
+struct rfc {
+	const unsigned char *q, *end;
+};
+
+static int rfc_value(struct rfc *r, int depth);
+static int rfc_number_text(struct rfc *r);
+
+static void rfc_ws(struct rfc *r)
+{
+	while (r->q < r->end && (*r->q == ' ' || *r->q == '\t' || *r->q == '\n' || *r->q == '\r'))
+		r->q++;
+}
+
+static int rfc_char(struct rfc *r, unsigned char c)
+{
+	if (r->q < r->end && *r->q == c) {
+		r->q++;
+		return 1;
+	}
+	return 0;
+}
+
+static int rfc_digits(struct rfc *r)
+{
+	const unsigned char *s = r->q;
+	while (r->q < r->end && *r->q >= '0' && *r->q <= '9')
+		r->q++;
+	return r->q > s;
+}
+
+/*
+ * number = [ minus ] int [ frac ] [ exp ], and (an implementation limit
+ * RFC 8259 allows) one with a fraction or exponent must fit a double,
+ * wherever it is: json-c alone refuses an overflow only if a repeated key
+ * does not replace it.
+ */
+static int rfc_number(struct rfc *r)
+{
+	const unsigned char *s = r->q;
+	if (!rfc_number_text(r))
+		return 0;
+	size_t n = (size_t)(r->q - s);
+	if (!memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n))
+		return 1;
+	char *buf = infty_malloc(n + 1);
+	if (!buf)
+		return 0;
+	memcpy(buf, s, n);
+	buf[n] = 0;
+	int ok = isfinite(strtod(buf, NULL));
+	infty_free(buf);
+	return ok;
+}
+
+static int rfc_number_text(struct rfc *r)
+{
+	rfc_char(r, '-');
+	if (rfc_char(r, '0')) {
+		if (r->q < r->end && *r->q >= '0' && *r->q <= '9')
+			return 0;
+	} else if (!(r->q < r->end && *r->q >= '1' && *r->q <= '9') || !rfc_digits(r)) {
+		return 0;
+	}
+	if (rfc_char(r, '.') && !rfc_digits(r))
+		return 0;
+	if (rfc_char(r, 'e') || rfc_char(r, 'E')) {
+		if (!rfc_char(r, '+'))
+			rfc_char(r, '-');
+		if (!rfc_digits(r))
+			return 0;
+	}
+	return 1;
+}
+
+/* string = quotation-mark *char quotation-mark (bytes >= 0x80: the UTF-8
+ * pass judges them) */
+static int rfc_string(struct rfc *r)
+{
+	if (!rfc_char(r, '"'))
+		return 0;
+	while (r->q < r->end) {
+		unsigned char c = *r->q++;
+		if (c == '"')
+			return 1;
+		if (c < 0x20)
+			return 0;
+		if (c == '\\') {
+			if (r->q == r->end)
+				return 0;
+			c = *r->q++;
+			if (c == 'u') {
+				for (int i = 0; i < 4; i++, r->q++)
+					if (r->q == r->end || hexval(*r->q) < 0)
+						return 0;
+			} else if (!strchr("\"\\/bfnrt", c) || !c) {
+				return 0;
+			}
+		}
+	}
+	return 0;
+}
+
+/* object = begin-object [ member *( value-separator member ) ] end-object */
+static int rfc_object(struct rfc *r, int depth)
+{
+	rfc_ws(r);
+	if (rfc_char(r, '}'))
+		return 1;
+	do {
+		rfc_ws(r);
+		if (!rfc_string(r))
+			return 0;
+		rfc_ws(r);
+		if (!rfc_char(r, ':') || !rfc_value(r, depth + 1))
+			return 0;
+		rfc_ws(r);
+	} while (rfc_char(r, ','));
+	return rfc_char(r, '}');
+}
+
+/* array = begin-array [ value *( value-separator value ) ] end-array */
+static int rfc_array(struct rfc *r, int depth)
+{
+	rfc_ws(r);
+	if (rfc_char(r, ']'))
+		return 1;
+	do {
+		if (!rfc_value(r, depth + 1))
+			return 0;
+		rfc_ws(r);
+	} while (rfc_char(r, ','));
+	return rfc_char(r, ']');
+}
+
+static int rfc_literal(struct rfc *r, const char *lit)
+{
+	size_t n = strlen(lit);
+	if ((size_t)(r->end - r->q) < n || memcmp(r->q, lit, n))
+		return 0;
+	r->q += n;
+	return 1;
+}
+
+/* value = ws ( false / null / true / object / array / number / string ) ws */
+static int rfc_value(struct rfc *r, int depth)
+{
+	rfc_ws(r);
+	if (r->q == r->end || depth > 1000)
+		return 0;
+	int ok;
+	switch (*r->q) {
+	case '{':
+		r->q++;
+		ok = rfc_object(r, depth);
+		break;
+	case '[':
+		r->q++;
+		ok = rfc_array(r, depth);
+		break;
+	case '"':
+		ok = rfc_string(r);
+		break;
+	case 't':
+		ok = rfc_literal(r, "true");
+		break;
+	case 'f':
+		ok = rfc_literal(r, "false");
+		break;
+	case 'n':
+		ok = rfc_literal(r, "null");
+		break;
+	default:
+		ok = rfc_number(r);
+	}
+	rfc_ws(r);
+	return ok;
+}
+
+/* JSON-text = ws value ws, and nothing after it. */
+static int rfc8259(const char *text, size_t len)
+{
+	struct rfc r = {(const unsigned char *)text, (const unsigned char *)text + len};
+	return rfc_value(&r, 0) && r.q == r.end;
+}
+
 int infty_json_parse_reference(const char *line, size_t len, struct json_object **obj, char *detail,
                                size_t detail_len)
 {
@@ -199,6 +397,10 @@ int infty_json_parse_reference(const char *line, size_t len, struct json_object 
 		return err;
 	if (len > INT32_MAX) {
 		snprintf(detail, detail_len, "line of %zu bytes is too long for json-c", len);
+		return INFTY_EJSON;
+	}
+	if (!rfc8259(line, len)) {
+		snprintf(detail, detail_len, "not JSON by RFC 8259");
 		return INFTY_EJSON;
 	}
 	struct json_tokener *tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH);
@@ -257,7 +459,6 @@ struct parser {
 	char *detail;
 	size_t dlen;
 	int err;       /* 0, INFTY_EJSON, INFTY_EUTF8 or INFTY_ENOMEM */
-	int nonfinite; /* made a NaN or infinite double (it may be replaced later) */
 	char *scratch; /* unescaped strings and keys; len + 1 bytes, see scratch() */
 	size_t used;   /* scratch bytes held by the keys of the open objects */
 	int heap;      /* scratch is ours to free */
@@ -300,16 +501,25 @@ static const unsigned char *skip_ws(const unsigned char *q, const unsigned char 
 }
 
 /*
- * Bytes that end a plain run inside a string: the quote, '\\', NUL (an error)
- * and anything >= 0x80 (to be checked as UTF-8), as the high bit of each
- * byte of the result.  A borrow can only flag bytes above a true hit, so
- * the lowest flagged byte is always a real one.
+ * Bytes that end a plain run inside a string: the quote, '\\', a control
+ * character (U+0000-U+001F, an error: RFC 8259 wants them escaped) and
+ * anything >= 0x80 (to be checked as UTF-8), as the high bit of each byte
+ * of the result.  A borrow can only flag bytes above a true hit, so the
+ * lowest flagged byte is always a real one.
  */
 static inline uint64_t stops8(uint64_t w, uint64_t quotes)
 {
 	const uint64_t lo = 0x0101010101010101ULL, hi = 0x8080808080808080ULL;
 	uint64_t q = w ^ quotes, b = w ^ (lo * '\\');
-	return (((q - lo) & ~q) | ((b - lo) & ~b) | (w - lo) | w) & hi;
+	return (((q - lo) & ~q) | ((b - lo) & ~b) | (w - lo * 0x20) | w) & hi;
+}
+
+/* What a control byte inside a string is called in a message. */
+static const unsigned char *control(struct parser *p, const unsigned char *q)
+{
+	return fail(p, q,
+	            *q ? "control character in a string (RFC 8259 wants it escaped)"
+	               : "NUL byte in a string");
 }
 
 /* Eight bytes, the first one lowest (so borrows run towards later bytes). */
@@ -466,13 +676,14 @@ static const unsigned char *unescape(struct parser *p, const unsigned char *star
 			dst += k;
 			q += k;
 		} else {
-			return fail(p, q, "NUL byte in a string");
+			return control(p, q);
 		}
 	scan:
 		/* Copy whole words; the stop byte is overwritten next round. */
 		for (;;) {
 			if (end - q < 8) {
-				while (q < end && *q != quote && *q != '\\' && *q != 0 && *q < 0x80)
+				while (q < end && *q != quote && *q != '\\' && *q >= 0x20 &&
+				       *q < 0x80)
 					*dst++ = (char)*q++;
 				break;
 			}
@@ -510,7 +721,7 @@ static const unsigned char *string(struct parser *p, const unsigned char *q, uns
 			}
 			q += 8;
 		}
-		while (q < end && *q != quote && *q != '\\' && *q != 0 && *q < 0x80)
+		while (q < end && *q != quote && *q != '\\' && *q >= 0x20 && *q < 0x80)
 			q++;
 		if (q == end)
 			return truncated(p);
@@ -525,8 +736,8 @@ static const unsigned char *string(struct parser *p, const unsigned char *q, uns
 		}
 		if (*q == '\\')
 			return unescape(p, start, q, quote, out, n);
-		if (*q == 0)
-			return fail(p, q, "NUL byte in a string");
+		if (*q < 0x20)
+			return control(p, q);
 		size_t k = infty_utf8_seq_len((const char *)q, (size_t)(end - q));
 		if (!k)
 			return bad_text(p, q, "invalid UTF-8");
@@ -552,21 +763,13 @@ static const unsigned char *literal(struct parser *p, const unsigned char *q, co
 	return fail(p, q, "unexpected character");
 }
 
-/*
- * NaN, Infinity or -Infinity (q after the '-'), made into a double as the
- * tokener did: the line is refused only if it is still in the tree at the
- * end, since a repeated key may replace it.
- */
-static const unsigned char *nonfinite(struct parser *p, const unsigned char *q, const char *lit,
-                                      double v, struct json_object **out)
+/* NaN, Infinity or -Infinity at q: not JSON, and said so. */
+static const unsigned char *nonfinite(struct parser *p, const unsigned char *q)
 {
-	size_t len = strlen(lit);
-	q = literal(p, q, lit, len);
-	if (!q)
-		return NULL;
-	p->nonfinite = 1;
-	*out = json_object_new_double(v);
-	return *out ? q : no_memory(p);
+	(void)q;
+	p->err = INFTY_EJSON;
+	snprintf(p->detail, p->dlen, "NaN or Infinity is not JSON");
+	return NULL;
 }
 
 static locale_t c_numeric;
@@ -577,52 +780,63 @@ static void c_numeric_init(void)
 	c_numeric = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
 }
 
+static const unsigned char *digits(const unsigned char *q, const unsigned char *end)
+{
+	while (q < end && *q >= '0' && *q <= '9')
+		q++;
+	return q;
+}
+
 /*
- * A number, converted as json-c's tokener did (it collected these same
- * characters and called strtoll/strtoull/strtod on them).  Returns the
- * position after it.
+ * A number as RFC 8259 writes it, -? (0 | [1-9][0-9]*) (.[0-9]+)?
+ * ([eE][+-]?[0-9]+)?, converted as json-c's tokener did (strtoll,
+ * strtoull, strtod on the same characters): integers beyond 64 bits
+ * saturate (an implementation choice RFC 8259 leaves open), a double keeps
+ * its text, which is what it serializes to, and one beyond a double is
+ * refused.  Returns the position after it.
  */
 static const unsigned char *number(struct parser *p, const unsigned char *q,
                                    struct json_object **out)
 {
-	const unsigned char *end = p->end, *start = q;
-	int is_double = 0, is_exp = 0, neg_ok = 1, pos_ok = 0;
-	for (; q < end; q++) {
-		unsigned char c = *q;
-		if (c >= '0' && c <= '9') {
-			neg_ok = pos_ok = 0;
-		} else if ((c == 'e' || c == 'E') && !is_exp) {
-			is_exp = is_double = 1;
-			neg_ok = pos_ok = 1;
-		} else if (c == '.' && !is_double) {
-			is_double = 1;
-			neg_ok = pos_ok = 1; /* as json-c: "1.-5" is collected, then refused */
-		} else if ((c == '-' && neg_ok) || (c == '+' && pos_ok)) {
-			neg_ok = pos_ok = 0;
-		} else {
-			break;
-		}
+	const unsigned char *end = p->end, *start = q, *d;
+	int is_double = 0;
+	if (*q == '-')
+		q++;
+	if (q < end && *q == 'I')
+		return nonfinite(p, start);
+	if (q == end)
+		return truncated(p);
+	if (*q == '0') {
+		q++;
+		if (q < end && *q >= '0' && *q <= '9')
+			return fail(p, start, "number with a leading zero");
+	} else if (*q >= '1' && *q <= '9') {
+		q = digits(q, end);
+	} else {
+		return fail(p, start, "number expected");
+	}
+	if (q < end && *q == '.') {
+		is_double = 1;
+		if ((d = digits(q + 1, end)) == q + 1)
+			return d == end ? truncated(p) : fail(p, start, "a digit must follow '.'");
+		q = d;
+	}
+	if (q < end && (*q == 'e' || *q == 'E')) {
+		is_double = 1;
+		q++;
+		if (q < end && (*q == '+' || *q == '-'))
+			q++;
+		if ((d = digits(q, end)) == q)
+			return d == end ? truncated(p) : fail(p, start, "a digit must follow 'e'");
+		q = d;
 	}
 	if (q == end && !p->whole)
 		return truncated(p); /* a line's number could go on */
 	size_t n = (size_t)(q - start);
-	if (n == 1 && *start == '-' && q < end && *q == 'I')
-		return nonfinite(p, q, "Infinity", -INFINITY, out);
 	if (!is_double && n <= 18) {
 		/* Fast path: fits int64 whatever the digits. */
-		const unsigned char *d = start + (*start == '-');
-		if (d == q)
-			return fail(p, start, "number expected");
-		if (*start != '-' && *d == '0' && n > 1) {
-			/* "00" is 0 to json-c; "01" is an error. */
-			const unsigned char *z = d;
-			while (z < q && *z == '0')
-				z++;
-			if (z != q)
-				return fail(p, start, "number with a leading zero");
-		}
 		int64_t v = 0;
-		for (; d < q; d++)
+		for (d = start + (*start == '-'); d < q; d++)
 			v = v * 10 + (*d - '0');
 		*out = json_object_new_int64(*start == '-' ? -v : v);
 		return *out ? q : no_memory(p);
@@ -635,29 +849,18 @@ static const unsigned char *number(struct parser *p, const unsigned char *q,
 	}
 	memcpy(buf, start, n);
 	buf[n] = '\0';
-	char *e;
 	if (!is_double && *buf == '-') {
-		errno = 0;
-		long long v = strtoll(buf, &e, 10);
-		if (e == buf || (v == 0 && errno))
-			return fail(p, start, "number expected");
-		*out = json_object_new_int64(v); /* saturated at INT64_MIN, as json-c */
+		*out = json_object_new_int64(strtoll(buf, NULL, 10)); /* saturates, as json-c */
 	} else if (!is_double) {
-		errno = 0;
-		unsigned long long v = strtoull(buf, &e, 10);
-		if (e == buf || (v == 0 && errno))
-			return fail(p, start, "number expected");
-		if (v && *buf == '0')
-			return fail(p, start, "number with a leading zero");
-		*out = v <= INT64_MAX ? json_object_new_int64((int64_t)v)
-		                      : json_object_new_uint64(v); /* saturated, as json-c */
+		unsigned long long v = strtoull(buf, NULL, 10); /* saturates, as json-c */
+		*out =
+		    v <= INT64_MAX ? json_object_new_int64((int64_t)v) : json_object_new_uint64(v);
 	} else {
 		pthread_once(&c_numeric_once, c_numeric_init);
-		double d = c_numeric ? strtod_l(buf, &e, c_numeric) : strtod(buf, &e);
-		if (e != buf + n)
-			return fail(p, start, "number expected");
-		p->nonfinite |= !isfinite(d);
-		*out = json_object_new_double_s(d, buf);
+		double v = c_numeric ? strtod_l(buf, NULL, c_numeric) : strtod(buf, NULL);
+		if (!isfinite(v))
+			return fail(p, start, "number beyond a double");
+		*out = json_object_new_double_s(v, buf);
 	}
 	return *out ? q : no_memory(p);
 }
@@ -683,8 +886,11 @@ static const unsigned char *object(struct parser *p, const unsigned char *q, int
 			truncated(p);
 			goto bad;
 		}
-		if (*q != '"' && *q != '\'') {
-			fail(p, q, *q == '}' ? "',' before '}'" : "quoted key expected");
+		if (*q != '"') {
+			fail(p, q,
+			     *q == '}'    ? "',' before '}'"
+			     : *q == '\'' ? "a key in single quotes (JSON has double quotes only)"
+			                  : "quoted key expected");
 			goto bad;
 		}
 		const char *key;
@@ -834,9 +1040,8 @@ static const unsigned char *value(struct parser *p, const unsigned char *q, int 
 	case '9':
 		return number(p, q, out);
 	case 'N':
-		return nonfinite(p, q, "NaN", NAN, out);
 	case 'I':
-		return nonfinite(p, q, "Infinity", INFINITY, out);
+		return nonfinite(p, q);
 	default:
 		return fail(p, q, "unexpected character");
 	}
@@ -874,9 +1079,6 @@ static int parse(const char *line, size_t len, struct json_object **obj, char *d
 	else if (q && need_object && !json_object_is_type(o, json_type_object)) {
 		p.err = INFTY_EJSON;
 		snprintf(detail, detail_len, "line is not a JSON object");
-	} else if (q && p.nonfinite && has_nonfinite(o)) {
-		p.err = INFTY_EJSON;
-		snprintf(detail, detail_len, "NaN or Infinity is not JSON");
 	}
 	if (p.heap)
 		infty_free(p.scratch);

@@ -2,8 +2,10 @@
  * jsonl_parse_ref.h - private to the library, its tests, fuzzer and
  * benchmark: the previous implementation of infty_json_parse() (json-c's
  * strict json_tokener plus our own UTF-8, escape, NaN/Infinity and
- * top-level checks, each a pass of its own), kept only as the reference the
- * one-pass parser is compared against.  Nothing in the tools calls it.
+ * top-level checks, each a pass of its own, and now an RFC 8259 recognizer
+ * in front, since the tokener is laxer than RFC 8259), kept only as the
+ * reference the one-pass parser is compared against.  Nothing in the tools
+ * calls it.
  */
 #ifndef INFTY_JSONL_PARSE_REF_H
 #define INFTY_JSONL_PARSE_REF_H

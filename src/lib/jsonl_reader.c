@@ -95,12 +95,23 @@ static int fail(struct infty_reader *r, int err, const char *what, const char *w
 	return err;
 }
 
-int infty_reader_open(struct infty_reader **out, const char *path, unsigned flags)
+/* detail (may be NULL) gets why an open failed, without the path. */
+static int open_failed(char *detail, size_t dlen, int err, const char *why)
+{
+	if (detail && dlen)
+		snprintf(detail, dlen, "%s", why);
+	return err;
+}
+
+int infty_reader_open(struct infty_reader **out, const char *path, unsigned flags, char *detail,
+                      size_t detail_len)
 {
 	*out = NULL;
+	if (detail && detail_len)
+		*detail = 0;
 	struct infty_reader *r = infty_calloc(1, sizeof *r);
 	if (!r)
-		return INFTY_ENOMEM;
+		return open_failed(detail, detail_len, INFTY_ENOMEM, "out of memory");
 	r->fd = -1;
 	r->flags = flags;
 	r->size = -1;
@@ -109,7 +120,7 @@ int infty_reader_open(struct infty_reader **out, const char *path, unsigned flag
 	r->buf = infty_malloc(r->cap + 1);
 	if (!r->path || !r->buf) {
 		infty_reader_free(r);
-		return INFTY_ENOMEM;
+		return open_failed(detail, detail_len, INFTY_ENOMEM, "out of memory");
 	}
 	if (strcmp(path, "-") == 0) {
 		r->fd = STDIN_FILENO;
@@ -119,11 +130,17 @@ int infty_reader_open(struct infty_reader **out, const char *path, unsigned flag
 			int e = errno;
 			infty_reader_free(r);
 			errno = e;
-			return INFTY_EIO;
+			return open_failed(detail, detail_len, INFTY_EIO, strerror(e));
 		}
 		r->own_fd = 1;
 	}
 	struct stat st;
+	if (fstat(r->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+		/* open() succeeds on a directory; the first read() would not. */
+		infty_reader_free(r);
+		errno = EISDIR;
+		return open_failed(detail, detail_len, INFTY_EIO, "is a directory");
+	}
 	if (fstat(r->fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		r->size = st.st_size;
 		posix_fadvise(r->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -458,16 +475,23 @@ static int take_line(struct infty_reader *r, size_t n, int newline, const char *
 	return 1;
 }
 
-int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *len, uint64_t *lineno)
+/* The first call looks at the magic number; a failure stays. */
+static int start(struct infty_reader *r)
 {
 	if (r->failed)
 		return r->failed;
 	if (!r->started) {
 		r->started = 1;
-		int err = detect(r);
-		if (err)
-			return err;
+		return detect(r);
 	}
+	return 0;
+}
+
+int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *len, uint64_t *lineno)
+{
+	int err = start(r);
+	if (err)
+		return err;
 	for (;;) {
 		char *p = r->buf + r->start + r->scan;
 		size_t limit = r->committed > r->start ? r->committed : r->start;
@@ -490,10 +514,27 @@ int infty_reader_next_line(struct infty_reader *r, const char **line, size_t *le
 			/* Last line without a final newline: still a line. */
 			return take_line(r, n, 0, line, len, lineno);
 		}
-		int err = fill(r);
+		err = fill(r);
 		if (err)
 			return err;
 	}
+}
+
+int infty_reader_peek(struct infty_reader *r, size_t want, const char **data, size_t *len)
+{
+	*data = "";
+	*len = 0;
+	int err = start(r);
+	while (!err && r->end - r->start < want && !r->eof)
+		err = fill(r);
+	if (err)
+		return err;
+	/* What fill() moved: the last line handed out is gone (documented). */
+	r->line = NULL;
+	r->line_len = 0;
+	*data = r->buf + r->start;
+	*len = r->end - r->start < want ? r->end - r->start : want;
+	return 0;
 }
 
 int infty_line_is_blank(const char *s, size_t n)

@@ -40,6 +40,8 @@ struct infty_writer {
 	uint64_t records, frame_records, frame_bytes;
 	struct infty_buf json; /* reused for put_json */
 	int failed;
+	int finished;  /* infty_writer_finish ran: the fd is closed */
+	int published; /* renamed into place by infty_writer_publish */
 	char detail[256];
 };
 
@@ -190,12 +192,17 @@ static int ends_with(const char *s, const char *suffix)
 }
 
 int infty_writer_open(struct infty_writer **out, const char *path,
-                      const struct infty_writer_opts *opts)
+                      const struct infty_writer_opts *opts, char *detail, size_t detail_len)
 {
 	*out = NULL;
+	if (detail && detail_len)
+		*detail = 0;
 	struct infty_writer *w = infty_calloc(1, sizeof *w);
-	if (!w)
+	if (!w) {
+		if (detail && detail_len)
+			snprintf(detail, detail_len, "out of memory");
 		return INFTY_ENOMEM;
+	}
 	w->fd = -1;
 	if (opts)
 		w->o = *opts;
@@ -220,7 +227,8 @@ int infty_writer_open(struct infty_writer **out, const char *path,
 		ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_checksumFlag, 1);
 		if (w->o.workers > 0 &&
 		    ZSTD_isError(ZSTD_CCtx_setParameter(w->cctx, ZSTD_c_nbWorkers, w->o.workers))) {
-			snprintf(w->detail, sizeof w->detail, "zstd was built without threads");
+			if (detail && detail_len)
+				snprintf(detail, detail_len, "zstd was built without threads");
 			infty_writer_free(w);
 			return INFTY_EINVAL;
 		}
@@ -242,6 +250,8 @@ int infty_writer_open(struct infty_writer **out, const char *path,
 		w->direct = 1;
 		if (w->o.append && S_ISREG(st.st_mode) && repair_tail(w, zstd)) {
 			int e = w->failed;
+			if (detail && detail_len)
+				snprintf(detail, detail_len, "%s", w->detail);
 			infty_writer_free(w);
 			return e;
 		}
@@ -251,7 +261,7 @@ int infty_writer_open(struct infty_writer **out, const char *path,
 		if (!w->tmp)
 			goto nomem;
 		snprintf(w->tmp, n, "%s.tmp.XXXXXX", path);
-		w->fd = mkstemp(w->tmp);
+		w->fd = exists && S_ISDIR(st.st_mode) ? (errno = EISDIR, -1) : mkstemp(w->tmp);
 		if (w->fd < 0) {
 			infty_free(w->tmp);
 			w->tmp = NULL;
@@ -263,10 +273,14 @@ int infty_writer_open(struct infty_writer **out, const char *path,
 	return 0;
 nomem:
 	infty_writer_free(w);
+	if (detail && detail_len)
+		snprintf(detail, detail_len, "out of memory");
 	return INFTY_ENOMEM;
 ioerr : {
 	int e = errno;
 	infty_writer_free(w);
+	if (detail && detail_len)
+		snprintf(detail, detail_len, "%s", e == EISDIR ? "is a directory" : strerror(e));
 	errno = e;
 	return INFTY_EIO;
 }
@@ -332,8 +346,11 @@ int infty_writer_flush(struct infty_writer *w)
 	return 0;
 }
 
-int infty_writer_close(struct infty_writer *w, char *detail, size_t detail_len)
+int infty_writer_finish(struct infty_writer *w)
 {
+	if (w->finished)
+		return w->failed;
+	w->finished = 1;
 	int err = 0;
 	if (w->cctx && (w->frame_records > 0 || w->records == 0))
 		err = end_frame(w);
@@ -346,19 +363,38 @@ int infty_writer_close(struct infty_writer *w, char *detail, size_t detail_len)
 			err = fail(w, INFTY_EIO, "close error");
 		w->fd = -1;
 	}
-	if (!err && w->tmp) {
-		if (rename(w->tmp, w->path) != 0)
-			err = fail(w, INFTY_EIO, "cannot rename into place");
-		else {
-			infty_free(w->tmp);
-			w->tmp = NULL;
-		}
+	return err ? w->failed : 0;
+}
+
+int infty_writer_publish(struct infty_writer *w)
+{
+	int err = infty_writer_finish(w);
+	if (err || !w->tmp)
+		return err;
+	if (rename(w->tmp, w->path) != 0)
+		return fail(w, INFTY_EIO, "cannot rename into place");
+	infty_free(w->tmp);
+	w->tmp = NULL;
+	w->published = 1;
+	return 0;
+}
+
+void infty_writer_unpublish(struct infty_writer *w)
+{
+	if (w && w->published) {
+		unlink(w->path);
+		w->published = 0;
 	}
-	int result = err ? w->failed : 0;
+}
+
+int infty_writer_close(struct infty_writer *w, char *detail, size_t detail_len)
+{
+	int err = infty_writer_publish(w);
 	if (detail && detail_len)
 		snprintf(detail, detail_len, "%s", err ? w->detail : "");
+	w->published = 0; /* closed: the file is the caller's now */
 	infty_writer_free(w);
-	return result;
+	return err;
 }
 
 void infty_writer_free(struct infty_writer *w)

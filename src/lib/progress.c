@@ -133,6 +133,15 @@ void infty_progress_finish(struct infty_progress *p, uint64_t done, const char *
 	infty_free(p);
 }
 
+void infty_progress_clear(struct infty_progress *p)
+{
+	if (p && !p->quiet && p->tty && p->drawn) {
+		fputs("\r\033[K", p->out);
+		fflush(p->out);
+		p->drawn = 0;
+	}
+}
+
 void infty_progress_abandon(struct infty_progress *p)
 {
 	if (!p)

@@ -6,6 +6,8 @@
 
 #include <json.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <string.h>
 
 int infty_base64_append(struct infty_buf *b, const void *data, size_t n)
 {
@@ -25,34 +27,49 @@ int infty_base64_append(struct infty_buf *b, const void *data, size_t n)
 	return 0;
 }
 
-struct json_object *infty_reject_new(const char *stage, const char *file, uint64_t line,
-                                     const char *reason, const char *detail, const char *id,
-                                     const char *raw, size_t raw_len)
+static int put(struct infty_buf *b, const char *s)
 {
-	struct json_object *o = json_object_new_object();
-	if (!o)
-		return NULL;
-	int rc = infty_json_add(o, "stage", json_object_new_string(stage)) ||
-	         infty_json_add(o, "file", json_object_new_string(file)) ||
-	         infty_json_add(o, "line", json_object_new_int64((int64_t)line)) ||
-	         infty_json_add(o, "reason", json_object_new_string(reason)) ||
-	         infty_json_add(o, "detail", json_object_new_string(detail ? detail : "")) ||
-	         (id ? infty_json_add(o, "id", json_object_new_string(id))
-	             : json_object_object_add(o, "id", NULL));
-	if (!rc && infty_utf8_valid(raw, raw_len)) {
-		rc = infty_json_add(o, "raw", json_object_new_string_len(raw, (int)raw_len));
-	} else if (!rc) {
+	return infty_buf_append(b, s, strlen(s));
+}
+
+static int put_str(struct infty_buf *b, const char *s)
+{
+	return s ? infty_json_write_string(b, s, strlen(s)) : put(b, "null");
+}
+
+int infty_reject_format(struct infty_buf *b, const char *stage, const struct infty_reject *r)
+{
+	char num[32];
+	snprintf(num, sizeof num, "%llu", (unsigned long long)r->line);
+	int rc = put(b, "{\"stage\":");
+	rc = rc ? rc : put_str(b, stage);
+	rc = rc ? rc : put(b, ",\"file\":");
+	rc = rc ? rc : put_str(b, r->file ? r->file : "");
+	rc = rc ? rc : put(b, ",\"line\":");
+	rc = rc ? rc : put(b, num);
+	rc = rc ? rc : put(b, ",\"reason\":");
+	rc = rc ? rc : put_str(b, r->reason);
+	rc = rc ? rc : put(b, ",\"detail\":");
+	rc = rc ? rc : put_str(b, r->detail ? r->detail : "");
+	rc = rc ? rc : put(b, ",\"id\":");
+	rc = rc ? rc : put_str(b, r->id);
+	if (!rc && r->extra) {
+		json_object_object_foreach(r->extra, key, val)
+		{
+			rc = rc ? rc : put(b, ",");
+			rc = rc ? rc : put_str(b, key);
+			rc = rc ? rc : put(b, ":");
+			rc = rc ? rc : (val ? infty_json_write(b, val) : put(b, "null"));
+		}
+	}
+	if (!rc && r->raw && infty_utf8_valid(r->raw, r->raw_len)) {
+		rc = put(b, ",\"raw\":");
+		rc = rc ? rc : infty_json_write_string(b, r->raw, r->raw_len);
+	} else if (!rc && r->raw) {
 		/* Not valid UTF-8: keep the bytes as base64, lossless and readable. */
-		struct infty_buf b = {0};
-		rc = json_object_object_add(o, "raw", NULL) ||
-		     infty_base64_append(&b, raw, raw_len) ||
-		     infty_json_add(o, "raw_base64",
-		                    json_object_new_string_len(b.data ? b.data : "", (int)b.len));
-		infty_buf_release(&b);
+		rc = put(b, ",\"raw\":null,\"raw_base64\":\"");
+		rc = rc ? rc : infty_base64_append(b, r->raw, r->raw_len);
+		rc = rc ? rc : put(b, "\"");
 	}
-	if (rc) {
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
+	return rc ? rc : put(b, "}");
 }

@@ -183,12 +183,12 @@ static int read_file(const char *path, char **buf, size_t *len, int *mapped, cha
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		set_detail(detail, dn, "cannot open '%s': %s", path, strerror(errno));
+		set_detail(detail, dn, "cannot open: %s", strerror(errno));
 		return INFTY_EIO;
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || st.st_size < 0) {
-		set_detail(detail, dn, "cannot stat '%s': %s", path, strerror(errno));
+		set_detail(detail, dn, "cannot stat: %s", strerror(errno));
 		close(fd);
 		return INFTY_EIO;
 	}
@@ -214,7 +214,7 @@ static int read_file(const char *path, char **buf, size_t *len, int *mapped, cha
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
-			set_detail(detail, dn, "cannot read '%s': %s", path,
+			set_detail(detail, dn, "read error: %s",
 			           r < 0 ? strerror(errno) : "file shrank while read");
 			infty_free(b);
 			close(fd);

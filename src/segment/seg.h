@@ -82,8 +82,8 @@ enum infty_seg_format {
 };
 
 const char *infty_seg_format_name(enum infty_seg_format f);
-/* Format from its name ("openr1", "auto", ...); -1 if unknown. */
-int infty_seg_format_parse(const char *name);
+/* Every format's name, in enum order, NULL-terminated (for an option table). */
+extern const char *const infty_seg_format_names[INFTY_SEG_FMT_COUNT_ + 1];
 
 enum infty_seg_pick {
 	INFTY_SEG_PICK_MESSAGES = 0, /* the assistant turn of `messages` (the reference) */
@@ -92,7 +92,7 @@ enum infty_seg_pick {
 	INFTY_SEG_PICK_ALL,
 };
 const char *infty_seg_pick_name(enum infty_seg_pick p);
-int infty_seg_pick_parse(const char *name);
+extern const char *const infty_seg_pick_names[]; /* in enum order, NULL-terminated */
 
 /* One trace, or one rejected (row, generation). Strings are owned. */
 struct infty_seg_item {
@@ -121,8 +121,7 @@ enum infty_seg_accept {
 	INFTY_SEG_ACCEPT_REFERENCE, /* exactly the rows the reference's segmentation.py keeps */
 };
 const char *infty_seg_accept_name(enum infty_seg_accept a);
-/* "infty" or "reference"; -1 if unknown. */
-int infty_seg_accept_parse(const char *name);
+extern const char *const infty_seg_accept_names[]; /* "infty", "reference", NULL */
 
 struct infty_seg_input_opts {
 	enum infty_seg_format format; /* AUTO: detect per row */

@@ -37,52 +37,34 @@ const char *infty_seg_reason_code(enum infty_seg_reason r)
 	return (unsigned)r < INFTY_SEG_R_COUNT_ ? reason_codes[r] : "?";
 }
 
-static const char *const format_names[INFTY_SEG_FMT_COUNT_] = {
+/* The names of the three enums, in their order: the option tables' CHOICE
+ * lists (NULL-terminated) and the records' and stats' words. */
+const char *const infty_seg_format_names[INFTY_SEG_FMT_COUNT_ + 1] = {
     "auto", "openr1", "messages",  "conversations", "openthoughts",
-    "s1k",  "limo",   "reasoning", "trace",
+    "s1k",  "limo",   "reasoning", "trace",         NULL,
 };
+const char *const infty_seg_pick_names[] = {"messages", "first-correct", "all-correct", "all",
+                                            NULL};
+const char *const infty_seg_accept_names[] = {"infty", "reference", NULL};
+
+static const char *name_of(const char *const *names, int n, int v)
+{
+	return v >= 0 && v < n ? names[v] : "?";
+}
 
 const char *infty_seg_format_name(enum infty_seg_format f)
 {
-	return (unsigned)f < INFTY_SEG_FMT_COUNT_ ? format_names[f] : "?";
+	return name_of(infty_seg_format_names, INFTY_SEG_FMT_COUNT_, f);
 }
-
-int infty_seg_format_parse(const char *name)
-{
-	for (int i = 0; i < INFTY_SEG_FMT_COUNT_; i++)
-		if (strcmp(name, format_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-static const char *const pick_names[] = {"messages", "first-correct", "all-correct", "all"};
 
 const char *infty_seg_pick_name(enum infty_seg_pick p)
 {
-	return (unsigned)p < 4 ? pick_names[p] : "?";
+	return name_of(infty_seg_pick_names, 4, p);
 }
-
-int infty_seg_pick_parse(const char *name)
-{
-	for (int i = 0; i < 4; i++)
-		if (strcmp(name, pick_names[i]) == 0)
-			return i;
-	return -1;
-}
-
-static const char *const accept_names[] = {"infty", "reference"};
 
 const char *infty_seg_accept_name(enum infty_seg_accept a)
 {
-	return (unsigned)a < 2 ? accept_names[a] : "?";
-}
-
-int infty_seg_accept_parse(const char *name)
-{
-	for (int i = 0; i < 2; i++)
-		if (strcmp(name, accept_names[i]) == 0)
-			return i;
-	return -1;
+	return name_of(infty_seg_accept_names, 2, a);
 }
 
 static void item_release(struct infty_seg_item *it)

@@ -11,13 +11,13 @@
 #include "infty/error.h"
 #include "infty/hash.h"
 #include "infty/json_write.h"
-#include "infty/reject.h"
 #include "infty/jsonl.h"
-#include "infty/progress.h"
+#include "infty/stage.h"
 
 #include <json-c/json.h>
 #include <omp.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +38,8 @@ struct result {
 	size_t nseg;
 	uint64_t hard, lines;
 	uint64_t content_hash;        /* trace: for ids repeated within the run */
-	char *msg;                    /* reject: "reason: detail" for the log, owned */
+	char *detail;                 /* reject: one line for a person, owned (or NULL) */
+	int generation;               /* reject: the OpenR1 generation, or -1 */
 	enum infty_seg_format format; /* trace: the row's shape */
 };
 
@@ -57,27 +58,52 @@ struct ctx {
 	const char *file; /* the input name as shown in records */
 };
 
-static int put(struct infty_buf *b, const char *s)
+static char *dup_or_null(const char *s)
 {
-	return infty_buf_append(b, s, strlen(s));
+	return s ? infty_strdup(s) : NULL;
 }
 
-static int putf(struct infty_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int putf(struct infty_buf *b, const char *fmt, ...)
+/*
+ * Records are written by hand into a buffer (several times faster than
+ * building json-c objects for them): a writer whose first error sticks, so
+ * a record is a plain sequence of pieces and its error is read once.
+ */
+struct out {
+	struct infty_buf *b;
+	int rc;
+};
+
+static void put(struct out *o, const char *s)
+{
+	if (!o->rc)
+		o->rc = infty_buf_append(o->b, s, strlen(s));
+}
+
+static void putf(struct out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void putf(struct out *o, const char *fmt, ...)
 {
 	char tmp[128];
 	va_list ap;
 	va_start(ap, fmt);
 	int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
 	va_end(ap);
-	if (k < 0 || (size_t)k >= sizeof tmp)
-		return INFTY_EINVAL;
-	return infty_buf_append(b, tmp, (size_t)k);
+	if (!o->rc)
+		o->rc = k < 0 || (size_t)k >= sizeof tmp ? INFTY_EINVAL
+		                                         : infty_buf_append(o->b, tmp, (size_t)k);
 }
 
-static int putstr(struct infty_buf *b, const char *s)
+/* A JSON string (NUL-terminated s, or s[0..n) when n != SIZE_MAX), or null. */
+static void putstr_n(struct out *o, const char *s, size_t n)
 {
-	return s ? infty_json_write_string(b, s, strlen(s)) : put(b, "null");
+	if (!s)
+		put(o, "null");
+	else if (!o->rc)
+		o->rc = infty_json_write_string(o->b, s, n == SIZE_MAX ? strlen(s) : n);
+}
+
+static void putstr(struct out *o, const char *s)
+{
+	putstr_n(o, s, SIZE_MAX);
 }
 
 static struct result *new_result(struct slot *s)
@@ -94,7 +120,11 @@ static int owns(const struct infty_seg_run_opts *o, const char *key)
 	return o->shard_count <= 1 || infty_shard_owns(key, o->shard_index, o->shard_count);
 }
 
-/* key: what decides the shard (NULL: the row's uuid, else its line number). */
+/*
+ * key: what decides the shard (NULL: the row's uuid, else its line number).
+ * The record itself is written by the stage frame, in input order, from the
+ * writing thread (write_slot); here only what it needs is kept.
+ */
 static int make_reject(const struct ctx *x, struct slot *s, const struct infty_seg_item *it,
                        const char *key_override)
 {
@@ -113,36 +143,25 @@ static int make_reject(const struct ctx *x, struct slot *s, const struct infty_s
 		return 0;
 	}
 	r->kind = KIND_REJECT;
-	const char *code = infty_seg_reason_code(it->reason);
-	const char *detail = it->detail ? it->detail : "";
-	size_t ml = strlen(code) + strlen(detail) + 3;
-	if (!(r->msg = infty_malloc(ml)))
+	r->generation = it->generation;
+	if ((it->detail && !(r->detail = infty_strdup(it->detail))) ||
+	    (it->uuid && !(r->id = dup_or_null(it->uuid))))
 		return INFTY_ENOMEM;
-	snprintf(r->msg, ml, "%s: %s", code, detail);
-	struct infty_buf *b = &r->js;
-	int rc = put(b, "{\"stage\":\"segment\",\"file\":");
-	rc = rc ? rc : putstr(b, x->file);
-	rc = rc ? rc : putf(b, ",\"line\":%llu,\"reason\":", (unsigned long long)s->lineno);
-	rc = rc ? rc : putstr(b, code);
-	rc = rc ? rc : put(b, ",\"detail\":");
-	rc = rc ? rc : putstr(b, it->detail);
-	rc = rc ? rc : put(b, ",\"id\":");
-	rc = rc ? rc : putstr(b, it->uuid);
-	if (!rc && it->generation >= 0)
-		rc = putf(b, ",\"generation\":%d", it->generation);
-	rc = rc ? rc : put(b, ",\"raw\":");
-	/*
-	 * raw is the line verbatim.  A line with invalid UTF-8 cannot be a JSON
-	 * string, so it goes in as base64 (raw_base64) instead: still lossless.
-	 */
-	if (!rc && it->reason == INFTY_SEG_R_BAD_UTF8) {
-		rc = put(b, "null,\"raw_base64\":\"");
-		rc = rc ? rc : infty_base64_append(b, s->line, s->len);
-		rc = rc ? rc : put(b, "\"");
-	} else if (!rc) {
-		rc = infty_json_write_string(b, s->line, s->len);
+	/* The record itself, here on the worker: raw lines of rejects can be a
+	 * quarter of the output (82 MB on the corpus), too much to escape on
+	 * the writing thread alone. */
+	struct json_object *extra = NULL;
+	if (r->generation >= 0 &&
+	    (!(extra = json_object_new_object()) ||
+	     infty_json_add(extra, "generation", json_object_new_int(r->generation)))) {
+		json_object_put(extra);
+		return INFTY_ENOMEM;
 	}
-	rc = rc ? rc : put(b, "}");
+	struct infty_reject rej = {x->file,   s->lineno, infty_seg_reason_code(r->reason),
+	                           r->detail, r->id,     extra,
+	                           s->line,   s->len};
+	int rc = infty_reject_format(&r->js, "segment", &rej);
+	json_object_put(extra);
 	return rc;
 }
 
@@ -206,54 +225,50 @@ static int make_trace(const struct ctx *x, struct slot *s, const struct infty_se
 	/* Question NUL reasoning: what tells two traces with one uuid apart. */
 	r->content_hash = infty_hash64_long(it->question, strlen(it->question)) * 31u ^
 	                  infty_hash64_long(it->reasoning, it->reasoning_len);
-	struct infty_buf *b = &r->js;
-	rc = put(b, ",\"source\":{\"format\":");
-	rc = rc ? rc : putstr(b, infty_seg_format_name(it->format));
-	rc = rc ? rc : put(b, ",\"uuid\":");
-	rc = rc ? rc : putstr(b, it->uuid);
-	rc = rc ? rc : put(b, ",\"pick\":");
-	rc = rc ? rc
-	        : putstr(b, it->format == INFTY_SEG_FMT_OPENR1 ? infty_seg_pick_name(o->in.pick)
-	                                                       : NULL);
-	if (!rc)
-		rc = it->generation >= 0 ? putf(b, ",\"generation\":%d", it->generation)
-		                         : put(b, ",\"generation\":null");
-	rc = rc ? rc : put(b, ",\"file\":");
-	rc = rc ? rc : putstr(b, x->file);
-	rc = rc ? rc : putf(b, ",\"line\":%llu,\"meta\":", (unsigned long long)s->lineno);
-	rc = rc ? rc : infty_json_write(b, it->meta);
-	rc = rc ? rc : put(b, "},\"question\":");
-	rc = rc ? rc : putstr(b, it->question);
-	rc = rc ? rc : put(b, ",\"conclusion\":");
-	rc = rc ? rc : infty_json_write_string(b, it->conclusion, it->conclusion_len);
-	rc = rc ? rc : put(b, ",\"segments\":[");
+	struct out b = {&r->js, 0};
+	put(&b, ",\"source\":{\"format\":");
+	putstr(&b, infty_seg_format_name(it->format));
+	put(&b, ",\"uuid\":");
+	putstr(&b, it->uuid);
+	put(&b, ",\"pick\":");
+	putstr(&b, it->format == INFTY_SEG_FMT_OPENR1 ? infty_seg_pick_name(o->in.pick) : NULL);
+	if (it->generation >= 0)
+		putf(&b, ",\"generation\":%d", it->generation);
+	else
+		put(&b, ",\"generation\":null");
+	put(&b, ",\"file\":");
+	putstr(&b, x->file);
+	putf(&b, ",\"line\":%llu,\"meta\":", (unsigned long long)s->lineno);
+	if (!b.rc)
+		b.rc = infty_json_write(b.b, it->meta);
+	put(&b, "},\"question\":");
+	putstr(&b, it->question);
+	put(&b, ",\"conclusion\":");
+	putstr_n(&b, it->conclusion, it->conclusion_len);
+	put(&b, ",\"segments\":[");
 	int64_t total = 0;
-	for (size_t i = 0; !rc && i < sp->n; i++) {
+	for (size_t i = 0; !b.rc && i < sp->n; i++) {
 		const struct infty_seg_span *g = &sp->v[i];
 		r->tok[i] = g->tokens;
 		total += g->tokens;
 		r->hard += g->end == INFTY_SEG_END_HARD;
 		r->lines += g->end == INFTY_SEG_END_LINE;
-		rc = put(b, i ? ",{\"text\":" : "{\"text\":");
-		rc = rc ? rc : infty_json_write_string(b, t + g->off, g->len);
-		rc = rc ? rc
-		        : putf(b, ",\"tokens\":%lld,\"end\":\"%s\",\"sep\":", (long long)g->tokens,
-		               infty_seg_end_name(g->end));
-		rc = rc ? rc : infty_json_write_string(b, t + g->off + g->len, g->sep_len);
-		if (!rc && g->step_tokens >= 0)
-			rc = putf(b, ",\"step_tokens\":%lld", (long long)g->step_tokens);
-		rc = rc ? rc : put(b, "}");
+		put(&b, i ? ",{\"text\":" : "{\"text\":");
+		putstr_n(&b, t + g->off, g->len);
+		putf(&b, ",\"tokens\":%lld,\"end\":\"%s\",\"sep\":", (long long)g->tokens,
+		     infty_seg_end_name(g->end));
+		putstr_n(&b, t + g->off + g->len, g->sep_len);
+		if (g->step_tokens >= 0)
+			putf(&b, ",\"step_tokens\":%lld", (long long)g->step_tokens);
+		put(&b, "}");
 	}
-	rc = rc ? rc
-	        : putf(b, "],\"n\":%zu,\"reasoning_tokens\":%lld,\"params\":{\"eta\":%lld,", sp->n,
-	               (long long)total, (long long)o->eta);
-	rc =
-	    rc ? rc
-	       : putf(b, "\"pack\":\"%s\",\"min_tail\":%lld,\"tokenizer\":",
-	              o->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict", (long long)o->min_tail);
-	rc = rc ? rc : putstr(b, x->c->hash);
-	rc = rc ? rc : put(b, ",\"version\":\"" INFTY_VERSION "\"}}");
-	return rc;
+	putf(&b, "],\"n\":%zu,\"reasoning_tokens\":%lld,\"params\":{\"eta\":%lld,", sp->n,
+	     (long long)total, (long long)o->eta);
+	putf(&b, "\"pack\":\"%s\",\"min_tail\":%lld,\"tokenizer\":",
+	     o->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict", (long long)o->min_tail);
+	putstr(&b, x->c->hash);
+	put(&b, ",\"version\":\"" INFTY_VERSION "\"}}");
+	return b.rc;
 }
 
 /* Everything one input line turns into; runs on any thread. */
@@ -287,7 +302,7 @@ static void slot_clear(struct slot *s)
 	for (size_t i = 0; i < s->nr; i++) {
 		infty_free(s->r[i].id);
 		infty_free(s->r[i].tok);
-		infty_free(s->r[i].msg);
+		infty_free(s->r[i].detail);
 		infty_buf_release(&s->r[i].js);
 	}
 	infty_free(s->r);
@@ -336,12 +351,7 @@ static int idset_add(struct idset *s, uint64_t h)
 
 /* ---- stats --------------------------------------------------------------- */
 
-struct hist {
-	uint64_t *v;
-	size_t n, cap;
-};
-
-static int hist_add(struct hist *h, size_t bucket)
+static int hist_add(struct infty_seg_hist *h, size_t bucket)
 {
 	if (bucket >= h->n) {
 		if (infty_grow(&h->v, &h->cap, bucket + 1, sizeof *h->v))
@@ -353,99 +363,88 @@ static int hist_add(struct hist *h, size_t bucket)
 	return 0;
 }
 
-static int put_hist(struct infty_buf *b, const struct hist *h)
+static struct json_object *hist_json(const struct infty_seg_hist *h)
 {
-	int rc = put(b, "[");
-	for (size_t i = 0; !rc && i < h->n; i++)
-		rc = putf(b, i ? ",%llu" : "%llu", (unsigned long long)h->v[i]);
-	return rc ? rc : put(b, "]");
+	struct json_object *a = json_object_new_array();
+	for (size_t i = 0; a && i < h->n; i++)
+		if (json_object_array_add(a, json_object_new_int64((int64_t)h->v[i]))) {
+			json_object_put(a);
+			return NULL;
+		}
+	return a;
+}
+
+static int add_u(struct json_object *o, const char *k, uint64_t v)
+{
+	return infty_json_add(o, k, json_object_new_int64((int64_t)v));
+}
+
+static int add_s(struct json_object *o, const char *k, const char *v)
+{
+	return v ? infty_json_add(o, k, json_object_new_string(v))
+	         : json_object_object_add(o, k, NULL);
 }
 
 enum { TOK_BUCKET = 256 };
 
-static int write_stats(const struct infty_seg_run_opts *o, const struct infty_seg_counter *c,
-                       const struct infty_seg_totals *t, const struct hist *tok,
-                       const struct hist *segs, uint64_t reasoning_tokens, double seconds,
-                       uint64_t bytes_in, char *detail, size_t dl)
+/* The counts a progress snapshot shows. */
+static int add_counts(const struct infty_seg_totals *t, struct json_object *o)
 {
-	struct infty_buf b = {0};
-	int rc = put(&b, "{\"stage\":\"segment\",\"input\":");
-	rc = rc ? rc : putstr(&b, o->input);
-	rc = rc ? rc
-	        : putf(&b, ",\"rows\":%llu,\"items\":%llu,\"traces\":%llu,\"rejected\":%llu,",
-	               (unsigned long long)t->rows, (unsigned long long)t->items,
-	               (unsigned long long)t->traces, (unsigned long long)t->rejected);
-	rc =
-	    rc ? rc
-	       : putf(&b, "\"other_shard\":%llu,\"rejects\":{", (unsigned long long)t->other_shard);
-	int first = 1;
-	for (int r = 1; !rc && r < INFTY_SEG_R_COUNT_; r++) {
-		if (!t->rejects_by_reason[r])
-			continue;
-		rc = putf(&b, "%s\"%s\":%llu", first ? "" : ",", infty_seg_reason_code(r),
-		          (unsigned long long)t->rejects_by_reason[r]);
-		first = 0;
-	}
+	return add_u(o, "rows", t->rows) || add_u(o, "items", t->items) ||
+	       add_u(o, "traces", t->traces) || add_u(o, "other_shard", t->other_shard) ||
+	       add_u(o, "segments", t->segments);
+}
+
+int infty_seg_progress_fields(void *ctx, struct json_object *o)
+{
+	const struct infty_seg_report *r = ctx;
+	return add_counts(r->t, o) ? INFTY_ENOMEM : 0;
+}
+
+int infty_seg_stats_fields(void *ctx, struct json_object *o)
+{
+	const struct infty_seg_report *r = ctx;
+	const struct infty_seg_run_opts *op = r->o;
+	const struct infty_seg_totals *t = r->t;
+	struct json_object *fmt = json_object_new_object(), *tps = json_object_new_object(),
+	                   *par = json_object_new_object();
+	int rc = !fmt || !tps || !par || add_counts(t, o);
 	/* What the rows were (so a dataset card can say where they came from). */
-	rc = rc ? rc : put(&b, "},\"traces_by_format\":{");
-	first = 1;
-	for (int f = 0; !rc && f < INFTY_SEG_FMT_COUNT_; f++) {
-		if (!t->traces_by_format[f])
-			continue;
-		rc = putf(&b, "%s\"%s\":%llu", first ? "" : ",", infty_seg_format_name(f),
-		          (unsigned long long)t->traces_by_format[f]);
-		first = 0;
-	}
-	rc = rc ? rc
-	        : putf(&b, "},\"segments\":%llu,\"instances\":%llu,\"hard_cuts\":%llu,",
-	               (unsigned long long)t->segments, (unsigned long long)t->segments,
-	               (unsigned long long)t->hard_cuts);
-	rc = rc ? rc : putf(&b, "\"line_cuts\":%llu,", (unsigned long long)t->line_cuts);
-	rc = rc ? rc : putf(&b, "\"reasoning_tokens\":%llu,", (unsigned long long)reasoning_tokens);
-	rc = rc ? rc : putf(&b, "\"tokens_per_segment\":{\"bucket\":%d,\"counts\":", TOK_BUCKET);
-	rc = rc ? rc : put_hist(&b, tok);
-	rc = rc ? rc : put(&b, "},\"segments_per_trace\":");
-	rc = rc ? rc : put_hist(&b, segs);
-	rc = rc ? rc
-	        : putf(&b, ",\"bytes_in\":%llu,\"seconds\":%.3f,", (unsigned long long)bytes_in,
-	               seconds);
-	rc = rc ? rc
-	        : putf(&b,
-	               "\"params\":{\"eta\":%lld,\"pack\":\"%s\",\"min_tail\":%lld,"
-	               "\"max_trace_tokens\":%lld,\"max_segments\":%lld,",
-	               (long long)o->eta, o->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict",
-	               (long long)o->min_tail, (long long)o->max_trace_tokens,
-	               (long long)o->max_segments);
-	rc = rc ? rc
-	        : putf(&b, "\"pick\":\"%s\",\"format\":\"%s\",", infty_seg_pick_name(o->in.pick),
-	               infty_seg_format_name(o->in.format));
-	rc = rc ? rc : putf(&b, "\"accept\":\"%s\",", infty_seg_accept_name(o->in.accept));
-	rc = rc ? rc
-	        : putf(&b, "\"shard\":\"%u/%u\",\"tokenizer\":", o->shard_index,
-	               o->shard_count ? o->shard_count : 1);
-	rc = rc ? rc : putstr(&b, c->hash);
-	rc = rc ? rc : put(&b, "}}");
-	if (rc) {
-		infty_buf_release(&b);
-		snprintf(detail, dl, "stats: %s", infty_strerror(rc));
-		return rc;
-	}
-	struct infty_writer_opts wo;
-	infty_writer_opts_init(&wo);
-	wo.compress = 0;
-	struct infty_writer *w = NULL;
-	rc = infty_writer_open(&w, o->stats, &wo);
-	if (!rc)
-		rc = infty_writer_put(w, b.data, b.len);
-	if (rc) {
-		snprintf(detail, dl, "%s: %s", o->stats,
-		         w ? infty_writer_detail(w) : infty_strerror(rc));
-		infty_writer_free(w);
-	} else {
-		rc = infty_writer_close(w, detail, dl); /* detail says why on failure */
-	}
-	infty_buf_release(&b);
-	return rc;
+	for (int f = 0; !rc && f < INFTY_SEG_FMT_COUNT_; f++)
+		if (t->traces_by_format[f])
+			rc = add_u(fmt, infty_seg_format_name(f), t->traces_by_format[f]);
+	char shard[32];
+	snprintf(shard, sizeof shard, "%u/%u", op->shard_index,
+	         op->shard_count ? op->shard_count : 1);
+	rc = rc || infty_json_add(o, "traces_by_format", json_object_get(fmt)) ||
+	     add_u(o, "instances", t->segments) || add_u(o, "hard_cuts", t->hard_cuts) ||
+	     add_u(o, "line_cuts", t->line_cuts) ||
+	     add_u(o, "reasoning_tokens", t->reasoning_tokens) ||
+	     infty_json_add(tps, "bucket", json_object_new_int(TOK_BUCKET)) ||
+	     infty_json_add(tps, "counts", hist_json(&t->tok_hist)) ||
+	     infty_json_add(o, "tokens_per_segment", json_object_get(tps)) ||
+	     infty_json_add(o, "segments_per_trace", hist_json(&t->seg_hist)) ||
+	     infty_json_add(par, "eta", json_object_new_int64(op->eta)) ||
+	     add_s(par, "pack", op->pack == INFTY_SEG_PACK_PAPER ? "paper" : "strict") ||
+	     infty_json_add(par, "min_tail", json_object_new_int64(op->min_tail)) ||
+	     infty_json_add(par, "max_trace_tokens", json_object_new_int64(op->max_trace_tokens)) ||
+	     infty_json_add(par, "max_segments", json_object_new_int64(op->max_segments)) ||
+	     add_s(par, "pick", infty_seg_pick_name(op->in.pick)) ||
+	     add_s(par, "format", infty_seg_format_name(op->in.format)) ||
+	     add_s(par, "accept", infty_seg_accept_name(op->in.accept)) ||
+	     add_s(par, "shard", shard) || add_s(par, "tokenizer", r->c->hash) ||
+	     infty_json_add(o, "params", json_object_get(par));
+	json_object_put(fmt);
+	json_object_put(tps);
+	json_object_put(par);
+	return rc ? INFTY_ENOMEM : 0;
+}
+
+void infty_seg_totals_release(struct infty_seg_totals *t)
+{
+	infty_free(t->tok_hist.v);
+	infty_free(t->seg_hist.v);
+	memset(t, 0, sizeof *t);
 }
 
 /* ---- the run ------------------------------------------------------------- */
@@ -460,8 +459,8 @@ static int longer_first(const void *a, const void *b)
 }
 
 struct run {
-	struct infty_reader *in;
-	struct infty_writer *out, *rej;
+	struct infty_stage *st;
+	struct infty_reader *in; /* the stage's */
 	void **cctx;
 	struct infty_seg_spans *spans;
 	int nthreads;
@@ -469,14 +468,21 @@ struct run {
 	struct slot **order; /* the batch's slots, longest line first */
 	size_t nslots;
 	struct idset ids;
-	struct hist tok, segs;
 	struct infty_buf line;
-	uint64_t reasoning_tokens;
-	int messages;
 };
 
-static int write_slot(struct run *R, const struct infty_seg_run_opts *o, struct slot *s,
-                      struct infty_seg_totals *t, char *detail, size_t dl)
+/* A reject, through the stage frame: counted, printed up to the cap, and its
+ * record (made by the worker, make_reject) written. */
+static int write_reject(struct run *R, struct slot *s, struct result *r, struct infty_seg_totals *t)
+{
+	t->rejected++;
+	t->rejects_by_reason[r->reason]++;
+	struct infty_reject rej = {
+	    .line = s->lineno, .reason = infty_seg_reason_code(r->reason), .detail = r->detail};
+	return infty_stage_reject_line(R->st, &rej, r->js.data, r->js.len);
+}
+
+static int write_slot(struct run *R, struct slot *s, struct infty_seg_totals *t)
 {
 	t->items += s->nr;
 	for (size_t i = 0; i < s->nr; i++) {
@@ -487,18 +493,8 @@ static int write_slot(struct run *R, const struct infty_seg_run_opts *o, struct 
 			continue;
 		}
 		if (r->kind == KIND_REJECT) {
-			t->rejected++;
-			t->rejects_by_reason[r->reason]++;
-			if (o->log && R->messages < (o->max_messages ? o->max_messages : 10))
-				fprintf(o->log, "%s: %s:%llu: %s\n", infty_cli_progname(),
-				        infty_reader_path(R->in), (unsigned long long)s->lineno,
-				        r->msg);
-			R->messages++;
-			if (R->rej && (rc = infty_writer_put(R->rej, r->js.data, r->js.len))) {
-				snprintf(detail, dl, "%s: %s", o->rejects,
-				         infty_writer_detail(R->rej));
+			if ((rc = write_reject(R, s, r, t)))
 				return rc;
-			}
 			continue;
 		}
 		/*
@@ -511,9 +507,10 @@ static int write_slot(struct run *R, const struct infty_seg_run_opts *o, struct 
 		int fresh = idset_add(&R->ids, infty_hash64(r->id, strlen(r->id)));
 		if (fresh < 0)
 			return INFTY_ENOMEM;
-		rc = put(&R->line, "{\"id\":");
-		rc = rc ? rc : putstr(&R->line, r->id);
-		for (unsigned k = 1; !rc && !fresh; k++) {
+		struct out w = {&R->line, 0};
+		put(&w, "{\"id\":");
+		putstr(&w, r->id);
+		for (unsigned k = 1; !w.rc && !fresh; k++) {
 			if (k == 1)
 				snprintf(suffix, sizeof suffix, ":%08llx",
 				         (unsigned long long)(r->content_hash & 0xffffffffu));
@@ -529,30 +526,27 @@ static int write_slot(struct run *R, const struct infty_seg_run_opts *o, struct 
 			fresh = idset_add(&R->ids, infty_hash64(nid, base + sl));
 			if (fresh > 0) {
 				R->line.len = 0;
-				rc = put(&R->line, "{\"id\":");
-				rc = rc ? rc : putstr(&R->line, nid);
+				put(&w, "{\"id\":");
+				putstr(&w, nid);
 			}
 			infty_free(nid);
 			if (fresh < 0)
 				return INFTY_ENOMEM;
 		}
-		rc = rc ? rc : infty_buf_append(&R->line, r->js.data, r->js.len);
-		if (rc)
+		if (w.rc || (rc = infty_buf_append(&R->line, r->js.data, r->js.len)))
+			return w.rc ? w.rc : rc;
+		if ((rc = infty_stage_put(R->st, R->line.data, R->line.len)))
 			return rc;
-		if ((rc = infty_writer_put(R->out, R->line.data, R->line.len))) {
-			snprintf(detail, dl, "%s: %s", o->output, infty_writer_detail(R->out));
-			return rc;
-		}
 		t->traces++;
 		t->traces_by_format[r->format]++;
 		t->segments += r->nseg;
 		t->hard_cuts += r->hard;
 		t->line_cuts += r->lines;
-		if (hist_add(&R->segs, r->nseg))
+		if (hist_add(&t->seg_hist, r->nseg))
 			return INFTY_ENOMEM;
 		for (size_t k = 0; k < r->nseg; k++) {
-			R->reasoning_tokens += (uint64_t)r->tok[k];
-			if (hist_add(&R->tok, (size_t)r->tok[k] / TOK_BUCKET))
+			t->reasoning_tokens += (uint64_t)r->tok[k];
+			if (hist_add(&t->tok_hist, (size_t)r->tok[k] / TOK_BUCKET))
 				return INFTY_ENOMEM;
 		}
 	}
@@ -574,21 +568,16 @@ static void run_release(struct run *R, const struct infty_seg_counter *c)
 	infty_free(R->slots);
 	infty_free(R->order);
 	infty_free(R->ids.v);
-	infty_free(R->tok.v);
-	infty_free(R->segs.v);
 	infty_buf_release(&R->line);
-	infty_reader_free(R->in);
-	infty_writer_free(R->out);
-	infty_writer_free(R->rej);
 }
 
 /*
  * Read up to `batch` non-blank lines (or batch_bytes) into slots; *eof set
  * at the end of input.  The reader's line is only valid until the next call,
- * so each is copied.  Returns 0 or an error with detail filled.
+ * so each is copied.  Returns 0 or an error (recorded in the stage).
  */
 static int fill_batch(struct run *R, struct slot *slots, size_t batch, size_t batch_bytes,
-                      size_t *count, int *eof, struct infty_seg_totals *t, char *detail, size_t dl)
+                      size_t *count, int *eof, struct infty_seg_totals *t)
 {
 	size_t n = 0, bytes = 0;
 	while (n < batch && bytes < batch_bytes) {
@@ -601,11 +590,10 @@ static int fill_batch(struct run *R, struct slot *slots, size_t batch, size_t ba
 			break;
 		}
 		if (r < 0) {
-			snprintf(detail, dl, "%s: %s", infty_reader_path(R->in),
-			         *infty_reader_detail(R->in) ? infty_reader_detail(R->in)
-			                                     : infty_strerror(r));
 			*count = n;
-			return r;
+			const char *why = infty_reader_detail(R->in);
+			return infty_stage_fail(R->st, r, "%s: %s", infty_reader_path(R->in),
+			                        *why ? why : infty_strerror(r));
 		}
 		if (infty_line_is_blank(line, len))
 			continue; /* a blank line is not a row */
@@ -625,79 +613,74 @@ static int fill_batch(struct run *R, struct slot *slots, size_t batch, size_t ba
 }
 
 /* Write a processed batch in input order and clear its slots. */
-static int drain_batch(struct run *R, const struct infty_seg_run_opts *o, struct slot *slots,
-                       size_t n, struct infty_seg_totals *t, char *detail, size_t dl)
+static int drain_batch(struct run *R, struct slot *slots, size_t n, struct infty_seg_totals *t)
 {
 	for (size_t i = 0; i < n; i++) {
 		int rc = slots[i].err;
-		if (rc) {
-			snprintf(detail, dl, "%s:%llu: %s", infty_reader_path(R->in),
-			         (unsigned long long)slots[i].lineno, infty_strerror(rc));
-			return rc;
-		}
-		if ((rc = write_slot(R, o, &slots[i], t, detail, dl)))
+		if (rc)
+			return infty_stage_fail(R->st, rc, "%s:%llu: %s", infty_reader_path(R->in),
+			                        (unsigned long long)slots[i].lineno,
+			                        infty_strerror(rc));
+		if ((rc = write_slot(R, &slots[i], t)))
 			return rc;
 		slot_clear(&slots[i]);
 	}
 	return 0;
 }
 
-int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_counter *c,
-                  struct infty_seg_totals *t, char *detail, size_t dl)
+static void progress(struct run *R, const struct infty_seg_totals *t)
 {
-	struct run R = {0};
-	struct ctx X = {.o = o, .c = c, .file = o->input};
-	memset(t, 0, sizeof *t);
-	detail[0] = 0;
+	char extra[96];
+	snprintf(extra, sizeof extra, "%llu traces, %llu rejects, %llu segments",
+	         (unsigned long long)t->traces, (unsigned long long)t->rejected,
+	         (unsigned long long)t->segments);
+	infty_stage_progress(R->st, t->rows, extra);
+}
+
+int infty_seg_run_stage(struct infty_stage *st, const struct infty_seg_run_opts *o,
+                        const struct infty_seg_counter *c, struct infty_seg_totals *t)
+{
+	struct run R = {.st = st};
+	struct ctx X = {.o = o, .c = c};
 	size_t batch = o->batch_rows ? o->batch_rows : 256;
 	const size_t batch_bytes = 32u << 20; /* three batches are in flight */
 	R.nthreads = o->threads > 0 ? o->threads : omp_get_max_threads();
-	int rc = infty_reader_open(&R.in, o->input, 0);
-	if (rc) {
-		snprintf(detail, dl, "%s: %s", o->input, infty_strerror(rc));
+	int rc = infty_stage_next_input(st, &R.in);
+	if (rc < 0)
 		return rc;
-	}
 	X.file = infty_reader_path(R.in);
 	if (!(R.cctx = infty_calloc((size_t)R.nthreads, sizeof *R.cctx)) ||
 	    !(R.spans = infty_calloc((size_t)R.nthreads, sizeof *R.spans)) ||
 	    !(R.slots = infty_calloc(3 * batch, sizeof *R.slots)) ||
 	    !(R.order = infty_calloc(3 * batch, sizeof *R.order))) {
 		rc = INFTY_ENOMEM;
-		goto fail;
+		goto out;
 	}
 	R.nslots = 3 * batch; /* so that a failure releases whatever the batches hold */
 	for (int i = 0; i < R.nthreads; i++)
 		if (c->ctx_new && !(R.cctx[i] = c->ctx_new(c->arg))) {
 			rc = INFTY_ENOMEM;
-			goto fail;
+			goto out;
 		}
-	if ((rc = infty_writer_open(&R.out, o->output, NULL))) {
-		snprintf(detail, dl, "%s: %s", o->output, infty_strerror(rc));
-		goto fail;
-	}
-	if (o->rejects && (rc = infty_writer_open(&R.rej, o->rejects, NULL))) {
-		snprintf(detail, dl, "%s: %s", o->rejects, infty_strerror(rc));
-		goto fail;
-	}
-	struct infty_progress *pg =
-	    infty_progress_new(o->log ? o->log : stderr, "segment", "rows", 0,
-	                       infty_reader_size(R.in) > 0 ? (uint64_t)infty_reader_size(R.in) : 0,
-	                       o->quiet || !o->log);
 	/*
 	 * Three batches rotate: while the team processes one, the thread that
 	 * runs the `single` block writes the one before it and reads the one
 	 * after it, so reading and writing overlap the parallel work instead of
 	 * stopping it.  Tasks only touch their own slot and their thread's
-	 * scratch; the reader, the writers and the totals belong to that one
-	 * thread at a time.
+	 * scratch; the reader, the stage (writers, rejects, progress) and the
+	 * totals belong to that one thread at a time.
 	 */
 	struct slot *S[3] = {R.slots, R.slots + batch, R.slots + 2 * batch};
 	struct slot **ORD[3] = {R.order, R.order + batch, R.order + 2 * batch};
 	size_t N[3] = {0, 0, 0};
 	int cur = 0, prev = 2, nxt = 1, eof = 0;
-	if ((rc = fill_batch(&R, S[cur], batch, batch_bytes, &N[cur], &eof, t, detail, dl)))
-		goto fail_pg;
+	if ((rc = fill_batch(&R, S[cur], batch, batch_bytes, &N[cur], &eof, t)))
+		goto out;
 	while (N[cur] > 0 || N[prev] > 0) {
+		if (infty_stage_cancelled()) {
+			rc = INFTY_ECANCELED;
+			goto out;
+		}
 		for (size_t i = 0; i < N[cur]; i++)
 			ORD[cur][i] = &S[cur][i];
 		/*
@@ -720,55 +703,64 @@ int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_cou
 				}
 			}
 			if (N[prev])
-				io_rc = drain_batch(&R, o, S[prev], N[prev], t, detail, dl);
+				io_rc = drain_batch(&R, S[prev], N[prev], t);
 			N[prev] = 0;
 			if (!io_rc && !eof)
-				io_rc = fill_batch(&R, S[nxt], batch, batch_bytes, &N[nxt], &eof, t,
-				                   detail, dl);
+				io_rc =
+				    fill_batch(&R, S[nxt], batch, batch_bytes, &N[nxt], &eof, t);
 			if (!io_rc)
-				infty_progress_update(pg, t->rows, infty_reader_bytes_in(R.in),
-				                      NULL);
+				progress(&R, t);
 		}
 		if ((rc = io_rc))
-			goto fail_pg;
+			goto out;
 		int done = prev;
 		prev = cur;
 		cur = nxt;
 		nxt = done;
 	}
-	if (o->log && R.messages > (o->max_messages ? o->max_messages : 10))
-		fprintf(o->log, "%s: %s: %d more rejects not shown\n", infty_cli_progname(),
-		        infty_reader_path(R.in),
-		        R.messages - (o->max_messages ? o->max_messages : 10));
-	double secs = pg ? infty_progress_elapsed(pg) : 0;
-	{
-		char extra[96];
-		snprintf(extra, sizeof extra, "%llu traces, %llu rejects, %llu segments",
-		         (unsigned long long)t->traces, (unsigned long long)t->rejected,
-		         (unsigned long long)t->segments);
-		infty_progress_finish(pg, t->rows, extra);
-		pg = NULL;
-	}
-	rc = infty_writer_close(R.out, detail, dl);
-	R.out = NULL;
-	if (rc)
-		goto fail;
-	if (R.rej) {
-		rc = infty_writer_close(R.rej, detail, dl);
-		R.rej = NULL;
-		if (rc)
-			goto fail;
-	}
-	if (o->stats && (rc = write_stats(o, c, t, &R.tok, &R.segs, R.reasoning_tokens, secs,
-	                                  infty_reader_bytes_in(R.in), detail, dl)))
-		goto fail;
-	run_release(&R, c);
-	return 0;
-fail_pg:
-	infty_progress_finish(pg, t->rows, "stopped");
-fail:
-	if (!detail[0])
-		snprintf(detail, dl, "%s", infty_strerror(rc));
+	progress(&R, t);
+out:
 	run_release(&R, c);
 	return rc;
+}
+
+int infty_seg_run(const struct infty_seg_run_opts *o, const struct infty_seg_counter *c,
+                  struct infty_seg_totals *t, char *detail, size_t dl)
+{
+	memset(t, 0, sizeof *t);
+	struct infty_seg_report rep = {o, c, t};
+	const char *in[] = {o->input};
+	struct infty_stage_config cfg = {
+	    .name = "segment",
+	    .unit = "rows",
+	    .expect = INFTY_KIND_ROW,
+	    .inputs = in,
+	    .n_inputs = 1,
+	    .output = o->output,
+	    .rejects = o->rejects,
+	    .stats = o->stats,
+	    .silent = 1,
+	    .no_signals = 1,
+	    .stats_fields = infty_seg_stats_fields,
+	    .fields_ctx = &rep,
+	    .message = detail,
+	    .message_len = dl,
+	};
+	struct infty_stage *st = infty_stage_new(&cfg);
+	if (!st) {
+		snprintf(detail, dl, "out of memory");
+		return INFTY_ENOMEM;
+	}
+	int rc = infty_stage_open(st);
+	if (!rc)
+		rc = infty_seg_run_stage(st, o, c, t);
+	int status = infty_stage_end(st, rc);
+	/* The histograms were for the stats: released here, totals kept. */
+	infty_free(t->tok_hist.v);
+	infty_free(t->seg_hist.v);
+	memset(&t->tok_hist, 0, sizeof t->tok_hist);
+	memset(&t->seg_hist, 0, sizeof t->seg_hist);
+	if (status < INFTY_EXIT_USAGE)
+		return 0;
+	return rc ? rc : INFTY_EIO;
 }

@@ -17,8 +17,9 @@
 #include "infty/error.h"
 #include "infty/json_write.h"
 #include "infty/jsonl.h"
-#include "infty/progress.h"
+#include "infty/stage.h"
 
+#include <json.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,32 +27,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <zstd.h>
 
 #define MIN_SHARD_BUF (16u << 10)
 
-struct split {
-	const struct infty_shard_opts *o;
-	char tmpdir[4096];
-	size_t dirlen;         /* strlen(tmpdir) */
-	struct infty_buf *buf; /* owned: one per shard */
-	size_t flush_at;       /* a shard's buffer becomes a frame at this size */
-	ZSTD_CCtx *cctx;       /* owned */
-	void *zout;            /* owned: compressed frame */
+struct infty_shard {
+	const struct infty_shard_opts *o; /* borrowed */
+	char tmpdir[4096];                /* "" when there is none */
+	struct infty_buf *buf;            /* owned: one per shard */
+	size_t flush_at;                  /* a shard's buffer becomes a frame at this size */
+	ZSTD_CCtx *cctx;                  /* owned */
+	void *zout;                       /* owned: compressed frame */
 	size_t zcap;
-	struct infty_shard_totals *t;
-	char *detail;
-	size_t dlen;
+	uint32_t renamed; /* shards published so far (abandon removes them) */
+	struct infty_shard_totals t;
+	char detail[4608]; /* why the last step failed */
 };
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void shard_path(const char *dir, uint32_t k, char *out, size_t n)
 {
@@ -76,7 +68,7 @@ static int write_all(int fd, const void *p, size_t n)
 
 /* Compress shard k's buffer (possibly empty) into one frame at the end of
  * its file, creating the file the first time. */
-static int flush_shard(struct split *S, uint32_t k)
+static int flush_shard(struct infty_shard *S, uint32_t k)
 {
 	struct infty_buf *b = &S->buf[k];
 	size_t need = ZSTD_compressBound(b->len);
@@ -90,29 +82,29 @@ static int flush_shard(struct split *S, uint32_t k)
 	size_t zn = ZSTD_compressCCtx(S->cctx, S->zout, S->zcap, b->data ? b->data : "", b->len,
 	                              S->o->level);
 	if (ZSTD_isError(zn)) {
-		snprintf(S->detail, S->dlen, "zstd: %s", ZSTD_getErrorName(zn));
+		snprintf(S->detail, sizeof S->detail, "zstd: %s", ZSTD_getErrorName(zn));
 		return INFTY_EIO;
 	}
 	char path[4200];
 	shard_path(S->tmpdir, k, path, sizeof path);
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 	if (fd < 0 || write_all(fd, S->zout, zn) != 0) {
-		snprintf(S->detail, S->dlen, "%s: %s", path, strerror(errno));
+		snprintf(S->detail, sizeof S->detail, "%s: write error: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return INFTY_EIO;
 	}
 	if (close(fd) != 0) {
-		snprintf(S->detail, S->dlen, "%s: %s", path, strerror(errno));
+		snprintf(S->detail, sizeof S->detail, "%s: write error: %s", path, strerror(errno));
 		return INFTY_EIO;
 	}
-	S->t->frames++;
+	S->t.frames++;
 	b->len = 0;
 	return 0;
 }
 
 /* Remove the temporary directory and whatever is in it. */
-static void remove_tmpdir(struct split *S)
+static void remove_tmpdir(struct infty_shard *S)
 {
 	if (!S->tmpdir[0])
 		return;
@@ -132,44 +124,67 @@ static void remove_tmpdir(struct split *S)
 	S->tmpdir[0] = 0;
 }
 
-/* Sync every shard file and its directory, then rename them into place. */
-static int publish(struct split *S)
+/* The stage frame's side (infty_stage_add_output): sync every shard file. */
+static int files_finish(void *ctx, char *detail, size_t dlen)
 {
-	const struct infty_shard_opts *o = S->o;
-	char from[4200], to[4200];
-	for (uint32_t k = 0; k < o->shards; k++) {
+	struct infty_shard *S = ctx;
+	char from[4200];
+	for (uint32_t k = 0; k < S->o->shards; k++) {
 		shard_path(S->tmpdir, k, from, sizeof from);
 		int fd = open(from, O_RDONLY | O_CLOEXEC);
 		if (fd < 0 || fsync(fd) != 0) {
-			snprintf(S->detail, S->dlen, "%s: %s", from, strerror(errno));
+			snprintf(detail, dlen, "%s: %s", from, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			return INFTY_EIO;
 		}
 		close(fd);
 	}
-	for (uint32_t k = 0; k < o->shards; k++) {
+	return 0;
+}
+
+/* Rename every shard into place, then sync the directory. */
+static int files_publish(void *ctx, char *detail, size_t dlen)
+{
+	struct infty_shard *S = ctx;
+	char from[4200], to[4200];
+	for (uint32_t k = 0; k < S->o->shards; k++) {
 		shard_path(S->tmpdir, k, from, sizeof from);
-		shard_path(o->dir, k, to, sizeof to);
+		shard_path(S->o->dir, k, to, sizeof to);
 		if (rename(from, to) != 0) {
-			snprintf(S->detail, S->dlen, "%s: %s", to, strerror(errno));
+			snprintf(detail, dlen, "%s: cannot rename into place: %s", to,
+			         strerror(errno));
 			return INFTY_EIO;
 		}
+		S->renamed = k + 1;
 	}
-	int dfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int dfd = open(S->o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd >= 0) {
 		fsync(dfd);
 		close(dfd);
 	}
+	remove_tmpdir(S);
 	return 0;
 }
 
-static int split_lines(struct split *S, struct infty_reader *r)
+/* A run that did not finish leaves none of its shards. */
+static void files_abandon(void *ctx)
+{
+	struct infty_shard *S = ctx;
+	char to[4200];
+	for (uint32_t k = 0; k < S->renamed; k++) {
+		shard_path(S->o->dir, k, to, sizeof to);
+		unlink(to);
+	}
+	S->renamed = 0;
+	remove_tmpdir(S);
+}
+
+static const struct infty_stage_files shard_files = {files_finish, files_publish, files_abandon};
+
+static int split_lines(struct infty_shard *S, struct infty_stage *st, struct infty_reader *r)
 {
 	const struct infty_shard_opts *o = S->o;
-	struct infty_progress *p = infty_progress_new(
-	    stderr, "shard", "rows", 0,
-	    (uint64_t)infty_reader_size(r) > 0 ? (uint64_t)infty_reader_size(r) : 0, o->quiet);
 	uint32_t k = 0;
 	int rc = 0;
 	for (;;) {
@@ -181,106 +196,102 @@ static int split_lines(struct split *S, struct infty_reader *r)
 			break;
 		if (got < 0) {
 			const char *why = infty_reader_detail(r);
-			snprintf(S->detail, S->dlen, "%s: %s", infty_reader_path(r),
-			         *why ? why : infty_strerror(got));
-			rc = got;
-			break;
+			return infty_stage_fail(st, got, "%s: %s", infty_reader_path(r),
+			                        *why ? why : infty_strerror(got));
 		}
-		if (o->cancel && *o->cancel) {
-			snprintf(S->detail, S->dlen, "stopped by a signal");
-			rc = INFTY_ECANCELED;
-			break;
-		}
-		S->t->lines++;
+		if (infty_stage_cancelled())
+			return INFTY_ECANCELED;
+		S->t.lines++;
 		if (infty_line_is_blank(line, len))
-			S->t->blank++;
+			S->t.blank++;
 		else
-			S->t->rows++;
+			S->t.rows++;
 		struct infty_buf *b = &S->buf[k];
-		if (infty_buf_append(b, line, len) || infty_buf_append(b, "\n", 1)) {
-			rc = INFTY_ENOMEM;
-			break;
-		}
+		if (infty_buf_append(b, line, len) || infty_buf_append(b, "\n", 1))
+			return INFTY_ENOMEM;
 		if (b->len >= S->flush_at && (rc = flush_shard(S, k)))
-			break;
+			return infty_stage_fail(st, rc, "%s", S->detail);
 		if (++k == o->shards)
 			k = 0;
-		if ((S->t->lines & 1023) == 0)
-			infty_progress_update(p, S->t->rows, infty_reader_bytes_in(r), NULL);
+		if ((S->t.lines & 1023) == 0)
+			infty_stage_progress(st, S->t.rows, NULL);
 	}
 	/* The last frame of every shard; an empty shard gets an empty frame, so
 	 * every file is a valid (possibly empty) stream. */
-	for (uint32_t j = 0; !rc && j < o->shards; j++) {
+	for (uint32_t j = 0; j < o->shards; j++) {
 		char path[4200];
 		shard_path(S->tmpdir, j, path, sizeof path);
-		if (S->buf[j].len || access(path, F_OK) != 0)
-			rc = flush_shard(S, j);
+		if ((S->buf[j].len || access(path, F_OK) != 0) && (rc = flush_shard(S, j)))
+			return infty_stage_fail(st, rc, "%s", S->detail);
 	}
-	S->t->bytes_in = infty_reader_bytes_in(r);
-	if (rc)
-		infty_progress_abandon(p);
-	else
-		infty_progress_finish(p, S->t->rows, NULL);
-	return rc;
+	infty_stage_progress(st, S->t.rows, NULL);
+	return 0;
 }
 
-int infty_shard_run(const struct infty_shard_opts *o, struct infty_shard_totals *t, char *detail,
-                    size_t dlen)
+int infty_shard_new(struct infty_shard **out, const struct infty_shard_opts *o)
 {
-	memset(t, 0, sizeof *t);
-	*detail = 0;
-	double t0 = now();
-	struct split S = {.o = o, .t = t, .detail = detail, .dlen = dlen};
-	struct infty_reader *r = NULL;
-
-	if (strcmp(o->input, "-") != 0) {
-		struct stat st;
-		if (stat(o->input, &st) != 0) {
-			snprintf(detail, dlen, "%s: %s", o->input, strerror(errno));
-			return INFTY_EINVAL;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			snprintf(detail, dlen, "%s: is a directory, not a JSONL file", o->input);
-			return INFTY_EINVAL;
-		}
-	}
-	int rc = infty_reader_open(&r, o->input, 0);
-	if (rc) {
-		snprintf(detail, dlen, "%s: %s", o->input, strerror(errno));
-		return INFTY_EINVAL;
-	}
-	if (mkdir(o->dir, 0777) != 0 && errno != EEXIST) {
-		snprintf(detail, dlen, "%s: cannot create: %s", o->dir, strerror(errno));
-		infty_reader_free(r);
-		return INFTY_EIO;
-	}
-	snprintf(S.tmpdir, sizeof S.tmpdir, "%s/.shard.XXXXXX", o->dir);
-	if (!mkdtemp(S.tmpdir)) {
-		snprintf(detail, dlen, "%s: cannot create a temporary directory: %s", o->dir,
-		         strerror(errno));
-		S.tmpdir[0] = 0;
-		infty_reader_free(r);
-		return INFTY_EIO;
-	}
+	struct infty_shard *S = infty_calloc(1, sizeof *S);
+	*out = S;
+	if (!S)
+		return INFTY_ENOMEM;
+	S->o = o;
 	uint64_t per = o->mem_budget / o->shards;
-	S.flush_at = per < MIN_SHARD_BUF ? MIN_SHARD_BUF : (size_t)per;
-	S.buf = infty_calloc(o->shards, sizeof *S.buf);
-	S.cctx = ZSTD_createCCtx();
-	if (!S.buf || !S.cctx)
-		rc = INFTY_ENOMEM;
-	if (!rc)
-		rc = split_lines(&S, r);
-	if (!rc)
-		rc = publish(&S);
-	if (rc == INFTY_ENOMEM && !*detail)
-		snprintf(detail, dlen, "out of memory");
-	remove_tmpdir(&S);
-	for (uint32_t k = 0; S.buf && k < o->shards; k++)
-		infty_buf_release(&S.buf[k]);
-	infty_free(S.buf);
-	infty_free(S.zout);
-	ZSTD_freeCCtx(S.cctx);
-	infty_reader_free(r);
-	t->seconds = now() - t0;
-	return rc;
+	S->flush_at = per < MIN_SHARD_BUF ? MIN_SHARD_BUF : (size_t)per;
+	S->buf = infty_calloc(o->shards, sizeof *S->buf);
+	S->cctx = ZSTD_createCCtx();
+	return S->buf && S->cctx ? 0 : INFTY_ENOMEM;
+}
+
+int infty_shard_run(struct infty_shard *S, struct infty_stage *st)
+{
+	const struct infty_shard_opts *o = S->o;
+	struct infty_reader *r;
+	int rc = infty_stage_next_input(st, &r);
+	if (rc < 0)
+		return rc;
+	if (mkdir(o->dir, 0777) != 0 && errno != EEXIST)
+		return infty_stage_fail(st, INFTY_EINVAL, "%s: cannot create: %s", o->dir,
+		                        strerror(errno));
+	snprintf(S->tmpdir, sizeof S->tmpdir, "%s/.shard.XXXXXX", o->dir);
+	if (!mkdtemp(S->tmpdir)) {
+		S->tmpdir[0] = 0;
+		return infty_stage_fail(st, INFTY_EINVAL,
+		                        "%s: cannot create a temporary directory: %s", o->dir,
+		                        strerror(errno));
+	}
+	/* From here on the frame removes the directory if the run stops. */
+	if ((rc = infty_stage_add_output(st, &shard_files, S)))
+		return rc;
+	return split_lines(S, st, r);
+}
+
+int infty_shard_stats(void *ctx, struct json_object *o)
+{
+	const struct infty_shard *S = ctx;
+	return infty_json_add(o, "shards", json_object_new_int64(S->o->shards)) ||
+	               infty_json_add(o, "lines", json_object_new_int64((int64_t)S->t.lines)) ||
+	               infty_json_add(o, "rows", json_object_new_int64((int64_t)S->t.rows)) ||
+	               infty_json_add(o, "blank_lines",
+	                              json_object_new_int64((int64_t)S->t.blank)) ||
+	               infty_json_add(o, "frames", json_object_new_int64((int64_t)S->t.frames))
+	           ? INFTY_ENOMEM
+	           : 0;
+}
+
+const struct infty_shard_totals *infty_shard_totals(const struct infty_shard *S)
+{
+	return &S->t;
+}
+
+void infty_shard_free(struct infty_shard *S)
+{
+	if (!S)
+		return;
+	remove_tmpdir(S);
+	for (uint32_t k = 0; S->buf && k < S->o->shards; k++)
+		infty_buf_release(&S->buf[k]);
+	infty_free(S->buf);
+	infty_free(S->zout);
+	ZSTD_freeCCtx(S->cctx);
+	infty_free(S);
 }

@@ -1,8 +1,8 @@
 /*
  * infty-summarize: add a summary after every segment but the last of each
  * trace, from an OpenAI-compatible endpoint or the offline extractive
- * summarizer.  Options, messages and exit codes only; the work is in the
- * sum_*.c engine.
+ * summarizer.  Options only; the stage frame (include/infty/stage.h) opens,
+ * publishes and reports, the work is in the sum_*.c engine.
  */
 #include "sum.h"
 
@@ -10,147 +10,144 @@
 #include "infty/cli.h"
 #include "infty/error.h"
 #include "infty/paths.h"
+#include "infty/stage.h"
 
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static const char usage_text[] =
-    "usage: infty-summarize [OPTION]... [INPUT]\n"
-    "Add summaries to segment records (INPUT or -i, default stdin).\n"
-    "\n"
-    "  -i, --input FILE          segment records (.jsonl or .jsonl.zst; - = stdin)\n"
-    "  -o, --output FILE         summarized records (default stdout; .zst compresses)\n"
-    "      --failed FILE         dead-letter file for traces that failed and bad records\n"
-    "      --stats FILE          run statistics as JSON\n"
-    "      --cache FILE          append-only cache of summaries (resume, no paying twice)\n"
-    "      --backend NAME        openai (default with --endpoint) or extractive (offline)\n"
-    "      --endpoint URL        base URL such as http://127.0.0.1:8000/v1 (repeat: round robin)\n"
-    "      --model NAME          model name sent in every request\n"
-    "      --api-key-file FILE   API key file (else $INFTY_API_KEY, $OPENAI_API_KEY)\n"
-    "      --mode MODE           cumulative (default) or update\n"
-    "      --prompt-dir DIR      cumulative.txt and update.txt (default: installed prompts)\n"
-    "      --temperature X       sampling temperature (default 0.5)\n"
-    "      --max-tokens N        completion budget (default 2048)\n"
-    "      --candidates N        choices tried before giving up (default 4)\n"
-    "      --no-n                ask one choice per request instead of n=N\n"
-    "      --no-stream           ask for whole answers instead of server-sent events\n"
-    "      --max-inflight N      requests in flight at most (default 64)\n"
-    "      --ramp S              reach max-inflight over S seconds at start (default 0.25)\n"
-    "      --window N            traces held for reordering (default 4 x max-inflight)\n"
-    "      --stall-timeout S     drop a transfer silent for S seconds (default 60 when\n"
-    "                            streaming, 300 with --no-stream)\n"
-    "      --connect-timeout S   (default 10)\n"
-    "      --timeout S           total time per request, 0 = none (default 0)\n"
-    "      --max-retries N       retries of a retryable error (default 8)\n"
-    "      --allow-failed        traces still failing with retryable errors after the\n"
-    "                            retries become dead letters (exit 1) instead of\n"
-    "                            stopping the run unpublished (exit 3)\n"
-    "      --retry-failed        ask again what the cache holds as a permanent failure\n"
-    "      --backoff-max S       longest backoff (default 30)\n"
-    "      --retry-after-cap S   longest wait a server may ask for (default 120)\n"
-    "      --rpm N, --tpm N      requests / tokens per minute (default unlimited)\n"
-    "      --summary-max-chars N reject longer summaries (default 16384)\n"
-    "      --trunc-ratio X       prompt_tokens below X x our count = truncated "
-    "(default " SUM_TRUNC_RATIO_TEXT ")\n"
-    "      --server-count MODE   auto (default: ask a server that serves /tokenize to\n"
-    "                            count a prompt that looks short), tokenize (require\n"
-    "                            it), off (the ratio only)\n"
-    "      --tokenizer FILE      count question and instruction exactly (default: the\n"
-    "                            Qwen3 tokenizer.json when there; none: estimate)\n"
-    "      --ready-timeout S     wait for GET /models at start, 0 = no (default 60)\n"
-    "      --extractive-budget N token budget of an extractive summary (default 512)\n"
-    "  -q, --quiet               no progress\n"
-    "      --help                this help\n"
-    "      --version             print the version\n"
-    "\n"
-    "Exit status: 0 all written; 1 finished, some traces dead-lettered or records\n"
-    "rejected; 2 usage or configuration error; 3 stopped (signal, fatal server answer,\n"
-    "read/write error, retryable failures left): nothing published, the cache kept.\n";
+static struct infty_stage_config cfg = {
+    .name = "summarize", .unit = "traces", .expect = INFTY_KIND_SEGMENT, .output = "-"};
+static struct sum_config c;
+static const char *input, *backend, *keyfile, *tokenizer, *quality;
+static const char **eps;
+static size_t neps, epcap;
 
-enum {
-	O_FAILED = 256,
-	O_STATS,
-	O_CACHE,
-	O_BACKEND,
-	O_ENDPOINT,
-	O_MODEL,
-	O_KEYFILE,
-	O_MODE,
-	O_PROMPTS,
-	O_TEMP,
-	O_MAXTOK,
-	O_CAND,
-	O_NON,
-	O_INFLIGHT,
-	O_WINDOW,
-	O_STALL,
-	O_CONNECT,
-	O_TIMEOUT,
-	O_RETRIES,
-	O_BACKOFF,
-	O_RACAP,
-	O_RPM,
-	O_TPM,
-	O_MAXCHARS,
-	O_TRUNC,
-	O_READY,
-	O_EXTB,
-	O_HELP,
-	O_VERSION,
-	O_TOKENIZER,
-	O_RAMP,
-	O_STREAM,
-	O_NOSTREAM,
-	O_ALLOWFAILED,
-	O_RETRYFAILED,
-	O_SERVERCOUNT,
+static const char *const backends[] = {"openai", "extractive", NULL};
+static const char *const modes[] = {"cumulative", "update", NULL};     /* enum sum_mode */
+static const char *const counts[] = {"auto", "tokenize", "off", NULL}; /* sum_server_count */
+static int backend_choice = -1;
+
+static const char *add_endpoint(const struct infty_option *o, const char *arg, char *err, size_t n)
+{
+	if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) {
+		snprintf(err, n, "'%s' is not an http(s) URL", arg);
+		return err;
+	}
+	if (infty_grow(&eps, &epcap, neps + 1, sizeof *eps))
+		infty_die(INFTY_EXIT_STOPPED, "out of memory");
+	eps[neps++] = arg;
+	return NULL;
+}
+
+static const struct infty_option options[] = {
+    INFTY_OPT_GROUP("Files:"),
+    INFTY_OPT_STRING('i', "input", &input, "FILE",
+                     "segment records (.jsonl or .jsonl.zst; - = stdin)"),
+    INFTY_OPT_STRING('o', "output", &cfg.output, "FILE",
+                     "summarized records (default stdout; .zst compresses)"),
+    INFTY_OPT_STRING('r', "rejects", &cfg.rejects, "FILE",
+                     "dead letters (traces that failed) and rejected lines,\n"
+                     "with their reasons"),
+    INFTY_OPT_STRING(0, "failed", &cfg.rejects, "FILE", "the same as --rejects (its former name)"),
+    INFTY_STAGE_OPT_STATS(&cfg),
+    INFTY_STAGE_OPT_PROGRESS(&cfg),
+    INFTY_OPT_STRING(0, "cache", &c.cache, "FILE",
+                     "append-only cache of summaries (resume, no paying twice)"),
+    INFTY_OPT_GROUP("The summarizer:"),
+    INFTY_OPT_CHOICE(0, "backend", &backend_choice, "NAME", backends,
+                     "openai (default with --endpoint) or extractive (offline)"),
+    INFTY_OPT_CALL(0, "endpoint", NULL, "URL", add_endpoint,
+                   "base URL such as http://127.0.0.1:8000/v1 (repeat: round robin)"),
+    INFTY_OPT_STRING(0, "model", &c.model, "NAME", "model name sent in every request"),
+    INFTY_OPT_STRING(0, "api-key-file", &keyfile, "FILE",
+                     "API key file (else $INFTY_API_KEY, $OPENAI_API_KEY)"),
+    INFTY_OPT_CHOICE(0, "mode", &c.mode, "MODE", modes, "cumulative (default) or update"),
+    INFTY_OPT_STRING(0, "prompt-dir", &c.prompt_dir, "DIR",
+                     "cumulative.txt and update.txt (default: installed prompts)"),
+    INFTY_OPT_DOUBLE(0, "temperature", &c.temperature, "X", 0, 2,
+                     "sampling temperature (default 0.5)"),
+    INFTY_OPT_INT(0, "max-tokens", &c.max_tokens, "N", 1, 1 << 24,
+                  "completion budget (default 2048)"),
+    INFTY_OPT_INT(0, "candidates", &c.candidates, "N", 1, 64,
+                  "choices tried before giving up (default 4)"),
+    INFTY_OPT_FLAG(0, "no-n", &c.use_n, 0, "ask one choice per request instead of n=N"),
+    INFTY_OPT_FLAG(0, "stream", &c.stream, 1, "ask for server-sent events (the default)"),
+    INFTY_OPT_FLAG(0, "no-stream", &c.stream, 0, "ask for whole answers instead"),
+    INFTY_OPT_GROUP("Requests:"),
+    INFTY_OPT_INT(0, "max-inflight", &c.max_inflight, "N", 1, 65536,
+                  "requests in flight at most (default 64)"),
+    INFTY_OPT_DOUBLE(0, "ramp", &c.ramp, "S", 0, 3600,
+                     "reach max-inflight over S seconds at start (default 0.25)"),
+    INFTY_OPT_INT(0, "window", &c.window, "N", 1, 1 << 24,
+                  "traces held for reordering (default 4 x max-inflight)"),
+    INFTY_OPT_DOUBLE(0, "stall-timeout", &c.stall_timeout, "S", 0, 86400,
+                     "drop a transfer silent for S seconds (default 60 when\n"
+                     "streaming, 300 with --no-stream)"),
+    INFTY_OPT_DOUBLE(0, "connect-timeout", &c.connect_timeout, "S", 0.001, 3600, "(default 10)"),
+    INFTY_OPT_DOUBLE(0, "timeout", &c.total_timeout, "S", 0, 86400,
+                     "total time per request, 0 = none (default 0)"),
+    INFTY_OPT_INT(0, "max-retries", &c.max_retries, "N", 0, 1000,
+                  "retries of a retryable error (default 8)"),
+    INFTY_OPT_FLAG(0, "allow-failed", &c.allow_failed, 1,
+                   "traces still failing with retryable errors after the\n"
+                   "retries become dead letters (exit 1) instead of\n"
+                   "stopping the run unpublished (exit 3)"),
+    INFTY_OPT_FLAG(0, "retry-failed", &c.retry_failed, 1,
+                   "ask again what the cache holds as a permanent failure"),
+    INFTY_OPT_DOUBLE(0, "backoff-max", &c.backoff_max, "S", 0, 3600,
+                     "longest backoff (default 30)"),
+    INFTY_OPT_DOUBLE(0, "retry-after-cap", &c.retry_after_cap, "S", 0, 86400,
+                     "longest wait a server may ask for (default 120)"),
+    INFTY_OPT_DOUBLE(0, "rpm", &c.rpm, "N", 0, 1e9, "requests per minute (default unlimited)"),
+    INFTY_OPT_DOUBLE(0, "tpm", &c.tpm, "N", 0, 1e12, "tokens per minute (default unlimited)"),
+    INFTY_OPT_DOUBLE(0, "ready-timeout", &c.ready_timeout, "S", 0, 86400,
+                     "wait for GET /models at start, 0 = no (default 60)"),
+    INFTY_OPT_GROUP("Checks:"),
+    INFTY_OPT_INT(0, "summary-max-chars", &c.summary_max_chars, "N", 1, 1 << 30,
+                  "reject longer summaries (default 16384)"),
+    INFTY_OPT_DOUBLE(0, "trunc-ratio", &c.trunc_ratio, "X", 0, 1,
+                     "prompt_tokens below X x our count = truncated (default " SUM_TRUNC_RATIO_TEXT
+                     ")"),
+    INFTY_OPT_CHOICE(0, "server-count", &c.server_count, "MODE", counts,
+                     "auto (default: ask a server that serves /tokenize to\n"
+                     "count a prompt that looks short), tokenize (require\n"
+                     "it), off (the ratio only)"),
+    INFTY_OPT_STRING('t', "tokenizer", &tokenizer, "FILE",
+                     "count question and instruction exactly (default: the\n"
+                     "Qwen3 tokenizer.json when there; none: estimate)"),
+    INFTY_OPT_INT(0, "extractive-budget", &c.extractive_budget, "N", 8, 1 << 20,
+                  "token budget of an extractive summary (default 512)"),
+    INFTY_OPT_GROUP("Summary quality (docs/quality.md):"),
+    INFTY_OPT_STRING(0, "quality", &quality, "SPEC",
+                     "per-flag policy of the summary checks, FLAG=POLICY,...\n"
+                     "(flags leak refusal short long copy ungrounded\n"
+                     "early_answer language all; policies off warn retry\n"
+                     "reject; default with an endpoint: retry on all but\n"
+                     "copy and ungrounded, which warn; extractive: warn)"),
+    INFTY_OPT_FLAG(0, "judge", &c.judge, 1,
+                   "grade every summary with the judge (prompts/judge.txt)\n"
+                   "and refine those below the threshold (refine.txt);\n"
+                   "with --backend extractive and --endpoint: grade only"),
+    INFTY_OPT_STRING(0, "judge-model", &c.judge_model, "NAME",
+                     "the judge's model (default --model)"),
+    INFTY_OPT_INT(0, "judge-threshold", &c.judge_threshold, "N", 1, 5,
+                  "refine a summary graded below N of 5 (default 4)"),
+    INFTY_OPT_INT(0, "judge-rounds", &c.judge_rounds, "K", 1, SUM_JUDGE_MAX_ROUNDS,
+                  "summaries judged per segment at most (default 3)"),
+    INFTY_OPT_GROUP(""),
+    INFTY_STAGE_OPT_END(&cfg),
 };
 
-static const struct option longopts[] = {
-    {"input", required_argument, 0, 'i'},
-    {"output", required_argument, 0, 'o'},
-    {"failed", required_argument, 0, O_FAILED},
-    {"stats", required_argument, 0, O_STATS},
-    {"cache", required_argument, 0, O_CACHE},
-    {"backend", required_argument, 0, O_BACKEND},
-    {"endpoint", required_argument, 0, O_ENDPOINT},
-    {"model", required_argument, 0, O_MODEL},
-    {"api-key-file", required_argument, 0, O_KEYFILE},
-    {"mode", required_argument, 0, O_MODE},
-    {"prompt-dir", required_argument, 0, O_PROMPTS},
-    {"temperature", required_argument, 0, O_TEMP},
-    {"max-tokens", required_argument, 0, O_MAXTOK},
-    {"candidates", required_argument, 0, O_CAND},
-    {"no-n", no_argument, 0, O_NON},
-    {"max-inflight", required_argument, 0, O_INFLIGHT},
-    {"window", required_argument, 0, O_WINDOW},
-    {"stall-timeout", required_argument, 0, O_STALL},
-    {"connect-timeout", required_argument, 0, O_CONNECT},
-    {"timeout", required_argument, 0, O_TIMEOUT},
-    {"max-retries", required_argument, 0, O_RETRIES},
-    {"backoff-max", required_argument, 0, O_BACKOFF},
-    {"retry-after-cap", required_argument, 0, O_RACAP},
-    {"rpm", required_argument, 0, O_RPM},
-    {"tpm", required_argument, 0, O_TPM},
-    {"summary-max-chars", required_argument, 0, O_MAXCHARS},
-    {"trunc-ratio", required_argument, 0, O_TRUNC},
-    {"ready-timeout", required_argument, 0, O_READY},
-    {"extractive-budget", required_argument, 0, O_EXTB},
-    {"tokenizer", required_argument, 0, O_TOKENIZER},
-    {"ramp", required_argument, 0, O_RAMP},
-    {"stream", no_argument, 0, O_STREAM},
-    {"no-stream", no_argument, 0, O_NOSTREAM},
-    {"allow-failed", no_argument, 0, O_ALLOWFAILED},
-    {"retry-failed", no_argument, 0, O_RETRYFAILED},
-    {"server-count", required_argument, 0, O_SERVERCOUNT},
-    {"quiet", no_argument, 0, 'q'},
-    {"help", no_argument, 0, O_HELP},
-    {"version", no_argument, 0, O_VERSION},
-    {0, 0, 0, 0},
+static const struct infty_cmd cmd = {
+    .name = "infty-summarize",
+    .usage = "[OPTIONS] [INPUT]",
+    .about = "Add summaries to segment records (INPUT or -i, default stdin).\n",
+    .options = options,
+    .exit_note = "infty-summarize: 3 also means a fatal server answer or retryable failures\n"
+                 "left; the cache keeps every answered request.\n",
 };
 
 /* First line of the key file, trimmed; the file name is the only thing printed. */
@@ -180,199 +177,48 @@ static int is_dir(const char *p)
 	return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-static void warn_line(const char *msg)
-{
-	infty_warn("%s", msg);
-}
+static struct sum_stats_out so;
 
-static void on_signal(int sig)
+static int run(struct infty_stage *st, void *ctx)
 {
-	(void)sig;
-	infty_sum_engine_stop();
+	return infty_sum_engine_run(st, &c, &so);
 }
 
 int main(int argc, char **argv)
 {
-	infty_cli_init(argv[0]);
-	struct sum_config c;
 	infty_sum_config_init(&c);
-	const char **eps = NULL;
-	size_t neps = 0, epcap = 0;
-	const char *backend = NULL, *keyfile = NULL;
-	int opt, stall_given = 0;
-	c.warn = warn_line;
-	while ((opt = getopt_long(argc, argv, "i:o:q", longopts, NULL)) != -1) {
-		switch (opt) {
-		case 'i':
-			c.input = optarg;
-			break;
-		case 'o':
-			c.output = optarg;
-			break;
-		case O_FAILED:
-			c.failed = optarg;
-			break;
-		case O_STATS:
-			c.stats = optarg;
-			break;
-		case O_CACHE:
-			c.cache = optarg;
-			break;
-		case O_BACKEND:
-			if (strcmp(optarg, "openai") && strcmp(optarg, "extractive"))
-				infty_usage_error("--backend: '%s' is not openai or extractive",
-				                  optarg);
-			backend = optarg;
-			break;
-		case O_ENDPOINT:
-			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8))
-				infty_usage_error("--endpoint: '%s' is not an http(s) URL", optarg);
-			if (infty_grow(&eps, &epcap, neps + 1, sizeof *eps))
-				infty_die(INFTY_EXIT_STOPPED, "out of memory");
-			eps[neps++] = optarg;
-			break;
-		case O_MODEL:
-			c.model = optarg;
-			break;
-		case O_KEYFILE:
-			keyfile = optarg;
-			break;
-		case O_MODE:
-			if (!strcmp(optarg, "cumulative"))
-				c.mode = SUM_MODE_CUMULATIVE;
-			else if (!strcmp(optarg, "update"))
-				c.mode = SUM_MODE_UPDATE;
-			else
-				infty_usage_error("--mode: '%s' is not cumulative or update",
-				                  optarg);
-			break;
-		case O_PROMPTS:
-			c.prompt_dir = optarg;
-			break;
-		case O_TEMP:
-			c.temperature = infty_parse_double("--temperature", optarg, 0, 2);
-			break;
-		case O_MAXTOK:
-			c.max_tokens = (long)infty_parse_ll("--max-tokens", optarg, 1, 1 << 24);
-			break;
-		case O_CAND:
-			c.candidates = (int)infty_parse_ll("--candidates", optarg, 1, 64);
-			break;
-		case O_NON:
-			c.use_n = 0;
-			break;
-		case O_INFLIGHT:
-			c.max_inflight = (int)infty_parse_ll("--max-inflight", optarg, 1, 65536);
-			break;
-		case O_WINDOW:
-			c.window = (long)infty_parse_ll("--window", optarg, 1, 1 << 24);
-			break;
-		case O_STALL:
-			c.stall_timeout = infty_parse_double("--stall-timeout", optarg, 0, 86400);
-			stall_given = 1;
-			break;
-		case O_CONNECT:
-			c.connect_timeout =
-			    infty_parse_double("--connect-timeout", optarg, 0.001, 3600);
-			break;
-		case O_TIMEOUT:
-			c.total_timeout = infty_parse_double("--timeout", optarg, 0, 86400);
-			break;
-		case O_RETRIES:
-			c.max_retries = (int)infty_parse_ll("--max-retries", optarg, 0, 1000);
-			break;
-		case O_BACKOFF:
-			c.backoff_max = infty_parse_double("--backoff-max", optarg, 0, 3600);
-			if (c.backoff_base > c.backoff_max)
-				c.backoff_base = c.backoff_max;
-			break;
-		case O_RACAP:
-			c.retry_after_cap =
-			    infty_parse_double("--retry-after-cap", optarg, 0, 86400);
-			break;
-		case O_RPM:
-			c.rpm = infty_parse_double("--rpm", optarg, 0, 1e9);
-			break;
-		case O_TPM:
-			c.tpm = infty_parse_double("--tpm", optarg, 0, 1e12);
-			break;
-		case O_MAXCHARS:
-			c.summary_max_chars =
-			    (long)infty_parse_ll("--summary-max-chars", optarg, 1, 1 << 30);
-			break;
-		case O_TRUNC:
-			c.trunc_ratio = infty_parse_double("--trunc-ratio", optarg, 0, 1);
-			break;
-		case O_READY:
-			c.ready_timeout = infty_parse_double("--ready-timeout", optarg, 0, 86400);
-			break;
-		case O_EXTB:
-			c.extractive_budget =
-			    (long)infty_parse_ll("--extractive-budget", optarg, 8, 1 << 20);
-			break;
-		case O_TOKENIZER:
-			c.tokenizer = strcmp(optarg, "none") ? optarg : NULL;
-			c.no_tokenizer = !strcmp(optarg, "none");
-			break;
-		case O_STREAM:
-			c.stream = 1;
-			break;
-		case O_NOSTREAM:
-			c.stream = 0;
-			break;
-		case O_ALLOWFAILED:
-			c.allow_failed = 1;
-			break;
-		case O_RETRYFAILED:
-			c.retry_failed = 1;
-			break;
-		case O_SERVERCOUNT:
-			if (!strcmp(optarg, "auto"))
-				c.server_count = SUM_COUNT_AUTO;
-			else if (!strcmp(optarg, "tokenize"))
-				c.server_count = SUM_COUNT_TOKENIZE;
-			else if (!strcmp(optarg, "off"))
-				c.server_count = SUM_COUNT_OFF;
-			else
-				infty_usage_error(
-				    "--server-count: '%s' is not auto, tokenize or off", optarg);
-			break;
-		case O_RAMP:
-			c.ramp = infty_parse_double("--ramp", optarg, 0, 3600);
-			break;
-		case 'q':
-			c.quiet = 1;
-			break;
-		case O_HELP:
-			fputs(usage_text, stdout);
-			if (fflush(stdout) || ferror(stdout))
-				return INFTY_EXIT_STOPPED;
-			return 0;
-		case O_VERSION:
-			infty_print_version();
-		default:
-			infty_usage_error("unknown option");
-		}
-	}
-	if (optind < argc) {
-		if (optind + 1 < argc || strcmp(c.input, "-"))
-			infty_usage_error("one input only");
-		c.input = argv[optind];
+	c.stall_timeout = -1; /* not given: it depends on --no-stream */
+	infty_stage_args(&cfg, &cmd, argc, argv, 1);
+	if (input && cfg.n_inputs)
+		infty_usage_error("one input file at most (got -i and an INPUT)");
+	if (input) {
+		cfg.inputs = &input;
+		cfg.n_inputs = 1;
 	}
 	/* Without streaming nothing arrives until the answer is whole. */
-	if (!c.stream && !stall_given)
-		c.stall_timeout = 300;
+	if (c.stall_timeout < 0)
+		c.stall_timeout = c.stream ? 60 : 300;
+	if (c.backoff_base > c.backoff_max)
+		c.backoff_base = c.backoff_max;
+	if (tokenizer) {
+		c.no_tokenizer = !strcmp(tokenizer, "none");
+		c.tokenizer = c.no_tokenizer ? NULL : tokenizer;
+	}
 	c.endpoints = eps;
 	c.n_endpoints = neps;
-	if (!backend)
-		backend = neps ? "openai" : "extractive";
+	backend = backend_choice >= 0 ? backends[backend_choice] : neps ? "openai" : "extractive";
 	char *key = NULL;
-	if (!strcmp(backend, "openai")) {
-		c.backend = SUM_BACKEND_OPENAI;
+	int openai = !strcmp(backend, "openai");
+	c.backend = openai ? SUM_BACKEND_OPENAI : SUM_BACKEND_EXTRACTIVE;
+	/* A model is asked: for the summaries, or to judge the extractive ones. */
+	if (openai || c.judge) {
 		if (!neps)
-			infty_usage_error("--backend openai needs --endpoint URL");
-		if (!c.model)
-			infty_usage_error("--backend openai needs --model NAME");
+			infty_usage_error(
+			    openai ? "--backend openai needs --endpoint URL"
+			           : "--judge needs --endpoint URL (the judge is a model)");
+		if (!c.model && (openai || !c.judge_model))
+			infty_usage_error(openai ? "--backend openai needs --model NAME"
+			                         : "--judge needs --judge-model or --model NAME");
 		if (keyfile)
 			key = read_key_file(keyfile);
 		else if (getenv("INFTY_API_KEY") && *getenv("INFTY_API_KEY"))
@@ -388,36 +234,33 @@ int main(int argc, char **argv)
 			infty_usage_error(
 			    "no prompts: give --prompt-dir DIR, or set INFTY_HOME to a "
 			    "directory holding prompts/");
-	} else {
-		c.backend = SUM_BACKEND_EXTRACTIVE;
-		if (neps)
-			infty_usage_error("--backend extractive takes no --endpoint");
+		if (!is_dir(c.prompt_dir))
+			infty_usage_error("--prompt-dir: '%s' is not a directory", c.prompt_dir);
+	} else if (neps) {
+		infty_usage_error("--backend extractive takes no --endpoint (but with --judge)");
 	}
-	if (c.backend == SUM_BACKEND_OPENAI && !is_dir(c.prompt_dir))
-		infty_usage_error("--prompt-dir: '%s' is not a directory", c.prompt_dir);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	/* Extractive summaries are graded, never rewritten: a refinement is a model's. */
+	if (c.judge && !openai)
+		c.judge_rounds = 1;
+	/* The policy's defaults depend on the backend; --quality goes on top. */
+	infty_sum_quality_policy_default(&c.quality, openai);
+	char qdetail[256];
+	if (quality && infty_sum_quality_policy_parse(&c.quality, quality, qdetail, sizeof qdetail))
+		infty_usage_error("--quality: %s", qdetail);
+	/* curl writes to sockets a server may close: that is an error to read,
+	 * not a reason to die. */
 	signal(SIGPIPE, SIG_IGN);
 
-	struct sum_stats_out so;
-	char detail[640];
-	int rc = infty_sum_engine_run(&c, &so, detail, sizeof detail);
+	cfg.stats_fields = infty_sum_stats_fields;
+	cfg.progress_fields = infty_sum_progress_fields;
+	cfg.fields_ctx = &so;
+	cfg.on_signal = infty_sum_engine_stop; /* the transfer loop stops within a step */
+	int status = infty_stage_run(&cfg, run, NULL);
+	infty_sum_stats_out_release(&so);
 	if (key) {
 		memset(key, 0, strlen(key));
 		infty_free(key);
 	}
 	infty_free(eps);
-	if (rc < 0) {
-		infty_warn("%s", detail);
-		return rc == INFTY_EINVAL && !so.fatal ? INFTY_EXIT_USAGE : INFTY_EXIT_STOPPED;
-	}
-	if (rc > 0 && !c.quiet)
-		infty_warn("%llu trace(s) failed and %llu record(s) rejected%s",
-		           (unsigned long long)so.traces_failed,
-		           (unsigned long long)so.records_rejected,
-		           c.failed ? "; see the dead-letter file" : "");
-	return rc > 0 ? INFTY_EXIT_DATA : INFTY_EXIT_OK;
+	return status;
 }

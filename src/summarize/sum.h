@@ -8,12 +8,19 @@
  *   sum_extractive.c  the offline extractive summarizer (--backend extractive)
  *   sum_cache.c       append-only cache of answered requests (resume after kill -9)
  *   sum_http.c        one curl_multi loop: in-flight cap, AIMD, backoff, round robin
- *   sum_engine.c      streaming input, reorder window, output/dead-letter/stats
+ *   sum_engine.c      streaming input, reorder window, output/dead-letter/stats,
+ *                     the quality checks and policy, the judge-and-refine loop
+ *   sum_judge.c       the judge's and refine prompts, messages, keys; the
+ *                     judge's answer
+ *   sum_quality.c     the cheap checks on one summary (sum_quality.h)
  *
  * A request's life (sum_engine.c): key and cache lookup when its trace is
  * read; the body is built only when a transfer slot is free (prepare);
  * submit; classify the answer; then accept (cache, summary), retry later,
- * or dead-letter (a permanent failure is cached too).
+ * or dead-letter (a permanent failure is cached too).  An accepted summary is
+ * checked (flags, policy: another candidate or a dead letter) and, with
+ * --judge, graded and refined in further requests of the same job
+ * (phases: summary -> judge -> refine -> judge ...).
  *
  * Ownership: every char * documented as "owned" is freed by the struct's
  * _release/_free function; "borrowed" pointers must outlive the struct.
@@ -22,6 +29,7 @@
 #define INFTY_SUM_H
 
 #include "infty/hash.h"
+#include "sum_quality.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -43,10 +51,6 @@ enum sum_server_count { SUM_COUNT_AUTO, SUM_COUNT_TOKENIZE, SUM_COUNT_OFF };
 
 /* Everything the tool's options configure; main.c fills it. */
 struct sum_config {
-	const char *input;      /* path or "-" */
-	const char *output;     /* path or "-" */
-	const char *failed;     /* dead-letter path, or NULL (then failures only counted) */
-	const char *stats;      /* stats JSON path, or NULL */
 	const char *cache;      /* cache path, or NULL (no cache) */
 	const char **endpoints; /* borrowed; base URLs such as http://host:8000/v1 */
 	size_t n_endpoints;
@@ -74,14 +78,16 @@ struct sum_config {
 	long summary_max_chars; /* validation cap on an accepted summary */
 	double trunc_ratio;     /* prompt_tokens below ratio * our count: truncated */
 	enum sum_server_count server_count;
-	int allow_failed;      /* retryable failures left: dead letters (exit 1), not a stop */
-	int retry_failed;      /* ask again what the cache holds as a permanent failure */
-	size_t max_body_bytes; /* request bodies in flight at most (one always goes) */
-	void (*warn)(const char *msg); /* one-line warnings; NULL: dropped */
-	double ready_timeout;          /* seconds to wait for GET /models; 0: do not wait */
-	long extractive_budget;        /* token budget of one extractive summary */
-	int quiet;
-	double progress_interval;
+	int allow_failed;       /* retryable failures left: dead letters (exit 1), not a stop */
+	int retry_failed;       /* ask again what the cache holds as a permanent failure */
+	size_t max_body_bytes;  /* request bodies in flight at most (one always goes) */
+	double ready_timeout;   /* seconds to wait for GET /models; 0: do not wait */
+	long extractive_budget; /* token budget of one extractive summary */
+	struct sum_quality_config quality; /* thresholds and per-flag policy of the checks */
+	int judge;                         /* the judge-and-refine pass (openai backend) */
+	const char *judge_model;           /* the judge's model; NULL: model */
+	int judge_threshold;               /* a summary scoring below this (1..5) is refined */
+	int judge_rounds; /* summaries judged per segment at most (1: no refining) */
 };
 
 void infty_sum_config_init(struct sum_config *c);
@@ -94,6 +100,13 @@ struct sum_prompts {
 	char *update;     /* owned: template with {question} {summary} {segment} */
 	char hash[72];
 };
+
+/*
+ * dir/name, whole, into an owned string (*out), one trailing newline
+ * dropped.  Returns 0, INFTY_EIO (cannot read), INFTY_EINVAL (empty, or the
+ * path is too long) or INFTY_ENOMEM, with a reason in detail.
+ */
+int infty_sum_prompt_file(const char *dir, const char *name, char **out, char *detail, size_t dlen);
 
 /*
  * Load prompt_dir/cumulative.txt and prompt_dir/update.txt (a trailing
@@ -207,12 +220,29 @@ struct sum_verdict {
 	char *text;             /* owned: accepted summary (SUM_OK) */
 	char finish_reason[24]; /* of the accepted choice, or of the last one seen */
 	long prompt_tokens, completion_tokens, choice_tokens, reasoning_tokens;
-	int choices;      /* choices in the response */
-	int verify;       /* prompt_tokens under our bound: ask the server's count first */
-	char detail[256]; /* one line for messages and dead letters */
+	long
+	    cached_tokens; /* usage.prompt_tokens_details.cached_tokens (prefix cache), 0 if none */
+	int choices;       /* choices in the response */
+	int passed_over;   /* valid choices the choice check passed over */
+	int verify;        /* prompt_tokens under our bound: ask the server's count first */
+	char detail[256];  /* one line for messages and dead letters */
 };
 
 void infty_sum_verdict_release(struct sum_verdict *v);
+
+/*
+ * A choice that is complete and valid, before it is taken: NULL takes it, a
+ * static reason passes it over (the next choice is tried; with none left the
+ * verdict is SUM_REJECT with that reason).  The engine checks a summary's
+ * quality here, and whether a judge's answer parses.
+ */
+typedef const char *(*sum_choice_fn)(void *ctx, const char *text, size_t len,
+                                     long reasoning_tokens);
+struct sum_choice_check {
+	sum_choice_fn fn; /* NULL: take the first valid choice */
+	void *ctx;
+	int raw; /* not a summary (the judge's answer): no summary validation */
+};
 
 /*
  * Classify one outcome.  prompt_count is our lower bound of the prompt's
@@ -223,6 +253,10 @@ void infty_sum_verdict_release(struct sum_verdict *v);
  */
 int infty_sum_classify(const struct sum_http_result *r, const struct sum_config *c,
                        long prompt_count, int can_verify, struct sum_verdict *v);
+/* The same, each valid choice put to chk (NULL: as infty_sum_classify). */
+int infty_sum_classify_with(const struct sum_http_result *r, const struct sum_config *c,
+                            long prompt_count, int can_verify, const struct sum_choice_check *chk,
+                            struct sum_verdict *v);
 
 /*
  * The truncation rule.  server_count > 0: the server's own count of the same
@@ -303,6 +337,7 @@ struct sum_cache_entry {
 	long status;
 	long max_tokens, summary_max_chars;
 	long server_count; /* prompt_truncated: the server's own count, 0 if none */
+	int exhausted;     /* a summary kept because no candidate passed the quality policy */
 	char *detail;      /* owned */
 	char *excerpt;     /* owned */
 };
@@ -403,28 +438,108 @@ enum sum_count_api infty_sum_http_count_api(const struct sum_http *h, int ep);
 /* Monotonic seconds. */
 double infty_sum_now(void);
 
+/* ---- sum_judge.c ----------------------------------------------------------- */
+
+#define SUM_JUDGE_CRITERIA   4
+#define SUM_JUDGE_MAX_ROUNDS 16
+
+/* The rubric's criteria, in the order of sum_judge_score.rubric. */
+extern const char *const infty_sum_judge_criteria[SUM_JUDGE_CRITERIA];
+
+struct sum_judge_prompts {
+	char *judge;  /* owned: the judge's last turn, with {summary} */
+	char *refine; /* owned: the refine request's last turn, with {feedback} */
+	char judge_hash[72], refine_hash[72];
+};
+
+/*
+ * Load dir/judge.txt and dir/refine.txt.  Returns 0, or INFTY_EIO/EINVAL
+ * (missing, empty, without its placeholder) or ENOMEM with a reason in
+ * detail.
+ */
+int infty_sum_judge_prompts_load(struct sum_judge_prompts *p, const char *dir, char *detail,
+                                 size_t dlen);
+void infty_sum_judge_prompts_release(struct sum_judge_prompts *p);
+
+/* The judge's grades: score is the lowest of the rubric's (1..5). */
+struct sum_judge_score {
+	int score;
+	int rubric[SUM_JUDGE_CRITERIA];
+	char feedback[512]; /* "" when none */
+};
+
+/*
+ * Parse the judge's answer: a JSON object (inside a code fence or text too)
+ * with a whole grade 1..5 for each criterion and an optional "feedback".
+ * Returns 0, INFTY_EJSON (*s zeroed) or INFTY_ENOMEM.
+ */
+int infty_sum_judge_parse(const char *text, size_t len, struct sum_judge_score *s);
+
+/*
+ * The judge's messages for the summary of segments 0..i: user question,
+ * assistant segments 0..i, user judge.txt with the summary.  New array, or
+ * NULL (ENOMEM).
+ */
+struct json_object *infty_sum_judge_messages(const struct sum_trace_view *t, size_t i,
+                                             const struct sum_judge_prompts *p,
+                                             const char *summary);
+/* Append the summary (assistant) and refine.txt with feedback (user). 0 or ENOMEM. */
+int infty_sum_refine_append(struct json_object *messages, const struct sum_judge_prompts *p,
+                            const char *summary, const char *feedback);
+
+/*
+ * A hash chain over the question and the segments: begin with the question,
+ * then one step per segment; after step i it names question and segments
+ * 0..i.
+ */
+void infty_sum_judge_chain_begin(unsigned char chain[32], const char *question);
+void infty_sum_judge_chain_next(unsigned char chain[32], const char *seg, size_t len);
+/* The judge request's key: jc's model and temperature, judge.txt, the chain, the summary. */
+void infty_sum_judge_key(const struct sum_config *jc, const struct sum_judge_prompts *p,
+                         const unsigned char chain[32], const char *summary, char key[72]);
+/* The refine request's key: the summary request's key, refine.txt, summary, feedback. */
+void infty_sum_refine_key(const struct sum_judge_prompts *p, const char *summary_key,
+                          const char *summary, const char *feedback, char key[72]);
+
 /* ---- sum_engine.c ---------------------------------------------------------- */
 
 struct sum_stats_out {
 	uint64_t traces_in, traces_out, traces_failed, records_rejected;
 	uint64_t requests_sent, summaries_done, cache_hits;
 	int fatal;
-	const char *stopped_by; /* static: why the run stopped, NULL if it finished */
+	const char *stopped_by;       /* static: why the run stopped, NULL if it finished */
+	struct json_object *fields;   /* owned: the stats fields, made at the end */
+	struct json_object *counters; /* owned: the last snapshot's counters */
+	const void *live;             /* the running engine (progress_fields), else NULL */
 };
+
+/*
+ * The stage frame's hooks, ctx a struct sum_stats_out: the stats fields
+ * (traces, requests, reasons, summaries, cache, tokens, latency, ...), and
+ * the progress snapshot's counters (requests planned, sent, answered and
+ * in flight, failures by class, prompt, completion and cached tokens).
+ */
+int infty_sum_stats_fields(void *ctx, struct json_object *o);
+int infty_sum_progress_fields(void *ctx, struct json_object *o);
+void infty_sum_stats_out_release(struct sum_stats_out *so);
 
 /* Ask a running engine to stop at the next step (async-signal-safe). */
 void infty_sum_engine_stop(void);
 /* Whether a stop was asked (for loops outside the engine: readiness wait). */
 int infty_sum_engine_stopping(void);
 
+struct infty_stage;
+
 /*
- * Run the whole stage.  Returns 0 when every trace was written, 1 when some
- * went to the dead-letter file, or a negative infty_err when the run stopped
- * before the end (so->stopped_by says why; the output is not published, the
- * cache keeps every answered request), with one line (no program name) in
- * detail.  INFTY_EINVAL without so->fatal is a configuration error.
+ * Run the whole stage in st (opened by the caller; so zeroed, released
+ * with infty_sum_stats_out_release).  Returns 0 when every trace was
+ * written, 1 when some went to the dead-letter file (the stage's reject
+ * file), or a negative infty_err when the run stopped before the end, its
+ * message recorded in the stage (so->stopped_by says why; nothing is
+ * published, the cache keeps every answered request).  INFTY_EINVAL is a
+ * configuration error; a fatal server answer is INFTY_EHTTP.
  */
-int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, char *detail,
-                         size_t dlen);
+int infty_sum_engine_run(struct infty_stage *st, const struct sum_config *c,
+                         struct sum_stats_out *so);
 
 #endif

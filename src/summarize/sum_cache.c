@@ -156,6 +156,8 @@ static int entry_from_json(struct sum_cache *c, struct json_object *o)
 	if (text && fr) {
 		e.text = (char *)text;
 		snprintf(e.finish_reason, sizeof e.finish_reason, "%s", fr);
+		e.exhausted = json_object_object_get_ex(o, "quality_exhausted", &f) &&
+		              json_object_get_boolean(f);
 	} else if (json_object_object_get_ex(o, "failed", &f) &&
 	           json_object_is_type(f, json_type_object) && gets_(f, "reason")) {
 		snprintf(e.reason, sizeof e.reason, "%s", gets_(f, "reason"));
@@ -388,6 +390,9 @@ int infty_sum_cache_put(struct sum_cache *c, const char *key, const struct sum_c
 		json_object_object_add(o, "text", json_object_new_string(e->text));
 		json_object_object_add(o, "finish_reason",
 		                       json_object_new_string(e->finish_reason));
+		/* Kept although flagged: every candidate failed the quality policy. */
+		if (e->exhausted)
+			json_object_object_add(o, "quality_exhausted", json_object_new_boolean(1));
 	} else {
 		struct json_object *f = json_object_new_object();
 		if (!f) {

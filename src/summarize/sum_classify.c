@@ -224,8 +224,8 @@ long infty_sum_tokenize_count(const char *body, size_t len)
 }
 
 static int classify_success(const struct sum_http_result *r, const struct sum_config *c,
-                            long prompt_count, int can_verify, struct sum_verdict *v,
-                            struct json_object *root)
+                            long prompt_count, int can_verify, const struct sum_choice_check *chk,
+                            struct sum_verdict *v, struct json_object *root)
 {
 	struct json_object *choices, *usage = NULL, *x;
 	if (!root || !json_object_is_type(root, json_type_object)) {
@@ -254,6 +254,10 @@ static int classify_success(const struct sum_http_result *r, const struct sum_co
 	v->completion_tokens = intfield(usage, "completion_tokens");
 	if (usage && json_object_object_get_ex(usage, "completion_tokens_details", &x))
 		v->reasoning_tokens = intfield(x, "reasoning_tokens");
+	/* What the server's prefix cache served (vLLM, OpenAI): for the progress
+	 * snapshot, which shows what the shared prefixes save. */
+	if (usage && json_object_object_get_ex(usage, "prompt_tokens_details", &x))
+		v->cached_tokens = intfield(x, "cached_tokens");
 	v->choices = (int)json_object_array_length(choices);
 
 	/*
@@ -312,7 +316,13 @@ static int classify_success(const struct sum_http_result *r, const struct sum_co
 				why = "bad_finish_reason";
 			continue;
 		}
-		const char *bad = infty_sum_validate(content + skip, tlen, c->summary_max_chars);
+		const char *bad = chk && chk->raw ? NULL
+		                                  : infty_sum_validate(content + skip, tlen,
+		                                                       c->summary_max_chars);
+		if (!bad && chk && chk->fn &&
+		    (bad = chk->fn(chk->ctx, content + skip, tlen,
+		                   v->reasoning_tokens ? v->reasoning_tokens : rtok)))
+			v->passed_over++;
 		if (bad) {
 			why = bad;
 			continue;
@@ -356,6 +366,13 @@ static void transport(const struct sum_http_result *r, struct sum_verdict *v)
 int infty_sum_classify(const struct sum_http_result *r, const struct sum_config *c,
                        long prompt_count, int can_verify, struct sum_verdict *v)
 {
+	return infty_sum_classify_with(r, c, prompt_count, can_verify, NULL, v);
+}
+
+int infty_sum_classify_with(const struct sum_http_result *r, const struct sum_config *c,
+                            long prompt_count, int can_verify, const struct sum_choice_check *chk,
+                            struct sum_verdict *v)
+{
 	memset(v, 0, sizeof *v);
 	v->retry_after = r->retry_after;
 	snprintf(v->finish_reason, sizeof v->finish_reason, "null");
@@ -382,7 +399,7 @@ int infty_sum_classify(const struct sum_http_result *r, const struct sum_config 
 	}
 	json_tokener_free(tok);
 	int rc = r->status >= 200 && r->status < 300
-	             ? classify_success(r, c, prompt_count, can_verify, v, root)
+	             ? classify_success(r, c, prompt_count, can_verify, chk, v, root)
 	             : classify_error_status(r, v, root);
 	json_object_put(root);
 	return rc;

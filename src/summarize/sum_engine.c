@@ -11,16 +11,31 @@
  * the body when a slot is free) -> on_done (classify) -> accept / retry /
  * dead-letter, with an optional detour through the server's own count of the
  * prompt (verify) before a suspicious answer is accepted.
+ *
+ * Every summary is checked (sum_quality.c) against the trace's index, built
+ * once when the trace is read.  The policy acts while the answer is
+ * classified: a choice raising a retry or reject flag is passed over for the
+ * next one, the best of them kept aside; when the candidates run out, that
+ * best one is kept flagged (retry) or its trace dead-lettered as
+ * quality_<flag> (reject).  With --judge a made summary goes on to the judge
+ * (phase PH_JUDGE) and, below the threshold, to a refine request (PH_REFINE)
+ * whose summary is checked and judged again, up to --judge-rounds; the job
+ * is settled with the best judged summary.  Judge and refine requests go
+ * through the same cache, retries and limits, by keys of their own.
+ *
+ * The stage frame (include/infty/stage.h) owns the input, the output, the
+ * dead letters (its reject file), progress and publication; what is the
+ * engine's own is the cache, which survives every stop.
  */
 #include "sum.h"
 
-#include "infty/reject.h"
 #include "infty/utf8.h"
 #include "infty/alloc.h"
 #include "infty/error.h"
 #include "infty/hash.h"
+#include "infty/json_write.h"
 #include "infty/jsonl.h"
-#include "infty/progress.h"
+#include "infty/stage.h"
 #include "infty/tokenizer.h"
 
 #include <errno.h>
@@ -57,11 +72,34 @@ struct held {
 	long prompt_tokens, completion_tokens, choice_tokens, reasoning_tokens;
 };
 
+/* What a job is asking for now. */
+enum phase { PH_SUMMARY, PH_JUDGE, PH_REFINE };
+static const char *const phase_name[] = {"summary", "judge", "refine"};
+
+/* A candidate the quality policy passed over, kept in case none passes. */
+struct cand {
+	char *text; /* owned */
+	int bad;    /* badness(): lower is better */
+	long rt;    /* its reasoning tokens */
+};
+
+/* The judge-and-refine loop of one summary. */
+struct judging {
+	struct json_object *cur;  /* owned ref: the summary entry judged now (or last) */
+	struct json_object *best; /* owned ref: the best judged so far (may be cur) */
+	int best_score;
+	int rounds, scores[SUM_JUDGE_MAX_ROUNDS];
+	char *feedback;      /* owned: the judge's feedback on cur */
+	const char *stopped; /* static: why refining ended early, or NULL */
+	long base_count;     /* the summary request's prompt count */
+	char key[72];        /* the judge's or the refine request's key */
+};
+
 struct job {
 	struct trace *t;
 	size_t i;
-	char key[72];
-	char *body; /* owned while in flight */
+	char key[72]; /* the summary request's */
+	char *body;   /* owned while in flight */
 	size_t body_len;
 	long prompt_count; /* our lower bound of the prompt's tokens */
 	int attempts, retries, got;
@@ -69,6 +107,9 @@ struct job {
 	int verifying; /* the request in flight is the server's count of the prompt */
 	int ep;        /* the endpoint whose answer is being verified */
 	struct held held;
+	unsigned char phase; /* enum phase */
+	struct cand *best;   /* owned, or NULL */
+	struct judging *jg;  /* owned, or NULL */
 };
 
 struct trace {
@@ -78,18 +119,22 @@ struct trace {
 	struct sum_trace_view v;
 	size_t nsum, settled;
 	struct job *jobs;
-	struct json_object **sums; /* owned summary entries, nsum */
-	char **texts;              /* borrowed from sums: for --mode update */
-	long qcount;               /* tokens of the question */
-	long *cum;                 /* owned: tokens of segments 0..k (prefix sums) */
-	struct sum_keyer keyer;    /* cumulative keys, one segment at a time */
-	size_t next_start;         /* update mode: the next job to start */
+	struct json_object **sums;     /* owned summary entries, nsum */
+	char **texts;                  /* borrowed from sums: for --mode update */
+	long qcount;                   /* tokens of the question */
+	long *cum;                     /* owned: tokens of segments 0..k (prefix sums) */
+	struct sum_keyer keyer;        /* cumulative keys, one segment at a time */
+	struct sum_quality_index *qix; /* owned: question and every segment */
+	char *answer;                  /* owned: the conclusion's boxed answer, or NULL */
+	unsigned char (*chain)[32];    /* owned (--judge): names question + segments 0..k */
+	size_t next_start;             /* update mode: the next job to start */
 	/* first failure */
 	int failed;
 	const char *fclass, *freason;
 	long fstatus;
 	int fattempts;
 	size_t fi;
+	const char *frequest; /* static: summary, judge or refine */
 	char fdetail[256];
 	char *fexcerpt; /* owned */
 	/* input reject */
@@ -101,18 +146,22 @@ struct trace {
 
 struct engine {
 	const struct sum_config *c;
+	struct infty_stage *st;  /* the frame: output, dead letters, progress */
+	struct infty_reader *in; /* the stage's */
+	struct sum_stats_out *so;
 	struct sum_prompts prompts;
 	struct sum_keyparts kp;
 	const char *prompt_hash;
 	long instr_count, update_count; /* tokens of the instruction / the template's text */
+	struct sum_judge_prompts jprompts;
+	struct sum_config jc;           /* the judge's requests: its model, temperature 0, n 1 */
+	long judge_count, refine_count; /* tokens of judge.txt / refine.txt's own text */
 	struct sum_cache *cache;
 	struct sum_http *http;
 	size_t can_count;            /* endpoints that serve /tokenize */
 	struct infty_tokenizer *tok; /* NULL: estimate what the records do not count */
 	struct infty_tok_ctx *tctx;
 	const char *tok_path;
-	struct infty_reader *in;
-	struct infty_writer *out, *failed;
 	struct trace **fifo; /* reorder buffer, input order */
 	size_t fcap, flen;
 	int eof, fatal, err;
@@ -122,13 +171,21 @@ struct engine {
 	/* counters */
 	uint64_t traces_in, traces_ok, traces_failed, rejected, traces_retry_left;
 	uint64_t sent, done_req, summaries, cache_hits, cache_puts, cancelled;
+	uint64_t planned; /* requests the traces read so far need */
 	uint64_t failures_cached, failure_hits, counts_asked, counts_failed;
 	uint64_t no_usage; /* accepted answers without usage.prompt_tokens: not checkable */
 	uint64_t cache_skipped_parts, cache_skipped_bytes, cache_bad_lines;
 	const char *retry_reason;
 	uint64_t by_class[5];
 	struct json_object *reasons; /* reason -> count */
-	long long tok_prompt, tok_completion, tok_reasoning;
+	long long tok_prompt, tok_completion, tok_reasoning, tok_cached;
+	/* quality: at write time (flags, checked, flagged, rejected) or as it happens */
+	uint64_t q_checked, q_flagged, q_flag[SUM_Q_NFLAGS], q_rejected;
+	uint64_t q_passed, q_exhausted, q_stale;
+	/* judge: at write time (judged, scores, rounds) or as it happens */
+	uint64_t j_judged, j_score[6], j_rounds[SUM_JUDGE_MAX_ROUNDS + 1];
+	uint64_t answered[3]; /* requests answered, by phase */
+	uint64_t j_hits, r_hits, r_stopped;
 	uint64_t lat[NBUCKET], nlat;
 	double lat_max;
 	double started;
@@ -136,6 +193,13 @@ struct engine {
 };
 
 /* ---- small helpers -------------------------------------------------------- */
+/* The key of the request the job is on now. */
+static const char *req_key(const struct job *j)
+{
+	return j->phase == PH_SUMMARY ? j->key : j->jg->key;
+}
+
+static int judge_finish(struct engine *e, struct job *j);
 
 static void count_reason(struct engine *e, const char *reason)
 {
@@ -200,6 +264,23 @@ static void held_release(struct held *h)
 	h->text = NULL;
 }
 
+static void cand_free(struct cand *c)
+{
+	if (c)
+		infty_free(c->text);
+	infty_free(c);
+}
+
+static void judging_free(struct judging *g)
+{
+	if (!g)
+		return;
+	json_object_put(g->cur);
+	json_object_put(g->best);
+	infty_free(g->feedback);
+	infty_free(g);
+}
+
 static void trace_free(struct trace *t)
 {
 	if (!t)
@@ -207,8 +288,13 @@ static void trace_free(struct trace *t)
 	for (size_t k = 0; k < t->nsum; k++) {
 		infty_free(t->jobs[k].body);
 		held_release(&t->jobs[k].held);
+		cand_free(t->jobs[k].best);
+		judging_free(t->jobs[k].jg);
 		json_object_put(t->sums[k]);
 	}
+	infty_sum_quality_index_free(t->qix);
+	infty_free(t->answer);
+	infty_free(t->chain);
 	infty_free(t->jobs);
 	infty_free(t->sums);
 	infty_free(t->texts);
@@ -230,14 +316,19 @@ static void stop_as(struct engine *e, const char *why)
 
 /* ---- summaries ------------------------------------------------------------ */
 
+/* A summaries[] entry (docs/formats.md), with the checks' flags and numbers. */
 static struct json_object *summary_entry(struct engine *e, struct job *j, const char *text,
                                          const char *backend, const char *model, const char *prompt,
-                                         const char *fr, long pt, long ct, long rt, int attempts)
+                                         const char *fr, long pt, long ct, long rt, int attempts,
+                                         const struct sum_quality_result *q)
 {
 	struct json_object *s = json_object_new_object(), *u = json_object_new_object();
-	if (!s || !u) {
+	struct json_object *fl = infty_sum_quality_flags_json(q), *qo = infty_sum_quality_json(q);
+	if (!s || !u || !fl || !qo) {
 		json_object_put(s);
 		json_object_put(u);
+		json_object_put(fl);
+		json_object_put(qo);
 		return NULL;
 	}
 	json_object_object_add(s, "i", json_object_new_int64((int64_t)j->i));
@@ -248,14 +339,113 @@ static struct json_object *summary_entry(struct engine *e, struct job *j, const 
 	json_object_object_add(
 	    s, "mode",
 	    json_object_new_string(e->c->mode == SUM_MODE_UPDATE ? "update" : "cumulative"));
-	json_object_object_add(s, "key", json_object_new_string(j->key));
+	json_object_object_add(s, "key", json_object_new_string(req_key(j)));
 	json_object_object_add(s, "attempts", json_object_new_int(attempts));
 	json_object_object_add(s, "finish_reason", json_object_new_string(fr));
 	json_object_object_add(u, "prompt_tokens", json_object_new_int64(pt));
 	json_object_object_add(u, "completion_tokens", json_object_new_int64(ct));
 	json_object_object_add(s, "usage", u);
 	json_object_object_add(s, "reasoning_tokens", json_object_new_int64(rt));
+	json_object_object_add(s, "flags", fl);
+	json_object_object_add(s, "quality", qo);
 	return s;
+}
+
+/* The text of a summary entry (borrowed from it). */
+static const char *entry_text(struct json_object *s)
+{
+	struct json_object *x;
+	return json_object_object_get_ex(s, "text", &x) ? json_object_get_string(x) : "";
+}
+
+/* ---- quality ---------------------------------------------------------------- */
+
+/* Exact tokens with the tokenizer, else the estimate. */
+static long quality_tokens(void *ctx, const char *s, size_t n)
+{
+	struct engine *e = ctx;
+	if (e->tctx) {
+		int64_t k = infty_tok_count(e->tctx, s, n);
+		if (k >= 0)
+			return (long)k;
+	}
+	return infty_sum_count_tokens(s, n);
+}
+
+/* Check summary i of t (segments 0..i).  0 or INFTY_ENOMEM. */
+static int quality_of(struct engine *e, const struct trace *t, size_t i, const char *text,
+                      size_t len, struct sum_quality_result *r)
+{
+	return infty_sum_quality_check_at(t->qix, i + 1, &e->c->quality, text, len, -1, t->answer,
+	                                  quality_tokens, e, r);
+}
+
+static const char *const quality_reason_name[SUM_Q_NFLAGS] = {
+    "quality_leak", "quality_refusal",    "quality_short",        "quality_long",
+    "quality_copy", "quality_ungrounded", "quality_early_answer", "quality_language",
+};
+
+/* The first flag raised under the strongest policy (there is one). */
+static int quality_worst(const struct sum_quality_config *c, const struct sum_quality_result *r)
+{
+	int worst = -1;
+	for (int f = 0; f < SUM_Q_NFLAGS; f++)
+		if ((r->flags & SUM_Q_BIT(f)) && (worst < 0 || c->policy[f] > c->policy[worst]))
+			worst = f;
+	return worst < 0 ? 0 : worst;
+}
+
+/* How bad a flagged candidate is: a reject flag outweighs any number of retry flags. */
+static int badness(const struct sum_quality_config *c, const struct sum_quality_result *r)
+{
+	int bad = 0;
+	for (int f = 0; f < SUM_Q_NFLAGS; f++)
+		if (r->flags & SUM_Q_BIT(f))
+			bad += c->policy[f] == SUM_Q_REJECT ? 1000 : c->policy[f] == SUM_Q_RETRY;
+	return bad;
+}
+
+/* The choice check of a summary answer: take it, or pass it over and keep the best. */
+struct pick {
+	struct engine *e;
+	struct job *j;
+};
+
+static const char *pick_summary(void *ctx, const char *text, size_t len, long rt)
+{
+	struct pick *p = ctx;
+	struct engine *e = p->e;
+	struct sum_quality_result r;
+	if (quality_of(e, p->j->t, p->j->i, text, len, &r)) {
+		e->err = INFTY_ENOMEM;
+		return "out_of_memory";
+	}
+	if (infty_sum_quality_verdict(&e->c->quality, &r) < SUM_Q_RETRY)
+		return NULL;
+	e->q_passed++;
+	int bad = badness(&e->c->quality, &r);
+	if (!p->j->best || bad < p->j->best->bad) {
+		struct cand *c = infty_calloc(1, sizeof *c);
+		if (!c || !(c->text = infty_strndup(text, len))) {
+			infty_free(c);
+			e->err = INFTY_ENOMEM;
+			return "out_of_memory";
+		}
+		c->bad = bad;
+		c->rt = rt;
+		cand_free(p->j->best);
+		p->j->best = c;
+	}
+	return quality_reason_name[quality_worst(&e->c->quality, &r)];
+}
+
+/* The choice check of a judge's answer: it must parse. */
+static const char *pick_judge(void *ctx, const char *text, size_t len, long rt)
+{
+	(void)ctx;
+	(void)rt;
+	struct sum_judge_score sc;
+	return infty_sum_judge_parse(text, len, &sc) ? "judge_unparsed" : NULL;
 }
 
 static int start_job(struct engine *e, struct job *j);
@@ -267,6 +457,10 @@ static void settle(struct job *j)
 	infty_free(j->body);
 	j->body = NULL;
 	held_release(&j->held);
+	cand_free(j->best);
+	j->best = NULL;
+	judging_free(j->jg);
+	j->jg = NULL;
 }
 
 /*
@@ -323,6 +517,7 @@ static int job_fail(struct engine *e, struct job *j, const char *cls, const char
 		t->fstatus = status;
 		t->fattempts = j->attempts;
 		t->fi = j->i;
+		t->frequest = phase_name[j->phase];
 		snprintf(t->fdetail, sizeof t->fdetail, "%s", detail ? detail : "");
 		infty_sum_redact(t->fdetail, e->c->api_key);
 		if (!(t->fexcerpt = excerpt(body ? body : "", body ? body_len : 0, e->c->api_key)))
@@ -340,6 +535,10 @@ static int job_fail(struct engine *e, struct job *j, const char *cls, const char
 				settle(&t->jobs[k]);
 	return 0;
 }
+
+static int summary_made(struct engine *e, struct job *j, const char *text, const char *backend,
+                        const char *model, const char *fr, long pt, long ct, long rt, int attempts,
+                        int exhausted);
 
 /*
  * Offline summaries: each trace keeps the extractive state, the key's hash
@@ -387,12 +586,21 @@ static int extractive_trace(struct engine *e, struct trace *t)
 			break;
 		}
 		long ct = infty_sum_count_tokens(text, strlen(text));
-		struct json_object *s = summary_entry(e, j, text, "extractive", "infty-extractive",
-		                                      e->prompt_hash, "stop", pt, ct, 0, 1);
+		/* One answer and no other to ask for: a retry flag can only warn. */
+		rc = summary_made(e, j, text, "extractive", "infty-extractive", "stop", pt, ct, 0,
+		                  1, 1);
 		infty_free(text);
-		rc = job_done(e, j, s);
+		if (!rc && t->failed) {
+			/* Dead-lettered by the policy: the rest would be wasted. */
+			for (size_t k = i + 1; k < t->nsum; k++)
+				settle(&t->jobs[k]);
+			break;
+		}
 	}
 	infty_sum_extractive_free(x);
+	/* Every summary is checked: the index is not needed while the trace waits. */
+	infty_sum_quality_index_free(t->qix);
+	t->qix = NULL;
 	return rc;
 }
 
@@ -471,7 +679,7 @@ static int cache_failure(struct engine *e, struct job *j, const char *reason, lo
 	ce.server_count = server_count;
 	ce.detail = (char *)detail;
 	ce.excerpt = (char *)excerpt_text;
-	int rc = infty_sum_cache_put(e->cache, j->key, &ce);
+	int rc = infty_sum_cache_put(e->cache, req_key(j), &ce);
 	if (rc) {
 		snprintf(e->detail, sizeof e->detail, "cache: %s",
 		         infty_sum_cache_detail(e->cache));
@@ -494,9 +702,197 @@ static int fail_permanent(struct engine *e, struct job *j, const char *reason, l
 	int rc = ex ? cache_failure(e, j, reason, status, fr, pt, ct, server_count, safe, ex)
 	            : INFTY_ENOMEM;
 	infty_free(ex);
-	if (!rc)
-		rc = job_fail(e, j, "permanent", reason, status, safe, body, body_len);
-	return rc;
+	if (rc)
+		return rc;
+	if (j->phase == PH_REFINE) {
+		/* No better summary: the best judged one stays. */
+		j->jg->stopped = reason;
+		e->r_stopped++;
+		return judge_finish(e, j);
+	}
+	return job_fail(e, j, "permanent", reason, status, safe, body, body_len);
+}
+
+/* ---- made summaries, the policy, the judge ----------------------------------- */
+
+static int judge_begin(struct engine *e, struct job *j, struct json_object *entry);
+
+/* Dead-letter j's trace by the quality policy (text: the summary that failed it). */
+static int quality_fail(struct engine *e, struct job *j, const struct sum_quality_result *r,
+                        const char *text)
+{
+	int f = quality_worst(&e->c->quality, r);
+	return job_fail(e, j, "quality", quality_reason_name[f], 0, r->detail[f], text,
+	                strlen(text));
+}
+
+/*
+ * A summary (or a refined one) is made, from an answer, the cache or the
+ * extractive backend: check it, then keep it, have it judged, or (a reject
+ * flag left after every candidate) dead-letter its trace.  exhausted: it
+ * was kept because no candidate passed; a summary that passes now was not.
+ */
+static int summary_made(struct engine *e, struct job *j, const char *text, const char *backend,
+                        const char *model, const char *fr, long pt, long ct, long rt, int attempts,
+                        int exhausted)
+{
+	struct sum_quality_result r;
+	int rc = quality_of(e, j->t, j->i, text, strlen(text), &r);
+	if (rc)
+		return rc;
+	enum sum_quality_policy v = infty_sum_quality_verdict(&e->c->quality, &r);
+	if (v >= SUM_Q_RETRY && exhausted)
+		e->q_exhausted++;
+	if (v == SUM_Q_REJECT) {
+		if (j->phase == PH_REFINE) {
+			/* The judged summary stays; only the refinement is lost. */
+			j->jg->stopped = quality_reason_name[quality_worst(&e->c->quality, &r)];
+			e->r_stopped++;
+			return judge_finish(e, j);
+		}
+		return quality_fail(e, j, &r, text);
+	}
+	struct json_object *s =
+	    summary_entry(e, j, text, backend, model, e->prompt_hash, fr, pt, ct, rt, attempts, &r);
+	if (!s)
+		return INFTY_ENOMEM;
+	if (e->c->judge)
+		return judge_begin(e, j, s);
+	return job_done(e, j, s);
+}
+
+/* Whether a cached judge's answer still answers: complete and parseable. */
+static int judge_cache_valid(const struct engine *e, const struct sum_cache_entry *c)
+{
+	struct sum_judge_score sc;
+	return !strcmp(c->finish_reason, "stop") && c->choice_tokens <= e->c->max_tokens &&
+	       !infty_sum_judge_parse(c->text, strlen(c->text), &sc);
+}
+
+static int judge_answered(struct engine *e, struct job *j, const char *text);
+static int refine_begin(struct engine *e, struct job *j, const char *feedback);
+
+/* The best judged summary, with its scores, is the job's summary. */
+static int judge_finish(struct engine *e, struct job *j)
+{
+	struct judging *g = j->jg;
+	struct json_object *o = json_object_new_object(), *sc = json_object_new_array();
+	if (!o || !sc) {
+		json_object_put(o);
+		json_object_put(sc);
+		return INFTY_ENOMEM;
+	}
+	for (int k = 0; k < g->rounds; k++)
+		json_object_array_add(sc, json_object_new_int(g->scores[k]));
+	json_object_object_add(o, "score", json_object_new_int(g->best_score));
+	json_object_object_add(o, "rounds", json_object_new_int(g->rounds));
+	json_object_object_add(o, "scores", sc);
+	if (g->stopped)
+		json_object_object_add(o, "refine_failed", json_object_new_string(g->stopped));
+	struct json_object *best = json_object_get(g->best);
+	json_object_object_add(best, "judge", o);
+	return job_done(e, j, best);
+}
+
+/* Have entry (owned) judged: from the cache, or a judge request. */
+static int judge_begin(struct engine *e, struct job *j, struct json_object *entry)
+{
+	struct trace *t = j->t;
+	struct judging *g = j->jg;
+	if (!g) {
+		if (!(g = j->jg = infty_calloc(1, sizeof *g))) {
+			json_object_put(entry);
+			return INFTY_ENOMEM;
+		}
+		g->best_score = -1;
+		g->base_count = j->prompt_count;
+	}
+	json_object_put(g->cur);
+	g->cur = entry;
+	const char *text = entry_text(entry);
+	j->phase = PH_JUDGE;
+	j->attempts = j->retries = j->got = 0;
+	cand_free(j->best);
+	j->best = NULL;
+	infty_sum_judge_key(&e->jc, &e->jprompts, t->chain[j->i], text, g->key);
+	j->prompt_count =
+	    t->qcount + t->cum[j->i] + e->judge_count + count_text(e, text, strlen(text));
+	const struct sum_cache_entry *ce = e->cache ? infty_sum_cache_get(e->cache, g->key) : NULL;
+	if (ce && ce->text && judge_cache_valid(e, ce)) {
+		e->j_hits++;
+		return judge_answered(e, j, ce->text);
+	}
+	if (ce && !ce->text && failure_valid(e, j, ce)) {
+		e->j_hits++;
+		j->attempts = ce->attempts;
+		count_reason(e, ce->reason);
+		return job_fail(e, j, "permanent", ce->reason, ce->status, ce->detail, ce->excerpt,
+		                ce->excerpt ? strlen(ce->excerpt) : 0);
+	}
+	e->sent++;
+	return infty_sum_http_submit(e->http, j, SUM_ROUTE_CHAT, -1, 0,
+	                             j->prompt_count + e->c->max_tokens);
+}
+
+/* The judge graded the current summary: done, or refine it. */
+static int judge_answered(struct engine *e, struct job *j, const char *text)
+{
+	struct judging *g = j->jg;
+	struct sum_judge_score sc;
+	int rc = infty_sum_judge_parse(text, strlen(text), &sc);
+	if (rc)
+		return rc == INFTY_ENOMEM ? rc
+		                          : job_fail(e, j, "permanent", "judge_unparsed", 200,
+		                                     "the judge's answer is not the rubric's JSON",
+		                                     text, strlen(text));
+	g->scores[g->rounds++] = sc.score;
+	/* Ties keep the earlier summary: a refinement must be better to replace it. */
+	if (sc.score > g->best_score) {
+		json_object_put(g->best);
+		g->best = json_object_get(g->cur);
+		g->best_score = sc.score;
+	}
+	if (sc.score >= e->c->judge_threshold || g->rounds >= e->c->judge_rounds)
+		return judge_finish(e, j);
+	return refine_begin(e, j, sc.feedback);
+}
+
+/* Ask for the current summary again with the judge's feedback. */
+static int refine_begin(struct engine *e, struct job *j, const char *feedback)
+{
+	struct judging *g = j->jg;
+	infty_free(g->feedback);
+	if (!(g->feedback = infty_strdup(feedback)))
+		return INFTY_ENOMEM;
+	const char *prev = entry_text(g->cur);
+	j->phase = PH_REFINE;
+	j->attempts = j->retries = j->got = 0;
+	infty_sum_refine_key(&e->jprompts, j->key, prev, feedback, g->key);
+	j->prompt_count = g->base_count + count_text(e, prev, strlen(prev)) +
+	                  count_text(e, feedback, strlen(feedback)) + e->refine_count;
+	const struct sum_cache_entry *ce = e->cache ? infty_sum_cache_get(e->cache, g->key) : NULL;
+	if (ce && ce->text && cache_valid(e, ce)) {
+		struct sum_quality_result r;
+		int rc = quality_of(e, j->t, j->i, ce->text, strlen(ce->text), &r);
+		if (rc)
+			return rc;
+		if (infty_sum_quality_verdict(&e->c->quality, &r) < SUM_Q_RETRY || ce->exhausted) {
+			e->r_hits++;
+			return summary_made(e, j, ce->text, "openai", e->c->model,
+			                    ce->finish_reason, ce->prompt_tokens,
+			                    ce->completion_tokens, ce->reasoning_tokens,
+			                    ce->attempts, ce->exhausted);
+		}
+		e->q_stale++; /* flagged under today's policy: ask again */
+	} else if (ce && !ce->text && failure_valid(e, j, ce)) {
+		e->r_hits++;
+		e->r_stopped++;
+		g->stopped = ce->reason;
+		return judge_finish(e, j);
+	}
+	e->sent++;
+	return infty_sum_http_submit(e->http, j, SUM_ROUTE_CHAT, -1, 0,
+	                             j->prompt_count + e->c->max_tokens);
 }
 
 static int start_job(struct engine *e, struct job *j)
@@ -519,12 +915,22 @@ static int start_job(struct engine *e, struct job *j)
 	j->prompt_count = prompt_count(e, j);
 	const struct sum_cache_entry *ce = e->cache ? infty_sum_cache_get(e->cache, j->key) : NULL;
 	if (ce && ce->text && cache_valid(e, ce)) {
-		e->cache_hits++;
-		return job_done(e, j,
-		                summary_entry(e, j, ce->text, "openai", e->c->model, e->prompt_hash,
-		                              ce->finish_reason, ce->prompt_tokens,
-		                              ce->completion_tokens, ce->reasoning_tokens,
-		                              ce->attempts));
+		struct sum_quality_result r;
+		if ((rc = quality_of(e, t, j->i, ce->text, strlen(ce->text), &r)))
+			return rc;
+		/*
+		 * A summary today's policy would pass over is asked again, unless
+		 * it was kept because no candidate passed: asking again would pay
+		 * for the same candidates.
+		 */
+		if (infty_sum_quality_verdict(&e->c->quality, &r) < SUM_Q_RETRY || ce->exhausted) {
+			e->cache_hits++;
+			return summary_made(e, j, ce->text, "openai", e->c->model,
+			                    ce->finish_reason, ce->prompt_tokens,
+			                    ce->completion_tokens, ce->reasoning_tokens,
+			                    ce->attempts, ce->exhausted);
+		}
+		e->q_stale++;
 	}
 	if (ce && !ce->text && failure_valid(e, j, ce)) {
 		e->cache_hits++;
@@ -548,7 +954,9 @@ static int count_body(struct engine *e, struct job *j, struct json_object *messa
 	if (!o)
 		return INFTY_ENOMEM;
 	if (infty_sum_http_count_api(e->http, j->ep) == SUM_COUNT_MESSAGES) {
-		json_object_object_add(o, "model", json_object_new_string(e->c->model));
+		json_object_object_add(
+		    o, "model",
+		    json_object_new_string(j->phase == PH_JUDGE ? e->jc.model : e->c->model));
 		json_object_object_add(o, "messages", json_object_get(messages));
 		json_object_object_add(o, "add_generation_prompt", json_object_new_boolean(1));
 	} else {
@@ -583,6 +991,22 @@ static int count_body(struct engine *e, struct job *j, struct json_object *messa
 	return j->body ? 0 : INFTY_ENOMEM;
 }
 
+/* The messages of the request job j is on. */
+static struct json_object *job_messages(struct engine *e, struct job *j)
+{
+	struct trace *t = j->t;
+	if (j->phase == PH_JUDGE)
+		return infty_sum_judge_messages(&t->v, j->i, &e->jprompts, entry_text(j->jg->cur));
+	struct json_object *m = infty_sum_req_messages(&t->v, j->i, e->c->mode, &e->prompts,
+	                                               j->i ? t->texts[j->i - 1] : NULL);
+	if (m && j->phase == PH_REFINE &&
+	    infty_sum_refine_append(m, &e->jprompts, entry_text(j->jg->cur), j->jg->feedback)) {
+		json_object_put(m);
+		return NULL;
+	}
+	return m;
+}
+
 /* A slot is free for job j: build what it sends now (see sum_http_prepare_fn). */
 static int prepare(void *job, const char **body, size_t *len, void *ctx)
 {
@@ -598,9 +1022,7 @@ static int prepare(void *job, const char **body, size_t *len, void *ctx)
 			e->sent--; /* counted when queued, never sent */
 		return 1;
 	}
-	struct trace *t = j->t;
-	struct json_object *m = infty_sum_req_messages(&t->v, j->i, e->c->mode, &e->prompts,
-	                                               j->i ? t->texts[j->i - 1] : NULL);
+	struct json_object *m = job_messages(e, j);
 	if (!m)
 		return INFTY_ENOMEM;
 	int rc;
@@ -608,6 +1030,8 @@ static int prepare(void *job, const char **body, size_t *len, void *ctx)
 	j->body = NULL;
 	if (j->verifying) {
 		rc = count_body(e, j, m);
+	} else if (j->phase == PH_JUDGE) {
+		rc = infty_sum_req_build(&e->jc, m, 1, NULL, &j->body, &j->body_len);
 	} else {
 		int want = e->c->candidates - j->got;
 		rc = infty_sum_req_build(e->c, m, e->c->use_n && want > 1 ? want : 1, NULL,
@@ -632,24 +1056,42 @@ static double backoff(const struct sum_config *c, int retries)
 
 /* An accepted answer: into the cache, then into the trace. */
 static int accept(struct engine *e, struct job *j, const char *text, const char *fr, long pt,
-                  long ct, long cht, long rt)
+                  long ct, long cht, long rt, int exhausted)
 {
 	struct sum_cache_entry ce = {0};
 	ce.text = (char *)text;
 	snprintf(ce.finish_reason, sizeof ce.finish_reason, "%s", fr);
 	ce.prompt_tokens = pt, ce.completion_tokens = ct, ce.choice_tokens = cht;
 	ce.reasoning_tokens = rt, ce.attempts = j->attempts;
+	ce.exhausted = exhausted;
 	int rc;
-	if (e->cache && (rc = infty_sum_cache_put(e->cache, j->key, &ce))) {
+	if (e->cache && (rc = infty_sum_cache_put(e->cache, req_key(j), &ce))) {
 		snprintf(e->detail, sizeof e->detail, "cache: %s",
 		         infty_sum_cache_detail(e->cache));
 		stop_as(e, "cache_error");
 		return rc;
 	}
 	e->cache_puts++;
-	return job_done(e, j,
-	                summary_entry(e, j, text, "openai", e->c->model, e->prompt_hash, fr, pt, ct,
-	                              rt, j->attempts));
+	if (j->phase == PH_JUDGE)
+		return judge_answered(e, j, text);
+	return summary_made(e, j, text, "openai", e->c->model, fr, pt, ct, rt, j->attempts,
+	                    exhausted);
+}
+
+/*
+ * Every candidate was passed over and one at least for its quality: keep
+ * the best of those (v: the last answer, for its usage).
+ */
+static int accept_best(struct engine *e, struct job *j, const struct sum_verdict *v)
+{
+	struct cand *b = j->best;
+	j->best = NULL;
+	/* Its own completion tokens are not known apart: our count, with a margin. */
+	long cht = infty_sum_count_tokens(b->text, strlen(b->text)) * 2;
+	int rc =
+	    accept(e, j, b->text, "stop", v->prompt_tokens, v->completion_tokens, cht, b->rt, 1);
+	cand_free(b);
+	return rc;
 }
 
 /* The server's count of a suspicious prompt came back: truncated or not. */
@@ -683,7 +1125,7 @@ static int on_count(struct engine *e, struct job *j, const struct sum_http_resul
 		                      0);
 	}
 	int rc = accept(e, j, h->text, h->finish_reason, h->prompt_tokens, h->completion_tokens,
-	                h->choice_tokens, h->reasoning_tokens);
+	                h->choice_tokens, h->reasoning_tokens, 0);
 	held_release(h);
 	return rc;
 }
@@ -708,12 +1150,20 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 	}
 	j->attempts++;
 	e->done_req++;
+	e->answered[j->phase]++;
 	add_latency(e, latency);
 	int ep = infty_sum_http_current_ep(e->http);
 	int can_verify = e->c->server_count != SUM_COUNT_OFF &&
 	                 infty_sum_http_count_api(e->http, ep) != SUM_COUNT_NONE;
-	rc = infty_sum_classify(r, e->c, j->prompt_count, can_verify, &v);
+	struct pick pk = {e, j};
+	struct sum_choice_check chk = {pick_summary, &pk, 0};
+	if (j->phase == PH_JUDGE)
+		chk = (struct sum_choice_check){pick_judge, NULL, 1};
+	rc = infty_sum_classify_with(r, e->c, j->prompt_count, can_verify, &chk, &v);
+	if (!rc && e->err)
+		rc = e->err;
 	if (rc) {
+		infty_sum_verdict_release(&v);
 		e->err = rc;
 		return;
 	}
@@ -723,6 +1173,7 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 	e->tok_prompt += v.prompt_tokens;
 	e->tok_completion += v.completion_tokens;
 	e->tok_reasoning += v.reasoning_tokens;
+	e->tok_cached += v.cached_tokens;
 	/* Only a sick server trips the breaker; a 4xx about one record does not. */
 	infty_sum_http_outcome(
 	    e->http, !(v.cls == SUM_RETRY && !v.throttle && (r->status == 0 || r->status >= 500)));
@@ -750,7 +1201,7 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 			break;
 		}
 		rc = accept(e, j, v.text, v.finish_reason, v.prompt_tokens, v.completion_tokens,
-		            v.choice_tokens, v.reasoning_tokens);
+		            v.choice_tokens, v.reasoning_tokens, 0);
 		break;
 	case SUM_RETRY:
 		if (++j->retries > e->c->max_retries) {
@@ -778,6 +1229,10 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 	case SUM_REJECT:
 		j->got += v.choices > 0 ? v.choices : 1;
 		if (j->got >= e->c->candidates) {
+			if (j->best) {
+				rc = accept_best(e, j, &v);
+				break;
+			}
 			rc = fail_permanent(e, j, v.reason, r->status, v.finish_reason,
 			                    v.prompt_tokens, v.completion_tokens, 0, v.detail,
 			                    r->body, r->body_len);
@@ -882,6 +1337,42 @@ static const char *view(struct trace *t, char *why, size_t wl)
 	return NULL;
 }
 
+/*
+ * What the checks and the judge need of a trace, once: the quality index of
+ * question and segments, the conclusion's boxed answer, and (--judge) the
+ * hash chain that names segments 0..i in the judge's keys.
+ */
+static int index_trace(struct engine *e, struct trace *t)
+{
+	struct json_object *x;
+	if (!t->nsum)
+		return 0; /* one segment: no summary to check */
+	/* No boxed answer (NULL): nothing a summary can reveal early. */
+	if (json_object_object_get_ex(t->rec, "conclusion", &x) &&
+	    json_object_is_type(x, json_type_string))
+		t->answer = infty_sum_quality_boxed(json_object_get_string(x),
+		                                    (size_t)json_object_get_string_len(x));
+	int rc = infty_sum_quality_index_new(&t->qix, t->v.question, strlen(t->v.question));
+	for (size_t k = 0; k < t->v.n && !rc; k++) {
+		/* A trace of many thousand segments must still hear a SIGTERM. */
+		if ((k & 63) == 63 && stop_flag)
+			return INFTY_ECANCELED;
+		rc = infty_sum_quality_index_add(t->qix, t->v.seg[k], t->v.seg_len[k],
+		                                 t->v.seg_tokens[k], quality_tokens, e);
+	}
+	if (rc || !e->c->judge)
+		return rc;
+	if (!(t->chain = infty_calloc(t->v.n, sizeof *t->chain)))
+		return INFTY_ENOMEM;
+	unsigned char h[32];
+	infty_sum_judge_chain_begin(h, t->v.question);
+	for (size_t k = 0; k < t->v.n; k++) {
+		infty_sum_judge_chain_next(h, t->v.seg[k], t->v.seg_len[k]);
+		memcpy(t->chain[k], h, 32);
+	}
+	return 0;
+}
+
 static int read_one(struct engine *e)
 {
 	struct json_object *o = NULL;
@@ -897,10 +1388,10 @@ static int read_one(struct engine *e)
 		              infty_reader_detail(e->in));
 	}
 	if (rc < 0) {
-		snprintf(e->detail, sizeof e->detail, "%s: %s", infty_reader_path(e->in),
-		         infty_reader_detail(e->in));
+		const char *why = infty_reader_detail(e->in);
 		stop_as(e, "read_error");
-		return rc;
+		return infty_stage_fail(e->st, rc, "%s: %s", infty_reader_path(e->in),
+		                        *why ? why : infty_strerror(rc));
 	}
 	e->traces_in++;
 	struct trace *t = infty_calloc(1, sizeof *t);
@@ -917,6 +1408,7 @@ static int read_one(struct engine *e)
 		return reject(e, line, "bad_record", bad);
 	}
 	t->nsum = t->v.n - 1;
+	e->planned += t->nsum;
 	t->jobs = infty_calloc(t->nsum + 1, sizeof *t->jobs);
 	t->sums = infty_calloc(t->nsum + 1, sizeof *t->sums);
 	t->texts = infty_calloc(t->nsum + 1, sizeof *t->texts);
@@ -929,16 +1421,20 @@ static int read_one(struct engine *e)
 	e->fifo[e->flen++] = t;
 	for (size_t k = 0; k < t->nsum; k++)
 		t->jobs[k] = (struct job){.t = t, .i = k, .ep = -1};
+	if ((rc = index_trace(e, t)))
+		return rc;
+	/* Counted once per trace: a job's bound is then a sum, not a recount. */
+	if (e->http) {
+		t->qcount = count_text(e, t->v.question, strlen(t->v.question));
+		for (size_t k = 0; k < t->v.n; k++)
+			t->cum[k] = (k ? t->cum[k - 1] : 0) +
+			            (t->v.seg_tokens[k] >= 0
+			                 ? t->v.seg_tokens[k] - infty_sum_digit_discount(
+			                                            t->v.seg[k], t->v.seg_len[k])
+			                 : count_text(e, t->v.seg[k], t->v.seg_len[k]));
+	}
 	if (e->c->backend == SUM_BACKEND_EXTRACTIVE)
 		return extractive_trace(e, t);
-	/* Counted once per trace: a job's bound is then a sum, not a recount. */
-	t->qcount = count_text(e, t->v.question, strlen(t->v.question));
-	for (size_t k = 0; k < t->v.n; k++)
-		t->cum[k] = (k ? t->cum[k - 1] : 0) +
-		            (t->v.seg_tokens[k] >= 0
-		                 ? t->v.seg_tokens[k] -
-		                       infty_sum_digit_discount(t->v.seg[k], t->v.seg_len[k])
-		                 : count_text(e, t->v.seg[k], t->v.seg_len[k]));
 	if ((rc = infty_sum_keyer_begin(&t->keyer, &e->kp, t->v.question)))
 		return rc;
 	if (e->c->mode == SUM_MODE_UPDATE)
@@ -954,58 +1450,87 @@ static int read_one(struct engine *e)
 
 /* ---- output --------------------------------------------------------------- */
 
+/* The stats of what goes out: flags and judge scores of one summary entry. */
+static void count_written(struct engine *e, struct json_object *s)
+{
+	struct json_object *fl, *jo, *x;
+	if (json_object_object_get_ex(s, "flags", &fl)) {
+		size_t n = json_object_array_length(fl);
+		e->q_checked++;
+		e->q_flagged += n > 0;
+		for (size_t k = 0; k < n; k++) {
+			const char *name = json_object_get_string(json_object_array_get_idx(fl, k));
+			int f = infty_sum_quality_flag_parse(name, strlen(name));
+			if (f >= 0)
+				e->q_flag[f]++;
+		}
+	}
+	if (json_object_object_get_ex(s, "judge", &jo)) {
+		e->j_judged++;
+		if (json_object_object_get_ex(jo, "score", &x)) {
+			int64_t v = json_object_get_int64(x);
+			e->j_score[v >= 1 && v <= 5 ? v : 0]++;
+		}
+		if (json_object_object_get_ex(jo, "rounds", &x)) {
+			int64_t v = json_object_get_int64(x);
+			e->j_rounds[v >= 1 && v <= SUM_JUDGE_MAX_ROUNDS ? v : 0]++;
+		}
+	}
+}
+
+/*
+ * A dead letter: the common reject record with the failure's class,
+ * status, attempts, the summary that failed, an excerpt of the last answer
+ * and the whole record instead of the raw line (docs/formats.md).
+ */
+static int dead_letter(struct engine *e, struct trace *t)
+{
+	struct json_object *x = json_object_new_object();
+	int rc =
+	    !x || infty_json_add(x, "class", json_object_new_string(t->fclass)) ||
+	    infty_json_add(x, "request", json_object_new_string(t->frequest)) ||
+	    infty_json_add(x, "status", json_object_new_int64(t->fstatus)) ||
+	    infty_json_add(x, "attempts", json_object_new_int(t->fattempts)) ||
+	    infty_json_add(x, "i", json_object_new_int64((int64_t)t->fi)) ||
+	    infty_json_add(x, "excerpt", json_object_new_string(t->fexcerpt ? t->fexcerpt : "")) ||
+	    infty_json_add(x, "record", json_object_get(t->rec));
+	if (rc) {
+		json_object_put(x);
+		return infty_stage_fail(e->st, INFTY_ENOMEM, "out of memory");
+	}
+	struct infty_reject r = {NULL, t->line, t->freason, t->fdetail, t->id, x, NULL, 0};
+	rc = infty_stage_reject(e->st, &r);
+	json_object_put(x);
+	return rc;
+}
+
 static int write_trace(struct engine *e, struct trace *t)
 {
-	int rc;
 	if (t->raw) {
 		e->rejected++;
-		if (!e->failed)
-			return 0;
-		struct json_object *o =
-		    infty_reject_new("summarize", infty_reader_path(e->in), t->line, t->rreason,
-		                     t->rdetail, NULL, t->raw, t->raw_len);
-		if (!o)
-			return INFTY_ENOMEM;
-		rc = infty_writer_put_json(e->failed, o);
-		json_object_put(o);
-		return rc;
+		struct infty_reject r = {NULL, t->line, t->rreason, t->rdetail,
+		                         NULL, NULL,    t->raw,     t->raw_len};
+		return infty_stage_reject(e->st, &r);
 	}
 	if (t->failed) {
 		e->traces_failed++;
 		if (!strcmp(t->fclass, "retry"))
 			e->traces_retry_left++;
-		if (!e->failed)
-			return 0;
-		struct json_object *o = json_object_new_object();
-		if (!o)
-			return INFTY_ENOMEM;
-		/* A dead letter carries the parsed record instead of the raw line. */
-		json_object_object_add(o, "stage", json_object_new_string("summarize"));
-		json_object_object_add(o, "file", json_object_new_string(infty_reader_path(e->in)));
-		json_object_object_add(o, "line", json_object_new_int64((int64_t)t->line));
-		json_object_object_add(o, "reason", json_object_new_string(t->freason));
-		json_object_object_add(o, "detail", json_object_new_string(t->fdetail));
-		json_object_object_add(o, "id", json_object_new_string(t->id));
-		json_object_object_add(o, "class", json_object_new_string(t->fclass));
-		json_object_object_add(o, "status", json_object_new_int64(t->fstatus));
-		json_object_object_add(o, "attempts", json_object_new_int(t->fattempts));
-		json_object_object_add(o, "i", json_object_new_int64((int64_t)t->fi));
-		json_object_object_add(o, "excerpt", json_object_new_string(t->fexcerpt));
-		json_object_object_add(o, "record", json_object_get(t->rec));
-		rc = infty_writer_put_json(e->failed, o);
-		json_object_put(o);
-		return rc;
+		if (!strcmp(t->fclass, "quality"))
+			e->q_rejected++;
+		return dead_letter(e, t);
 	}
 	struct json_object *arr = json_object_new_array();
 	if (!arr)
 		return INFTY_ENOMEM;
 	for (size_t k = 0; k < t->nsum; k++) {
+		count_written(e, t->sums[k]);
 		json_object_array_add(arr, t->sums[k]);
 		t->sums[k] = NULL;
 	}
 	json_object_object_add(t->rec, "summaries", arr);
 	e->traces_ok++;
-	return infty_writer_put_json(e->out, t->rec);
+	return infty_stage_put_json(e->st, t->rec);
 }
 
 static int drain(struct engine *e)
@@ -1014,14 +1539,12 @@ static int drain(struct engine *e)
 	while (e->flen && e->fifo[0]->settled == e->fifo[0]->nsum) {
 		struct trace *t = e->fifo[0];
 		int rc = write_trace(e, t);
-		struct infty_writer *w = t->failed || t->raw ? e->failed : e->out;
 		trace_free(t);
 		memmove(e->fifo, e->fifo + 1, (e->flen - 1) * sizeof *e->fifo);
 		e->flen--;
 		if (rc) {
-			snprintf(e->detail, sizeof e->detail, "write: %s",
-			         w ? infty_writer_detail(w) : infty_strerror(rc));
-			stop_as(e, "write_error");
+			/* The frame has the message (which file, why). */
+			stop_as(e, rc == INFTY_ENOMEM ? "out_of_memory" : "write_error");
 			return rc;
 		}
 	}
@@ -1032,7 +1555,7 @@ static int drain(struct engine *e)
 
 static const char *count_api_name(const struct engine *e)
 {
-	if (e->c->backend != SUM_BACKEND_OPENAI)
+	if (!e->http)
 		return "none";
 	if (e->c->server_count == SUM_COUNT_OFF)
 		return "off";
@@ -1041,18 +1564,98 @@ static const char *count_api_name(const struct engine *e)
 	return infty_sum_http_count_api(e->http, 0) == SUM_COUNT_MESSAGES ? "messages" : "content";
 }
 
-/* Written in every case it can be, through a temporary file renamed into place. */
-static int write_stats(struct engine *e, const char *path, int rc)
+/*
+ * quality_flags, quality and (--judge) judge in the stats: the flags and
+ * scores of the summaries written out, and what the policy and the judge
+ * did on the way (docs/formats.md).
+ */
+static void quality_stats(struct engine *e, struct json_object *o)
+{
+	const struct sum_quality_config *qc = &e->c->quality;
+	struct json_object *x = json_object_new_object(), *p = json_object_new_object();
+	for (int f = 0; f < SUM_Q_NFLAGS; f++) {
+		json_object_object_add(x, infty_sum_quality_flag_name(f),
+		                       json_object_new_int64((int64_t)e->q_flag[f]));
+		json_object_object_add(
+		    p, infty_sum_quality_flag_name(f),
+		    json_object_new_string(infty_sum_quality_policy_name(qc->policy[f])));
+	}
+	json_object_object_add(o, "quality_flags", x);
+	x = json_object_new_object();
+	json_object_object_add(x, "checked", json_object_new_int64((int64_t)e->q_checked));
+	json_object_object_add(x, "flagged", json_object_new_int64((int64_t)e->q_flagged));
+	json_object_object_add(x, "retried", json_object_new_int64((int64_t)e->q_passed));
+	json_object_object_add(x, "exhausted", json_object_new_int64((int64_t)e->q_exhausted));
+	json_object_object_add(x, "rejected", json_object_new_int64((int64_t)e->q_rejected));
+	json_object_object_add(x, "cache_stale", json_object_new_int64((int64_t)e->q_stale));
+	json_object_object_add(x, "policy", p);
+	json_object_object_add(o, "quality", x);
+	if (!e->c->judge)
+		return;
+	x = json_object_new_object();
+	json_object_object_add(x, "judged", json_object_new_int64((int64_t)e->j_judged));
+	struct json_object *r = json_object_new_object(), *sc = json_object_new_object();
+	for (int k = 1; k <= SUM_JUDGE_MAX_ROUNDS; k++)
+		if (e->j_rounds[k]) {
+			char n[8];
+			snprintf(n, sizeof n, "%d", k);
+			json_object_object_add(r, n,
+			                       json_object_new_int64((int64_t)e->j_rounds[k]));
+		}
+	json_object_object_add(x, "rounds", r);
+	/* Scores are whole numbers 1..5: min, median, mean and max from their counts. */
+	uint64_t n = 0, acc = 0;
+	double sum = 0;
+	int lo = 0, hi = 0, med = 0;
+	for (int k = 1; k <= 5; k++) {
+		n += e->j_score[k];
+		sum += (double)k * (double)e->j_score[k];
+		if (e->j_score[k]) {
+			lo = lo ? lo : k;
+			hi = k;
+		}
+	}
+	for (int k = 1; k <= 5 && n; k++)
+		if ((acc += e->j_score[k]) * 2 >= n) {
+			med = k;
+			break;
+		}
+	struct json_object *d = json_object_new_object();
+	json_object_object_add(d, "min", json_object_new_int(lo));
+	json_object_object_add(d, "p50", json_object_new_int(med));
+	json_object_object_add(d, "mean", json_object_new_double(n ? sum / (double)n : 0));
+	json_object_object_add(d, "max", json_object_new_int(hi));
+	json_object_object_add(x, "score", d);
+	for (int k = 1; k <= 5; k++) {
+		char name[8];
+		snprintf(name, sizeof name, "%d", k);
+		json_object_object_add(sc, name, json_object_new_int64((int64_t)e->j_score[k]));
+	}
+	json_object_object_add(x, "scores", sc);
+	json_object_object_add(x, "requests",
+	                       json_object_new_int64((int64_t)e->answered[PH_JUDGE]));
+	json_object_object_add(x, "refines",
+	                       json_object_new_int64((int64_t)e->answered[PH_REFINE]));
+	json_object_object_add(x, "cache_hits",
+	                       json_object_new_int64((int64_t)(e->j_hits + e->r_hits)));
+	json_object_object_add(x, "refine_failed", json_object_new_int64((int64_t)e->r_stopped));
+	json_object_object_add(x, "model", json_object_new_string(e->jc.model ? e->jc.model : ""));
+	json_object_object_add(x, "threshold", json_object_new_int(e->c->judge_threshold));
+	json_object_object_add(x, "max_rounds", json_object_new_int(e->c->judge_rounds));
+	json_object_object_add(o, "judge", x);
+}
+
+/*
+ * The stage's own stats fields, made once when the run ends (finished or
+ * stopped): the frame writes them after its own (stage, completed,
+ * stopped_by, rejected, ...), when the engine is gone.
+ */
+static struct json_object *stats_fields(struct engine *e)
 {
 	struct json_object *o = json_object_new_object(), *x;
 	if (!o)
-		return INFTY_ENOMEM;
+		return NULL;
 	double el = infty_sum_now() - e->started;
-	json_object_object_add(o, "completed", json_object_new_boolean(rc >= 0));
-	if (rc < 0)
-		json_object_object_add(
-		    o, "stopped_by",
-		    json_object_new_string(e->stopped_by ? e->stopped_by : "error"));
 	x = json_object_new_object();
 	json_object_object_add(x, "in", json_object_new_int64((int64_t)e->traces_in));
 	json_object_object_add(x, "ok", json_object_new_int64((int64_t)e->traces_ok));
@@ -1100,7 +1703,9 @@ static int write_stats(struct engine *e, const char *path, int rc)
 	json_object_object_add(x, "prompt", json_object_new_int64(e->tok_prompt));
 	json_object_object_add(x, "completion", json_object_new_int64(e->tok_completion));
 	json_object_object_add(x, "reasoning", json_object_new_int64(e->tok_reasoning));
+	json_object_object_add(x, "cached", json_object_new_int64(e->tok_cached));
 	json_object_object_add(o, "tokens", x);
+	quality_stats(e, o);
 	x = json_object_new_object();
 	json_object_object_add(x, "p50", json_object_new_double(percentile(e, 0.5)));
 	json_object_object_add(x, "p90", json_object_new_double(percentile(e, 0.9)));
@@ -1117,32 +1722,66 @@ static int write_stats(struct engine *e, const char *path, int rc)
 	struct rusage ru;
 	if (!getrusage(RUSAGE_SELF, &ru))
 		json_object_object_add(o, "max_rss_kb", json_object_new_int64(ru.ru_maxrss));
-	size_t n;
-	const char *s = json_object_to_json_string_length(
-	    o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE, &n);
-	struct infty_writer_opts wo;
-	infty_writer_opts_init(&wo);
-	wo.compress = 0;
-	struct infty_writer *w = NULL;
-	char d[256] = "";
-	int src = s ? infty_writer_open(&w, path, &wo) : INFTY_ENOMEM;
-	if (!src)
-		src = infty_writer_put(w, s, n);
-	if (!src) {
-		src = infty_writer_close(w, d, sizeof d);
-		w = NULL;
-	}
-	infty_writer_free(w);
-	json_object_put(o);
-	if (src && rc >= 0) {
-		snprintf(e->detail, sizeof e->detail, "%s: cannot write stats%s%s", path,
-		         d[0] ? ": " : "", d);
-		stop_as(e, "write_error");
-	}
-	return src;
+	return o;
 }
 
-static void progress(struct engine *e, struct infty_progress *p, int final)
+/* The snapshot's counters (docs/formats.md, "Progress snapshot"). */
+static int counters(const struct engine *e, struct json_object *o)
+{
+	size_t inflight = e->http ? infty_sum_http_inflight(e->http) : 0;
+	int rc =
+	    infty_json_add(o, "traces_in", json_object_new_int64((int64_t)e->traces_in)) ||
+	    infty_json_add(o, "traces_ok", json_object_new_int64((int64_t)e->traces_ok)) ||
+	    infty_json_add(o, "traces_failed", json_object_new_int64((int64_t)e->traces_failed)) ||
+	    infty_json_add(o, "requests_planned", json_object_new_int64((int64_t)e->planned)) ||
+	    infty_json_add(o, "requests_sent", json_object_new_int64((int64_t)e->sent)) ||
+	    infty_json_add(o, "requests_answered", json_object_new_int64((int64_t)e->done_req)) ||
+	    infty_json_add(o, "requests_in_flight", json_object_new_int64((int64_t)inflight)) ||
+	    infty_json_add(o, "cache_hits", json_object_new_int64((int64_t)e->cache_hits));
+	for (int k = 1; !rc && k < 5; k++) {
+		char key[32];
+		snprintf(key, sizeof key, "failures_%s", infty_sum_class_name((enum sum_class)k));
+		rc = infty_json_add(o, key, json_object_new_int64((int64_t)e->by_class[k]));
+	}
+	rc = rc || infty_json_add(o, "prompt_tokens", json_object_new_int64(e->tok_prompt)) ||
+	     infty_json_add(o, "completion_tokens", json_object_new_int64(e->tok_completion)) ||
+	     infty_json_add(o, "cached_tokens", json_object_new_int64(e->tok_cached));
+	return rc ? INFTY_ENOMEM : 0;
+}
+
+/* Copy every field of from into o (the engine's, kept past its end). */
+static int copy_fields(const struct json_object *from, struct json_object *o)
+{
+	if (!from)
+		return 0;
+	json_object_object_foreach((struct json_object *)from, k, v)
+	{
+		if (json_object_object_add(o, k, json_object_get(v)))
+			return INFTY_ENOMEM;
+	}
+	return 0;
+}
+
+int infty_sum_stats_fields(void *ctx, struct json_object *o)
+{
+	const struct sum_stats_out *so = ctx;
+	return copy_fields(so->fields, o);
+}
+
+int infty_sum_progress_fields(void *ctx, struct json_object *o)
+{
+	const struct sum_stats_out *so = ctx;
+	return so->live ? counters(so->live, o) : copy_fields(so->counters, o);
+}
+
+void infty_sum_stats_out_release(struct sum_stats_out *so)
+{
+	json_object_put(so->fields);
+	json_object_put(so->counters);
+	so->fields = so->counters = NULL;
+}
+
+static void progress(struct engine *e)
 {
 	char extra[256];
 	double el = infty_sum_now() - e->started;
@@ -1153,24 +1792,16 @@ static void progress(struct engine *e, struct infty_progress *p, int final)
 	         e->http ? infty_sum_http_queued(e->http) : 0,
 	         el > 0 ? (double)e->done_req / el : 0,
 	         el > 0 ? (double)(e->tok_prompt + e->tok_completion) / el : 0);
-	uint64_t done = e->traces_ok + e->traces_failed + e->rejected;
-	if (final)
-		infty_progress_finish(p, done, extra);
-	else
-		infty_progress_update(p, done, infty_reader_bytes_in(e->in), extra);
+	infty_stage_progress(e->st, e->traces_ok + e->traces_failed + e->rejected, extra);
+}
+
+/* "a: b" as one warning line, the progress line cleared first. */
+static void warn(const struct engine *e, const char *a, const char *b)
+{
+	infty_stage_warn(e->st, "%s: %s", a, b);
 }
 
 /* ---- the run -------------------------------------------------------------- */
-
-/* "a: b" as one warning line (main prints it with the program name). */
-static void warn(const struct engine *e, const char *a, const char *b)
-{
-	if (!e->c->warn)
-		return;
-	char msg[768];
-	snprintf(msg, sizeof msg, "%s: %s", a, b);
-	e->c->warn(msg);
-}
 
 /*
  * The tokenizer for exact counts of the question and the instruction: the
@@ -1212,8 +1843,9 @@ static long template_count(struct engine *e, const char *tpl)
 	long n = 0;
 	const char *a = tpl;
 	for (const char *p = tpl;; p++) {
-		int ph = *p == '{' && (!strncmp(p, "{question}", 10) ||
-		                       !strncmp(p, "{summary}", 9) || !strncmp(p, "{segment}", 9));
+		int ph =
+		    *p == '{' && (!strncmp(p, "{question}", 10) || !strncmp(p, "{summary}", 9) ||
+		                  !strncmp(p, "{segment}", 9) || !strncmp(p, "{feedback}", 10));
 		if (!*p || ph) {
 			n += count_text(e, a, (size_t)(p - a));
 			if (!*p)
@@ -1262,11 +1894,36 @@ static int open_all(struct engine *e)
 		e->prompt_hash = e->prompts.hash;
 		if ((rc = infty_sum_keyparts_init(&e->kp, c, &e->prompts)))
 			return rc;
-		if ((rc = open_tokenizer(e)))
-			return rc;
+	} else {
+		static char h[72];
+		char b[64];
+		snprintf(b, sizeof b, "infty-extractive/1 budget=%ld", c->extractive_budget);
+		memcpy(h, "sha256:", 7);
+		infty_sha256_hex(b, strlen(b), h + 7);
+		e->prompt_hash = h;
+	}
+	/* Both backends: exact summary tokens for the checks' ratio. */
+	if ((rc = open_tokenizer(e)))
+		return rc;
+	if (c->backend == SUM_BACKEND_OPENAI) {
 		e->instr_count =
 		    count_text(e, e->prompts.cumulative, strlen(e->prompts.cumulative));
 		e->update_count = template_count(e, e->prompts.update);
+	}
+	if (c->judge) {
+		if ((rc = infty_sum_judge_prompts_load(&e->jprompts, c->prompt_dir, e->detail,
+		                                       sizeof e->detail)))
+			return rc == INFTY_ENOMEM ? rc : INFTY_EINVAL;
+		/* One grade per request, as repeatable as the server makes it. */
+		e->jc = *c;
+		e->jc.model = c->judge_model ? c->judge_model : c->model;
+		e->jc.temperature = 0;
+		e->jc.candidates = 1;
+		e->judge_count = template_count(e, e->jprompts.judge);
+		e->refine_count = template_count(e, e->jprompts.refine);
+	}
+	/* A model is asked: for the summaries, or to judge the extractive ones. */
+	if (c->backend == SUM_BACKEND_OPENAI || c->judge) {
 		if (c->cache && (rc = open_cache(e)))
 			return rc;
 		if (!(e->http = infty_sum_http_new(c, prepare, on_done, e)))
@@ -1281,7 +1938,8 @@ static int open_all(struct engine *e)
 			return rc;
 		}
 		if (c->server_count != SUM_COUNT_OFF) {
-			e->can_count = infty_sum_http_probe_count(e->http, c->model);
+			e->can_count = infty_sum_http_probe_count(
+			    e->http, c->backend == SUM_BACKEND_OPENAI ? c->model : e->jc.model);
 			if (c->server_count == SUM_COUNT_TOKENIZE &&
 			    e->can_count < c->n_endpoints) {
 				snprintf(
@@ -1292,68 +1950,22 @@ static int open_all(struct engine *e)
 				return INFTY_EINVAL;
 			}
 		}
-	} else {
-		static char h[72];
-		char b[64];
-		snprintf(b, sizeof b, "infty-extractive/1 budget=%ld", c->extractive_budget);
-		memcpy(h, "sha256:", 7);
-		infty_sha256_hex(b, strlen(b), h + 7);
-		e->prompt_hash = h;
 	}
-	/* The handles are NULL on failure; errno still says why. */
-	if ((rc = infty_reader_open(&e->in, c->input, 0))) {
-		snprintf(e->detail, sizeof e->detail, "%s: cannot open input: %s", c->input,
-		         rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
-		stop_as(e, "read_error");
-		return rc;
-	}
-	if ((rc = infty_writer_open(&e->out, c->output, NULL))) {
-		snprintf(e->detail, sizeof e->detail, "%s: cannot open output: %s", c->output,
-		         rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
-		stop_as(e, "write_error");
-		return rc;
-	}
-	if (c->failed && (rc = infty_writer_open(&e->failed, c->failed, NULL))) {
-		snprintf(e->detail, sizeof e->detail, "%s: cannot open dead-letter file: %s",
-		         c->failed, rc == INFTY_EIO ? strerror(errno) : infty_strerror(rc));
-		stop_as(e, "write_error");
-		return rc;
-	}
-	return 0;
+	/* The input, checked and opened by the frame. */
+	return infty_stage_next_input(e->st, &e->in) < 0 ? INFTY_EIO : 0;
 }
 
-static const char *stop_name(int rc)
+int infty_sum_engine_run(struct infty_stage *st, const struct sum_config *c,
+                         struct sum_stats_out *so)
 {
-	switch (rc) {
-	case INFTY_ECANCELED:
-		return "signal";
-	case INFTY_ENOMEM:
-		return "out_of_memory";
-	case INFTY_EIO:
-	case INFTY_ETRUNCATED:
-	case INFTY_ECORRUPT:
-		return "io_error";
-	default:
-		return "error";
-	}
-}
-
-int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, char *detail,
-                         size_t dlen)
-{
-	struct engine e = {.c = c, .window_min = c->max_inflight};
+	struct engine e = {.c = c, .st = st, .so = so, .window_min = c->max_inflight};
 	e.started = infty_sum_now();
 	e.reasons = json_object_new_object();
+	so->live = &e;
 	size_t window = c->window > 0
 	                    ? (size_t)c->window
 	                    : (size_t)(c->max_inflight * 4 > 64 ? c->max_inflight * 4 : 64);
-	struct infty_progress *p = NULL;
 	int rc = e.reasons ? open_all(&e) : INFTY_ENOMEM;
-	if (!rc)
-		p = infty_progress_new(
-		    stderr, "summarize", "traces", 0,
-		    (uint64_t)(infty_reader_size(e.in) > 0 ? infty_reader_size(e.in) : 0),
-		    c->quiet);
 	double last_progress = 0;
 	while (!rc) {
 		while (!rc && !e.eof && !e.fatal && !e.err && !e.draining && !stop_flag &&
@@ -1363,7 +1975,7 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 			rc = drain(&e);
 		if (rc || e.err || e.fatal || ((e.eof || e.draining) && !e.flen))
 			break;
-		if (stop_flag) {
+		if (stop_flag || infty_stage_cancelled()) {
 			rc = INFTY_ECANCELED;
 			break;
 		}
@@ -1377,7 +1989,7 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 		}
 		double now = infty_sum_now();
 		if (now - last_progress > 0.25) {
-			progress(&e, p, 0);
+			progress(&e);
 			last_progress = now;
 		}
 	}
@@ -1413,30 +2025,11 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 		         (unsigned long long)e.traces_retry_left,
 		         e.retry_reason ? e.retry_reason : "retry", c->max_retries);
 	}
-	/* A failed run leaves no output under the final name (free removes the temp). */
-	if (!rc) {
-		rc = infty_writer_close(e.out, e.detail, sizeof e.detail);
-		e.out = NULL;
-		if (rc)
-			stop_as(&e, "write_error");
-	}
-	if (!rc && e.failed) {
-		rc = infty_writer_close(e.failed, e.detail, sizeof e.detail);
-		e.failed = NULL;
-		if (rc)
-			stop_as(&e, "write_error");
-	}
-	if (rc < 0)
-		stop_as(&e, stop_name(rc));
-	/* A configuration error writes nothing, stats included. */
-	int config_error = rc == INFTY_EINVAL && !e.fatal;
-	if (c->stats && !config_error) {
-		int src = write_stats(&e, c->stats, rc ? -1 : 0);
-		if (!rc)
-			rc = src;
-	}
-	if (p)
-		progress(&e, p, 1);
+	/* A fatal answer (401, 404) stops the run; it is not a usage error. */
+	if (rc == INFTY_EINVAL && e.fatal)
+		rc = INFTY_EHTTP;
+	/* Without a reason of its own, the frame names it from rc (io_error, ...). */
+	progress(&e);
 	if (e.no_usage) {
 		char n[256];
 		snprintf(n, sizeof n,
@@ -1447,29 +2040,34 @@ int infty_sum_engine_run(const struct sum_config *c, struct sum_stats_out *so, c
 		                   : "");
 		warn(&e, "warning", n);
 	}
-	if (so) {
-		so->traces_in = e.traces_in;
-		so->traces_out = e.traces_ok;
-		so->traces_failed = e.traces_failed;
-		so->records_rejected = e.rejected;
-		so->requests_sent = e.done_req;
-		so->summaries_done = e.summaries;
-		so->cache_hits = e.cache_hits;
-		so->fatal = e.fatal;
-		so->stopped_by = rc < 0 ? e.stopped_by : NULL;
+	so->traces_in = e.traces_in;
+	so->traces_out = e.traces_ok;
+	so->traces_failed = e.traces_failed;
+	so->records_rejected = e.rejected;
+	so->requests_sent = e.done_req;
+	so->summaries_done = e.summaries;
+	so->cache_hits = e.cache_hits;
+	so->fatal = e.fatal;
+	so->stopped_by = rc < 0 ? e.stopped_by : NULL;
+	/* The stats and the last snapshot are written by the frame, after this. */
+	so->fields = stats_fields(&e);
+	if ((so->counters = json_object_new_object()) && counters(&e, so->counters)) {
+		json_object_put(so->counters);
+		so->counters = NULL;
 	}
-	if (rc && !e.detail[0])
-		snprintf(e.detail, sizeof e.detail, "%s", infty_strerror(rc));
-	snprintf(detail, dlen, "%s", e.detail);
-	infty_writer_free(e.out);
-	infty_writer_free(e.failed);
-	infty_reader_free(e.in);
+	so->live = NULL;
+	if (rc < 0) {
+		infty_stage_set_stopped_by(st, e.stopped_by);
+		if (e.detail[0]) /* the frame keeps the first failure it was told */
+			infty_stage_fail(st, rc, "%s", e.detail);
+	}
 	/* Transfers still running point into the jobs' bodies: end them first. */
 	infty_sum_http_free(e.http);
 	for (size_t k = 0; k < e.flen; k++)
 		trace_free(e.fifo[k]);
 	infty_free(e.fifo);
 	infty_sum_prompts_release(&e.prompts);
+	infty_sum_judge_prompts_release(&e.jprompts);
 	infty_sum_keyparts_release(&e.kp);
 	infty_tok_ctx_free(e.tctx);
 	infty_tokenizer_free(e.tok);

@@ -61,6 +61,26 @@ void infty_sum_quality_config_init(struct sum_quality_config *c)
 		c->policy[f] = SUM_Q_WARN;
 }
 
+void infty_sum_quality_policy_default(struct sum_quality_config *c, int resample)
+{
+	for (int f = 0; f < SUM_Q_NFLAGS; f++)
+		c->policy[f] = SUM_Q_WARN;
+	if (!resample)
+		return;
+	/*
+	 * Another candidate costs nothing when it came in the same answer (n),
+	 * so the flags that were right on every hand-labelled case, and leak
+	 * (0.83: its one miss was a copy that did open like reasoning), ask for
+	 * one.  copy and ungrounded only warn: a model may quote a short
+	 * sentence, and ungrounded cannot tell a derived number from an
+	 * invented one (docs/quality.md).
+	 */
+	static const enum sum_quality_flag retry[] = {
+	    SUM_Q_LEAK, SUM_Q_REFUSAL, SUM_Q_SHORT, SUM_Q_LONG, SUM_Q_EARLY_ANSWER, SUM_Q_LANGUAGE};
+	for (size_t k = 0; k < sizeof retry / sizeof *retry; k++)
+		c->policy[retry[k]] = SUM_Q_RETRY;
+}
+
 int infty_sum_quality_policy_parse(struct sum_quality_config *c, const char *spec, char *detail,
                                    size_t dlen)
 {
@@ -114,7 +134,9 @@ enum sum_quality_policy infty_sum_quality_verdict(const struct sum_quality_confi
 
 struct hset {
 	uint64_t *v;
+	uint32_t *at;  /* NULL, or per slot: the first source the item came from */
 	size_t cap, n; /* cap a power of two */
+	int valued;    /* keeps at[] (the index's sets) */
 };
 
 static uint64_t mix64(uint64_t z)
@@ -136,13 +158,34 @@ static int hset_has(const struct hset *s, uint64_t h)
 	}
 }
 
-static int hset_put(struct hset *s, uint64_t h)
+/* Whether h is in s and came from a source up to lim (valued sets). */
+static int hset_has_upto(const struct hset *s, uint64_t h, uint32_t lim)
+{
+	if (!s->cap)
+		return 0;
+	for (size_t i = h & (s->cap - 1);; i = (i + 1) & (s->cap - 1)) {
+		if (s->v[i] == h)
+			return !s->at || s->at[i] <= lim;
+		if (!s->v[i])
+			return 0;
+	}
+}
+
+/*
+ * Add h; in a valued set, from source src.  Sources are added in order, so
+ * the first one an item came from is kept.
+ */
+static int hset_put_at(struct hset *s, uint64_t h, uint32_t src)
 {
 	if (2 * (s->n + 1) > s->cap) {
 		size_t cap = s->cap ? 2 * s->cap : 256;
 		uint64_t *v = infty_calloc(cap, sizeof *v);
-		if (!v)
+		uint32_t *at = s->valued ? infty_calloc(cap, sizeof *at) : NULL;
+		if (!v || (s->valued && !at)) {
+			infty_free(v);
+			infty_free(at);
 			return INFTY_ENOMEM;
+		}
 		for (size_t i = 0; i < s->cap; i++) {
 			if (!s->v[i])
 				continue;
@@ -150,9 +193,13 @@ static int hset_put(struct hset *s, uint64_t h)
 			while (v[j])
 				j = (j + 1) & (cap - 1);
 			v[j] = s->v[i];
+			if (at)
+				at[j] = s->at[i];
 		}
 		infty_free(s->v);
+		infty_free(s->at);
 		s->v = v;
+		s->at = at;
 		s->cap = cap;
 	}
 	size_t i = h & (s->cap - 1);
@@ -160,9 +207,16 @@ static int hset_put(struct hset *s, uint64_t h)
 		i = (i + 1) & (s->cap - 1);
 	if (!s->v[i]) {
 		s->v[i] = h;
+		if (s->at)
+			s->at[i] = src;
 		s->n++;
 	}
 	return 0;
+}
+
+static int hset_put(struct hset *s, uint64_t h)
+{
+	return hset_put_at(s, h, 0);
 }
 
 /* Hash of a normalised item; kind keeps numbers and words apart. */
@@ -180,7 +234,9 @@ struct sam_edge {
 
 struct sam {
 	int32_t *len, *link, *head;
+	int32_t *first; /* per state: where its strings first end (symbol position) */
 	size_t n, cap;
+	int32_t nsym; /* symbols added */
 	struct sam_edge *e;
 	size_t ne, ecap;
 	int32_t *tab; /* open addressing: edge index or -1 */
@@ -254,12 +310,16 @@ static int32_t sam_new_state(struct sam *a, int32_t len)
 		if (!(l = infty_realloc(a->head, nc * sizeof *l)))
 			return -1;
 		a->head = l;
+		if (!(l = infty_realloc(a->first, nc * sizeof *l)))
+			return -1;
+		a->first = l;
 		a->cap = nc;
 	}
 	int32_t s = (int32_t)a->n++;
 	a->len[s] = len;
 	a->link[s] = -1;
 	a->head[s] = -1;
+	a->first[s] = -1;
 	return s;
 }
 
@@ -277,17 +337,23 @@ static void sam_release(struct sam *a)
 	infty_free(a->len);
 	infty_free(a->link);
 	infty_free(a->head);
+	infty_free(a->first);
 	infty_free(a->e);
 	infty_free(a->tab);
 	memset(a, 0, sizeof *a);
 }
 
-/* The textbook online construction, one symbol at a time. */
+/*
+ * The textbook online construction, one symbol at a time, with each state's
+ * first end position (a clone inherits it): a string occurs within the
+ * first P symbols when its state's first end is below P.
+ */
 static int sam_extend(struct sam *a, uint64_t c)
 {
 	int32_t cur = sam_new_state(a, a->len[a->last] + 1);
 	if (cur < 0)
 		return INFTY_ENOMEM;
+	a->first[cur] = a->nsym++;
 	int32_t p = a->last, x;
 	while (p >= 0 && sam_find(a, p, c) < 0) {
 		if (sam_add_edge(a, p, c, cur))
@@ -304,6 +370,7 @@ static int sam_extend(struct sam *a, uint64_t c)
 			int32_t cl = sam_new_state(a, a->len[p] + 1);
 			if (cl < 0)
 				return INFTY_ENOMEM;
+			a->first[cl] = a->first[q];
 			for (int32_t k = a->head[q]; k >= 0; k = a->e[k].next)
 				if (sam_add_edge(a, cl, a->e[k].sym, a->e[k].to))
 					return INFTY_ENOMEM;
@@ -887,21 +954,34 @@ static void wmap_init(struct wordmap *m)
 		wmap_put(m, number_words[k].w, (uint32_t)(k + 1) << 8);
 }
 
+/*
+ * Everything is kept per source (the question is source 0, segment k source
+ * k + 1), so that a summary of segments 0..i can be checked after later
+ * segments were indexed too: the engine indexes a trace once and its
+ * summaries come back in any order.
+ */
 struct sum_quality_index {
 	struct wordmap wmap;
 	struct sam sam;
-	struct hset nums;  /* canonical numbers of question and segments */
+	struct hset nums;  /* canonical numbers of question and segments, by source */
 	struct hset words; /* 5-letter prefixes of their words, for named results */
 	char *norm;        /* normalised question and segments, for the answer */
 	size_t norm_n, norm_cap;
 	size_t segs;
-	long tokens; /* of the segments */
-	struct lang_count lang;
+	uint32_t src;  /* the source being indexed */
+	size_t norm_q; /* norm bytes of the question */
+	/* per segment k: */
+	size_t *norm_end;        /* norm bytes through segment k */
+	int32_t *sym_end;        /* copy automaton symbols through segment k */
+	long *tokens;            /* tokens of segments 0..k */
+	struct lang_count *lang; /* letters and words of segments 0..k */
+	size_t cap;
 };
 
 static int put_num(void *ctx, const struct num *x)
 {
-	return hset_put(ctx, item_hash('n', x->s, x->n));
+	struct sum_quality_index *ix = ctx;
+	return hset_put_at(&ix->nums, item_hash('n', x->s, x->n), ix->src);
 }
 
 static int sam_word(void *ctx, uint64_t h)
@@ -1036,7 +1116,7 @@ static const char *lang_guess(const struct lang_count *lc, long min_letters)
 
 static int index_source(struct sum_quality_index *ix, const char *text, size_t len)
 {
-	int rc = each_number(text, len, SOURCE, put_num, &ix->nums);
+	int rc = each_number(text, len, SOURCE, put_num, ix);
 	if (rc)
 		return rc;
 	/* Words: prefixes for named results, number words as their value. */
@@ -1050,16 +1130,17 @@ static int index_source(struct sum_quality_index *ix, const char *text, size_t l
 			k++;
 		if (k - a < 2 || (a && text[a - 1] == '\\'))
 			continue;
-		if ((rc = hset_put(&ix->words, prefix_hash(text + a, k - a))))
+		if ((rc = hset_put_at(&ix->words, prefix_hash(text + a, k - a), ix->src)))
 			return rc;
 		if (k - a <= 9) {
 			char w[10];
 			for (size_t i = a; i < k; i++)
 				w[i - a] = (char)tolower((unsigned char)text[i]);
 			uint32_t v = wmap_get(&ix->wmap, w, k - a) >> 8;
-			if (v &&
-			    (rc = hset_put(&ix->nums, item_hash('n', number_words[v - 1].v,
-			                                        strlen(number_words[v - 1].v)))))
+			if (v && (rc = hset_put_at(&ix->nums,
+			                           item_hash('n', number_words[v - 1].v,
+			                                     strlen(number_words[v - 1].v)),
+			                           ix->src)))
 				return rc;
 		}
 	}
@@ -1076,10 +1157,12 @@ int infty_sum_quality_index_new(struct sum_quality_index **out, const char *ques
 	if (!ix)
 		return INFTY_ENOMEM;
 	wmap_init(&ix->wmap);
+	ix->nums.valued = ix->words.valued = 1;
 	if (sam_init(&ix->sam) || index_source(ix, question ? question : "", question ? len : 0)) {
 		infty_sum_quality_index_free(ix);
 		return INFTY_ENOMEM;
 	}
+	ix->norm_q = ix->norm_n;
 	*out = ix;
 	return 0;
 }
@@ -1092,16 +1175,42 @@ static long count_or_estimate(const char *text, size_t len, sum_quality_count_fn
 int infty_sum_quality_index_add(struct sum_quality_index *ix, const char *text, size_t len,
                                 long tokens, sum_quality_count_fn count, void *count_ctx)
 {
+	size_t k = ix->segs;
+	if (k + 1 > ix->cap) {
+		size_t nc = ix->cap ? 2 * ix->cap : 16;
+		size_t *ne = infty_realloc(ix->norm_end, nc * sizeof *ne);
+		if (!ne)
+			return INFTY_ENOMEM;
+		ix->norm_end = ne;
+		int32_t *se = infty_realloc(ix->sym_end, nc * sizeof *se);
+		if (!se)
+			return INFTY_ENOMEM;
+		ix->sym_end = se;
+		long *tk = infty_realloc(ix->tokens, nc * sizeof *tk);
+		if (!tk)
+			return INFTY_ENOMEM;
+		ix->tokens = tk;
+		struct lang_count *lc = infty_realloc(ix->lang, nc * sizeof *lc);
+		if (!lc)
+			return INFTY_ENOMEM;
+		ix->lang = lc;
+		ix->cap = nc;
+	}
 	/* A separator of its own before each segment: no span across two. */
-	int rc = sam_extend(&ix->sam, mix64(0x5e9a7a70ULL + ix->segs) ^ 0x8000000000000000ULL);
+	int rc = sam_extend(&ix->sam, mix64(0x5e9a7a70ULL + k) ^ 0x8000000000000000ULL);
 	if (!rc)
 		rc = each_word(text, len, sam_word, &ix->sam);
+	ix->src = (uint32_t)k + 1;
 	if (!rc)
 		rc = index_source(ix, text, len);
 	if (rc)
 		return rc;
-	lang_add(&ix->lang, &ix->wmap, text, len);
-	ix->tokens += tokens >= 0 ? tokens : count_or_estimate(text, len, count, count_ctx);
+	ix->lang[k] = k ? ix->lang[k - 1] : (struct lang_count){{0}, {0}, 0};
+	lang_add(&ix->lang[k], &ix->wmap, text, len);
+	ix->tokens[k] = (k ? ix->tokens[k - 1] : 0) +
+	                (tokens >= 0 ? tokens : count_or_estimate(text, len, count, count_ctx));
+	ix->norm_end[k] = ix->norm_n;
+	ix->sym_end[k] = ix->sam.nsym;
 	ix->segs++;
 	return 0;
 }
@@ -1117,8 +1226,14 @@ void infty_sum_quality_index_free(struct sum_quality_index *ix)
 		return;
 	sam_release(&ix->sam);
 	infty_free(ix->nums.v);
+	infty_free(ix->nums.at);
 	infty_free(ix->words.v);
+	infty_free(ix->words.at);
 	infty_free(ix->norm);
+	infty_free(ix->norm_end);
+	infty_free(ix->sym_end);
+	infty_free(ix->tokens);
+	infty_free(ix->lang);
 	infty_free(ix);
 }
 
@@ -1276,10 +1391,16 @@ static void check_refusal(const char *s, const char *low, size_t len,
 		}
 }
 
-/* Copying: the longest run of summary words that occurs in one segment. */
+/*
+ * Copying: the longest run of summary words that occurs in one of the
+ * segments summarized.  The automaton holds every segment indexed; a
+ * transition counts only when its strings first end before lim, the end of
+ * the last segment summarized (the states reached that way, and their
+ * suffix links, all do).
+ */
 struct copy_walk {
 	const struct sam *a;
-	int32_t v;
+	int32_t v, lim;
 	long l, best;
 };
 
@@ -1287,17 +1408,19 @@ static int copy_step(void *ctx, uint64_t h)
 {
 	struct copy_walk *w = ctx;
 	const struct sam *a = w->a;
-	int32_t x;
-	while (w->v && (x = sam_find(a, w->v, h)) < 0) {
+	for (;;) {
+		int32_t x = sam_find(a, w->v, h);
+		if (x >= 0 && a->first[a->e[x].to] < w->lim) {
+			w->v = a->e[x].to;
+			w->l++;
+			break;
+		}
+		if (!w->v) {
+			w->l = 0;
+			break;
+		}
 		w->v = a->link[w->v];
 		w->l = a->len[w->v];
-	}
-	if ((x = sam_find(a, w->v, h)) >= 0) {
-		w->v = a->e[x].to;
-		w->l++;
-	} else {
-		w->v = 0;
-		w->l = 0;
 	}
 	if (w->l > w->best)
 		w->best = w->l;
@@ -1307,6 +1430,7 @@ static int copy_step(void *ctx, uint64_t h)
 /* Grounding: the summary's numbers, each looked up by value. */
 struct ground {
 	const struct sum_quality_index *ix;
+	uint32_t lim; /* sources 0..lim: the question and the segments summarized */
 	struct sum_quality_result *r;
 	char list[80];
 	size_t list_n;
@@ -1335,7 +1459,7 @@ static int ground_num(void *ctx, const struct num *x)
 	if (hset_put(&g->seen, h))
 		return INFTY_ENOMEM;
 	g->r->items++;
-	if (!hset_has(&g->ix->nums, h))
+	if (!hset_has_upto(&g->ix->nums, h, g->lim))
 		ground_note(g, x->s, x->n);
 	return 0;
 }
@@ -1406,7 +1530,8 @@ static int ground_names(struct ground *g, const char *s, size_t len)
 							if (hset_put(&g->seen, h))
 								return INFTY_ENOMEM;
 							g->r->items++;
-							if (!hset_has(&g->ix->words, h))
+							if (!hset_has_upto(&g->ix->words, h,
+							                   g->lim))
 								ground_note(g, x + p, q - p);
 						}
 					}
@@ -1433,6 +1558,7 @@ static int ground_names(struct ground *g, const char *s, size_t len)
 /* The answer's numbers: all must be in the summary for the answer to be seen. */
 struct answer_nums {
 	const struct hset *in_summary, *in_source;
+	uint32_t lim;
 	int n, seen, new_in_summary, nontrivial;
 };
 
@@ -1443,7 +1569,7 @@ static int answer_num(void *ctx, const struct num *x)
 	a->n++;
 	if (hset_has(a->in_summary, h)) {
 		a->seen++;
-		if (!hset_has(a->in_source, h))
+		if (!hset_has_upto(a->in_source, h, a->lim))
 			a->new_in_summary++;
 	}
 	/* "2" or "1" is in every trace and every summary: no evidence either way. */
@@ -1457,8 +1583,9 @@ static int collect_num(void *ctx, const struct num *x)
 	return hset_put(ctx, item_hash('n', x->s, x->n));
 }
 
-static int check_answer(const struct sum_quality_index *ix, const struct sum_quality_config *c,
-                        const char *s, size_t len, const char *answer, struct sum_quality_result *r)
+static int check_answer(const struct sum_quality_index *ix, size_t upto,
+                        const struct sum_quality_config *c, const char *s, size_t len,
+                        const char *answer, struct sum_quality_result *r)
 {
 	char *na = NULL, *ns = NULL;
 	size_t nan = 0, nac = 0, nsn = 0, nsc = 0;
@@ -1480,10 +1607,11 @@ static int check_answer(const struct sum_quality_index *ix, const struct sum_qua
 		numeric = numeric && one_of(*d, "0123456789.,/-");
 	if (!numeric && nan >= 2 && memmem(ns, nsn, na, nan)) {
 		in_summary = 1;
-		in_source = memmem(ix->norm, ix->norm_n, na, nan) != NULL;
+		in_source =
+		    memmem(ix->norm, upto ? ix->norm_end[upto - 1] : ix->norm_q, na, nan) != NULL;
 	}
 	/* Else by its numbers: every one stated, and one the trace has not reached. */
-	struct answer_nums an = {&sumnums, &ix->nums, 0, 0, 0, 0};
+	struct answer_nums an = {&sumnums, &ix->nums, (uint32_t)upto, 0, 0, 0, 0};
 	if (!in_summary) {
 		if ((rc = each_number(answer, strlen(answer), SUMMARY, answer_num, &an)))
 			goto out;
@@ -1507,11 +1635,24 @@ int infty_sum_quality_check(struct sum_quality_index *ix, const struct sum_quali
                             sum_quality_count_fn count, void *count_ctx,
                             struct sum_quality_result *r)
 {
+	return infty_sum_quality_check_at(ix, ix->segs, c, summary, len, tokens, answer, count,
+	                                  count_ctx, r);
+}
+
+int infty_sum_quality_check_at(const struct sum_quality_index *ix, size_t upto,
+                               const struct sum_quality_config *c, const char *summary, size_t len,
+                               long tokens, const char *answer, sum_quality_count_fn count,
+                               void *count_ctx, struct sum_quality_result *r)
+{
 	memset(r, 0, sizeof *r);
+	if (upto > ix->segs)
+		return INFTY_EINVAL;
+	static const struct lang_count none;
+	long src_tokens = upto ? ix->tokens[upto - 1] : 0;
 	r->summary_tokens =
 	    tokens >= 0 ? tokens : count_or_estimate(summary, len, count, count_ctx);
-	r->source_tokens = ix->tokens;
-	r->ratio = ix->tokens > 0 ? (double)r->summary_tokens / (double)ix->tokens : 0;
+	r->source_tokens = src_tokens;
+	r->ratio = src_tokens > 0 ? (double)r->summary_tokens / (double)src_tokens : 0;
 
 	char *low = infty_malloc(len + 1);
 	if (!low)
@@ -1525,20 +1666,20 @@ int infty_sum_quality_check(struct sum_quality_index *ix, const struct sum_quali
 
 	if (r->summary_tokens < c->min_tokens)
 		set_flag(r, c, SUM_Q_SHORT, "%ld tokens < %ld", r->summary_tokens, c->min_tokens);
-	else if (ix->tokens > 0 && r->ratio < c->min_ratio)
+	else if (src_tokens > 0 && r->ratio < c->min_ratio)
 		set_flag(r, c, SUM_Q_SHORT, "%ld tokens for %ld (ratio %.3f < %.3f)",
-		         r->summary_tokens, ix->tokens, r->ratio, c->min_ratio);
-	if (ix->tokens > 0 && r->ratio >= c->max_ratio)
+		         r->summary_tokens, src_tokens, r->ratio, c->min_ratio);
+	if (src_tokens > 0 && r->ratio >= c->max_ratio)
 		set_flag(r, c, SUM_Q_LONG, "%ld tokens for %ld (ratio %.2f >= %.2f)",
-		         r->summary_tokens, ix->tokens, r->ratio, c->max_ratio);
+		         r->summary_tokens, src_tokens, r->ratio, c->max_ratio);
 
-	struct copy_walk cw = {&ix->sam, 0, 0, 0};
+	struct copy_walk cw = {&ix->sam, 0, upto ? ix->sym_end[upto - 1] : 0, 0, 0};
 	each_word(summary, len, copy_step, &cw);
 	r->copy_words = cw.best;
 	if (c->copy_words > 0 && cw.best >= c->copy_words)
 		set_flag(r, c, SUM_Q_COPY, "%ld words verbatim from the segments", cw.best);
 
-	struct ground g = {.ix = ix, .r = r};
+	struct ground g = {.ix = ix, .lim = (uint32_t)upto, .r = r};
 	int rc = each_number(summary, len, SUMMARY, ground_num, &g);
 	if (!rc)
 		rc = ground_names(&g, summary, len);
@@ -1549,13 +1690,14 @@ int infty_sum_quality_check(struct sum_quality_index *ix, const struct sum_quali
 		set_flag(r, c, SUM_Q_UNGROUNDED, "%ld of %ld not in question or segments: %s",
 		         r->ungrounded, r->items, g.list);
 
-	if (answer && *answer && (rc = check_answer(ix, c, summary, len, answer, r)))
+	if (answer && *answer && (rc = check_answer(ix, upto, c, summary, len, answer, r)))
 		return rc;
 
 	struct lang_count lc = {{0}, {0}, 0};
 	lang_add(&lc, &ix->wmap, summary, len);
 	snprintf(r->lang_summary, sizeof r->lang_summary, "%s", lang_guess(&lc, c->lang_min));
-	snprintf(r->lang_trace, sizeof r->lang_trace, "%s", lang_guess(&ix->lang, c->lang_min));
+	snprintf(r->lang_trace, sizeof r->lang_trace, "%s",
+	         lang_guess(upto ? &ix->lang[upto - 1] : &none, c->lang_min));
 	/*
 	 * Two Latin-script languages differ only on clear evidence: five function
 	 * words of the summary's language and three times those of the trace's
@@ -1608,9 +1750,18 @@ char *infty_sum_quality_boxed(const char *text, size_t len)
 	return infty_strndup(best, (size_t)(p - best));
 }
 
+/*
+ * The engine holds every summary entry of a trace until it is written, so
+ * these objects are kept small: arrays sized to their flags, constant keys
+ * (json-c copies a key otherwise), no "detail" object when nothing is
+ * flagged.
+ */
 struct json_object *infty_sum_quality_flags_json(const struct sum_quality_result *r)
 {
-	struct json_object *a = json_object_new_array();
+	int n = 0;
+	for (int f = 0; f < SUM_Q_NFLAGS; f++)
+		n += (r->flags & SUM_Q_BIT(f)) != 0;
+	struct json_object *a = json_object_new_array_ext(n ? n : 1);
 	if (!a)
 		return NULL;
 	for (int f = 0; f < SUM_Q_NFLAGS; f++)
@@ -1622,33 +1773,40 @@ struct json_object *infty_sum_quality_flags_json(const struct sum_quality_result
 	return a;
 }
 
+/* Add v under the constant key k; 1 on failure (v is freed). */
+static int put(struct json_object *o, const char *k, struct json_object *v)
+{
+	if (!v)
+		return 1;
+	if (json_object_object_add_ex(
+	        o, k, v, JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT)) {
+		json_object_put(v);
+		return 1;
+	}
+	return 0;
+}
+
 struct json_object *infty_sum_quality_json(const struct sum_quality_result *r)
 {
-	struct json_object *o = json_object_new_object(), *d = json_object_new_object();
+	struct json_object *o = json_object_new_object(), *d = NULL;
 	char ratio[32];
 	snprintf(ratio, sizeof ratio, "%.4f", r->ratio);
-	int bad = !o || !d;
-	bad = bad || json_object_object_add(o, "tokens", json_object_new_int64(r->summary_tokens));
-	bad = bad ||
-	      json_object_object_add(o, "source_tokens", json_object_new_int64(r->source_tokens));
-	bad = bad || json_object_object_add(o, "ratio", json_object_new_double_s(r->ratio, ratio));
-	bad = bad || json_object_object_add(o, "copy_words", json_object_new_int64(r->copy_words));
-	bad = bad || json_object_object_add(o, "items", json_object_new_int64(r->items));
-	bad = bad || json_object_object_add(o, "ungrounded", json_object_new_int64(r->ungrounded));
-	bad = bad ||
-	      json_object_object_add(o, "answer_seen", json_object_new_boolean(r->answer_seen));
-	bad = bad || json_object_object_add(o, "lang", json_object_new_string(r->lang_summary));
-	bad = bad || json_object_object_add(o, "lang_trace", json_object_new_string(r->lang_trace));
-	for (int f = 0; f < SUM_Q_NFLAGS && !bad; f++)
-		if (r->flags & SUM_Q_BIT(f))
-			bad = json_object_object_add(d, flag_names[f],
-			                             json_object_new_string(r->detail[f]));
-	if (!bad) {
-		bad = json_object_object_add(o, "detail", d);
-		if (!bad)
-			d = NULL;
+	int bad = !o;
+	bad = bad || put(o, "tokens", json_object_new_int64(r->summary_tokens));
+	bad = bad || put(o, "source_tokens", json_object_new_int64(r->source_tokens));
+	bad = bad || put(o, "ratio", json_object_new_double_s(r->ratio, ratio));
+	bad = bad || put(o, "copy_words", json_object_new_int64(r->copy_words));
+	bad = bad || put(o, "items", json_object_new_int64(r->items));
+	bad = bad || put(o, "ungrounded", json_object_new_int64(r->ungrounded));
+	bad = bad || put(o, "answer_seen", json_object_new_boolean(r->answer_seen));
+	bad = bad || put(o, "lang", json_object_new_string(r->lang_summary));
+	bad = bad || put(o, "lang_trace", json_object_new_string(r->lang_trace));
+	if (!bad && r->flags) {
+		bad = !(d = json_object_new_object()) || put(o, "detail", d);
+		for (int f = 0; f < SUM_Q_NFLAGS && !bad; f++)
+			if (r->flags & SUM_Q_BIT(f))
+				bad = put(d, flag_names[f], json_object_new_string(r->detail[f]));
 	}
-	json_object_put(d);
 	if (bad) {
 		json_object_put(o);
 		return NULL;

@@ -4,7 +4,7 @@
  * too little or not compress, copy the segment, state numbers or results the
  * trace never reached, reveal the final answer early, or switch language?
  *
- * Pure: nothing here reads files, prints or exits.  The engine (later) and
+ * Pure: nothing here reads files, prints or exits.  The engine and
  * the measurement driver (tests/quality/quality_count.c) call it; what a
  * raised flag does (warn, retry with another candidate, reject) is policy in
  * struct sum_quality_config, applied by the caller.
@@ -44,8 +44,9 @@ enum sum_quality_flag {
 enum sum_quality_policy {
 	SUM_Q_OFF,    /* not checked, never raised */
 	SUM_Q_WARN,   /* kept, flag recorded and counted */
-	SUM_Q_RETRY,  /* try another candidate; keep the last one, flagged, if none passes */
-	SUM_Q_REJECT, /* the trace is dead-lettered with reason quality_<flag> */
+	SUM_Q_RETRY,  /* try another candidate; keep the best one, flagged, if none passes */
+	SUM_Q_REJECT, /* the same, but if none passes the trace is dead-lettered as quality_<flag>
+	               */
 };
 
 struct sum_quality_config {
@@ -79,6 +80,14 @@ struct sum_quality_index;
 
 /* Defaults above. */
 void infty_sum_quality_config_init(struct sum_quality_config *c);
+
+/*
+ * The engine's default policy.  resample (a model that can give another
+ * candidate): retry on leak, refusal, short, long, early_answer and
+ * language, warn on copy and ungrounded; otherwise (the extractive backend,
+ * which has one answer and copies by design) warn on every flag.
+ */
+void infty_sum_quality_policy_default(struct sum_quality_config *c, int resample);
 
 /*
  * Parse a policy spec such as "leak=reject,copy=retry,ungrounded=warn" into
@@ -119,6 +128,19 @@ int infty_sum_quality_check(struct sum_quality_index *ix, const struct sum_quali
                             const char *summary, size_t len, long tokens, const char *answer,
                             sum_quality_count_fn count, void *count_ctx,
                             struct sum_quality_result *r);
+
+/*
+ * The same for a summary of segments 0..upto-1 (upto <= the segments added):
+ * only the question and those segments ground it, can be copied or hold the
+ * answer, whatever was added after them.  The engine indexes a whole trace
+ * once and checks its summaries in the order they come back; the result is
+ * the one infty_sum_quality_check gives right after segment upto-1 was added.
+ * Returns 0, INFTY_ENOMEM or INFTY_EINVAL (upto too large).
+ */
+int infty_sum_quality_check_at(const struct sum_quality_index *ix, size_t upto,
+                               const struct sum_quality_config *c, const char *summary, size_t len,
+                               long tokens, const char *answer, sum_quality_count_fn count,
+                               void *count_ctx, struct sum_quality_result *r);
 
 /*
  * The content of the last \boxed{...} (or \fbox{...}) of text, braces

@@ -17,8 +17,6 @@
 void infty_sum_config_init(struct sum_config *c)
 {
 	memset(c, 0, sizeof *c);
-	c->input = "-";
-	c->output = "-";
 	c->backend = SUM_BACKEND_OPENAI;
 	c->mode = SUM_MODE_CUMULATIVE;
 	/* Sampling as the reference: temperature 0.5, 2048 tokens, 4 choices. */
@@ -49,11 +47,13 @@ void infty_sum_config_init(struct sum_config *c)
 	c->max_body_bytes = (size_t)256 << 20;
 	c->ready_timeout = 60;
 	c->extractive_budget = 512;
-	c->progress_interval = 30;
+	infty_sum_quality_config_init(&c->quality);
+	infty_sum_quality_policy_default(&c->quality, 1);
+	c->judge_threshold = 4;
+	c->judge_rounds = 3;
 }
 
-/* Whole file into an owned string, one trailing "\n" dropped. */
-static int slurp(const char *dir, const char *name, char **out, char *detail, size_t dlen)
+int infty_sum_prompt_file(const char *dir, const char *name, char **out, char *detail, size_t dlen)
 {
 	char path[4096];
 	if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) {
@@ -100,9 +100,9 @@ static int slurp(const char *dir, const char *name, char **out, char *detail, si
 int infty_sum_prompts_load(struct sum_prompts *p, const char *dir, char *detail, size_t dlen)
 {
 	memset(p, 0, sizeof *p);
-	int rc = slurp(dir, "cumulative.txt", &p->cumulative, detail, dlen);
+	int rc = infty_sum_prompt_file(dir, "cumulative.txt", &p->cumulative, detail, dlen);
 	if (!rc)
-		rc = slurp(dir, "update.txt", &p->update, detail, dlen);
+		rc = infty_sum_prompt_file(dir, "update.txt", &p->update, detail, dlen);
 	if (rc) {
 		infty_sum_prompts_release(p);
 		return rc;

@@ -6,40 +6,14 @@
 #include "infty/alloc.h"
 #include "infty/cli.h"
 #include "infty/error.h"
+#include "infty/options.h"
 #include "infty/tokenizer.h"
 #include "tok_run.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static const char usage_text[] =
-    "usage: infty-tok [OPTIONS] count [TEXT...]\n"
-    "       infty-tok [OPTIONS] ids [TEXT...]\n"
-    "       infty-tok [OPTIONS] count|ids --field NAME FILE.jsonl[.zst]...\n"
-    "       infty-tok [OPTIONS] decode ID...\n"
-    "\n"
-    "Count or list the tokens of each TEXT (one output line each), of standard\n"
-    "input when there is no TEXT, or of field NAME of every JSONL record (one\n"
-    "line per record, in input order). decode prints the bytes of the ids.\n"
-    "\n"
-    "  -t, --tokenizer PATH  tokenizer.json (default: $INFTY_TOKENIZER, else the\n"
-    "                        one make fetched, else the installed copy)\n"
-    "  -f, --field NAME      tokenize this string field of JSONL records\n"
-    "  -j, --threads N       worker threads for JSONL input (default: all cores)\n"
-    "      --total           print only the total count\n"
-    "      --offsets         ids: print id:start-end (byte offsets in the input)\n"
-    "      --stats           print bytes, tokens, time and speed on stderr\n"
-    "      --hash            print the tokenizer's sha256 and exit\n"
-    "  -h, --help            this help\n"
-    "  -V, --version         print the version\n"
-    "\n"
-    "Exit status: 0 done, 1 some input could not be tokenized, 2 usage error\n"
-    "or unusable tokenizer.\n";
-
-enum { OPT_TOTAL = 256, OPT_OFFSETS, OPT_STATS, OPT_HASH };
 
 static double now(void)
 {
@@ -64,115 +38,94 @@ static char *slurp_stdin(size_t *len)
 			break;
 	}
 	if (ferror(stdin))
-		infty_die(INFTY_EXIT_DATA, "<stdin>: read error");
+		infty_die(INFTY_EXIT_STOPPED, "<stdin>: read error");
 	*len = n;
 	return buf;
 }
 
-static const struct option longopts[] = {
-    {"tokenizer", required_argument, NULL, 't'}, {"field", required_argument, NULL, 'f'},
-    {"threads", required_argument, NULL, 'j'},   {"total", no_argument, NULL, OPT_TOTAL},
-    {"offsets", no_argument, NULL, OPT_OFFSETS}, {"stats", no_argument, NULL, OPT_STATS},
-    {"hash", no_argument, NULL, OPT_HASH},       {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, 'V'},         {NULL, 0, NULL, 0},
+static struct infty_tokrun_opts o;
+static const char *tok_path;
+static int want_hash;
+
+static const struct infty_option options[] = {
+    INFTY_OPT_STRING('t', "tokenizer", &tok_path, "PATH",
+                     "tokenizer.json (default: $INFTY_TOKENIZER, else the\n"
+                     "one make fetched, else the installed copy)"),
+    INFTY_OPT_STRING('f', "field", &o.field, "NAME", "tokenize this string field of JSONL records"),
+    INFTY_OPT_INT('j', "threads", &o.threads, "N", 1, 1024,
+                  "worker threads for JSONL input (default: all cores)"),
+    INFTY_OPT_FLAG(0, "total", &o.total, 1, "print only the total count"),
+    INFTY_OPT_FLAG(0, "offsets", &o.offsets, 1,
+                   "ids: print id:start-end (byte offsets in the input)"),
+    INFTY_OPT_FLAG(0, "timing", &o.timing, 1, "print bytes, tokens, time and speed on stderr"),
+    INFTY_OPT_FLAG(0, "hash", &want_hash, 1, "print the tokenizer's sha256 and exit"),
+    INFTY_OPT_HELP_VERSION_END(),
 };
 
-/* Options up to the first operand ("+": stop there, as the command word
- * comes first and options may follow it too). */
-static void parse_options(int argc, char **argv, struct infty_tokrun_opts *o, const char **tok_path,
-                          int *want_hash)
-{
-	int c;
-	while ((c = getopt_long(argc, argv, "+t:f:j:hV", longopts, NULL)) != -1) {
-		switch (c) {
-		case 't':
-			*tok_path = optarg;
-			break;
-		case 'f':
-			o->field = optarg;
-			break;
-		case 'j':
-			o->threads = (int)infty_parse_ll("--threads", optarg, 1, 1024);
-			break;
-		case OPT_TOTAL:
-			o->total = 1;
-			break;
-		case OPT_OFFSETS:
-			o->offsets = 1;
-			break;
-		case OPT_STATS:
-			o->stats = 1;
-			break;
-		case OPT_HASH:
-			*want_hash = 1;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			exit(fclose(stdout) ? INFTY_EXIT_DATA : INFTY_EXIT_OK);
-		case 'V':
-			infty_print_version();
-		default:
-			infty_usage_error("unknown option");
-		}
-	}
-}
+static const struct infty_cmd cmd = {
+    .name = "infty-tok",
+    .usage = "[OPTIONS] count [TEXT...]\n"
+             "[OPTIONS] ids [TEXT...]\n"
+             "[OPTIONS] count|ids --field NAME FILE...\n"
+             "[OPTIONS] decode ID...",
+    .about = "Count or list the tokens of each TEXT (one output line each), of standard\n"
+             "input when there is no TEXT, or of field NAME of every JSONL record (one\n"
+             "line per record, in input order). decode prints the bytes of the ids.\n",
+    .options = options,
+    .exit_note = "infty-tok: 1 means some text or record could not be tokenized, or an id\n"
+                 "is unknown.\n",
+    /* Options come before and after the command word, then the texts:
+     * a text may begin with '-'. */
+    .stop_at_operand = 1,
+};
 
 int main(int argc, char **argv)
 {
-	infty_cli_init(argv[0]);
-	struct infty_tokrun_opts o = {0};
-	const char *tok_path = NULL;
-	int want_hash = 0;
-	parse_options(argc, argv, &o, &tok_path, &want_hash);
-	const char *cmd = optind < argc ? argv[optind] : NULL;
-	if (cmd) {
-		/* Parse again after the command word: argv[optind] plays argv[0]. */
-		argc -= optind;
-		argv += optind;
-		optind = 1;
-		parse_options(argc, argv, &o, &tok_path, &want_hash);
+	int first = infty_opts_parse(&cmd, argc, argv);
+	const char *word = first < argc ? argv[first] : NULL;
+	int op = first;
+	if (word) {
+		/* Parse again after the command word: it plays argv[0]. */
+		argc -= first;
+		argv += first;
+		op = infty_opts_parse(&cmd, argc, argv);
 	}
-	if (!cmd && !want_hash)
+	if (!word && !want_hash)
 		infty_usage_error("missing command: count, ids or decode");
-	if (cmd && strcmp(cmd, "count") && strcmp(cmd, "ids") && strcmp(cmd, "decode"))
-		infty_usage_error("unknown command '%s'", cmd);
-	o.mode = cmd && strcmp(cmd, "ids") == 0 ? INFTY_TOKRUN_IDS : INFTY_TOKRUN_COUNT;
+	if (word && strcmp(word, "count") && strcmp(word, "ids") && strcmp(word, "decode"))
+		infty_usage_error("unknown command '%s'", word);
+	o.mode = word && strcmp(word, "ids") == 0 ? INFTY_TOKRUN_IDS : INFTY_TOKRUN_COUNT;
 	if (o.offsets && o.mode != INFTY_TOKRUN_IDS)
 		infty_usage_error("--offsets goes with ids");
 	if (o.total && o.mode != INFTY_TOKRUN_COUNT)
 		infty_usage_error("--total goes with count");
-	if (o.field && optind >= argc)
+	if (o.field && op >= argc)
 		infty_usage_error("--field needs at least one FILE");
 
 	if (!tok_path)
 		tok_path = infty_tokenizer_default_path();
-	char detail[512];
 	double t0 = now();
-	struct infty_tokenizer *tok;
-	int rc = infty_tokenizer_load(&tok, tok_path, detail, sizeof detail);
-	if (rc)
-		infty_die(INFTY_EXIT_USAGE, "cannot load tokenizer '%s': %s", tok_path,
-		          detail[0] ? detail : infty_strerror(rc));
+	struct infty_tokenizer *tok = infty_cli_tokenizer(tok_path);
+	int rc;
 	double t_load = now() - t0;
 	if (want_hash) {
 		puts(infty_tokenizer_hash(tok));
 		infty_tokenizer_free(tok);
-		return fclose(stdout) ? 1 : 0;
+		return fclose(stdout) ? INFTY_EXIT_STOPPED : INFTY_EXIT_OK;
 	}
 
 	int status = INFTY_EXIT_OK;
 	uint64_t tokens = 0, bytes = 0;
 	t0 = now();
-	if (cmd && strcmp(cmd, "decode") == 0) {
-		if (optind >= argc)
+	if (word && strcmp(word, "decode") == 0) {
+		if (op >= argc)
 			infty_usage_error("decode needs at least one ID");
-		size_t n = (size_t)(argc - optind);
+		size_t n = (size_t)(argc - op);
 		uint32_t *ids = infty_malloc(n * sizeof *ids);
 		if (!ids)
 			infty_die(INFTY_EXIT_DATA, "out of memory");
 		for (size_t i = 0; i < n; i++)
-			ids[i] =
-			    (uint32_t)infty_parse_ll("ID", argv[optind + (int)i], 0, UINT32_MAX);
+			ids[i] = (uint32_t)infty_parse_ll("ID", argv[op + (int)i], 0, UINT32_MAX);
 		int64_t need = infty_tok_decode(tok, ids, n, NULL, 0);
 		char *buf = need > 0 ? infty_malloc((size_t)need) : NULL;
 		if (need < 0)
@@ -184,18 +137,25 @@ int main(int argc, char **argv)
 		infty_free(buf);
 		infty_free(ids);
 	} else if (o.field) {
-		for (int i = optind; i < argc; i++) {
+		/* A file that cannot be read is skipped (2, said once); a stream
+		 * that breaks stops (3); a record that cannot be tokenized is a
+		 * "-" line (1). */
+		for (int i = op; i < argc && status != INFTY_EXIT_STOPPED; i++) {
 			rc = infty_tokrun_jsonl(tok, &o, argv[i], stdout, &tokens, &bytes);
-			if (rc != 0)
+			if (rc == INFTY_EINVAL)
+				status = INFTY_EXIT_USAGE;
+			else if (rc < 0)
+				status = INFTY_EXIT_STOPPED;
+			else if (rc > 0 && status == INFTY_EXIT_OK)
 				status = INFTY_EXIT_DATA;
 		}
-	} else if (optind < argc) {
-		for (int i = optind; i < argc; i++) {
+	} else if (op < argc) {
+		for (int i = op; i < argc; i++) {
 			size_t len = strlen(argv[i]);
 			bytes += len;
 			rc = infty_tokrun_text(tok, &o, argv[i], len, stdout, &tokens);
 			if (rc) {
-				infty_warn("argument %d: %s", i - optind + 1, infty_strerror(rc));
+				infty_warn("argument %d: %s", i - op + 1, infty_strerror(rc));
 				status = INFTY_EXIT_DATA;
 			}
 		}
@@ -213,7 +173,7 @@ int main(int argc, char **argv)
 	if (o.total)
 		printf("%llu\n", (unsigned long long)tokens);
 	double dt = now() - t0;
-	if (o.stats)
+	if (o.timing)
 		fprintf(stderr,
 		        "infty-tok: load %.3f s; %llu bytes, %llu tokens in %.3f s: %.2f MB/s, "
 		        "%.2f M tokens/s\n",
@@ -221,8 +181,8 @@ int main(int argc, char **argv)
 		        dt > 0 ? bytes / dt / 1e6 : 0.0, dt > 0 ? tokens / dt / 1e6 : 0.0);
 	infty_tokenizer_free(tok);
 	if (fflush(stdout) || ferror(stdout) || fclose(stdout)) {
-		infty_warn("write error on standard output");
-		return INFTY_EXIT_DATA;
+		infty_warn("stdout: write error");
+		return INFTY_EXIT_STOPPED;
 	}
 	return status;
 }

@@ -11,6 +11,7 @@
 #include "infty/cli.h"
 #include "infty/error.h"
 #include "infty/jsonl.h"
+#include "infty/stage.h"
 #include "infty/tokenizer.h"
 
 #include <json-c/json.h>
@@ -148,9 +149,11 @@ int infty_tokrun_jsonl(const struct infty_tokenizer *tok, const struct infty_tok
 {
 	int nthreads = o->threads > 0 ? o->threads : omp_get_max_threads();
 	struct infty_reader *r = NULL;
-	int rc = infty_reader_open(&r, path, 0);
+	char msg[4608];
+	/* A file that is not JSON Lines is said once, not line by line. */
+	int rc = infty_stage_open_input(&r, path, INFTY_KIND_UNKNOWN, msg, sizeof msg);
 	if (rc) {
-		infty_warn("cannot open '%s': %s", path, infty_strerror(rc));
+		infty_warn("%s", msg);
 		return rc;
 	}
 	struct infty_tok_ctx **ctxs = infty_calloc((size_t)nthreads, sizeof *ctxs);

@@ -18,7 +18,7 @@ struct infty_tokrun_opts {
 	int total;         /* print only the sum of the counts */
 	int offsets;       /* ids mode: "id:start-end" per token */
 	int threads;       /* OpenMP workers for JSONL mode (0: default) */
-	int stats;         /* bytes, tokens and speed on stderr at the end */
+	int timing;        /* bytes, tokens and speed on stderr at the end (--timing) */
 };
 
 /*
@@ -34,8 +34,9 @@ int infty_tokrun_text(const struct infty_tokenizer *tok, const struct infty_tokr
  * line per record, in input order whatever the thread count.  Bad records are
  * reported on stderr (file:line) and their line is "-", so line N is record
  * N (blank input lines are not records).  Returns 0 when all were fine,
- * 1 when some records were rejected, or a negative infty_err for the stream
- * (reported too).
+ * 1 when some records were rejected, INFTY_EINVAL when path cannot be read
+ * or is not JSON Lines (binary data, parquet), or a negative infty_err for
+ * the stream (each reported too).
  */
 int infty_tokrun_jsonl(const struct infty_tokenizer *tok, const struct infty_tokrun_opts *o,
                        const char *path, FILE *out, uint64_t *tokens, uint64_t *bytes);

@@ -18,7 +18,7 @@ run infty-tok --bogus count x; is_rc 2 "bad option exits 2"
 like "$ERR" "^infty-tok: " "bad option message names the program"
 run infty-tok; is_rc 2 "no command exits 2"
 run infty-tok --tokenizer /nonexistent.json count x; is_rc 2 "missing tokenizer exits 2"
-like "$ERR" "cannot load tokenizer '/nonexistent.json'" "missing tokenizer is named"
+like "$ERR" "^infty-tok: /nonexistent.json: cannot load tokenizer: " "missing tokenizer is named, file first"
 
 # Ids of a text equal HF's for the same text in the committed vectors.
 want=$(python3 -c 'import json,sys
@@ -57,7 +57,7 @@ is "$(echo "$OUT" | sed 's/[0-9][0-9 ]*/N/')" "$(printf 'N\n-\n-\nN')" "ids: one
 run infty-tok count --total --field trace "$FX/bad.jsonl"; is "$OUT" 2 "--total counts the good records only"
 run infty-tok count ab "$(printf 'x\377')" c; is_rc 1 "a text that is not UTF-8 exits 1"
 is "$OUT" "$(printf '1\n-\n1')" "one line per TEXT, '-' for the bad one"
-infty-tok count x >/dev/full 2>/dev/null; is "$?" 1 "write error exits 1"
+infty-tok count x >/dev/full 2>/dev/null; is "$?" 3 "a write error stops: exit 3"
 
 # Real traces: 200 chosen deterministically (every 11th of the first 2,200,
 # so zstd stops early), HF ids computed now.

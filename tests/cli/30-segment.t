@@ -54,7 +54,7 @@ golden "$T/rej.rej.jsonl" "$E/rejects.rej.jsonl" "reject records: golden (line, 
 like "$ERR" "^infty-segment: rejects.jsonl:6: no_think_close: " "a reject names file:line: reason"
 is "$(jq '.rows == .traces + .rejected + .other_shard' "$T/rej.stats")" "true" \
 	"stats: rows = traces + rejects"
-is "$(jq -c .rejects "$T/rej.stats")" \
+is "$(jq -c .rejects_by_reason "$T/rej.stats")" \
 	'{"bad_json":2,"bad_utf8":1,"unknown_format":1,"missing_field":1,"no_think_close":1,"truncated":1,"empty_reasoning":1,"empty_conclusion":1}' \
 	"stats: rejects by reason"
 jq -r 'select(.raw_base64) | .raw_base64' "$T/rej.rej.jsonl" | base64 -d >"$T/raw2"

@@ -4,7 +4,7 @@
 # --max-tokens, stats, usage.
 . "$(dirname "$0")/lib.sh"
 F=$FIXTURES/build
-plan 45
+plan 52
 
 run infty-build --help
 is_rc 0 "--help exits 0"
@@ -12,7 +12,7 @@ like "$OUT" "usage: infty-build" "--help prints usage to stdout"
 
 run infty-build --bogus
 is_rc 2 "unknown option exits 2"
-like "$ERR" "usage: infty-build" "unknown option prints a usage line"
+like "$ERR" "^infty-build: unknown option '--bogus'" "unknown option: one line, no path"
 
 run infty-build --format xml -t none "$F/summarized.jsonl"
 is_rc 2 "bad --format exits 2"
@@ -120,3 +120,34 @@ like "$RC:$ERR" "^1:.*bad-chat.jsonl:2: missing target text" "a trl-chat complet
 run infty-inspect show t2 "$T/v-trl-chat.jsonl"
 like "$OUT" "== t2 \(trl-chat\)" "show names the kind"
 like "$OUT" "--- assistant \(trained\)" "and marks the trained turn"
+
+# --quality: traces with a flagged summary (infty-summarize's checks) are kept
+# and counted, or with drop rejected as quality_<flag>, counted like any reject.
+python3 - "$F/summarized.jsonl" "$T/flagged.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
+    for line in f:
+        try:
+            r = json.loads(line)
+        except ValueError:
+            o.write(line)
+            continue
+        for s in r.get("summaries", []):
+            s["flags"] = []
+        if r.get("id") == "t3" and r.get("summaries"):
+            r["summaries"][-1]["flags"] = ["copy", "ungrounded"]
+        o.write(json.dumps(r) + "\n")
+PY
+run infty-build -q -t none -s "$T/qk.json" -o "$T/qk.jsonl" "$T/flagged.jsonl"
+is "$(python3 -c "import json; q=json.load(open('$T/qk.json'))['quality']; print(q['policy'], q['flagged_traces'], q['flagged_summaries'], q['flags']['copy'], q['flags']['leak'], q['dropped'])")" \
+	"keep 1 1 1 0 0" "--quality keep (default): flagged traces built and counted"
+is "$(count_lines "$T/qk.jsonl")" "$(count_lines "$T/paper.jsonl")" "keep: the same instances as without flags"
+run infty-build -q -t none --quality drop -r "$T/qr.jsonl" -s "$T/qd.json" -o "$T/qd.jsonl" "$T/flagged.jsonl"
+is_rc 1 "--quality drop: exit 1 (a trace rejected)"
+is "$(python3 -c "import json; r=[json.loads(l) for l in open('$T/qr.jsonl')]; print([(x['reason'], x['id']) for x in r if x['reason'].startswith('quality')])")" \
+	"[('quality_copy', 't3')]" "drop: the flagged trace is a reject quality_<its first flag>"
+like "$(cat "$T/qd.json")" '"quality_copy": 1' "drop: counted in rejects_by_reason"
+is "$(python3 -c "import json; s=json.load(open('$T/qd.json')); print(s['records_in'] == s['traces_out'] + s['rejected'], s['quality']['dropped'])")" \
+	"True 1" "drop: records in = traces + rejects still"
+run infty-build --quality maybe "$T/flagged.jsonl"
+is_rc 2 "--quality: keep or drop only"

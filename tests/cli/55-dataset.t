@@ -78,7 +78,7 @@ is_rc 2 "no run directory: usage error"
 run infty-inspect dataset --license 'MIT License' "$A"
 is_rc 2 "a license id with a space is refused"
 run infty-inspect dataset --help
-like "$OUT" "usage: infty-inspect dataset" "--help"
+like "$OUT" "infty-inspect dataset \[--source NAME\] \[--license ID\] \[--repo ID\] OUT" "--help: the tool's, with the dataset form"
 run infty-inspect dataset "$T/nothing"
 is_rc 2 "not a run: exit 2"
 cp -r "$A" "$T/c"

@@ -3,7 +3,7 @@
 # views read .jsonl, .jsonl.zst and stdin, sample is deterministic.
 . "$(dirname "$0")/lib.sh"
 F=$FIXTURES/build
-plan 38
+plan 43
 
 run infty-inspect --help
 is_rc 0 "--help exits 0"
@@ -100,3 +100,27 @@ grep -q '<li>.*summarized.jsonl</li>' "$T/s.html" && grep -q '<li>.*inst.jsonl</
 ok $? "--html: the heading names every file"
 grep -q 'class="xtitle"' "$T/s.html" && grep -q 'class="ytitle"' "$T/s.html"
 ok $? "--html: charts have axis titles"
+
+# stats of checked and judged summaries: every flag listed, zeros included,
+# and the judge's score and rounds.
+python3 - "$F/summarized.jsonl" "$T/judged.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1]) as f, open(sys.argv[2], "w") as o:
+    for k, line in enumerate(f):
+        try:
+            r = json.loads(line)
+        except ValueError:
+            continue  # the fixture's bad line
+        for i, s in enumerate(r["summaries"]):
+            s["flags"] = ["copy"] if (k + i) % 2 else []
+            s["quality"] = {"ratio": 0.25}
+            s["judge"] = {"score": 5 - i, "rounds": 1 + i, "scores": [5 - i] * (1 + i)}
+        o.write(json.dumps(r) + "\n")
+PY
+run infty-inspect stats --html "$T/j.html" "$T/judged.jsonl"
+is "$(printf '%s\n' "$OUT" | grep -c '^summary flag: ')" "8" "stats: every flag listed once summaries were checked"
+like "$OUT" "summary flag: leak: 0" "... with its zero"
+like "$OUT" "summaries: [0-9]+, checked: [0-9]+, flagged: [0-9]+ .*judged: [0-9]+" "stats: summaries checked, flagged, judged"
+like "$OUT" "judge rounds \(summaries judged per segment\): [0-9]+ values, min 1" "stats: the judge's rounds"
+grep -q 'judge score' "$T/j.html" && grep -q 'id="summaries"' "$T/j.html"
+ok $? "--html: the judge's charts and the summaries line"

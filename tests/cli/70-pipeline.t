@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 37
+plan 43
 
 IN=$ROOT/tests/fixtures/sample.jsonl
 # The top Makefile's global settings that change how make treats the
@@ -153,6 +153,31 @@ rm -f "$A/summarize/done/00002"
 run $MK stage-shard OUT="$A" STAGE=summarize SHARD=2
 [ -e "$A/summarize/done/00002" ] && [ ! -e "$A/build/done/00002" ]
 ok $? "stage-shard redoes that shard's summarize only and unmarks its build"
+
+# JUDGE=1 is summarize's --judge: part of its params, so turning it off reruns
+# summarize, build and merge, not segment; without an endpoint it is refused.
+J=$T/j
+convert "$J" 1 JUDGE=1
+is_rc 0 "JUDGE=1: the run finishes"
+is "$(head -n 1 "$J/summarize/params" | grep -c -- '--judge') $(zstd -dc "$J"/summarize/out/*.zst | python3 -c 'import sys,json; print(all("judge" in s for l in sys.stdin for s in json.loads(l)["summaries"]))')" \
+	"1 True" "JUDGE=1: --judge in summarize's params, a judge score on every summary"
+touch "$T/ref8"
+sleep 0.2
+run $MK convert OUT="$J" JUDGE=0
+is "$RC:$(find "$J" -path '*/done/*' -newer "$T/ref8" | sed "s|$J/||; s|/done/.*||" | sort -u | tr '\n' ' ')" \
+	"0:build merge summarize " "JUDGE=0 afterwards reruns summarize, build and merge only"
+# The judge's prompts count for runs that judge only.
+cp -R "$ROOT/prompts" "$T/prompts"
+convert "$T/pj" 1 PROMPT_DIR="$T/prompts"
+echo "Be strict." >>"$T/prompts/judge.txt"
+touch "$T/ref9"
+sleep 0.2
+run $MK convert OUT="$T/pj"
+is "$RC:$(find "$T/pj" -path '*/done/*' -newer "$T/ref9" | wc -l | tr -d ' ')" "0:0" \
+	"editing judge.txt does not redo a run without the judge"
+run $MK convert IN="$IN" OUT="$T/nj" SHARDS=1 JUDGE=1
+is_rc 2 "JUDGE=1 without an endpoint: exit 2"
+like "$ERR" "pipeline: JUDGE=1 needs ENDPOINT" "... and says why"
 
 # missing and the shard pin.
 rm -f "$A/segment/done/00000" "$A/segment/done/00002"

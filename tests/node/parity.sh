@@ -21,7 +21,7 @@ f=sys.argv[1]
 for l in sys.stdin:
     if isinstance(json.loads(l).get(f), str): sys.stdout.write(l)' "$field" \
 		<"$tmp/corpus.jsonl" >"$tmp/field.jsonl"
-	"$tok" --tokenizer "$json" ids --stats --field "$field" "$tmp/field.jsonl" >"$tmp/ours.txt"
+	"$tok" --tokenizer "$json" ids --timing --field "$field" "$tmp/field.jsonl" >"$tmp/ours.txt"
 	node "$here/hf-ids.mjs" "$json" "$field" <"$tmp/field.jsonl" >"$tmp/hf.txt"
 	n=$(wc -l <"$tmp/hf.txt" | tr -d ' ')
 	if cmp -s "$tmp/ours.txt" "$tmp/hf.txt"; then

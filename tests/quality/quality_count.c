@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 	double ratio_sum = 0, t_check = 0;
 	for (int a = first; a < argc; a++) {
 		struct infty_reader *r;
-		if (infty_reader_open(&r, argv[a], 0)) {
+		if (infty_reader_open(&r, argv[a], 0, NULL, 0)) {
 			fprintf(stderr, "quality_count: %s: cannot open\n", argv[a]);
 			return 1;
 		}

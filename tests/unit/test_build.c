@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "../../src/build/build_instances.h"
+#include "../../src/instances/build_instances.h"
 #include "infty/alloc.h"
 #include "infty/error.h"
 
@@ -347,24 +347,23 @@ static void stats_add_up(void **state)
 	struct infty_build_opts o = {.format = INFTY_BUILD_PAPER, .count = count_bytes};
 	struct infty_build_result r = {0};
 	struct infty_build_stats s;
-	infty_build_stats_init(&s);
+	infty_build_stats_init(&s, INFTY_BUILD_PAPER);
 	struct json_object *rec = parse(N3);
 	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
 	assert_int_equal(infty_build_stats_add(&s, &r), 0);
 	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
 	assert_int_equal(infty_build_stats_add(&s, &r), 0);
-	infty_build_stats_reject(&s, "missing_summary");
-	infty_build_stats_reject(&s, "bad_json");
-	infty_build_stats_reject(&s, "missing_summary");
-	struct json_object *j = infty_build_stats_json(&s, INFTY_BUILD_PAPER), *v, *d;
-	assert_non_null(j);
+	infty_build_stats_reject(&s);
+	infty_build_stats_reject(&s);
+	infty_build_stats_reject(&s);
+	struct json_object *j = json_object_new_object(), *v, *d;
+	assert_int_equal(infty_build_stats_fields(&s, j), 0);
+	assert_string_equal(field(j, "format"), "paper");
 	assert_string_equal(field(j, "records_in"), "5");
 	assert_string_equal(field(j, "traces_out"), "2");
 	assert_string_equal(field(j, "instances_out"), "6");
-	assert_string_equal(field(j, "rejects"), "3");
-	assert_true(json_object_object_get_ex(j, "rejects_by_reason", &v));
-	assert_string_equal(field(v, "missing_summary"), "2");
-	assert_string_equal(field(v, "bad_json"), "1");
+	/* Rejects by reason are the stage frame's (test_stage.c). */
+	assert_false(json_object_object_get_ex(j, "rejects", NULL));
 	assert_true(json_object_object_get_ex(j, "traces_by_n", &v));
 	assert_string_equal(field(v, "3"), "2");
 	assert_true(json_object_object_get_ex(j, "prompt_tokens", &d));
@@ -374,6 +373,56 @@ static void stats_add_up(void **state)
 	infty_build_stats_release(&s);
 	infty_build_result_release(&r);
 	json_object_put(rec);
+}
+
+/* Summary flags: counted always; with drop_flagged the trace is rejected whole. */
+static void quality_flags(void **state)
+{
+	(void)state;
+	const char *flagged =
+	    "{\"id\":\"a\",\"question\":\"Q?\",\"conclusion\":\"C.\","
+	    "\"segments\":[{\"text\":\"R1\"},{\"text\":\"R2\"},{\"text\":\"R3\"}],\"n\":3,"
+	    "\"summaries\":[{\"i\":0,\"text\":\"S1\",\"flags\":[]},"
+	    "{\"i\":1,\"text\":\"S2\",\"flags\":[\"ungrounded\",\"copy\",\"novel\"]}]}";
+	struct infty_build_opts o = {.format = INFTY_BUILD_PAPER};
+	struct infty_build_result r = {0};
+	struct infty_build_stats s;
+	infty_build_stats_init(&s, INFTY_BUILD_PAPER);
+	struct json_object *rec = parse(flagged), *plain = parse(N3);
+	assert_int_equal(infty_build_trace(&o, rec, &r), 0);
+	assert_int_equal(r.n_inst, 3);
+	assert_int_equal(r.checked, 2);
+	assert_int_equal(r.flagged, 1);
+	assert_int_equal(r.flag_n[5], 1); /* ungrounded */
+	assert_int_equal(r.flag_n[INFTY_BUILD_NFLAGS], 1);
+	infty_build_stats_quality(&s, &r, &o);
+	/* Unchecked summaries (no flags) are neither counted nor dropped. */
+	o.drop_flagged = 1;
+	assert_int_equal(infty_build_trace(&o, plain, &r), 0);
+	assert_int_equal(r.checked, 0);
+	infty_build_stats_quality(&s, &r, &o);
+	assert_int_equal(infty_build_trace(&o, rec, &r), INFTY_ESCHEMA);
+	assert_int_equal(r.n_inst, 0);
+	assert_string_equal(r.reason, "quality_ungrounded");
+	assert_non_null(strstr(r.detail, "summary 1"));
+	infty_build_stats_quality(&s, &r, &o);
+	infty_build_stats_reject(&s);
+	struct json_object *j = json_object_new_object(), *q, *f;
+	assert_int_equal(infty_build_stats_fields(&s, j), 0);
+	assert_true(json_object_object_get_ex(j, "quality", &q));
+	assert_string_equal(field(q, "policy"), "drop");
+	assert_string_equal(field(q, "checked"), "4");
+	assert_string_equal(field(q, "flagged_traces"), "2");
+	assert_string_equal(field(q, "dropped"), "1");
+	assert_true(json_object_object_get_ex(q, "flags", &f));
+	assert_string_equal(field(f, "copy"), "2");
+	assert_string_equal(field(f, "leak"), "0");
+	assert_string_equal(field(f, "other"), "2");
+	json_object_put(j);
+	infty_build_stats_release(&s);
+	infty_build_result_release(&r);
+	json_object_put(rec);
+	json_object_put(plain);
 }
 
 /* Every allocation may fail: the engine reports ENOMEM and leaks nothing. */
@@ -423,6 +472,7 @@ int main(void)
 	    cmocka_unit_test(hf_uuid_is_the_rows),
 	    cmocka_unit_test(format_names_and_meta_defaults),
 	    cmocka_unit_test(stats_add_up),
+	    cmocka_unit_test(quality_flags),
 	    cmocka_unit_test(allocation_failure),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,9 +11,13 @@
 #include <cmocka.h>
 
 #include "../../src/inspect/inspect.h"
+#include "../../src/inspect/inspect_run.h"
 
 #include <json.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static struct json_object *parse(const char *s)
 {
@@ -27,24 +31,28 @@ static void kinds(void **state)
 	(void)state;
 	static const struct {
 		const char *json;
-		enum inspect_kind k;
+		enum infty_kind k;
 	} cases[] = {
-	    {"{\"id\":\"a\",\"segments\":[]}", INSPECT_SEGMENT},
-	    {"{\"id\":\"a\",\"segments\":[],\"summaries\":[]}", INSPECT_SUMMARIZED},
-	    {"{\"input\":\"x\",\"target\":\"y\"}", INSPECT_PAPER},
-	    {"{\"messages\":[],\"meta\":{}}", INSPECT_MESSAGES},
-	    {"{\"messages\":[]}", INSPECT_MESSAGES},
-	    {"{\"messages\":[],\"problem\":\"p\",\"uuid\":\"u\"}", INSPECT_ROW},
-	    {"{\"uuid\":\"u\",\"reasoning_process\":\"r\"}", INSPECT_HF},
-	    {"{\"prompt\":\"p\",\"completion\":\"c\"}", INSPECT_TRL},
-	    {"{\"prompt\":[],\"completion\":[],\"meta\":{}}", INSPECT_TRL_CHAT},
-	    {"{\"prompt\":\"p\",\"completion\":\"c\",\"model\":\"m\"}", INSPECT_ROW},
-	    {"{\"stage\":\"build\",\"reason\":\"schema\"}", INSPECT_REJECT},
-	    {"[1]", INSPECT_UNKNOWN},
+	    {"{\"id\":\"a\",\"segments\":[]}", INFTY_KIND_SEGMENT},
+	    {"{\"id\":\"a\",\"segments\":[],\"summaries\":[]}", INFTY_KIND_SUMMARIZED},
+	    {"{\"input\":\"x\",\"target\":\"y\"}", INFTY_KIND_PAPER},
+	    {"{\"messages\":[],\"meta\":{}}", INFTY_KIND_MESSAGES},
+	    {"{\"messages\":[]}", INFTY_KIND_MESSAGES},
+	    {"{\"messages\":[],\"problem\":\"p\",\"uuid\":\"u\"}", INFTY_KIND_ROW},
+	    {"{\"uuid\":\"u\",\"reasoning_process\":\"r\"}", INFTY_KIND_HF},
+	    {"{\"prompt\":\"p\",\"completion\":\"c\"}", INFTY_KIND_TRL},
+	    {"{\"prompt\":[],\"completion\":[],\"meta\":{}}", INFTY_KIND_TRL_CHAT},
+	    {"{\"prompt\":\"p\",\"completion\":\"c\",\"reasoning\":\"r\"}", INFTY_KIND_ROW},
+	    /* An object no stage reads is no row: validate reports it. */
+	    {"{\"prompt\":\"p\",\"completion\":\"c\",\"model\":\"m\"}", INFTY_KIND_UNKNOWN},
+	    {"{\"foo\":1}", INFTY_KIND_UNKNOWN},
+	    {"{\"question\":\"q\",\"solution\":\"s\"}", INFTY_KIND_ROW},
+	    {"{\"stage\":\"build\",\"reason\":\"schema\"}", INFTY_KIND_REJECT},
+	    {"[1]", INFTY_KIND_NOT_OBJECT},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
 		struct json_object *o = parse(cases[i].json);
-		assert_int_equal(inspect_kind_of(o), cases[i].k);
+		assert_int_equal(infty_record_kind(o), cases[i].k);
 		json_object_put(o);
 	}
 }
@@ -153,10 +161,50 @@ static void hist_bins(void **state)
 	assert_int_equal(inspect_hist_make(&e, 16, &h), 1);
 }
 
+/* The one reader of a stage's stats: only a stage that finished counts. */
+static void run_stats_completed(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_inspect.XXXXXX", path[256], detail[512];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/build", dir);
+	assert_int_equal(mkdir(path, 0777), 0);
+	snprintf(path, sizeof path, "%s/build/stats", dir);
+	assert_int_equal(mkdir(path, 0777), 0);
+	static const struct {
+		const char *text;
+		int ok;
+		const char *why;
+	} cases[] = {
+	    {"{\"completed\": true, \"records_in\": 3}", 1, NULL},
+	    {"{\"completed\": false, \"stopped_by\": \"signal\"}", 0,
+	     "the stage did not finish (stopped_by signal)"},
+	    {"{\"records_in\": 3}", 0, "the stage did not finish (stopped_by unknown)"},
+	    {"[1]", 0, "missing or not a JSON object"},
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		snprintf(path, sizeof path, "%s/build/stats/00007.json", dir);
+		FILE *f = fopen(path, "w");
+		assert_non_null(f);
+		fputs(cases[i].text, f);
+		fclose(f);
+		struct json_object *o = inspect_run_stats(dir, "build", 7, detail, sizeof detail);
+		assert_int_equal(o != NULL, cases[i].ok);
+		if (!o)
+			assert_non_null(strstr(detail, cases[i].why));
+		json_object_put(o);
+	}
+	assert_null(inspect_run_stats(dir, "build", 8, detail, sizeof detail));
+	char cmd[300];
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(kinds),
+	    cmocka_unit_test(run_stats_completed),
 	    cmocka_unit_test(instance_sequences),
 	    cmocka_unit_test(segment_rules),
 	    cmocka_unit_test(hist_bins),

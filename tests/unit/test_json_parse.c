@@ -215,8 +215,15 @@ static void test_tricky_lines(void **state)
 	    {"{\"s\":\"x\"}\xff", INFTY_EUTF8, NULL},
 	    {"{\"s\":1,}\xc3", INFTY_EUTF8, NULL},
 	    {"\xef\xbb\xbf{\"s\":1}", INFTY_EJSON, NULL},
-	    {"{\"s\":\"tab\there\x01\x1f\"}", 0, "{\"s\":\"tab\\there\\u0001\\u001f\"}"},
-	    /* NaN, Infinity, overflow to infinity, and json-c's replaced-key quirk */
+	    /* RFC 8259: control characters are escaped, never raw (json-c took them) */
+	    {"{\"s\":\"tab\there\"}", INFTY_EJSON, NULL},
+	    {"{\"s\":\"x\x01\"}", INFTY_EJSON, NULL},
+	    {"{\"s\":\"x\x1f\"}", INFTY_EJSON, NULL},
+	    {"{\"s\x0a\":1}", INFTY_EJSON, NULL},
+	    {"{\"s\":\"tab\\there\\u0001\\u001f\x7f\"}", 0,
+	     "{\"s\":\"tab\\there\\u0001\\u001f\x7f\"}"},
+	    /* NaN, Infinity and overflow to infinity: not JSON, even when a
+	     * repeated key would replace them (json-c's tokener took that) */
 	    {"{\"v\":NaN}", INFTY_EJSON, NULL},
 	    {"{\"v\":Infinity}", INFTY_EJSON, NULL},
 	    {"{\"v\":-Infinity}", INFTY_EJSON, NULL},
@@ -226,16 +233,16 @@ static void test_tricky_lines(void **state)
 	    {"{\"v\":Inf}", INFTY_EJSON, NULL},
 	    {"{\"v\":1e400}", INFTY_EJSON, NULL},
 	    {"{\"v\":-1e400}", INFTY_EJSON, NULL},
-	    {"{\"v\":NaN,\"v\":1}", 0, "{\"v\":1}"},
-	    {"{\"v\":[1e400],\"v\":{\"w\":-Infinity},\"v\":2}", 0, "{\"v\":2}"},
-	    {"{\"v\":{\"w\":NaN,\"w\":0}}", 0, "{\"v\":{\"w\":0}}"},
+	    {"{\"v\":NaN,\"v\":1}", INFTY_EJSON, NULL},
+	    {"{\"v\":[1e400],\"v\":{\"w\":-Infinity},\"v\":2}", INFTY_EJSON, NULL},
+	    {"{\"v\":{\"w\":NaN,\"w\":0}}", INFTY_EJSON, NULL},
 	    /* integers: -0, leading zeros, int64 and uint64 edges, saturation */
 	    {"{\"n\":-0}", 0, "{\"n\":0}"},
 	    {"{\"n\":0}", 0, "{\"n\":0}"},
-	    {"{\"n\":00}", 0, "{\"n\":0}"},
+	    {"{\"n\":00}", INFTY_EJSON, NULL},
 	    {"{\"n\":01}", INFTY_EJSON, NULL},
-	    {"{\"n\":-01}", 0, "{\"n\":-1}"},
-	    {"{\"n\":-00}", 0, "{\"n\":0}"},
+	    {"{\"n\":-01}", INFTY_EJSON, NULL},
+	    {"{\"n\":-00}", INFTY_EJSON, NULL},
 	    {"{\"n\":-}", INFTY_EJSON, NULL},
 	    {"{\"n\":--1}", INFTY_EJSON, NULL},
 	    {"{\"n\":+1}", INFTY_EJSON, NULL},
@@ -249,15 +256,17 @@ static void test_tricky_lines(void **state)
 	    {"{\"n\":999999999999999999}", 0, "{\"n\":999999999999999999}"},
 	    {"{\"n\":-999999999999999999}", 0, "{\"n\":-999999999999999999}"},
 	    {"{\"n\":0000000000000000000001}", INFTY_EJSON, NULL},
-	    {"{\"n\":-0000000000000000000001}", 0, "{\"n\":-1}"},
-	    {"{\"n\":00000000000000000000000}", 0, "{\"n\":0}"},
+	    {"{\"n\":-0000000000000000000001}", INFTY_EJSON, NULL},
+	    {"{\"n\":00000000000000000000000}", INFTY_EJSON, NULL},
 	    /* doubles keep their text */
 	    {"{\"n\":1.0}", 0, "{\"n\":1.0}"},
 	    {"{\"n\":-0.0}", 0, "{\"n\":-0.0}"},
-	    {"{\"n\":1.}", 0, "{\"n\":1.}"},
-	    {"{\"n\":-.5}", 0, "{\"n\":-.5}"},
-	    {"{\"n\":01.5}", 0, "{\"n\":01.5}"},
-	    {"{\"n\":1.e5}", 0, "{\"n\":1.e5}"},
+	    {"{\"n\":1.}", INFTY_EJSON, NULL},
+	    {"{\"n\":-.5}", INFTY_EJSON, NULL},
+	    {"{\"n\":01.5}", INFTY_EJSON, NULL},
+	    {"{\"n\":1.e5}", INFTY_EJSON, NULL},
+	    {"{\"n\":0.5}", 0, "{\"n\":0.5}"},
+	    {"{\"n\":-0e-0}", 0, "{\"n\":-0e-0}"},
 	    {"{\"n\":1E+2}", 0, "{\"n\":1E+2}"},
 	    {"{\"n\":1e-400}", 0, "{\"n\":1e-400}"},
 	    {"{\"n\":1e308}", 0, "{\"n\":1e308}"},
@@ -277,8 +286,10 @@ static void test_tricky_lines(void **state)
 	    {"{\"a\":1,\"b\":2,\"a\":3}", 0, "{\"a\":3,\"b\":2}"},
 	    {"{\"a\":[1],\"a\":{\"x\":1},\"a\":\"s\"}", 0, "{\"a\":\"s\"}"},
 	    {"{\"\":1,\"\":2}", 0, "{\"\":2}"},
-	    {"{'k':1}", 0, "{\"k\":1}"},
-	    {"{'k\"q':1,\"k\\\"q\":2}", 0, "{\"k\\\"q\":2}"},
+	    /* RFC 8259: keys in double quotes only (json-c took single ones) */
+	    {"{'k':1}", INFTY_EJSON, NULL},
+	    {"{'k\"q':1,\"k\\\"q\":2}", INFTY_EJSON, NULL},
+	    {"{\"messages\":[],'id':\"x\"}", INFTY_EJSON, NULL},
 	    {"{'k\\'':1}", INFTY_EJSON, NULL},
 	    {"{\"k\":'v'}", INFTY_EJSON, NULL},
 	    {"{\"a\\u00e9\\n\":1}", 0, "{\"a\xc3\xa9\\n\":1}"},
@@ -338,6 +349,66 @@ static void test_tricky_lines(void **state)
 	};
 	for (size_t i = 0; i < sizeof nul / sizeof *nul; i++)
 		assert_int_equal(compare(nul[i].text, nul[i].len, "NUL", NULL, NULL), INFTY_EJSON);
+}
+
+static int unhex(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
+/*
+ * tests/fixtures/json/rfc8259-cases.txt: JSON texts from RFC 8259 in the
+ * JSONTestSuite's categories (y_ accept, n_ refuse, i_ our choice, p valid
+ * JSON our input policy refuses), each parsed as a value; those that are
+ * objects are also held to the reference, which must agree.
+ */
+static void test_rfc_cases(void **state)
+{
+	(void)state;
+	FILE *f = fopen("tests/fixtures/json/rfc8259-cases.txt", "r");
+	assert_non_null(f);
+	char line[4096], text[2048];
+	size_t counts[5] = {0};
+	while (fgets(line, sizeof line, f)) {
+		line[strcspn(line, "\n")] = 0;
+		if (!line[0] || line[0] == '#')
+			continue;
+		char *sp1 = strchr(line, ' '), *sp2 = sp1 ? strchr(sp1 + 1, ' ') : NULL;
+		const char *t = sp2 ? sp2 + 1 : "";
+		if (!sp1) /* "VERDICT NAME" with nothing after the name: the empty text */
+			fail_msg("malformed case line: %s", line);
+		*sp1 = 0;
+		if (sp2)
+			*sp2 = 0;
+		size_t n;
+		if (!strncmp(t, "hex:", 4)) {
+			n = 0;
+			for (const char *h = t + 4; h[0] && h[1]; h += 2)
+				text[n++] = (char)(unhex(h[0]) << 4 | unhex(h[1]));
+		} else {
+			n = strlen(t);
+			memcpy(text, t, n);
+		}
+		const char *v = line, *name = sp1 + 1;
+		struct json_object *o = NULL;
+		char d[256];
+		int rc = infty_json_parse_value(text, n, &o, d, sizeof d);
+		json_object_put(o);
+		int want_ok = !strcmp(v, "y") || !strcmp(v, "i+");
+		if ((rc == 0) != want_ok)
+			fail_msg("%s %s: %s (%s)", v, name, rc ? "refused" : "accepted", d);
+		if (!strcmp(v, "p") && rc != INFTY_EUTF8)
+			fail_msg("p %s: refused as %d, not by the input policy (%s)", name, rc, d);
+		if (rc && (!d[0] || strchr(d, '\n')))
+			fail_msg("%s %s: no one-line reason", v, name);
+		if (n && text[0] == '{') /* the reference reads objects only */
+			assert_int_equal(compare(text, n, name, NULL, NULL), rc);
+		counts[v[0] == 'y' ? 0 : v[0] == 'n' ? 1 : v[0] == 'p' ? 4 : v[1] == '+' ? 2 : 3]++;
+	}
+	fclose(f);
+	print_message("# RFC 8259 cases: %zu y, %zu n, %zu i (accepted), %zu i (refused), %zu p\n",
+	              counts[0], counts[1], counts[2], counts[3], counts[4]);
+	assert_true(counts[0] > 50 && counts[1] > 100);
 }
 
 /* What the tools print for the fixtures' broken rows stays the same. */
@@ -431,7 +502,7 @@ static const char sample_row[] =
     "\\\"2x = 4\\\".\\nShow work.\"},{\"role\":\"assistant\",\"content\":\"<think>\\nOkay, "
     "caf\xc3\xa9 \xe2\x88\x91 \xf0\x9f\x98\x80 \\u00e9\\ud83d\\ude00 tab\\t slash\\/ "
     "back\\\\slash\\n\\n</think>\\n\\n**2**\"}],\"n\":[0,-1,2.5,1e3,-0.0,"
-    "18446744073709551615],\"ok\":true,\"no\":false,\"z\":null,'q':{},\"e\":[]}";
+    "18446744073709551615],\"ok\":true,\"no\":false,\"z\":null,\"q\":{},\"e\":[]}";
 
 static void test_whitespace_variants(void **state)
 {
@@ -482,7 +553,7 @@ static void test_truncations_and_mutations(void **state)
 	static const char *rows[] = {
 	    sample_row,
 	    "{\"a\":\"\\ud800\\udc00 \\n\\u0001x\",\"b\":[1.5e-3,-12,{\"c\":null}]}",
-	    "{'k':\"v\",\"k\":\"w\",\"x\":NaN,\"x\":1}",
+	    "{\"k\":\"v\",\"k\":\"w\",\"x\":-0.5e-3,\"x\":1}",
 	};
 	struct tally t = {0};
 	for (size_t r = 0; r < sizeof rows / sizeof *rows; r++) {
@@ -505,7 +576,7 @@ static const char *shared_dir(void)
 static long each_line(const char *path, struct tally *t, char **first)
 {
 	struct infty_reader *r;
-	if (infty_reader_open(&r, path, 0) != 0)
+	if (infty_reader_open(&r, path, 0, NULL, 0) != 0)
 		return -1;
 	const char *line;
 	size_t len;
@@ -625,6 +696,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tricky_lines),
 	    cmocka_unit_test(test_pinned_messages),
+	    cmocka_unit_test(test_rfc_cases),
 	    cmocka_unit_test(test_depth_limit),
 	    cmocka_unit_test(test_whitespace_variants),
 	    cmocka_unit_test(test_truncations_and_mutations),

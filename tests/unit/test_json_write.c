@@ -105,7 +105,7 @@ static void test_matches_json_c_on_real_records(void **state)
 	snprintf(path, sizeof path, "%s/data/corpus/reasoning_traces.jsonl.zst",
 	         shared ? shared : "../shared");
 	struct infty_reader *r;
-	if (infty_reader_open(&r, path, 0) != 0) {
+	if (infty_reader_open(&r, path, 0, NULL, 0) != 0) {
 		/* cmocka's skip() prints "not ok # SKIP", which prove counts as a
 		 * failure; say so visibly and pass instead. */
 		print_message("# SKIP %s absent: real-record comparison not run\n", path);

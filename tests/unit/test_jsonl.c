@@ -97,7 +97,7 @@ static struct seen read_all(const char *path, unsigned flags)
 {
 	struct seen s = {0};
 	struct infty_reader *r;
-	assert_int_equal(infty_reader_open(&r, path, flags), 0);
+	assert_int_equal(infty_reader_open(&r, path, flags, NULL, 0), 0);
 	for (;;) {
 		struct json_object *o;
 		uint64_t ln;
@@ -130,7 +130,7 @@ static struct seen read_all(const char *path, unsigned flags)
 static void write_records(const char *path, int n, const struct infty_writer_opts *o)
 {
 	struct infty_writer *w;
-	assert_int_equal(infty_writer_open(&w, path, o), 0);
+	assert_int_equal(infty_writer_open(&w, path, o, NULL, 0), 0);
 	for (int i = 0; i < n; i++) {
 		char line[64];
 		int k = snprintf(line, sizeof line, "{\"v\":\"r%d\"}", i);
@@ -206,7 +206,7 @@ static void test_truncated_and_corrupt_zst(void **state)
 	free(b);
 
 	struct infty_reader *r;
-	assert_int_equal(infty_reader_open(&r, tmp("cut.zst"), 0), 0);
+	assert_int_equal(infty_reader_open(&r, tmp("cut.zst"), 0, NULL, 0), 0);
 	const char *line;
 	size_t len;
 	uint64_t ln;
@@ -247,7 +247,7 @@ static void test_crlf_empty_and_no_final_newline(void **state)
 	const char *text = "{\"v\":\"a\"}\r\n{\"v\":\"b\\r\"}\r\n{\"v\":\"c\"}";
 	write_file(tmp("crlf.jsonl"), text, strlen(text));
 	struct infty_reader *r;
-	assert_int_equal(infty_reader_open(&r, tmp("crlf.jsonl"), 0), 0);
+	assert_int_equal(infty_reader_open(&r, tmp("crlf.jsonl"), 0, NULL, 0), 0);
 	const char *line;
 	size_t len;
 	uint64_t ln;
@@ -280,7 +280,7 @@ static void test_ten_megabyte_line(void **state)
 	write_zst(tmp("big.zst"), text, k, 0);
 	free(text);
 	struct infty_reader *r;
-	assert_int_equal(infty_reader_open(&r, tmp("big.zst"), 0), 0);
+	assert_int_equal(infty_reader_open(&r, tmp("big.zst"), 0, NULL, 0), 0);
 	struct json_object *o;
 	uint64_t ln;
 	assert_int_equal(infty_reader_next(r, &o, &ln), 1);
@@ -331,7 +331,7 @@ static void test_invalid_utf8_policy(void **state)
 static void test_write_to_dev_full(void **state)
 {
 	struct infty_writer *w;
-	assert_int_equal(infty_writer_open(&w, "/dev/full", NULL), 0);
+	assert_int_equal(infty_writer_open(&w, "/dev/full", NULL, NULL, 0), 0);
 	char line[1024];
 	memset(line, 'a', sizeof line);
 	int rc = 0;
@@ -351,7 +351,7 @@ static void test_write_to_dev_full(void **state)
 static void test_no_final_file_without_close(void **state)
 {
 	struct infty_writer *w;
-	assert_int_equal(infty_writer_open(&w, tmp("never.jsonl.zst"), NULL), 0);
+	assert_int_equal(infty_writer_open(&w, tmp("never.jsonl.zst"), NULL, NULL, 0), 0);
 	assert_int_equal(infty_writer_put(w, "{}", 2), 0);
 	infty_writer_free(w); /* abandoned: no file under the final name, no temp left */
 	struct stat st;
@@ -369,7 +369,7 @@ static void test_append_after_torn_tail(void **state)
 	for (int z = 0; z < 2; z++) {
 		const char *path = tmp(z ? "cache.jsonl.zst" : "cache.jsonl");
 		struct infty_writer *w;
-		assert_int_equal(infty_writer_open(&w, path, &o), 0);
+		assert_int_equal(infty_writer_open(&w, path, &o, NULL, 0), 0);
 		assert_int_equal(infty_writer_put(w, "{\"v\":\"1\"}", 9), 0);
 		assert_int_equal(infty_writer_flush(w), 0);
 		assert_int_equal(infty_writer_put(w, "{\"v\":\"2\"}", 9), 0);
@@ -396,7 +396,7 @@ static void test_append_after_torn_tail(void **state)
 		assert_int_equal(s.good, 2);
 		assert_int_equal(s.stream_err, 0);
 		/* Appending cuts the torn tail, and the result is clean. */
-		assert_int_equal(infty_writer_open(&w, path, &o), 0);
+		assert_int_equal(infty_writer_open(&w, path, &o, NULL, 0), 0);
 		assert_int_equal(infty_writer_put(w, "{\"v\":\"4\"}", 9), 0);
 		assert_int_equal(infty_writer_close(w, NULL, 0), 0);
 		s = read_all(path, 0);
@@ -421,7 +421,7 @@ static void test_stdin_and_stdout(void **state)
 		infty_writer_opts_init(&o);
 		o.compress = 1;
 		struct infty_writer *w;
-		if (infty_writer_open(&w, "-", &o))
+		if (infty_writer_open(&w, "-", &o, NULL, 0))
 			_exit(3);
 		for (int i = 0; i < 100; i++)
 			if (infty_writer_put(w, "{\"v\":\"s\"}", 9))
@@ -449,7 +449,7 @@ static void test_allocation_failure(void **state)
 	for (long k = 0; k < 6; k++) {
 		struct infty_reader *r = NULL;
 		infty_alloc_fail_after(k);
-		int rc = infty_reader_open(&r, tmp("alloc.jsonl"), 0);
+		int rc = infty_reader_open(&r, tmp("alloc.jsonl"), 0, NULL, 0);
 		const char *line;
 		size_t len;
 		uint64_t ln;
@@ -469,8 +469,74 @@ static void test_allocation_failure(void **state)
 static void test_missing_file(void **state)
 {
 	struct infty_reader *r;
-	assert_int_equal(infty_reader_open(&r, tmp("nope.jsonl"), 0), INFTY_EIO);
+	char d[128];
+	assert_int_equal(infty_reader_open(&r, tmp("nope.jsonl"), 0, NULL, 0), INFTY_EIO);
 	assert_null(r);
+	/* The reason comes with the failure, without the path. */
+	assert_int_equal(infty_reader_open(&r, tmp("nope.jsonl"), 0, d, sizeof d), INFTY_EIO);
+	assert_string_equal(d, "No such file or directory");
+	assert_int_equal(infty_reader_open(&r, dir, 0, d, sizeof d), INFTY_EIO);
+	assert_string_equal(d, "is a directory");
+	struct infty_writer *w;
+	assert_int_equal(infty_writer_open(&w, tmp("no/such/dir.jsonl"), NULL, d, sizeof d),
+	                 INFTY_EIO);
+	assert_null(w);
+	assert_string_equal(d, "No such file or directory");
+}
+
+/* peek shows what comes without consuming it, from plain and zstd input. */
+static void test_peek(void **state)
+{
+	const char text[] = "{\"a\":1}\n{\"b\":2}\n";
+	for (int z = 0; z < 2; z++) {
+		const char *path = tmp(z ? "peek.jsonl.zst" : "peek.jsonl");
+		struct infty_writer *w;
+		assert_int_equal(infty_writer_open(&w, path, NULL, NULL, 0), 0);
+		assert_int_equal(infty_writer_put(w, "{\"a\":1}", 7), 0);
+		assert_int_equal(infty_writer_put(w, "{\"b\":2}", 7), 0);
+		assert_int_equal(infty_writer_close(w, NULL, 0), 0);
+		struct infty_reader *r;
+		assert_int_equal(infty_reader_open(&r, path, 0, NULL, 0), 0);
+		const char *d, *line;
+		size_t n, len;
+		uint64_t no;
+		assert_int_equal(infty_reader_peek(r, 4, &d, &n), 0);
+		assert_int_equal(n, 4);
+		assert_memory_equal(d, "{\"a\"", 4);
+		assert_int_equal(infty_reader_peek(r, 1000, &d, &n), 0);
+		assert_int_equal(n, sizeof text - 1); /* the end of the stream */
+		assert_memory_equal(d, text, n);
+		assert_int_equal(infty_reader_next_line(r, &line, &len, &no), 1);
+		assert_string_equal(line, "{\"a\":1}");
+		assert_int_equal(no, 1);
+		infty_reader_free(r);
+	}
+}
+
+/* finish, publish, unpublish: the steps the stage frame takes. */
+static void test_publish_steps(void **state)
+{
+	const char *path = tmp("pub.jsonl");
+	struct infty_writer *w;
+	assert_int_equal(infty_writer_open(&w, path, NULL, NULL, 0), 0);
+	assert_int_equal(infty_writer_put(w, "{}", 2), 0);
+	assert_int_equal(infty_writer_finish(w), 0);
+	assert_int_equal(access(path, F_OK), -1); /* still under its temporary name */
+	assert_int_equal(infty_writer_publish(w), 0);
+	assert_int_equal(access(path, F_OK), 0);
+	infty_writer_unpublish(w); /* a later output failed */
+	assert_int_equal(access(path, F_OK), -1);
+	infty_writer_free(w);
+	/* Freed unpublished: the temporary is gone, nothing under the name. */
+	assert_int_equal(infty_writer_open(&w, path, NULL, NULL, 0), 0);
+	assert_int_equal(infty_writer_finish(w), 0);
+	infty_writer_free(w);
+	assert_int_equal(access(path, F_OK), -1);
+	/* Published and freed: the file stays. */
+	assert_int_equal(infty_writer_open(&w, path, NULL, NULL, 0), 0);
+	assert_int_equal(infty_writer_publish(w), 0);
+	infty_writer_free(w);
+	assert_int_equal(access(path, F_OK), 0);
 }
 
 int main(void)
@@ -490,6 +556,8 @@ int main(void)
 	    cmocka_unit_test(test_stdin_and_stdout),
 	    cmocka_unit_test(test_allocation_failure),
 	    cmocka_unit_test(test_missing_file),
+	    cmocka_unit_test(test_peek),
+	    cmocka_unit_test(test_publish_steps),
 	};
 	return cmocka_run_group_tests_name("jsonl", tests, setup, teardown);
 }

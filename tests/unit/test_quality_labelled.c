@@ -112,7 +112,7 @@ static int load_texts(void)
 			if (!strcmp(traces[b].file, traces[a].file) && traces[b].line > last)
 				last = traces[b].line;
 		struct infty_reader *r;
-		if (infty_reader_open(&r, path, 0))
+		if (infty_reader_open(&r, path, 0, NULL, 0))
 			return -1;
 		const char *line;
 		size_t len;

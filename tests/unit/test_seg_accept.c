@@ -160,9 +160,13 @@ static void reference_shape(void **state)
 static void names(void **state)
 {
 	(void)state;
-	assert_int_equal(infty_seg_accept_parse("infty"), INFTY_SEG_ACCEPT_INFTY);
-	assert_int_equal(infty_seg_accept_parse("reference"), INFTY_SEG_ACCEPT_REFERENCE);
-	assert_int_equal(infty_seg_accept_parse("paper"), -1);
+	/* The option table's choice list: the enum's order, then NULL. */
+	assert_string_equal(infty_seg_accept_names[INFTY_SEG_ACCEPT_INFTY], "infty");
+	assert_string_equal(infty_seg_accept_names[INFTY_SEG_ACCEPT_REFERENCE], "reference");
+	assert_null(infty_seg_accept_names[2]);
+	assert_null(infty_seg_pick_names[INFTY_SEG_PICK_ALL + 1]);
+	assert_null(infty_seg_format_names[INFTY_SEG_FMT_COUNT_]);
+	assert_string_equal(infty_seg_format_names[INFTY_SEG_FMT_TRACE], "trace");
 	assert_string_equal(infty_seg_accept_name(INFTY_SEG_ACCEPT_REFERENCE), "reference");
 	assert_string_equal(infty_seg_reason_code(INFTY_SEG_R_REF_EMPTY_PARAGRAPH),
 	                    "ref_empty_paragraph");

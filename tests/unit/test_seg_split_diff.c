@@ -208,7 +208,7 @@ static void tag_strings(struct json_object *o)
 static long diff_file(const char *path)
 {
 	struct infty_reader *in;
-	if (infty_reader_open(&in, path, 0))
+	if (infty_reader_open(&in, path, 0, NULL, 0))
 		return -1;
 	struct infty_seg_input_opts io = {0};
 	long traces = 0;

@@ -635,7 +635,7 @@ static void stage_accounting_and_threads(void **state)
 	    .min_tail = 4,
 	    .threads = 1,
 	    .batch_rows = 7,
-	    .quiet = 1,
+
 	};
 	struct infty_seg_totals t1, t2;
 	char detail[256];
@@ -729,8 +729,7 @@ static void stage_counter_failure(void **state)
 	      f);
 	fclose(f);
 	struct infty_seg_counter c = {.ctx_new = no_ctx, .count = boom, .hash = "fake:boom"};
-	struct infty_seg_run_opts o = {
-	    .input = in, .output = out, .rejects = rj, .eta = 8, .quiet = 1};
+	struct infty_seg_run_opts o = {.input = in, .output = out, .rejects = rj, .eta = 8};
 	struct infty_seg_totals t;
 	char detail[256];
 	assert_int_equal(infty_seg_run(&o, &c, &t, detail, sizeof detail), 0);
@@ -766,13 +765,8 @@ static void stage_allocation_failure(void **state)
 	      f);
 	fclose(f);
 	struct infty_seg_counter c = {.ctx_new = no_ctx, .count = words, .hash = "fake:words"};
-	struct infty_seg_run_opts o = {.input = in,
-	                               .output = out,
-	                               .rejects = rj,
-	                               .stats = st,
-	                               .eta = 3,
-	                               .threads = 1,
-	                               .quiet = 1};
+	struct infty_seg_run_opts o = {
+	    .input = in, .output = out, .rejects = rj, .stats = st, .eta = 3, .threads = 1};
 	struct infty_seg_totals t;
 	char detail[256];
 	int failed = 0, ok = 0;

@@ -176,7 +176,7 @@ static void check_trace(const char *r, size_t n, int64_t eta, struct tally *t)
 static void check_file(const char *path, unsigned every, int64_t eta, struct tally *t)
 {
 	struct infty_reader *in;
-	assert_int_equal(infty_reader_open(&in, path, 0), 0);
+	assert_int_equal(infty_reader_open(&in, path, 0, NULL, 0), 0);
 	struct infty_seg_input_opts io = {0};
 	uint64_t row = 0;
 	for (;;) {

@@ -330,6 +330,15 @@ static void policy(void **state)
 		assert_int_equal(infty_sum_quality_flag_parse(n, strlen(n)), f);
 	}
 	assert_null(infty_sum_quality_flag_name(SUM_Q_NFLAGS));
+	/* The engine's defaults: retry the precise flags when another candidate can come. */
+	infty_sum_quality_policy_default(&c, 1);
+	assert_int_equal(c.policy[SUM_Q_LEAK], SUM_Q_RETRY);
+	assert_int_equal(c.policy[SUM_Q_EARLY_ANSWER], SUM_Q_RETRY);
+	assert_int_equal(c.policy[SUM_Q_COPY], SUM_Q_WARN);
+	assert_int_equal(c.policy[SUM_Q_UNGROUNDED], SUM_Q_WARN);
+	infty_sum_quality_policy_default(&c, 0);
+	for (int f = 0; f < SUM_Q_NFLAGS; f++)
+		assert_int_equal(c.policy[f], SUM_Q_WARN);
 }
 
 static void boxed_and_json(void **state)
@@ -355,6 +364,63 @@ static void boxed_and_json(void **state)
 	assert_true(json_object_object_get_ex(q, "ratio", &v));
 	json_object_put(f);
 	json_object_put(q);
+}
+
+/*
+ * The engine indexes a whole trace once and checks summary i against
+ * segments 0..i whenever it comes back: the result must be the one of an
+ * index that stopped after segment i, for every check.
+ */
+static void check_at_whole_trace(void **state)
+{
+	(void)state;
+	static const char *const sums[] = {
+	    NULL, /* good1 */
+	    "* from the second journey we get another equation setting t = 1/(v - w) and "
+	    "s = 1/(v + w) gives 24t + 28s = 4 and 12t + 42s = 3.5.",
+	    "* Actually 24/6 + 28/14 = 4 + 2 = 6, recomputed with 0.50 as the ratio.",
+	    "* Okay, so the answer is v = 10 and w = 4. Wait, let me check. Hmm, yes.",
+	    "* Der Fluss fliesst mit 4 km/h und das Schiff mit 10 km/h, das ist nicht schwer "
+	    "und wir sind fertig mit der Aufgabe.",
+	};
+	struct sum_quality_config c;
+	infty_sum_quality_config_init(&c);
+	struct sum_quality_index *whole;
+	assert_int_equal(infty_sum_quality_index_new(&whole, question, strlen(question)), 0);
+	for (size_t k = 0; k < 3; k++)
+		assert_int_equal(
+		    infty_sum_quality_index_add(whole, segs[k], strlen(segs[k]), -1, NULL, NULL),
+		    0);
+	for (size_t i = 0; i < 3; i++)
+		for (size_t n = 0; n < sizeof sums / sizeof *sums; n++) {
+			const char *s = sums[n] ? sums[n] : good1;
+			struct sum_quality_result a = check(i, s, "10"), b;
+			assert_int_equal(infty_sum_quality_check_at(whole, i + 1, &c, s, strlen(s),
+			                                            -1, "10", NULL, NULL, &b),
+			                 0);
+			assert_int_equal(a.flags, b.flags);
+			assert_int_equal(a.copy_words, b.copy_words);
+			assert_int_equal(a.items, b.items);
+			assert_int_equal(a.ungrounded, b.ungrounded);
+			assert_int_equal(a.answer_seen, b.answer_seen);
+			assert_int_equal(a.source_tokens, b.source_tokens);
+			assert_string_equal(a.lang_trace, b.lang_trace);
+			assert_memory_equal(a.detail, b.detail, sizeof a.detail);
+		}
+	/* 0.50 and 6 appear first in segment 2: ungrounded before it, grounded with it. */
+	struct sum_quality_result r;
+	assert_int_equal(infty_sum_quality_check_at(whole, 2, &c, sums[2], strlen(sums[2]), -1,
+	                                            NULL, NULL, NULL, &r),
+	                 0);
+	assert_true(HAS(r, SUM_Q_UNGROUNDED));
+	assert_int_equal(infty_sum_quality_check_at(whole, 3, &c, sums[2], strlen(sums[2]), -1,
+	                                            NULL, NULL, NULL, &r),
+	                 0);
+	assert_false(HAS(r, SUM_Q_UNGROUNDED));
+	assert_int_equal(infty_sum_quality_check_at(whole, 4, &c, good1, strlen(good1), -1, NULL,
+	                                            NULL, NULL, &r),
+	                 INFTY_EINVAL);
+	infty_sum_quality_index_free(whole);
 }
 
 static void alloc_failure(void **state)
@@ -460,6 +526,7 @@ int main(void)
 	    cmocka_unit_test(language),
 	    cmocka_unit_test(policy),
 	    cmocka_unit_test(boxed_and_json),
+	    cmocka_unit_test(check_at_whole_trace),
 	    cmocka_unit_test(alloc_failure),
 	    cmocka_unit_test(cost),
 	};

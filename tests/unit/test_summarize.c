@@ -708,6 +708,181 @@ static struct sum_cache_entry ok_entry(const char *text)
 	return e;
 }
 
+/* The choice check: a summary passed over for the next, the judge's answer unvalidated. */
+static const char *skip_first(void *ctx, const char *text, size_t len, long rt)
+{
+	(void)len;
+	(void)rt;
+	int *calls = ctx;
+	(*calls)++;
+	return !strncmp(text, "* bad", 5) ? "quality_leak" : NULL;
+}
+
+static void choice_check(void **state)
+{
+	(void)state;
+	struct sum_config c;
+	infty_sum_config_init(&c);
+	int calls = 0;
+	struct sum_choice_check chk = {skip_first, &calls, 0};
+	const char *b = "{\"choices\":[" CHOICE("\"* bad one\"", "", "stop") "," CHOICE(
+	    "\"* good one\"", "", "stop") "]}";
+	struct sum_http_result r = {200, 0, b, strlen(b), -1, -1};
+	struct sum_verdict v;
+	assert_int_equal(infty_sum_classify_with(&r, &c, 0, 0, &chk, &v), 0);
+	assert_int_equal(v.cls, SUM_OK);
+	assert_string_equal(v.text, "* good one");
+	assert_int_equal(v.passed_over, 1);
+	assert_int_equal(calls, 2);
+	infty_sum_verdict_release(&v);
+	/* Every choice passed over: rejected with the check's reason. */
+	b = "{\"choices\":[" CHOICE("\"* bad\"", "", "stop") "]}";
+	r = (struct sum_http_result){200, 0, b, strlen(b), -1, -1};
+	assert_int_equal(infty_sum_classify_with(&r, &c, 0, 0, &chk, &v), 0);
+	assert_int_equal(v.cls, SUM_REJECT);
+	assert_string_equal(v.reason, "quality_leak");
+	/* An invalid choice never reaches the check; raw (a judge) skips validation. */
+	calls = 0;
+	b = "{\"choices\":[" CHOICE("\"<summary>{}</summary>\"", "", "stop") "]}";
+	r = (struct sum_http_result){200, 0, b, strlen(b), -1, -1};
+	assert_int_equal(infty_sum_classify_with(&r, &c, 0, 0, &chk, &v), 0);
+	assert_string_equal(v.reason, "tag_in_summary");
+	assert_int_equal(calls, 0);
+	chk.raw = 1;
+	assert_int_equal(infty_sum_classify_with(&r, &c, 0, 0, &chk, &v), 0);
+	assert_int_equal(v.cls, SUM_OK);
+	assert_int_equal(calls, 1);
+	infty_sum_verdict_release(&v);
+}
+
+static void judge_answers(void **state)
+{
+	(void)state;
+	struct sum_judge_score sc;
+	const char *a = "{\"progress\": 5, \"grounded\": 3, \"no_answer\": 4, \"self_contained\": "
+	                "5, \"feedback\": \"drop 17\"}";
+	assert_int_equal(infty_sum_judge_parse(a, strlen(a), &sc), 0);
+	assert_int_equal(sc.score, 3);
+	assert_int_equal(sc.rubric[1], 3);
+	assert_string_equal(sc.feedback, "drop 17");
+	/* In a code fence after a sentence; grades as strings and 4.0; no feedback. */
+	a = "Sure.\n```json\n{\"progress\": \"4\", \"grounded\": 4.0, \"no_answer\": 5, "
+	    "\"self_contained\": 5}\n```";
+	assert_int_equal(infty_sum_judge_parse(a, strlen(a), &sc), 0);
+	assert_int_equal(sc.score, 4);
+	assert_string_equal(sc.feedback, "");
+	/* Not the rubric: prose, a missing criterion, a grade out of range or not whole. */
+	static const char *const bad[] = {
+	    "The summary is fine.",
+	    "{\"progress\": 5, \"grounded\": 5, \"no_answer\": 5}",
+	    "{\"progress\": 6, \"grounded\": 5, \"no_answer\": 5, \"self_contained\": 5}",
+	    "{\"progress\": 4.5, \"grounded\": 5, \"no_answer\": 5, \"self_contained\": 5}",
+	    "{\"progress\": 5, \"grounded\": 5, \"no_answer\": 5, \"self_contained\": 5} and {}",
+	    "[5, 5, 5, 5]",
+	};
+	for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+		assert_int_equal(infty_sum_judge_parse(bad[k], strlen(bad[k]), &sc), INFTY_EJSON);
+		assert_int_equal(sc.score, 0);
+	}
+	/* A long feedback is cut on a character boundary. */
+	char big[2048];
+	int n = snprintf(big, sizeof big,
+	                 "{\"progress\": 1, \"grounded\": 1, \"no_answer\": 1, \"self_contained\": "
+	                 "1, \"feedback\": \"");
+	for (int k = 0; k < 400; k++)
+		n += snprintf(big + n, sizeof big - (size_t)n, "\xc3\xa9");
+	snprintf(big + n, sizeof big - (size_t)n, "\"}");
+	assert_int_equal(infty_sum_judge_parse(big, strlen(big), &sc), 0);
+	assert_int_equal(sc.score, 1);
+	assert_true(strlen(sc.feedback) < sizeof sc.feedback);
+	assert_int_equal(strlen(sc.feedback) % 2, 0);
+}
+
+static void judge_requests(void **state)
+{
+	(void)state;
+	struct sum_trace_view v = view3();
+	struct sum_judge_prompts p = {infty_strdup("Grade:\nSUMMARY TO GRADE\n{summary}\nEND"),
+	                              infty_strdup("Fix: {feedback}"), "sha256:j", "sha256:r"};
+	struct json_object *m = infty_sum_judge_messages(&v, 1, &p, "* y = 3");
+	assert_non_null(m);
+	/* The summary request's prefix, then the judge's turn. */
+	assert_int_equal(json_object_array_length(m), 3);
+	assert_string_equal(content(m, 0, "user"), "What is y?");
+	assert_string_equal(content(m, 1, "assistant"),
+	                    "First we set x = 2.\n\nThen y = x + 1 = 3.");
+	assert_string_equal(content(m, 2, "user"), "Grade:\nSUMMARY TO GRADE\n* y = 3\nEND");
+	assert_int_equal(infty_sum_refine_append(m, &p, "* y = 3", "say why"), 0);
+	assert_int_equal(json_object_array_length(m), 5);
+	assert_string_equal(content(m, 3, "assistant"), "* y = 3");
+	assert_string_equal(content(m, 4, "user"), "Fix: say why");
+	json_object_put(m);
+
+	/* Chain keys name question and segments 0..i: equal inputs, equal keys. */
+	struct sum_config c;
+	infty_sum_config_init(&c);
+	c.model = "judge";
+	unsigned char ch[3][32], h[32];
+	infty_sum_judge_chain_begin(h, v.question);
+	for (size_t k = 0; k < 3; k++) {
+		infty_sum_judge_chain_next(h, segs[k], seg_len[k]);
+		memcpy(ch[k], h, 32);
+	}
+	char k1[72], k2[72], k3[72];
+	infty_sum_judge_key(&c, &p, ch[1], "* y = 3", k1);
+	infty_sum_judge_key(&c, &p, ch[1], "* y = 3", k2);
+	assert_string_equal(k1, k2);
+	assert_memory_equal(k1, "sha256:", 7);
+	infty_sum_judge_key(&c, &p, ch[0], "* y = 3", k2);
+	assert_string_not_equal(k1, k2);
+	infty_sum_judge_key(&c, &p, ch[1], "* y = 4", k2);
+	assert_string_not_equal(k1, k2);
+	c.model = "other";
+	infty_sum_judge_key(&c, &p, ch[1], "* y = 3", k2);
+	assert_string_not_equal(k1, k2);
+	/* The chain depends on the order and the split of the segments. */
+	infty_sum_judge_chain_begin(h, v.question);
+	infty_sum_judge_chain_next(h, "First we set x = 2.Then y", 25);
+	infty_sum_judge_chain_next(h, " = x + 1 = 3.", 13);
+	assert_memory_not_equal(h, ch[1], 32);
+	/* Refine keys: the summary request's key, summary and feedback. */
+	infty_sum_refine_key(&p, "sha256:a", "* s", "f", k1);
+	infty_sum_refine_key(&p, "sha256:a", "* s", "g", k2);
+	infty_sum_refine_key(&p, "sha256:b", "* s", "f", k3);
+	assert_string_not_equal(k1, k2);
+	assert_string_not_equal(k1, k3);
+	/* Field boundaries count: ("* s", "f") is not ("* sf", ""). */
+	infty_sum_refine_key(&p, "sha256:a", "* sf", "", k2);
+	assert_string_not_equal(k1, k2);
+	infty_sum_judge_prompts_release(&p);
+
+	/* The prompts must hold their placeholder. */
+	char dir[] = "/tmp/test_judge.XXXXXX", path[256], detail[256];
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof path, "%s/judge.txt", dir);
+	FILE *f = fopen(path, "w");
+	fputs("Grade it.\n", f);
+	fclose(f);
+	snprintf(path, sizeof path, "%s/refine.txt", dir);
+	f = fopen(path, "w");
+	fputs("Again: {feedback}\n", f);
+	fclose(f);
+	assert_int_equal(infty_sum_judge_prompts_load(&p, dir, detail, sizeof detail),
+	                 INFTY_EINVAL);
+	assert_non_null(strstr(detail, "{summary}"));
+	snprintf(path, sizeof path, "%s/judge.txt", dir);
+	f = fopen(path, "w");
+	fputs("Grade {summary}.\n", f);
+	fclose(f);
+	assert_int_equal(infty_sum_judge_prompts_load(&p, dir, detail, sizeof detail), 0);
+	assert_string_equal(p.judge, "Grade {summary}.");
+	infty_sum_judge_prompts_release(&p);
+	unlink(path);
+	snprintf(path, sizeof path, "%s/refine.txt", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void cache_failures(void **state)
 {
 	(void)state;
@@ -740,6 +915,14 @@ static void cache_failures(void **state)
 	assert_int_equal(g->prompt_tokens, 900);
 	assert_string_equal(g->excerpt, "{\"choices\":[]}");
 	assert_string_equal(infty_sum_cache_get(c, "ko")->text, "* ok");
+	assert_int_equal(infty_sum_cache_get(c, "ko")->exhausted, 0);
+	/* a summary kept although flagged says so */
+	e.exhausted = 1;
+	assert_int_equal(infty_sum_cache_put(c, "kx", &e), 0);
+	e.exhausted = 0;
+	assert_int_equal(infty_sum_cache_close(c), 0);
+	assert_int_equal(infty_sum_cache_open(&c, path, detail, sizeof detail), 0);
+	assert_int_equal(infty_sum_cache_get(c, "kx")->exhausted, 1);
 	/* a later success for the same key wins, as in a log */
 	assert_int_equal(infty_sum_cache_put(c, "kf", &e), 0);
 	assert_int_equal(infty_sum_cache_close(c), 0);
@@ -931,6 +1114,9 @@ int main(void)
 	    cmocka_unit_test(keyer_matches_full_key),
 	    cmocka_unit_test(extractive_incremental),
 	    cmocka_unit_test(extractive_huge_trace),
+	    cmocka_unit_test(choice_check),
+	    cmocka_unit_test(judge_answers),
+	    cmocka_unit_test(judge_requests),
 	    cmocka_unit_test(cache_failures),
 	    cmocka_unit_test(cache_damage_anywhere),
 	    cmocka_unit_test(cache_two_writers),

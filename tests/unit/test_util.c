@@ -105,34 +105,54 @@ static void test_grow_and_alloc_seam(void **state)
 	assert_string_equal(infty_strerror(INFTY_ETRUNCATED), "truncated zstd stream");
 }
 
+/* Format one reject and parse it back with our own strict parser. */
+static struct json_object *reject_back(const char *stage, const struct infty_reject *r)
+{
+	struct infty_buf b = {0};
+	assert_int_equal(infty_reject_format(&b, stage, r), 0);
+	struct json_object *o = NULL;
+	assert_int_equal(infty_json_parse(b.data, b.len, &o, NULL, 0), 0);
+	infty_buf_release(&b);
+	return o;
+}
+
 static void test_reject_records_stay_readable(void **state)
 {
 	/* A line that is valid UTF-8 is kept verbatim in "raw". */
 	const char good[] = "{\"problem\": \"caf\xc3\xa9\"";
-	struct json_object *o =
-	    infty_reject_new("build", "in.jsonl", 7, "bad_json", "x", NULL, good, sizeof good - 1);
-	assert_non_null(o);
-	struct json_object *v;
+	struct infty_reject r = {"in.jsonl", 7, "bad_json", "x", NULL, NULL, good, sizeof good - 1};
+	struct json_object *o = reject_back("build", &r), *v;
 	assert_true(json_object_object_get_ex(o, "raw", &v));
 	assert_string_equal(json_object_get_string(v), good);
+	/* One schema: no detail is "", no id is null, fields in order. */
+	assert_string_equal(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+	                                                          JSON_C_TO_STRING_NOSLASHESCAPE),
+	                    "{\"stage\":\"build\",\"file\":\"in.jsonl\",\"line\":7,\"reason\":"
+	                    "\"bad_json\",\"detail\":\"x\",\"id\":null,\"raw\":\"{\\\"problem\\\": "
+	                    "\\\"caf\xc3\xa9\\\"\"}");
 	json_object_put(o);
 
-	/* One that is not: raw null, raw_base64 lossless, and the record
-	 * serializes to text our own strict parser accepts. */
+	/* One that is not: raw null, raw_base64 lossless; a stage's extra
+	 * fields come between id and raw. */
 	const char bad[] = "{\"a\":\"\xff\xed\xa0\x80\"}";
-	o = infty_reject_new("summarize", "in.jsonl", 9, "bad_utf8", NULL, "id1", bad,
-	                     sizeof bad - 1);
-	assert_non_null(o);
+	struct json_object *extra = json_object_new_object();
+	json_object_object_add(extra, "generation", json_object_new_int(2));
+	struct infty_reject r2 = {"in.jsonl", 9,     "bad_utf8", NULL,
+	                          "id1",      extra, bad,        sizeof bad - 1};
+	o = reject_back("summarize", &r2);
+	json_object_put(extra);
 	assert_true(json_object_object_get_ex(o, "raw", &v));
 	assert_null(v);
 	assert_true(json_object_object_get_ex(o, "raw_base64", &v));
 	assert_string_equal(json_object_get_string(v), "eyJhIjoi/+2ggCJ9");
-	struct infty_buf b = {0};
-	assert_int_equal(infty_json_write(&b, o), 0);
-	struct json_object *back;
-	assert_int_equal(infty_json_parse(b.data, b.len, &back, NULL, 0), 0);
-	json_object_put(back);
-	infty_buf_release(&b);
+	assert_true(json_object_object_get_ex(o, "detail", &v));
+	assert_string_equal(json_object_get_string(v), "");
+	assert_string_equal(
+	    json_object_to_json_string_ext(o,
+	                                   JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE),
+	    "{\"stage\":\"summarize\",\"file\":\"in.jsonl\",\"line\":9,\"reason\":"
+	    "\"bad_utf8\",\"detail\":\"\",\"id\":\"id1\",\"generation\":2,\"raw\":null,"
+	    "\"raw_base64\":\"eyJhIjoi/+2ggCJ9\"}");
 	json_object_put(o);
 }
 

@@ -1,7 +1,8 @@
 /*
  * build_instances.c - turn one summarized record into its n InftyThink
  * training instances, following the reference's Step 3 table exactly, and
- * keep the counters infty-build reports.
+ * keep the counters infty-build reports (its stats fields; the frame keeps
+ * the rejects by reason).
  *
  * A trace is all or nothing: if any summary it needs is missing or empty, or
  * one instance would not fit --max-tokens, no instance is produced and the
@@ -132,8 +133,60 @@ static int reject(struct infty_build_result *res, const char *reason, const char
 	return INFTY_ESCHEMA;
 }
 
+const char *const infty_build_flag_names[INFTY_BUILD_NFLAGS] = {
+    "leak", "refusal", "short", "long", "copy", "ungrounded", "early_answer", "language",
+};
+/* The reject reasons of --quality drop, static like every reason; the last for other names. */
+static const char *const flag_reason[INFTY_BUILD_NFLAGS + 1] = {
+    "quality_leak",         "quality_refusal",  "quality_short",
+    "quality_long",         "quality_copy",     "quality_ungrounded",
+    "quality_early_answer", "quality_language", "quality_other",
+};
+
+static size_t flag_index(const char *name)
+{
+	size_t f = 0;
+	while (f < INFTY_BUILD_NFLAGS && strcmp(infty_build_flag_names[f], name))
+		f++;
+	return f;
+}
+
+/*
+ * Count the flags of the summaries (infty-summarize's checks) into res and,
+ * with drop, reject the trace at its first flagged summary.
+ */
+static int read_flags(struct json_object *sums, size_t n, int drop, struct infty_build_result *res)
+{
+	size_t first = n, first_flag = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *f;
+		if (!json_object_object_get_ex(json_object_array_get_idx(sums, i), "flags", &f) ||
+		    !json_object_is_type(f, json_type_array))
+			continue;
+		size_t k = json_object_array_length(f);
+		res->checked++;
+		res->flagged += k > 0;
+		for (size_t j = 0; j < k; j++) {
+			const char *name = json_object_get_string(json_object_array_get_idx(f, j));
+			size_t x = flag_index(name ? name : "");
+			res->flag_n[x]++;
+			if (first == n) {
+				first = i;
+				first_flag = x;
+			}
+		}
+	}
+	if (drop && first < n)
+		return reject(res, flag_reason[first_flag],
+		              "summary %zu is flagged %s (--quality drop)", first,
+		              first_flag < INFTY_BUILD_NFLAGS ? infty_build_flag_names[first_flag]
+		                                              : "(another flag)");
+	return 0;
+}
+
 /* Fill t from rec; 0, INFTY_ESCHEMA (res->reason set) or INFTY_ENOMEM. */
-static int read_trace(struct json_object *rec, struct trace *t, struct infty_build_result *res)
+static int read_trace(struct json_object *rec, struct trace *t, int drop,
+                      struct infty_build_result *res)
 {
 	size_t len;
 	if (!json_object_is_type(rec, json_type_object))
@@ -200,7 +253,7 @@ static int read_trace(struct json_object *rec, struct trace *t, struct infty_bui
 		if (t->sum[i].len == 0)
 			return reject(res, "missing_summary", "summary %zu is empty", i);
 	}
-	return 0;
+	return read_flags(sums, t->n - 1, drop, res);
 }
 
 static int add_str(struct json_object *o, const char *key, const char *s, size_t len)
@@ -391,7 +444,9 @@ int infty_build_trace(const struct infty_build_opts *o, struct json_object *rec,
 	struct trace t = {0};
 	struct sbuf prompt = {0}, target = {0};
 	infty_build_result_clear(res);
-	int rc = read_trace(rec, &t, res);
+	res->checked = res->flagged = 0;
+	memset(res->flag_n, 0, sizeof res->flag_n);
+	int rc = read_trace(rec, &t, o->drop_flagged, res);
 	if (rc)
 		goto out;
 	if (infty_grow(&res->inst, &res->cap, t.n, sizeof *res->inst) ||
@@ -455,9 +510,10 @@ out:
 
 /* ---- stats ------------------------------------------------------------ */
 
-void infty_build_stats_init(struct infty_build_stats *s)
+void infty_build_stats_init(struct infty_build_stats *s, enum infty_build_format f)
 {
 	memset(s, 0, sizeof *s);
+	s->format = f;
 }
 
 int infty_build_stats_add(struct infty_build_stats *s, const struct infty_build_result *res)
@@ -481,21 +537,57 @@ int infty_build_stats_add(struct infty_build_stats *s, const struct infty_build_
 	return 0;
 }
 
-void infty_build_stats_reject(struct infty_build_stats *s, const char *reason)
+void infty_build_stats_reject(struct infty_build_stats *s)
 {
 	s->records_in++;
-	s->rejects++;
-	size_t i;
-	for (i = 0; i < s->n_reasons; i++)
-		if (!strcmp(s->reason[i], reason))
-			break;
-	if (i == s->n_reasons) {
-		if (i == INFTY_BUILD_MAX_REASONS)
-			i--; /* more codes than we define: fold into the last */
-		else
-			s->reason[s->n_reasons++] = reason;
+}
+
+void infty_build_stats_quality(struct infty_build_stats *s, const struct infty_build_result *res,
+                               const struct infty_build_opts *o)
+{
+	/* A record rejected before its summaries were all read has no counts. */
+	s->drop_flagged = o->drop_flagged;
+	s->q_checked += res->checked;
+	s->q_flagged += res->flagged;
+	s->q_traces += res->flagged > 0;
+	s->q_dropped += res->reason && !strncmp(res->reason, "quality_", 8);
+	for (size_t f = 0; f <= INFTY_BUILD_NFLAGS; f++)
+		s->q_flag[f] += res->flag_n[f];
+}
+
+/* "quality": the policy, and the flags of the summaries read (docs/formats.md). */
+static struct json_object *quality_json(const struct infty_build_stats *s)
+{
+	struct json_object *q = json_object_new_object(), *fl = json_object_new_object();
+	int rc = !q || !fl;
+	if (!rc)
+		rc = add_str(q, "policy", s->drop_flagged ? "drop" : "keep", 4);
+	if (!rc)
+		rc = infty_json_add(q, "checked", json_object_new_int64((int64_t)s->q_checked));
+	if (!rc)
+		rc = infty_json_add(q, "flagged_summaries",
+		                    json_object_new_int64((int64_t)s->q_flagged));
+	if (!rc)
+		rc = infty_json_add(q, "flagged_traces",
+		                    json_object_new_int64((int64_t)s->q_traces));
+	if (!rc)
+		rc = infty_json_add(q, "dropped", json_object_new_int64((int64_t)s->q_dropped));
+	for (size_t f = 0; f < INFTY_BUILD_NFLAGS && !rc; f++)
+		rc = infty_json_add(fl, infty_build_flag_names[f],
+		                    json_object_new_int64((int64_t)s->q_flag[f]));
+	if (!rc && s->q_flag[INFTY_BUILD_NFLAGS])
+		rc = infty_json_add(fl, "other",
+		                    json_object_new_int64((int64_t)s->q_flag[INFTY_BUILD_NFLAGS]));
+	if (!rc) {
+		rc = infty_json_add(q, "flags", fl);
+		fl = NULL;
 	}
-	s->reason_count[i]++;
+	json_object_put(fl);
+	if (rc) {
+		json_object_put(q);
+		return NULL;
+	}
+	return q;
 }
 
 static int cmp_i64(const void *a, const void *b)
@@ -538,28 +630,31 @@ static struct json_object *dist(int64_t *v, size_t n)
 	return d;
 }
 
-struct json_object *infty_build_stats_json(struct infty_build_stats *s, enum infty_build_format f)
+/* The counts a progress snapshot shows (cheap: no sorting). */
+static int add_counts(const struct infty_build_stats *s, struct json_object *j)
 {
-	struct json_object *j = json_object_new_object(), *r = NULL, *h = NULL;
-	if (!j)
-		return NULL;
-	int rc = add_str(j, "stage", "build", 5);
-	const char *fn = infty_build_format_name(f);
+	return infty_json_add(j, "records_in", json_object_new_int64((int64_t)s->records_in)) ||
+	               infty_json_add(j, "traces_out",
+	                              json_object_new_int64((int64_t)s->traces_out)) ||
+	               infty_json_add(j, "instances_out",
+	                              json_object_new_int64((int64_t)s->instances_out))
+	           ? INFTY_ENOMEM
+	           : 0;
+}
+
+int infty_build_progress_fields(void *ctx, struct json_object *j)
+{
+	return add_counts(ctx, j);
+}
+
+int infty_build_stats_fields(void *ctx, struct json_object *j)
+{
+	struct infty_build_stats *s = ctx;
+	struct json_object *h = NULL;
+	const char *fn = infty_build_format_name(s->format);
+	int rc = add_str(j, "format", fn, strlen(fn));
 	if (!rc)
-		rc = add_str(j, "format", fn, strlen(fn));
-	if (!rc)
-		rc = infty_json_add(j, "records_in", json_object_new_int64((int64_t)s->records_in));
-	if (!rc)
-		rc = infty_json_add(j, "traces_out", json_object_new_int64((int64_t)s->traces_out));
-	if (!rc)
-		rc = infty_json_add(j, "instances_out",
-		                    json_object_new_int64((int64_t)s->instances_out));
-	if (!rc)
-		rc = infty_json_add(j, "rejects", json_object_new_int64((int64_t)s->rejects));
-	if (!rc && (rc = infty_json_add(j, "rejects_by_reason", r = json_object_new_object())) == 0)
-		for (size_t i = 0; i < s->n_reasons && !rc; i++)
-			rc = infty_json_add(r, s->reason[i],
-			                    json_object_new_int64((int64_t)s->reason_count[i]));
+		rc = add_counts(s, j);
 	if (!rc && (rc = infty_json_add(j, "traces_by_n", h = json_object_new_object())) == 0)
 		for (size_t n = 1; n <= 64 && !rc; n++) {
 			char key[16];
@@ -572,11 +667,9 @@ struct json_object *infty_build_stats_json(struct infty_build_stats *s, enum inf
 		rc = infty_json_add(j, "prompt_tokens", dist(s->prompt_tok, s->n_tok));
 	if (!rc)
 		rc = infty_json_add(j, "target_tokens", dist(s->target_tok, s->n_tok));
-	if (rc) {
-		json_object_put(j);
-		return NULL;
-	}
-	return j;
+	if (!rc)
+		rc = infty_json_add(j, "quality", quality_json(s));
+	return rc;
 }
 
 void infty_build_stats_release(struct infty_build_stats *s)

@@ -28,8 +28,13 @@ enum infty_build_format {
 /* Token counter: the count of text[0..len), or a negative infty_err. */
 typedef int64_t (*infty_build_count_fn)(void *ctx, const char *text, size_t len);
 
+/* The summary flags of docs/formats.md (infty-summarize's checks), in their order. */
+#define INFTY_BUILD_NFLAGS 8
+extern const char *const infty_build_flag_names[INFTY_BUILD_NFLAGS];
+
 struct infty_build_opts {
 	enum infty_build_format format;
+	int drop_flagged;           /* --quality drop: reject a trace with a flagged summary */
 	int meta;                   /* append a "meta" object to every instance */
 	int64_t max_tokens;         /* > 0: reject a trace with an instance above it */
 	infty_build_count_fn count; /* NULL: no token counts (and no --max-tokens) */
@@ -44,6 +49,10 @@ struct infty_build_result {
 	int64_t *prompt_tok; /* per instance, -1 when not counted */
 	int64_t *target_tok;
 	size_t tok_cap;
+	/* Summary flags of the record (when its summaries were read): */
+	uint32_t checked;                        /* summaries with a "flags" array */
+	uint32_t flagged;                        /* ... with at least one flag */
+	uint32_t flag_n[INFTY_BUILD_NFLAGS + 1]; /* per flag; the last: other names */
 };
 
 /* Parse one of INFTY_BUILD_FORMAT_NAMES.  Returns 0 or INFTY_EINVAL. */
@@ -61,8 +70,10 @@ int infty_build_format_meta_default(enum infty_build_format f);
  * Build the instances of one summarized record into res (cleared first).
  * Returns 0 with res->n_inst == the record's n; INFTY_ESCHEMA with
  * res->reason and res->detail set when the whole trace must be rejected
- * (reasons: "schema", "missing_summary", "too_long", "token_count"); or
- * INFTY_ENOMEM.  Never returns a shortened set of instances.
+ * (reasons: "schema", "missing_summary", "too_long", "token_count", and
+ * with drop_flagged "quality_<flag>", the first flag of the first flagged
+ * summary); or INFTY_ENOMEM.  Never returns a shortened set of instances.
+ * res's flag counts are set whenever the summaries were read.
  */
 int infty_build_trace(const struct infty_build_opts *o, struct json_object *rec,
                       struct infty_build_result *res);
@@ -73,25 +84,50 @@ void infty_build_result_release(struct infty_build_result *res);
 
 /* ---- stats ------------------------------------------------------------ */
 
-#define INFTY_BUILD_MAX_REASONS 16
-
+/* What infty-build counts; rejects by reason are the stage frame's. */
 struct infty_build_stats {
-	uint64_t records_in, traces_out, instances_out, rejects;
-	const char *reason[INFTY_BUILD_MAX_REASONS]; /* static strings */
-	uint64_t reason_count[INFTY_BUILD_MAX_REASONS];
-	size_t n_reasons;
-	uint64_t n_hist[65];              /* traces by n; n >= 64 land in the last bucket */
+	enum infty_build_format format;
+	uint64_t records_in, traces_out, instances_out;
+	uint64_t n_hist[65]; /* traces by n; n >= 64 land in the last bucket */
+	int drop_flagged;    /* the policy (set by infty_build_stats_quality) */
+	uint64_t q_checked, q_flagged, q_traces,
+	    q_dropped; /* summaries, summaries, traces, traces */
+	uint64_t q_flag[INFTY_BUILD_NFLAGS + 1];
 	int64_t *prompt_tok, *target_tok; /* per instance, for distributions */
 	size_t n_tok, tok_cap;
 };
 
-void infty_build_stats_init(struct infty_build_stats *s);
+void infty_build_stats_init(struct infty_build_stats *s, enum infty_build_format f);
 /* Count a built trace (its instances and token counts).  0 or INFTY_ENOMEM. */
 int infty_build_stats_add(struct infty_build_stats *s, const struct infty_build_result *res);
-/* Count a rejected record under reason (a static string). */
-void infty_build_stats_reject(struct infty_build_stats *s, const char *reason);
-/* The stats as a JSON object (caller owns it), or NULL on ENOMEM. */
-struct json_object *infty_build_stats_json(struct infty_build_stats *s, enum infty_build_format f);
+/* Count a rejected record (in, and not out). */
+void infty_build_stats_reject(struct infty_build_stats *s);
+/* Count the summary flags of a record read, built or rejected (res of infty_build_trace). */
+void infty_build_stats_quality(struct infty_build_stats *s, const struct infty_build_result *res,
+                               const struct infty_build_opts *o);
+/*
+ * The stage's stats fields (infty_stage_fields_fn, ctx the stats):
+ * format, records_in, traces_out, instances_out, traces_by_n, the
+ * prompt/target token distributions and the summary flags (quality)
+ * (docs/formats.md, "Build stats"); the progress snapshot's counters are
+ * the three counts only.
+ */
+int infty_build_stats_fields(void *ctx, struct json_object *o);
+int infty_build_progress_fields(void *ctx, struct json_object *o);
 void infty_build_stats_release(struct infty_build_stats *s);
+
+/* ---- the stage (build_run.c) -------------------------------------------- */
+
+struct infty_stage;
+
+/*
+ * Build every record of every input of the stage: instances to its output,
+ * a whole trace or a bad line to its reject file, counted in s (initialised
+ * by the caller).  Returns 0 when every input was read, or a negative
+ * infty_err recorded in the stage (a read or write error, out of memory,
+ * INFTY_ECANCELED on a signal).
+ */
+int infty_build_run(struct infty_stage *st, const struct infty_build_opts *o,
+                    struct infty_build_stats *s);
 
 #endif
