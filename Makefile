@@ -243,7 +243,7 @@ help:
 BENCHES := bench-io bench-tokenizer bench-split bench-segment bench-summarize bench-prefix-cache
 $(BENCHES): deps-bench
 # Other goals that call outside tools (prove, zstd, node, jq, curl, pgrep).
-test-slurm test-parallel test-soak parity-tokenizer check-segment-corpus: deps-test
+test-slurm test-parallel test-soak test-browser parity-tokenizer check-segment-corpus: deps-test
 convert: deps-pipeline
 bench:
 	@st=0; for b in $(BENCHES); do echo "== $$b"; \
