@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include "infty/alloc.h"
 #include "infty/error.h"
 #include "infty/jsonl.h"
@@ -22,55 +24,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zstd.h>
-
-static char dir[256];
-
-static int setup(void **state)
-{
-	snprintf(dir, sizeof dir, "%s/infty-jsonl.XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(dir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd);
-}
-
-static const char *tmp(const char *name)
-{
-	static char buf[4][512];
-	static int k;
-	k = (k + 1) % 4;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
-}
-
-static char *read_file(const char *path, size_t *n)
-{
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	long sz = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)sz + 1);
-	assert_int_equal(fread(b, 1, (size_t)sz, f), (size_t)sz);
-	fclose(f);
-	b[sz] = 0;
-	*n = (size_t)sz;
-	return b;
-}
 
 /* Compress data as one zstd frame into path (appending when append). */
 static void write_zst(const char *path, const char *data, size_t n, int append)
@@ -144,19 +97,19 @@ static void test_round_trip_plain_and_zst(void **state)
 {
 	const char *names[] = {"a.jsonl", "a.jsonl.zst"};
 	for (int i = 0; i < 2; i++) {
-		write_records(tmp(names[i]), 1000, NULL);
-		struct seen s = read_all(tmp(names[i]), 0);
+		write_records(scratch_path(names[i]), 1000, NULL);
+		struct seen s = read_all(scratch_path(names[i]), 0);
 		assert_int_equal(s.good, 1000);
 		assert_string_equal(s.last_value, "r999");
 		assert_int_equal(s.stream_err, 0);
 	}
 	/* The .zst one really is zstd, and detection ignores the name. */
 	size_t n;
-	char *b = read_file(tmp("a.jsonl.zst"), &n);
+	char *b = scratch_read(scratch_path("a.jsonl.zst"), &n);
 	assert_true(n >= 4 && (unsigned char)b[0] == 0x28 && (unsigned char)b[1] == 0xB5);
 	free(b);
-	assert_int_equal(rename(tmp("a.jsonl.zst"), tmp("renamed.jsonl")), 0);
-	assert_int_equal(read_all(tmp("renamed.jsonl"), 0).good, 1000);
+	assert_int_equal(rename(scratch_path("a.jsonl.zst"), scratch_path("renamed.jsonl")), 0);
+	assert_int_equal(read_all(scratch_path("renamed.jsonl"), 0).good, 1000);
 }
 
 static void test_frames_every_n_records(void **state)
@@ -164,9 +117,9 @@ static void test_frames_every_n_records(void **state)
 	struct infty_writer_opts o;
 	infty_writer_opts_init(&o);
 	o.frame_records = 10;
-	write_records(tmp("f.jsonl.zst"), 95, &o);
+	write_records(scratch_path("f.jsonl.zst"), 95, &o);
 	size_t n;
-	char *b = read_file(tmp("f.jsonl.zst"), &n);
+	char *b = scratch_read(scratch_path("f.jsonl.zst"), &n);
 	int frames = 0;
 	for (size_t off = 0; off < n; frames++) {
 		size_t k = ZSTD_findFrameCompressedSize(b + off, n - off);
@@ -175,38 +128,38 @@ static void test_frames_every_n_records(void **state)
 	}
 	free(b);
 	assert_int_equal(frames, 10); /* 9 full frames and the last 5 */
-	assert_int_equal(read_all(tmp("f.jsonl.zst"), 0).good, 95);
+	assert_int_equal(read_all(scratch_path("f.jsonl.zst"), 0).good, 95);
 }
 
 static void test_concatenated_frames(void **state)
 {
 	const char *a = "{\"v\":\"1\"}\n{\"v\":\"2\"}\n", *b = "{\"v\":\"3\"}\n";
-	write_zst(tmp("cat.zst"), a, strlen(a), 0);
-	write_zst(tmp("cat.zst"), b, strlen(b), 1);
-	struct seen s = read_all(tmp("cat.zst"), 0);
+	write_zst(scratch_path("cat.zst"), a, strlen(a), 0);
+	write_zst(scratch_path("cat.zst"), b, strlen(b), 1);
+	struct seen s = read_all(scratch_path("cat.zst"), 0);
 	assert_int_equal(s.good, 3);
 	assert_string_equal(s.last_value, "3");
 }
 
 static void test_truncated_and_corrupt_zst(void **state)
 {
-	write_records(tmp("t.jsonl.zst"), 5000, NULL);
+	write_records(scratch_path("t.jsonl.zst"), 5000, NULL);
 	size_t n;
-	char *b = read_file(tmp("t.jsonl.zst"), &n);
-	write_file(tmp("cut.zst"), b, n - 7);
-	struct seen s = read_all(tmp("cut.zst"), 0);
+	char *b = scratch_read(scratch_path("t.jsonl.zst"), &n);
+	scratch_write(scratch_path("cut.zst"), b, n - 7);
+	struct seen s = read_all(scratch_path("cut.zst"), 0);
 	assert_int_equal(s.stream_err, INFTY_ETRUNCATED);
 
 	/* Flip bytes in the middle: the checksum or the decoder must object. */
 	for (size_t i = n / 2; i < n / 2 + 16; i++)
 		b[i] ^= 0x5A;
-	write_file(tmp("bad.zst"), b, n);
-	s = read_all(tmp("bad.zst"), 0);
+	scratch_write(scratch_path("bad.zst"), b, n);
+	s = read_all(scratch_path("bad.zst"), 0);
 	assert_int_equal(s.stream_err, INFTY_ECORRUPT);
 	free(b);
 
 	struct infty_reader *r;
-	assert_int_equal(infty_reader_open(&r, tmp("cut.zst"), 0, NULL, 0), 0);
+	assert_int_equal(infty_reader_open(&r, scratch_path("cut.zst"), 0, NULL, 0), 0);
 	const char *line;
 	size_t len;
 	uint64_t ln;
@@ -228,10 +181,10 @@ static void test_malformed_line_in_the_middle(void **state)
 	                   "[1,2]\n"
 	                   "{\"v\":\"6\"\n"
 	                   "{\"v\":\"7\"}\n";
-	write_file(tmp("m.jsonl"), text, strlen(text));
-	write_zst(tmp("m.jsonl.zst"), text, strlen(text), 0);
+	scratch_write(scratch_path("m.jsonl"), text, strlen(text));
+	write_zst(scratch_path("m.jsonl.zst"), text, strlen(text), 0);
 	for (int z = 0; z < 2; z++) {
-		struct seen s = read_all(tmp(z ? "m.jsonl.zst" : "m.jsonl"), 0);
+		struct seen s = read_all(scratch_path(z ? "m.jsonl.zst" : "m.jsonl"), 0);
 		assert_int_equal(s.good, 3);
 		assert_int_equal(s.bad_json, 4);
 		assert_int_equal(s.bad_lines[0], 2);
@@ -245,9 +198,9 @@ static void test_malformed_line_in_the_middle(void **state)
 static void test_crlf_empty_and_no_final_newline(void **state)
 {
 	const char *text = "{\"v\":\"a\"}\r\n{\"v\":\"b\\r\"}\r\n{\"v\":\"c\"}";
-	write_file(tmp("crlf.jsonl"), text, strlen(text));
+	scratch_write(scratch_path("crlf.jsonl"), text, strlen(text));
 	struct infty_reader *r;
-	assert_int_equal(infty_reader_open(&r, tmp("crlf.jsonl"), 0, NULL, 0), 0);
+	assert_int_equal(infty_reader_open(&r, scratch_path("crlf.jsonl"), 0, NULL, 0), 0);
 	const char *line;
 	size_t len;
 	uint64_t ln;
@@ -261,11 +214,11 @@ static void test_crlf_empty_and_no_final_newline(void **state)
 	assert_int_equal(infty_reader_next_line(r, &line, &len, &ln), 0);
 	infty_reader_free(r);
 
-	write_file(tmp("empty.jsonl"), "", 0);
-	struct seen s = read_all(tmp("empty.jsonl"), 0);
+	scratch_write(scratch_path("empty.jsonl"), "", 0);
+	struct seen s = read_all(scratch_path("empty.jsonl"), 0);
 	assert_int_equal(s.good + s.bad_json + s.stream_err, 0);
-	write_zst(tmp("empty.zst"), "", 0, 0);
-	s = read_all(tmp("empty.zst"), 0);
+	write_zst(scratch_path("empty.zst"), "", 0, 0);
+	s = read_all(scratch_path("empty.zst"), 0);
 	assert_int_equal(s.good + s.bad_json + s.stream_err, 0);
 }
 
@@ -277,10 +230,10 @@ static void test_ten_megabyte_line(void **state)
 	memset(text + k, 'x', big);
 	k += big;
 	k += (size_t)snprintf(text + k, 64, "\"}\n{\"v\":\"after\"}\n");
-	write_zst(tmp("big.zst"), text, k, 0);
+	write_zst(scratch_path("big.zst"), text, k, 0);
 	free(text);
 	struct infty_reader *r;
-	assert_int_equal(infty_reader_open(&r, tmp("big.zst"), 0, NULL, 0), 0);
+	assert_int_equal(infty_reader_open(&r, scratch_path("big.zst"), 0, NULL, 0), 0);
 	struct json_object *o;
 	uint64_t ln;
 	assert_int_equal(infty_reader_next(r, &o, &ln), 1);
@@ -351,13 +304,13 @@ static void test_write_to_dev_full(void **state)
 static void test_no_final_file_without_close(void **state)
 {
 	struct infty_writer *w;
-	assert_int_equal(infty_writer_open(&w, tmp("never.jsonl.zst"), NULL, NULL, 0), 0);
+	assert_int_equal(infty_writer_open(&w, scratch_path("never.jsonl.zst"), NULL, NULL, 0), 0);
 	assert_int_equal(infty_writer_put(w, "{}", 2), 0);
 	infty_writer_free(w); /* abandoned: no file under the final name, no temp left */
 	struct stat st;
-	assert_int_not_equal(stat(tmp("never.jsonl.zst"), &st), 0);
+	assert_int_not_equal(stat(scratch_path("never.jsonl.zst"), &st), 0);
 	char cmd[600];
-	snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", dir);
+	snprintf(cmd, sizeof cmd, "ls '%s' | grep -q tmp", scratch_dir());
 	assert_int_not_equal(system(cmd), 0);
 }
 
@@ -367,7 +320,7 @@ static void test_append_after_torn_tail(void **state)
 	infty_writer_opts_init(&o);
 	o.append = 1;
 	for (int z = 0; z < 2; z++) {
-		const char *path = tmp(z ? "cache.jsonl.zst" : "cache.jsonl");
+		const char *path = scratch_path(z ? "cache.jsonl.zst" : "cache.jsonl");
 		struct infty_writer *w;
 		assert_int_equal(infty_writer_open(&w, path, &o, NULL, 0), 0);
 		assert_int_equal(infty_writer_put(w, "{\"v\":\"1\"}", 9), 0);
@@ -376,12 +329,12 @@ static void test_append_after_torn_tail(void **state)
 		assert_int_equal(infty_writer_close(w, NULL, 0), 0);
 		/* Simulate a kill -9 in the middle of writing a third record. */
 		size_t n;
-		char *b = read_file(path, &n);
+		char *b = scratch_read(path, &n);
 		FILE *f = fopen(path, "ab");
 		if (z) {
-			write_zst(tmp("frag.zst"), "{\"v\":\"3\"}\n", 10, 0);
+			write_zst(scratch_path("frag.zst"), "{\"v\":\"3\"}\n", 10, 0);
 			size_t fn;
-			char *frag = read_file(tmp("frag.zst"), &fn);
+			char *frag = scratch_read(scratch_path("frag.zst"), &fn);
 			fwrite(frag, 1, fn - 5, f);
 			free(frag);
 		} else {
@@ -444,12 +397,12 @@ static void test_stdin_and_stdout(void **state)
 
 static void test_allocation_failure(void **state)
 {
-	write_records(tmp("alloc.jsonl"), 3, NULL);
+	write_records(scratch_path("alloc.jsonl"), 3, NULL);
 	/* Fail each allocation in turn: open either fails cleanly or reads all. */
 	for (long k = 0; k < 6; k++) {
 		struct infty_reader *r = NULL;
 		infty_alloc_fail_after(k);
-		int rc = infty_reader_open(&r, tmp("alloc.jsonl"), 0, NULL, 0);
+		int rc = infty_reader_open(&r, scratch_path("alloc.jsonl"), 0, NULL, 0);
 		const char *line;
 		size_t len;
 		uint64_t ln;
@@ -470,16 +423,17 @@ static void test_missing_file(void **state)
 {
 	struct infty_reader *r;
 	char d[128];
-	assert_int_equal(infty_reader_open(&r, tmp("nope.jsonl"), 0, NULL, 0), INFTY_EIO);
+	assert_int_equal(infty_reader_open(&r, scratch_path("nope.jsonl"), 0, NULL, 0), INFTY_EIO);
 	assert_null(r);
 	/* The reason comes with the failure, without the path. */
-	assert_int_equal(infty_reader_open(&r, tmp("nope.jsonl"), 0, d, sizeof d), INFTY_EIO);
+	assert_int_equal(infty_reader_open(&r, scratch_path("nope.jsonl"), 0, d, sizeof d),
+	                 INFTY_EIO);
 	assert_string_equal(d, "No such file or directory");
-	assert_int_equal(infty_reader_open(&r, dir, 0, d, sizeof d), INFTY_EIO);
+	assert_int_equal(infty_reader_open(&r, scratch_dir(), 0, d, sizeof d), INFTY_EIO);
 	assert_string_equal(d, "is a directory");
 	struct infty_writer *w;
-	assert_int_equal(infty_writer_open(&w, tmp("no/such/dir.jsonl"), NULL, d, sizeof d),
-	                 INFTY_EIO);
+	assert_int_equal(
+	    infty_writer_open(&w, scratch_path("no/such/dir.jsonl"), NULL, d, sizeof d), INFTY_EIO);
 	assert_null(w);
 	assert_string_equal(d, "No such file or directory");
 }
@@ -489,7 +443,7 @@ static void test_peek(void **state)
 {
 	const char text[] = "{\"a\":1}\n{\"b\":2}\n";
 	for (int z = 0; z < 2; z++) {
-		const char *path = tmp(z ? "peek.jsonl.zst" : "peek.jsonl");
+		const char *path = scratch_path(z ? "peek.jsonl.zst" : "peek.jsonl");
 		struct infty_writer *w;
 		assert_int_equal(infty_writer_open(&w, path, NULL, NULL, 0), 0);
 		assert_int_equal(infty_writer_put(w, "{\"a\":1}", 7), 0);
@@ -516,7 +470,7 @@ static void test_peek(void **state)
 /* finish, publish, unpublish: the steps the stage frame takes. */
 static void test_publish_steps(void **state)
 {
-	const char *path = tmp("pub.jsonl");
+	const char *path = scratch_path("pub.jsonl");
 	struct infty_writer *w;
 	assert_int_equal(infty_writer_open(&w, path, NULL, NULL, 0), 0);
 	assert_int_equal(infty_writer_put(w, "{}", 2), 0);
@@ -559,5 +513,5 @@ int main(void)
 	    cmocka_unit_test(test_peek),
 	    cmocka_unit_test(test_publish_steps),
 	};
-	return cmocka_run_group_tests_name("jsonl", tests, setup, teardown);
+	return cmocka_run_group_tests_name("jsonl", tests, scratch_setup, scratch_teardown);
 }

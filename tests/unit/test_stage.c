@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "scratch.h"
+
 #include "infty/cli.h"
 #include "infty/error.h"
 #include "infty/jsonl.h"
@@ -21,45 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dir[256];
 static FILE *log_file;
-
-static int setup(void **state)
-{
-	snprintf(dir, sizeof dir, "%s/infty-stage.XXXXXX",
-	         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(dir));
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[300];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	return system(cmd);
-}
-
-static const char *tmp(const char *name)
-{
-	static char buf[8][512];
-	static int k;
-	k = (k + 1) % 8;
-	snprintf(buf[k], sizeof buf[k], "%s/%s", dir, name);
-	return buf[k];
-}
-
-static void write_file(const char *path, const void *data, size_t n)
-{
-	FILE *f = fopen(path, "wb");
-	assert_non_null(f);
-	assert_int_equal(fwrite(data, 1, n, f), n);
-	assert_int_equal(fclose(f), 0);
-}
-
-static int exists(const char *path)
-{
-	return access(path, F_OK) == 0;
-}
 
 /* A config that logs to a temporary file (read back with logged()). */
 static struct infty_stage_config config(const char *const *in, size_t n)
@@ -142,14 +106,14 @@ static int copy_all(struct infty_stage *st)
 static void clean_dir(void)
 {
 	char cmd[400];
-	snprintf(cmd, sizeof cmd, "rm -f '%s'/*", dir);
+	snprintf(cmd, sizeof cmd, "rm -f '%s'/*", scratch_dir());
 	assert_int_equal(system(cmd), 0);
 }
 
 static int count_files(void)
 {
 	char cmd[400];
-	snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", dir);
+	snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", scratch_dir());
 	FILE *p = popen(cmd, "r");
 	int n = -1;
 	assert_non_null(p);
@@ -162,22 +126,22 @@ static void test_finished_run_publishes_all(void **state)
 {
 	const char text[] = SUMMARIZED "{\"id\":\"bad\",\"segments\":[],\"summaries\":[]}\n"
 	                               "{\"id\":\"t2\",\"segments\":[],\"summaries\":[]}\n";
-	write_file(tmp("in.jsonl"), text, sizeof text - 1);
-	const char *in[] = {tmp("in.jsonl")};
+	scratch_write(scratch_path("in.jsonl"), text, sizeof text - 1);
+	const char *in[] = {scratch_path("in.jsonl")};
 	struct infty_stage_config c = config(in, 1);
-	c.output = tmp("out.jsonl");
-	c.rejects = tmp("rej.jsonl");
-	c.stats = tmp("stats.json");
-	c.progress = tmp("progress.json");
+	c.output = scratch_path("out.jsonl");
+	c.rejects = scratch_path("rej.jsonl");
+	c.stats = scratch_path("stats.json");
+	c.progress = scratch_path("progress.json");
 	struct infty_stage *st = infty_stage_new(&c);
 	assert_non_null(st);
 	assert_int_equal(infty_stage_open(st), 0);
 	assert_int_equal(copy_all(st), 0);
 	infty_stage_progress(st, 3, NULL);
 	assert_int_equal(infty_stage_end(st, 0), INFTY_EXIT_DATA);
-	assert_true(exists(tmp("out.jsonl")));
+	assert_true(scratch_exists(scratch_path("out.jsonl")));
 
-	struct json_object *s = load(tmp("stats.json")), *v;
+	struct json_object *s = load(scratch_path("stats.json")), *v;
 	assert_int_equal(num(s, "rejected"), 1);
 	assert_true(json_object_object_get_ex(s, "completed", &v) && json_object_get_boolean(v));
 	assert_false(json_object_object_get_ex(s, "stopped_by", NULL));
@@ -191,17 +155,17 @@ static void test_finished_run_publishes_all(void **state)
 	         "{\"stage\":\"test\",\"file\":\"%s\",\"line\":2,\"reason\":\"bad_id\",\"detail\":"
 	         "\"\",\"id\":null,\"raw\":\"{\\\"id\\\":\\\"bad\\\",\\\"segments\\\":[],"
 	         "\\\"summaries\\\":[]}\"}",
-	         tmp("in.jsonl"));
-	s = load(tmp("rej.jsonl"));
+	         scratch_path("in.jsonl"));
+	s = load(scratch_path("rej.jsonl"));
 	assert_string_equal(json_object_to_json_string_ext(s, JSON_C_TO_STRING_PLAIN |
 	                                                          JSON_C_TO_STRING_NOSLASHESCAPE),
 	                    want);
 	json_object_put(s);
-	snprintf(want, sizeof want, "infty: %s:2: bad_id\n", tmp("in.jsonl"));
+	snprintf(want, sizeof want, "infty: %s:2: bad_id\n", scratch_path("in.jsonl"));
 	assert_string_equal(logged(), want);
 
 	/* The last snapshot says the run finished, and how. */
-	s = load(tmp("progress.json"));
+	s = load(scratch_path("progress.json"));
 	assert_int_equal(num(s, "done"), 3);
 	assert_int_equal(num(s, "exit_status"), 1);
 	assert_true(json_object_object_get_ex(s, "finished", &v) && json_object_get_boolean(v));
@@ -213,45 +177,47 @@ static void test_finished_run_publishes_all(void **state)
 
 static void test_stopped_run_publishes_nothing(void **state)
 {
-	write_file(tmp("in.jsonl"), SUMMARIZED, sizeof SUMMARIZED - 1);
-	const char *in[] = {tmp("in.jsonl")};
+	scratch_write(scratch_path("in.jsonl"), SUMMARIZED, sizeof SUMMARIZED - 1);
+	const char *in[] = {scratch_path("in.jsonl")};
 	struct infty_stage_config c = config(in, 1);
-	c.output = tmp("out.jsonl");
-	c.rejects = tmp("rej.jsonl");
-	c.stats = tmp("stats.json");
+	c.output = scratch_path("out.jsonl");
+	c.rejects = scratch_path("rej.jsonl");
+	c.stats = scratch_path("stats.json");
 	struct infty_stage *st = infty_stage_new(&c);
 	assert_int_equal(infty_stage_open(st), 0);
 	assert_int_equal(copy_all(st), 0);
-	int rc = infty_stage_fail(st, INFTY_EIO, "%s:7: read error: it broke", tmp("in.jsonl"));
+	int rc =
+	    infty_stage_fail(st, INFTY_EIO, "%s:7: read error: it broke", scratch_path("in.jsonl"));
 	assert_int_equal(infty_stage_end(st, rc), INFTY_EXIT_STOPPED);
-	assert_false(exists(tmp("out.jsonl")));
-	assert_false(exists(tmp("rej.jsonl")));
+	assert_false(scratch_exists(scratch_path("out.jsonl")));
+	assert_false(scratch_exists(scratch_path("rej.jsonl")));
 	/* The stats say why, for whoever looks after the log is gone. */
-	struct json_object *s = load(tmp("stats.json")), *v;
+	struct json_object *s = load(scratch_path("stats.json")), *v;
 	assert_true(json_object_object_get_ex(s, "completed", &v) && !json_object_get_boolean(v));
 	assert_true(json_object_object_get_ex(s, "stopped_by", &v));
 	assert_string_equal(json_object_get_string(v), "io_error");
 	json_object_put(s);
 	char want[600];
-	snprintf(want, sizeof want, "infty: %s:7: read error: it broke\n", tmp("in.jsonl"));
+	snprintf(want, sizeof want, "infty: %s:7: read error: it broke\n",
+	         scratch_path("in.jsonl"));
 	assert_string_equal(logged(), want);
 	assert_int_equal(count_files(), 2); /* the input and the stats */
-	unlink(tmp("stats.json"));
+	unlink(scratch_path("stats.json"));
 }
 
 static void test_write_error_stops(void **state)
 {
-	write_file(tmp("in.jsonl"), SUMMARIZED, sizeof SUMMARIZED - 1);
-	const char *in[] = {tmp("in.jsonl")};
+	scratch_write(scratch_path("in.jsonl"), SUMMARIZED, sizeof SUMMARIZED - 1);
+	const char *in[] = {scratch_path("in.jsonl")};
 	struct infty_stage_config c = config(in, 1);
 	c.output = "/dev/full";
-	c.rejects = tmp("rej.jsonl");
+	c.rejects = scratch_path("rej.jsonl");
 	struct infty_stage *st = infty_stage_new(&c);
 	assert_int_equal(infty_stage_open(st), 0);
 	assert_int_equal(copy_all(st), 0); /* buffered: the error comes at the end */
 	assert_int_equal(infty_stage_end(st, 0), INFTY_EXIT_STOPPED);
 	assert_string_equal(logged(), "infty: /dev/full: write error: No space left on device\n");
-	assert_false(exists(tmp("rej.jsonl")));
+	assert_false(scratch_exists(scratch_path("rej.jsonl")));
 }
 
 /* An extra output whose publish fails after the output was renamed. */
@@ -271,11 +237,11 @@ static void note_abandon(void *ctx)
 
 static void test_late_failure_unpublishes(void **state)
 {
-	write_file(tmp("in.jsonl"), SUMMARIZED, sizeof SUMMARIZED - 1);
-	const char *in[] = {tmp("in.jsonl")};
+	scratch_write(scratch_path("in.jsonl"), SUMMARIZED, sizeof SUMMARIZED - 1);
+	const char *in[] = {scratch_path("in.jsonl")};
 	struct infty_stage_config c = config(in, 1);
-	c.output = tmp("out.jsonl");
-	c.rejects = tmp("rej.jsonl");
+	c.output = scratch_path("out.jsonl");
+	c.rejects = scratch_path("rej.jsonl");
 	struct infty_stage *st = infty_stage_new(&c);
 	assert_int_equal(infty_stage_open(st), 0);
 	static const struct infty_stage_files f = {ok_finish, bad_publish, note_abandon};
@@ -283,8 +249,8 @@ static void test_late_failure_unpublishes(void **state)
 	assert_int_equal(infty_stage_add_output(st, &f, &abandoned), 0);
 	assert_int_equal(copy_all(st), 0);
 	assert_int_equal(infty_stage_end(st, 0), INFTY_EXIT_STOPPED);
-	assert_false(exists(tmp("out.jsonl"))); /* renamed, then removed again */
-	assert_false(exists(tmp("rej.jsonl")));
+	assert_false(scratch_exists(scratch_path("out.jsonl"))); /* renamed, then removed again */
+	assert_false(scratch_exists(scratch_path("rej.jsonl")));
 	assert_true(abandoned);
 	assert_string_equal(logged(), "infty: extra: cannot rename\n");
 	assert_int_equal(count_files(), 1);
@@ -296,8 +262,8 @@ static void refused(const char *path, const char *want_tail, enum infty_kind exp
 	const char *in[] = {path};
 	struct infty_stage_config c = config(in, 1);
 	c.expect = expect;
-	c.output = tmp("out.jsonl");
-	c.stats = tmp("stats.json");
+	c.output = scratch_path("out.jsonl");
+	c.stats = scratch_path("stats.json");
 	struct infty_stage *st = infty_stage_new(&c);
 	int rc = infty_stage_open(st);
 	assert_int_equal(rc, INFTY_EINVAL);
@@ -305,42 +271,43 @@ static void refused(const char *path, const char *want_tail, enum infty_kind exp
 	char want[700];
 	snprintf(want, sizeof want, "infty: %s%s\n", path, want_tail);
 	assert_string_equal(logged(), want);
-	assert_false(exists(tmp("out.jsonl")));
-	assert_false(exists(tmp("stats.json")));
+	assert_false(scratch_exists(scratch_path("out.jsonl")));
+	assert_false(scratch_exists(scratch_path("stats.json")));
 }
 
 static void test_inputs_refused_once(void **state)
 {
-	refused(tmp("missing.jsonl"), ": cannot open: No such file or directory",
+	refused(scratch_path("missing.jsonl"), ": cannot open: No such file or directory",
 	        INFTY_KIND_SUMMARIZED);
-	refused(dir, ": is a directory, not a JSON Lines file", INFTY_KIND_SUMMARIZED);
+	refused(scratch_dir(), ": is a directory, not a JSON Lines file", INFTY_KIND_SUMMARIZED);
 	const char row[] =
 	    "\n{\"messages\":[{\"role\":\"user\",\"content\":\"q\"}],\"uuid\":\"u\"}\n";
-	write_file(tmp("row.jsonl"), row, sizeof row - 1);
-	refused(tmp("row.jsonl"), ":2: this is a dataset row; run infty-segment first",
+	scratch_write(scratch_path("row.jsonl"), row, sizeof row - 1);
+	refused(scratch_path("row.jsonl"), ":2: this is a dataset row; run infty-segment first",
 	        INFTY_KIND_SUMMARIZED);
 	const char seg[] = "{\"id\":\"a\",\"segments\":[]}\n";
-	write_file(tmp("seg.jsonl"), seg, sizeof seg - 1);
-	refused(tmp("seg.jsonl"), ":1: this is a segment record; run infty-summarize first",
-	        INFTY_KIND_SUMMARIZED);
-	refused(tmp("seg.jsonl"),
+	scratch_write(scratch_path("seg.jsonl"), seg, sizeof seg - 1);
+	refused(scratch_path("seg.jsonl"),
+	        ":1: this is a segment record; run infty-summarize first", INFTY_KIND_SUMMARIZED);
+	refused(scratch_path("seg.jsonl"),
 	        ":1: this is a segment record (infty-segment output); give it to "
 	        "infty-summarize",
 	        INFTY_KIND_ROW);
 	const char par[] = "PAR1\x15\x04\x15\x00\x15\x00";
-	write_file(tmp("x.parquet"), par, sizeof par - 1);
-	refused(tmp("x.parquet"),
+	scratch_write(scratch_path("x.parquet"), par, sizeof par - 1);
+	refused(scratch_path("x.parquet"),
 	        ": a parquet file, not JSON Lines: export it first (README, \"Quick start\")",
 	        INFTY_KIND_SUMMARIZED);
 	const char bin[] = "\x7f"
 	                   "ELF\x02\x01\x01\x00\x00\x00\n\xff\xfe\x00\x01";
-	write_file(tmp("x.bin"), bin, sizeof bin - 1);
-	refused(tmp("x.bin"),
+	scratch_write(scratch_path("x.bin"), bin, sizeof bin - 1);
+	refused(scratch_path("x.bin"),
 	        ": binary data, not JSON Lines (no line of its first 64 KiB is a JSON object)",
 	        INFTY_KIND_SUMMARIZED);
 	const char csv[] = "id,question\n1,what\n";
-	write_file(tmp("x.csv"), csv, sizeof csv - 1);
-	refused(tmp("x.csv"), ": not JSON Lines: no line of its first 64 KiB is a JSON object",
+	scratch_write(scratch_path("x.csv"), csv, sizeof csv - 1);
+	refused(scratch_path("x.csv"),
+	        ": not JSON Lines: no line of its first 64 KiB is a JSON object",
 	        INFTY_KIND_SUMMARIZED);
 	clean_dir();
 }
@@ -349,16 +316,16 @@ static void test_inputs_refused_once(void **state)
 static void test_one_bad_line_is_a_reject(void **state)
 {
 	const char text[] = "\x00\x00\x00\x00\n\n" SUMMARIZED;
-	write_file(tmp("nul.jsonl"), text, sizeof text - 1);
-	const char *in[] = {tmp("nul.jsonl"), tmp("nul.jsonl")};
+	scratch_write(scratch_path("nul.jsonl"), text, sizeof text - 1);
+	const char *in[] = {scratch_path("nul.jsonl"), scratch_path("nul.jsonl")};
 	struct infty_stage_config c = config(in, 2);
-	c.output = tmp("out.jsonl");
+	c.output = scratch_path("out.jsonl");
 	struct infty_stage *st = infty_stage_new(&c);
 	assert_int_equal(infty_stage_open(st), 0);
 	assert_int_equal(copy_all(st), 0);
 	assert_int_equal(infty_stage_rejected(st), 2); /* once per input */
 	assert_int_equal(infty_stage_end(st, 0), INFTY_EXIT_DATA);
-	FILE *f = fopen(tmp("out.jsonl"), "r");
+	FILE *f = fopen(scratch_path("out.jsonl"), "r");
 	char line[200];
 	int n = 0;
 	while (fgets(line, sizeof line, f))
@@ -378,5 +345,5 @@ int main(void)
 	    cmocka_unit_test(test_inputs_refused_once),
 	    cmocka_unit_test(test_one_bad_line_is_a_reject),
 	};
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }
