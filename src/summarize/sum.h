@@ -331,8 +331,12 @@ struct sum_cache;
 struct sum_cache_entry {
 	char *text; /* owned; NULL: a failure */
 	char finish_reason[24];
+	/* usage: the server's, summed over the request's attempts */
 	long prompt_tokens, completion_tokens, choice_tokens, reasoning_tokens;
+	long cached_tokens;        /* usage.prompt_tokens_details.cached_tokens, summed */
+	long answer_prompt_tokens; /* a failure: prompt_tokens of the answer that decided it */
 	int attempts;
+	struct json_object *retries; /* owned ref: retries by reason, or NULL */
 	char reason[32];
 	long status;
 	long max_tokens, summary_max_chars;
