@@ -24,7 +24,8 @@
 // ({"content"} -> {"tokens": [...]}), counting the untruncated prompt.
 // --prefix-cache TOKENS models a server's prefix cache of that capacity
 // (fake-prefix-cache.mjs): usage.prompt_tokens_details.cached_tokens is
-// reported as vLLM does, and /_stats sums prompt, cached and ideal tokens.
+// reported as vLLM does, and /_stats sums cached and ideal tokens (and,
+// always, the prompt tokens of every chat request).
 //
 // Scenarios: ok, 429, quota, 500, 503, overflow-openai, overflow-vllm,
 // overflow-llamacpp, overflow-tgi, overflow-sglang, 400, 401, 404-model, hang,
@@ -282,8 +283,12 @@ const server = http.createServer((req, res) => {
 		if (body.stream) stats.streamed++;
 		const count = await promptCount(body.messages || []);
 		const pc = prefixCache ? prefixCache.admit(body.messages || []) : null;
+		stats.prompt_tokens += count;
+		// The model counts role markers too: a prompt repeated whole would
+		// show more cached tokens than it has, which no server reports.
 		if (pc) {
-			stats.prompt_tokens += count;
+			pc.cached = Math.min(pc.cached, count);
+			pc.ideal = Math.min(pc.ideal, count);
 			stats.cached_tokens += pc.cached;
 			stats.ideal_cached_tokens += pc.ideal;
 		}
