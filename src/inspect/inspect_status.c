@@ -38,7 +38,8 @@ const char *const inspect_status_stages[STATUS_NSTAGES] = {"shard", "segment", "
 static int stage_index(const char *s, size_t n)
 {
 	for (int k = 0; k < STATUS_NSTAGES; k++)
-		if (strlen(inspect_status_stages[k]) == n && !strncmp(s, inspect_status_stages[k], n))
+		if (strlen(inspect_status_stages[k]) == n &&
+		    !strncmp(s, inspect_status_stages[k], n))
 			return k;
 	return n == 5 && !strncmp(s, "merge", 5) ? STATUS_NSTAGES : -1;
 }
@@ -84,7 +85,8 @@ int inspect_status_parse_states(struct status_states *s, const char *text, char 
 			memcpy(line, p, len);
 			line[len] = 0;
 			int got = sscanf(line, "%31s %31s %31s %c", a, b, c, &extra);
-			if (got == 2 && !strcmp(a, "running") && (!strcmp(b, "0") || !strcmp(b, "1"))) {
+			if (got == 2 && !strcmp(a, "running") &&
+			    (!strcmp(b, "0") || !strcmp(b, "1"))) {
 				s->running = b[0] == '1';
 			} else {
 				int st = got == 3 ? stage_index(a, strlen(a)) : -1;
@@ -132,8 +134,7 @@ static long long num(struct json_object *o, const char *path)
 			return 0;
 		path = dot ? dot + 1 : path + n;
 	}
-	return o && json_object_is_type(o, json_type_int) ? (long long)json_object_get_int64(o)
-	                                                  : 0;
+	return o && json_object_is_type(o, json_type_int) ? (long long)json_object_get_int64(o) : 0;
 }
 
 static int flag(struct json_object *o, const char *k)
@@ -424,7 +425,8 @@ size_t inspect_status_line(const struct status_view *v, int stage, char *buf, si
 		done_of(&l, g->d, g->t, 1, g->t_open);
 		add(&l, ", traces ");
 		done_of(&l, g->d2, g->t2, 1, g->t2_open);
-		add(&l, ", in flight %llu, failures retry %llu reject %llu permanent %llu fatal %llu",
+		add(&l,
+		    ", in flight %llu, failures retry %llu reject %llu permanent %llu fatal %llu",
 		    (unsigned long long)g->inflight, (unsigned long long)g->fail[0],
 		    (unsigned long long)g->fail[1], (unsigned long long)g->fail[2],
 		    (unsigned long long)g->fail[3]);
@@ -503,7 +505,15 @@ static int load_states(const struct inspect_status_opts *o, struct status_states
 {
 	char *text = NULL;
 	if (o->states_cmd) {
-		FILE *p = popen(o->states_cmd, "r");
+		/* Watching, the command's complaints would land inside the display;
+		 * a refresh that fails keeps the last states shown instead. */
+		char cmd[8192];
+		if (snprintf(cmd, sizeof cmd, "%s%s", o->states_cmd,
+		             o->watch ? " 2>/dev/null" : "") >= (int)sizeof cmd) {
+			snprintf(detail, dlen, "the states command is too long");
+			return -1;
+		}
+		FILE *p = popen(cmd, "r");
 		text = p ? slurp(p) : NULL;
 		int rc = p ? pclose(p) : -1;
 		if (!text || rc != 0) {
@@ -540,7 +550,8 @@ static int load_states(const struct inspect_status_opts *o, struct status_states
 				                        access(path, F_OK) ? "todo" : "done");
 			}
 		snprintf(path, sizeof path, "%s/merge/done/all", o->out);
-		snprintf(text + len, cap - len, "merge all %s\n", access(path, F_OK) ? "todo" : "done");
+		snprintf(text + len, cap - len, "merge all %s\n",
+		         access(path, F_OK) ? "todo" : "done");
 	}
 	int rc = inspect_status_parse_states(s, text, detail, dlen);
 	infty_free(text);
@@ -688,9 +699,10 @@ int inspect_status_run(const struct inspect_status_opts *o)
 	struct status_view v;
 	char detail[512];
 	if (!(s.shards = run_shards(o->out))) {
-		infty_warn("%s: not an infty run (no run.json); start one with 'make convert IN=... "
-		           "OUT=%s'",
-		           o->out, o->out);
+		infty_warn(
+		    "%s: not an infty run (no run.json); start one with 'make convert IN=... "
+		    "OUT=%s'",
+		    o->out, o->out);
 		return INFTY_EXIT_USAGE;
 	}
 	/* A snapshot unchanged for this long belongs to a job that died. */
@@ -717,6 +729,8 @@ int inspect_status_run(const struct inspect_status_opts *o)
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_stop;
+	/* Reads of the states command go on; the sleep between refreshes ends. */
+	sa.sa_flags = SA_RESTART;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);

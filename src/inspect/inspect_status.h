@@ -26,8 +26,8 @@ enum { STATUS_SHARD, STATUS_SEGMENT, STATUS_SUMMARIZE, STATUS_BUILD, STATUS_NSTA
 enum status_state { STATE_TODO = 0, STATE_DONE, STATE_STALE, STATE_FAILED };
 
 struct status_states {
-	unsigned shards;                         /* from run.json */
-	unsigned char *state[STATUS_NSTAGES];    /* owned; [0] has one entry (shard "all") */
+	unsigned shards;                      /* from run.json */
+	unsigned char *state[STATUS_NSTAGES]; /* owned; [0] has one entry (shard "all") */
 	int merge_done;
 	int running; /* a run holds OUT's lock: its snapshots are live */
 };
@@ -46,10 +46,10 @@ void inspect_status_states_release(struct status_states *s);
 /* One stage's numbers (units: see docs/formats.md, "Progress snapshot"). */
 struct status_stage {
 	unsigned done, running, failed, stale, todo; /* shards */
-	uint64_t d, t;    /* units done, and their total (t_open: at least) */
-	int t_known;      /* t is known at all (0: not before an upstream stage ends) */
-	int t_open;       /* some of t is not known yet: it is a lower bound */
-	uint64_t d2, t2;  /* summarize: traces; segment: traces; build: instances */
+	uint64_t d, t;   /* units done, and their total (t_open: at least) */
+	int t_known;     /* t is known at all (0: not before an upstream stage ends) */
+	int t_open;      /* some of t is not known yet: it is a lower bound */
+	uint64_t d2, t2; /* summarize: traces; segment: traces; build: instances */
 	int t2_open;
 	uint64_t rejected;
 	uint64_t bytes_in, bytes_total; /* shard: how much of the input is read */

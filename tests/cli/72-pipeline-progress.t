@@ -52,7 +52,7 @@ like "$(last summarize)" "^summarize 2/2 shards  requests $planned/$planned \(10
 like "$(last segment)" "^segment   2/2 shards  rows $(grep -c . "$IN")/$(grep -c . "$IN") \(100.0%\)" "segment: every row"
 like "$(last build)" "^build     2/2 shards  records $seg/$seg \(100.0%\), instances $(count_lines "$A/train.jsonl.zst")" \
 	"build: every record, the instances of the training file"
-is "$(grep -c '^\[[0-9:]*\] merge     done' "$T/err")" 1 "merge: done, in the closing lines"
+is "$(last merge)" "merge     done" "merge: done, in the closing lines"
 
 # The display's tokens are what stats.json totals, and the cost is priced on them.
 U="O['usage']['prompt_tokens'], O['usage']['cached_tokens'], O['usage']['completion_tokens']"
