@@ -4,7 +4,8 @@
 #        [ENDPOINT='http://h1:8000/v1 http://h2:8000/v1' MODEL=Qwen/Qwen3-4B-Instruct-2507] \
 #        [FORMAT=paper|messages|hf|trl|trl-chat] [MAX_TOKENS=16384] [TOKENIZER=tokenizer.json] \
 #        [SEGMENT_OPTS=…] [SUMMARIZE_OPTS=…] [BUILD_OPTS=…] [DATASET_OPTS=…] [ALLOW_FAILED=1]
-#        [JUDGE=1] [PRICE_IN=0.15 PRICE_OUT=0.60 [PRICE_CACHED=…]] [INTERVAL=S] [-j4]
+#        [JUDGE=1] [PRICE_IN=0.15 PRICE_OUT=0.60 [PRICE_CACHED=…]] [INTERVAL=S] [PREFLIGHT=0]
+#        [-j4]
 #
 # runs shard -> segment -> summarize -> build -> merge.  Without ENDPOINT the
 # summaries come from the embedded extractive backend (offline).  JUDGE=1
@@ -14,7 +15,9 @@
 # While it runs, the run's live numbers are shown on the terminal (redrawn
 # in place; on a log, a line per stage every INTERVAL=30 seconds; INTERVAL=0:
 # none).  PRICE_IN/PRICE_OUT (per million tokens) put the cost in
-# OUT/stats.json.
+# OUT/stats.json.  With ENDPOINT every server is asked first (GET /models,
+# the key, MODEL listed, a request of a few tokens): one line per problem,
+# exit 2, nothing written; PREFLIGHT=0 skips that.
 # Included by the top Makefile (tools are built first), or standalone with
 # `make -f mk/pipeline.mk … INFTY_BIN=/path/to/bin` (tools on PATH if unset).
 # scripts/pipeline does the work and documents the rules; this file only
@@ -59,6 +62,12 @@
 #       upstream stage is not done, the run is not prepared, or OUT is in use.
 #   make missing OUT=… STAGE=segment     prints e.g. 0-3,7,12-15 (not done or
 #                                        stale), for sbatch --array=
+#   make estimate IN=… ETA=… [SUMMARIZE_OPTS=…] [PRICE_IN=… PRICE_OUT=…]
+#                 [PREFILL_TPS=… DECODE_TPS=…] [OUT=…]
+#       what a run would ask, before it runs: requests, prompt tokens (both
+#       modes, exact), what a prefix cache can reuse, the completion budget,
+#       cost and hours (infty-summarize --dry-run on the real segmentation;
+#       OUT=: a run's segment outputs when they are there for this ETA)
 #   make status OUT=… [WATCH=1] [INTERVAL=S]   per-stage, per-shard state, live
 #                                        numbers and totals (WATCH=1: the live numbers
 #                                        redrawn; another shell, another node)
@@ -89,7 +98,8 @@ PIPE = OUT='$(OUT)' IN='$(IN)' SHARDS='$(SHARDS)' ETA='$(ETA)' FORMAT='$(FORMAT)
        DATASET_OPTS='$(DATASET_OPTS)' \
        INFTY_BIN='$(INFTY_BIN)' FORCE='$(FORCE)' ALLOW_FAILED='$(ALLOW_FAILED)' JUDGE='$(JUDGE)' \
        PRICE_IN='$(PRICE_IN)' PRICE_OUT='$(PRICE_OUT)' PRICE_CACHED='$(PRICE_CACHED)' \
-       WATCH='$(WATCH)' INTERVAL='$(INTERVAL)' \
+       WATCH='$(WATCH)' INTERVAL='$(INTERVAL)' PREFLIGHT='$(PREFLIGHT)' \
+       PREFILL_TPS='$(PREFILL_TPS)' DECODE_TPS='$(DECODE_TPS)' \
        $(PIPELINE)
 
 # TOKENIZER is also the top Makefile's name for the default tokenizer's
@@ -97,7 +107,7 @@ PIPE = OUT='$(OUT)' IN='$(IN)' SHARDS='$(SHARDS)' ETA='$(ETA)' FORMAT='$(FORMAT)
 # OUT/config.mk keeps a run's choice as RUN_TOKENIZER.
 TOKENIZER_FILE = $(if $(filter command line environment,$(origin TOKENIZER)),$(TOKENIZER),$(RUN_TOKENIZER))
 
-.PHONY: convert prepare stage-shard missing status
+.PHONY: convert prepare stage-shard missing status estimate
 
 ifneq ($(filter convert prepare stage-shard missing status,$(MAKECMDGOALS)),)
 ifeq ($(OUT),)
@@ -126,3 +136,8 @@ missing:
 
 status:
 	@$(PIPE) status
+
+# What a run would ask (nothing is sent or written): IN segmented now, or a
+# run's segment outputs (OUT=).
+estimate: | $(PIPE_TOOLS)
+	@$(PIPE) estimate

@@ -34,7 +34,7 @@ is "$(ls "$T/sh130" | wc -l | tr -d ' '):$(zstd -dc "$T"/sh130/*.zst | sort | cm
 is "$(zstd -dc "$T/sh130/00007.jsonl.zst" | tr '\n' ' ')" '{"r":8} {"r":138} {"r":268} {"r":398} ' \
 	"row L is in shard (L-1) mod N, in order"
 
-fake_start
+fake_start --models fake-model,fake-model-2
 A=$T/a
 convert "$A" 3 -j2
 is_rc 0 "make convert with the fake endpoint succeeds"
@@ -118,7 +118,7 @@ D=$T/d
 convert "$D" 2
 is_rc 2 "retryable summary failures stop the run"
 like "$ERR" "failed with retryable errors" "and say that a relaunch retries them"
-fake_start
+fake_start --models fake-model,fake-model-2
 convert "$D" 2
 sorted_train "$D" >"$T/d.sorted"
 same_file "$T/d.sorted" "$T/a.sorted" "the relaunch retries them and completes"

@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 18
+plan 22
 
 IN=$ROOT/tests/fixtures/sample.jsonl
 MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
@@ -63,6 +63,20 @@ is "$(jq_py "$A/stats.json" "(O['usage']['requests'], O['usage']['prompt_tokens'
 is "$(jq_py "$A/stats.json" "abs(O['cost']['total'] - ((O['usage']['prompt_tokens'] - O['usage']['cached_tokens']) * 0.5 + O['usage']['cached_tokens'] * 0.25 + O['usage']['completion_tokens'] * 2) / 1e6) < 1e-12")" True \
 	"cost: prompt at PRICE_IN, cached at PRICE_CACHED, completion at PRICE_OUT"
 fake_stop
+
+# make estimate: from the run's segment outputs (and at the run's prices,
+# kept in its config.mk), the requests it planned; from IN segmented now,
+# the same figures.
+run $MK estimate OUT="$A"
+like "$OUT" "^estimate: $A's segment outputs \(2 shards, ETA=96\)" "make estimate OUT=: the run's segmentation"
+is "$(printf '%s\n' "$OUT" | sed -n 's/^requests *\([0-9,]*\) .*/\1/p')" "$planned" \
+	"make estimate: the requests the run planned and made"
+printf '%s\n' "$OUT" | sed 1d >"$T/est.out"
+run $MK estimate IN="$IN" ETA=96 PRICE_IN=0.5 PRICE_OUT=2 PRICE_CACHED=0.25
+is "$(printf '%s\n' "$OUT" | sed -n 2p)" "segmentation       $(grep -c . "$IN") rows -> $seg traces, $(( $(grep -c . "$IN") - seg )) rejected" \
+	"make estimate IN=: segmented now"
+printf '%s\n' "$OUT" | sed 1,2d >"$T/est.in"
+same_file "$T/est.in" "$T/est.out" "... with the figures of the run's own segmentation"
 
 # A failure while the display runs: its lines come whole, between the display's.
 run $MK convert IN="$IN" OUT="$T/b" SHARDS=2 ETA=96 ENDPOINT="http://127.0.0.1:9/v1" MODEL=fake-model \

@@ -19,9 +19,11 @@ SOPTS='--ready-timeout 5 --backoff-max 0.1 --trunc-ratio 0.5 --max-inflight 8'
 # Short segments give a few hundred summary requests from the ten rows;
 # a small in-flight cap makes summarizing the longest stage, where most
 # kills should land.
-convert() { # convert OUT EP
-	$MK convert IN="$IN" OUT="$1" SHARDS=3 ETA=256 ENDPOINT="$2" MODEL=fake-model \
-		SUMMARIZE_OPTS="$SOPTS" PRICE_IN=0.15 PRICE_OUT=0.6 -j2
+convert() { # convert OUT EP [VAR=VALUE...]
+	_o=$1 _e=$2
+	shift 2
+	$MK convert IN="$IN" OUT="$_o" SHARDS=3 ETA=256 ENDPOINT="$_e" MODEL=fake-model \
+		SUMMARIZE_OPTS="$SOPTS" PRICE_IN=0.15 PRICE_OUT=0.6 -j2 "$@"
 }
 
 fake_start --latency 60 --jitter 60
