@@ -13,6 +13,8 @@
  *   sum_judge.c       the judge's and refine prompts, messages, keys; the
  *                     judge's answer
  *   sum_quality.c     the cheap checks on one summary (sum_quality.h)
+ *   sum_estimate.c    --dry-run: the requests, tokens and cost of a run, unsent
+ *                     (and sum_http.c's --preflight: the endpoints asked first)
  *
  * A request's life (sum_engine.c): key and cache lookup when its trace is
  * read; the body is built only when a transfer slot is free (prepare);
