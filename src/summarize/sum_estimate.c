@@ -125,7 +125,8 @@ static int estimate_trace(struct est *e, const struct sum_trace_view *t)
 			break;
 		}
 		for (int m = 0; m < 2; m++) {
-			/* Update mode: the previous summary is not known yet: its slot is counted. */
+			/* Update mode: the previous summary is not known yet: its slot is counted.
+			 */
 			struct json_object *msgs = infty_sum_req_messages(
 			    t, i, m ? SUM_MODE_UPDATE : SUM_MODE_CUMULATIVE, &e->prompts, "");
 			if (!msgs) {
@@ -196,8 +197,8 @@ static int open_tokenizer(struct est *e)
 	char td[256] = "";
 	int rc = infty_tokenizer_load(&e->tok, path, td, sizeof td);
 	if (rc)
-		return infty_stage_fail(e->st, rc == INFTY_ENOMEM ? rc : INFTY_EINVAL, "%s: %s", path,
-		                        td);
+		return infty_stage_fail(e->st, rc == INFTY_ENOMEM ? rc : INFTY_EINVAL, "%s: %s",
+		                        path, td);
 	if (!(e->tctx = infty_tok_ctx_new(e->tok)))
 		return INFTY_ENOMEM;
 	e->out->tokenizer = path;
@@ -209,7 +210,8 @@ static int run(struct est *e)
 	char detail[512];
 	int rc = infty_sum_prompts_load(&e->prompts, e->c->prompt_dir, detail, sizeof detail);
 	if (rc)
-		return infty_stage_fail(e->st, rc == INFTY_ENOMEM ? rc : INFTY_EINVAL, "%s", detail);
+		return infty_stage_fail(e->st, rc == INFTY_ENOMEM ? rc : INFTY_EINVAL, "%s",
+		                        detail);
 	if ((rc = open_tokenizer(e)))
 		return rc;
 	struct infty_reader *in;
@@ -236,12 +238,12 @@ static int run(struct est *e)
 			} else if (rc >= 0 || rc == INFTY_EJSON || rc == INFTY_EUTF8) {
 				size_t len;
 				const char *raw = infty_reader_line(in, &len);
-				struct infty_reject r = {
-				    .line = line,
-				    .reason = rc < 0 ? bad : "bad_record",
-				    .detail = rc < 0 ? infty_reader_detail(in) : bad,
-				    .raw = raw,
-				    .raw_len = len};
+				struct infty_reject r = {.line = line,
+				                         .reason = rc < 0 ? bad : "bad_record",
+				                         .detail =
+				                             rc < 0 ? infty_reader_detail(in) : bad,
+				                         .raw = raw,
+				                         .raw_len = len};
 				rc = infty_stage_reject(e->st, &r);
 			}
 			infty_free((void *)t.seg);
@@ -251,7 +253,8 @@ static int run(struct est *e)
 				return rc;
 			if (infty_stage_cancelled())
 				return INFTY_ECANCELED;
-			infty_stage_progress(e->st, e->out->traces + infty_stage_rejected(e->st), NULL);
+			infty_stage_progress(e->st, e->out->traces + infty_stage_rejected(e->st),
+			                     NULL);
 		}
 	}
 	return rc;
@@ -282,7 +285,7 @@ struct figures {
 static struct figures figures_of(const struct sum_estimate *o, uint64_t prompt, uint64_t repeat)
 {
 	struct figures f = {prompt, repeat, o->requests * (uint64_t)o->max_tokens, -1, -1, -1, -1,
-	                    -1, -1};
+	                    -1,     -1};
 	if (o->price_in >= 0) {
 		double pc = o->price_cached >= 0 ? o->price_cached : o->price_in;
 		f.cost_prompt = (double)prompt * o->price_in / 1e6;
@@ -308,7 +311,8 @@ static int mode_json(struct json_object *o, const char *name, const struct figur
                      uint64_t slots)
 {
 	struct json_object *m = json_object_new_object();
-	int rc = !m || infty_json_add(m, "prompt_tokens", json_object_new_int64((int64_t)f->prompt)) ||
+	int rc = !m ||
+	         infty_json_add(m, "prompt_tokens", json_object_new_int64((int64_t)f->prompt)) ||
 	         infty_json_add(m, "repeated_tokens", json_object_new_int64((int64_t)f->repeat));
 	if (!rc && slots)
 		rc = infty_json_add(m, "summary_slots", json_object_new_int64((int64_t)slots));
@@ -328,19 +332,20 @@ int infty_sum_estimate_fields(void *ctx, struct json_object *o)
 	struct figures c = figures_of(e, e->cum_prompt, e->cum_repeat);
 	struct figures u = figures_of(e, e->upd_prompt, e->upd_repeat);
 	struct json_object *x = json_object_new_object();
-	int rc = !x || infty_json_add(x, "traces", json_object_new_int64((int64_t)e->traces)) ||
-	         infty_json_add(x, "requests", json_object_new_int64((int64_t)e->requests)) ||
-	         infty_json_add(x, "mode", json_object_new_string(e->mode == SUM_MODE_UPDATE
-	                                                               ? "update"
-	                                                               : "cumulative")) ||
-	         infty_json_add(x, "tokenizer", e->tokenizer ? json_object_new_string(e->tokenizer)
-	                                                     : NULL) ||
-	         mode_json(x, "cumulative", &c, 0) || mode_json(x, "update", &u, e->summary_slots) ||
-	         infty_json_add(x, "max_tokens", json_object_new_int64(e->max_tokens)) ||
-	         infty_json_add(x, "completion_budget", json_object_new_int64((int64_t)c.budget)) ||
-	         json_object_object_add(x, "cost_completion", num_or_null(c.cost_completion)) ||
-	         json_object_object_add(x, "decode_hours", num_or_null(c.decode_h)) ||
-	         infty_json_add(o, "estimate", x);
+	int rc =
+	    !x || infty_json_add(x, "traces", json_object_new_int64((int64_t)e->traces)) ||
+	    infty_json_add(x, "requests", json_object_new_int64((int64_t)e->requests)) ||
+	    infty_json_add(
+	        x, "mode",
+	        json_object_new_string(e->mode == SUM_MODE_UPDATE ? "update" : "cumulative")) ||
+	    infty_json_add(x, "tokenizer",
+	                   e->tokenizer ? json_object_new_string(e->tokenizer) : NULL) ||
+	    mode_json(x, "cumulative", &c, 0) || mode_json(x, "update", &u, e->summary_slots) ||
+	    infty_json_add(x, "max_tokens", json_object_new_int64(e->max_tokens)) ||
+	    infty_json_add(x, "completion_budget", json_object_new_int64((int64_t)c.budget)) ||
+	    json_object_object_add(x, "cost_completion", num_or_null(c.cost_completion)) ||
+	    json_object_object_add(x, "decode_hours", num_or_null(c.decode_h)) ||
+	    infty_json_add(o, "estimate", x);
 	if (rc && x && !json_object_object_get_ex(o, "estimate", NULL))
 		json_object_put(x);
 	return rc ? INFTY_ENOMEM : 0;
@@ -396,8 +401,9 @@ void infty_sum_estimate_print(FILE *f, const struct sum_estimate *e)
 	        "(%.1f%%) repeat\n",
 	        grouped(fu.prompt, a, sizeof a), grouped(e->summary_slots, b, sizeof b),
 	        grouped(fu.repeat, c3, sizeof c3), share(fu.repeat, fu.prompt));
-	fprintf(f, "                   (%s; the chat template's 5 tokens a message and 3 to answer "
-	           "included)\n",
+	fprintf(f,
+	        "                   (%s; the chat template's 5 tokens a message and 3 to answer "
+	        "included)\n",
 	        e->tokenizer ? "exact, with the tokenizer" : "estimated: no tokenizer, bytes / 4");
 	fprintf(f, "completion budget  %s (max_tokens %ld x %s requests; summaries are shorter)\n",
 	        grouped(fc.budget, a, sizeof a), e->max_tokens, grouped(e->requests, b, sizeof b));
@@ -407,21 +413,25 @@ void infty_sum_estimate_print(FILE *f, const struct sum_estimate *e)
 		fprintf(f,
 		        "cost (%s) prompt %s (%s with the prefix cache), completion at most %s: "
 		        "at most %s (%s)%s\n",
-		        mn, money(m->cost_prompt, a, sizeof a), money(m->cost_prompt_cached, b, sizeof b),
+		        mn, money(m->cost_prompt, a, sizeof a),
+		        money(m->cost_prompt_cached, b, sizeof b),
 		        money(m->cost_completion, c3, sizeof c3),
 		        money(m->cost_prompt + m->cost_completion, d, sizeof d),
 		        money(m->cost_prompt_cached + m->cost_completion, g, sizeof g),
-		        e->mode == SUM_MODE_UPDATE ? "; the summaries in the prompts not counted" : "");
+		        e->mode == SUM_MODE_UPDATE ? "; the summaries in the prompts not counted"
+		                                   : "");
 	if (m->prefill_h >= 0 || m->decode_h >= 0) {
 		fprintf(f, "time (%s) ", mn);
 		if (m->prefill_h >= 0)
-			fprintf(f, "prefill %s (%s with the prefix cache)", hours(m->prefill_h, a, sizeof a),
+			fprintf(f, "prefill %s (%s with the prefix cache)",
+			        hours(m->prefill_h, a, sizeof a),
 			        hours(m->prefill_h_cached, b, sizeof b));
 		if (m->decode_h >= 0)
 			fprintf(f, "%sdecode at most %s", m->prefill_h >= 0 ? ", " : "",
 			        hours(m->decode_h, a, sizeof a));
 		if (m->prefill_h >= 0 && m->decode_h >= 0)
-			fprintf(f, ": at most %s (%s)", hours(m->prefill_h + m->decode_h, a, sizeof a),
+			fprintf(f, ": at most %s (%s)",
+			        hours(m->prefill_h + m->decode_h, a, sizeof a),
 			        hours(m->prefill_h_cached + m->decode_h, b, sizeof b));
 		fputc('\n', f);
 	}
