@@ -731,7 +731,12 @@ int inspect_status_run(const struct inspect_status_opts *o)
 	sa.sa_handler = on_stop;
 	/* Reads of the states command go on; the sleep between refreshes ends. */
 	sa.sa_flags = SA_RESTART;
-	sigaction(SIGINT, &sa, NULL);
+	/* Started in the background of make convert, SIGINT comes ignored: a
+	 * Ctrl-C is for the run, and the display must stay to relay what the
+	 * run says as it stops (convert stops it with SIGTERM after). */
+	struct sigaction old;
+	if (sigaction(SIGINT, NULL, &old) || old.sa_handler != SIG_IGN)
+		sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	double every = o->interval > 0 ? o->interval : d.tty ? 1 : 30;
