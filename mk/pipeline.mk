@@ -4,13 +4,20 @@
 #        [ENDPOINT='http://h1:8000/v1 http://h2:8000/v1' MODEL=Qwen/Qwen3-4B-Instruct-2507] \
 #        [FORMAT=paper|messages|hf|trl|trl-chat] [MAX_TOKENS=16384] [TOKENIZER=tokenizer.json] \
 #        [SEGMENT_OPTS=…] [SUMMARIZE_OPTS=…] [BUILD_OPTS=…] [DATASET_OPTS=…] [ALLOW_FAILED=1]
-#        [JUDGE=1]  [-j4]
+#        [JUDGE=1] [PRICE_IN=0.15 PRICE_OUT=0.60 [PRICE_CACHED=…]] [INTERVAL=S] [PREFLIGHT=0]
+#        [-j4]
 #
 # runs shard -> segment -> summarize -> build -> merge.  Without ENDPOINT the
 # summaries come from the embedded extractive backend (offline).  JUDGE=1
 # (needs ENDPOINT) has the model grade every summary and refine weak ones
 # (infty-summarize --judge; docs/quality.md).  -jN runs
 # shards in parallel.  A relaunch redoes only what is missing or stale.
+# While it runs, the run's live numbers are shown on the terminal (redrawn
+# in place; on a log, a line per stage every INTERVAL=30 seconds; INTERVAL=0:
+# none).  PRICE_IN/PRICE_OUT (per million tokens) put the cost in
+# OUT/stats.json.  With ENDPOINT every server is asked first (GET /models,
+# the key, MODEL listed, a request of a few tokens): one line per problem,
+# exit 2, nothing written; PREFLIGHT=0 skips that.
 # Included by the top Makefile (tools are built first), or standalone with
 # `make -f mk/pipeline.mk … INFTY_BIN=/path/to/bin` (tools on PATH if unset).
 # scripts/pipeline does the work and documents the rules; this file only
@@ -29,6 +36,8 @@
 #   OUT/summarize/cache/SSSSS.jsonl.zst  summarizer cache (append-only, kept
 #                                      across every change: keyed by the request)
 #   OUT/<stage>/logs/SSSSS.log         the tool's stderr
+#   OUT/<stage>/progress/SSSSS.json    the tool's live snapshot (--progress), which
+#                                      make status sums (infty-inspect status)
 #   OUT/<stage>/done/SSSSS             empty marker, written LAST, only when the
 #                                      tool finished (exit 0, or 1 = some records
 #                                      rejected); never after a stop (exit 3)
@@ -53,7 +62,15 @@
 #       upstream stage is not done, the run is not prepared, or OUT is in use.
 #   make missing OUT=… STAGE=segment     prints e.g. 0-3,7,12-15 (not done or
 #                                        stale), for sbatch --array=
-#   make status OUT=…                    per-stage, per-shard state and totals
+#   make estimate IN=… ETA=… [SUMMARIZE_OPTS=…] [PRICE_IN=… PRICE_OUT=…]
+#                 [PREFILL_TPS=… DECODE_TPS=…] [OUT=…]
+#       what a run would ask, before it runs: requests, prompt tokens (both
+#       modes, exact), what a prefix cache can reuse, the completion budget,
+#       cost and hours (infty-summarize --dry-run on the real segmentation;
+#       OUT=: a run's segment outputs when they are there for this ETA)
+#   make status OUT=… [WATCH=1] [INTERVAL=S]   per-stage, per-shard state, live
+#                                        numbers and totals (WATCH=1: the live numbers
+#                                        redrawn; another shell, another node)
 # ENDPOINT (runtime only, not part of params) is stored at prepare time in
 # OUT/summarize/runtime, so array tasks need not repeat it.
 
@@ -80,6 +97,9 @@ PIPE = OUT='$(OUT)' IN='$(IN)' SHARDS='$(SHARDS)' ETA='$(ETA)' FORMAT='$(FORMAT)
        SUMMARIZE_OPTS='$(SUMMARIZE_OPTS)' BUILD_OPTS='$(BUILD_OPTS)' PROMPT_DIR='$(PROMPT_DIR)' \
        DATASET_OPTS='$(DATASET_OPTS)' \
        INFTY_BIN='$(INFTY_BIN)' FORCE='$(FORCE)' ALLOW_FAILED='$(ALLOW_FAILED)' JUDGE='$(JUDGE)' \
+       PRICE_IN='$(PRICE_IN)' PRICE_OUT='$(PRICE_OUT)' PRICE_CACHED='$(PRICE_CACHED)' \
+       WATCH='$(WATCH)' INTERVAL='$(INTERVAL)' PREFLIGHT='$(PREFLIGHT)' \
+       PREFILL_TPS='$(PREFILL_TPS)' DECODE_TPS='$(DECODE_TPS)' \
        $(PIPELINE)
 
 # TOKENIZER is also the top Makefile's name for the default tokenizer's
@@ -87,7 +107,7 @@ PIPE = OUT='$(OUT)' IN='$(IN)' SHARDS='$(SHARDS)' ETA='$(ETA)' FORMAT='$(FORMAT)
 # OUT/config.mk keeps a run's choice as RUN_TOKENIZER.
 TOKENIZER_FILE = $(if $(filter command line environment,$(origin TOKENIZER)),$(TOKENIZER),$(RUN_TOKENIZER))
 
-.PHONY: convert prepare stage-shard missing status
+.PHONY: convert prepare stage-shard missing status estimate
 
 ifneq ($(filter convert prepare stage-shard missing status,$(MAKECMDGOALS)),)
 ifeq ($(OUT),)
@@ -116,3 +136,8 @@ missing:
 
 status:
 	@$(PIPE) status
+
+# What a run would ask (nothing is sent or written): IN segmented now, or a
+# run's segment outputs (OUT=).
+estimate: | $(PIPE_TOOLS)
+	@$(PIPE) estimate

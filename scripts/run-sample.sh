@@ -39,6 +39,7 @@ sed -n 's/^| \([0-9][0-9]*\) | \([0-9]*\) | \([0-9]*\) |$/infty:   n = \1: \2 tr
 echo "infty: look inside:   $build/bin/infty-inspect show $id $out/summarize/out/*.zst"
 echo "infty:                $build/bin/infty-inspect head -n 1 $out/train.jsonl.zst"
 echo "infty:                make status OUT=$out"
+echo "infty: what a real summarizer would be asked, before asking: make estimate IN=$in ETA=$eta"
 echo "infty: the same with a real summarizer (an OpenAI-compatible server, e.g. vLLM):"
 echo "  make convert IN=$in OUT=build/run-llm SHARDS=2 ETA=$eta \\"
 echo "       ENDPOINT=http://127.0.0.1:8000/v1 MODEL=Qwen/Qwen3-4B-Instruct-2507"

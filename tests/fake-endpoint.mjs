@@ -5,7 +5,8 @@
 //   node tests/fake-endpoint.mjs [--scenario NAME] [--times K] [--match TEXT]
 //        [--latency MS] [--lifetime S] [--retry-after S] [--retry-after-ms MS]
 //        [--ignore-n] [--jitter MS] [--count-tokenizer FILE] [--truncate-to N]
-//        [--tokenize vllm|llamacpp] [--prefix-cache TOKENS]
+//        [--tokenize vllm|llamacpp] [--prefix-cache TOKENS] [--api-key KEY]
+//        [--models NAME,NAME...]
 //
 // Listens on 127.0.0.1 at a random free port and prints the port on stdout.
 // The scenario applies to chat requests whose messages contain TEXT (default:
@@ -24,7 +25,13 @@
 // ({"content"} -> {"tokens": [...]}), counting the untruncated prompt.
 // --prefix-cache TOKENS models a server's prefix cache of that capacity
 // (fake-prefix-cache.mjs): usage.prompt_tokens_details.cached_tokens is
-// reported as vLLM does, and /_stats sums prompt, cached and ideal tokens.
+// reported as vLLM does, and /_stats sums cached and ideal tokens (and,
+// always, the prompt tokens of every chat request).  --api-key KEY answers
+// 401 (as OpenAI words it) to every request without "Authorization: Bearer
+// KEY".  GET /v1/models lists --models (default fake-model).  A chat
+// request with the header X-Infty-Preflight (infty-summarize --preflight's
+// test request) is answered normally but counted apart, as "preflight":
+// the other counters are the run's requests only.
 //
 // Scenarios: ok, 429, quota, 500, 503, overflow-openai, overflow-vllm,
 // overflow-llamacpp, overflow-tgi, overflow-sglang, 400, 401, 404-model, hang,
@@ -49,7 +56,7 @@ import { PrefixCache } from './fake-prefix-cache.mjs';
 
 const opt = { scenario: 'ok', times: Infinity, match: '', latency: 0, jitter: 0, lifetime: 300,
 	retryAfter: null, retryAfterMs: null, ignoreN: false, countTokenizer: null, truncateTo: 0,
-	tokenize: null, prefixCache: 0 };
+	tokenize: null, prefixCache: 0, apiKey: null, models: ['fake-model'] };
 const argv = process.argv.slice(2);
 for (let k = 0; k < argv.length; k++) {
 	const a = argv[k], v = () => argv[++k];
@@ -66,13 +73,15 @@ for (let k = 0; k < argv.length; k++) {
 	else if (a === '--truncate-to') opt.truncateTo = Number(v());
 	else if (a === '--tokenize') opt.tokenize = v();
 	else if (a === '--prefix-cache') opt.prefixCache = Number(v());
+	else if (a === '--api-key') opt.apiKey = v();
+	else if (a === '--models') opt.models = v().split(',');
 	else { console.error(`fake-endpoint: unknown option ${a}`); process.exit(2); }
 }
 
 const stats = { requests: 0, chat: 0, scripted: 0, ok: 0, inflight: 0, max_inflight: 0,
 	distinct: 0, repeated_after_ok: 0, models: 0, by_status: {}, streamed: 0, tokenize: 0,
 	truncated: 0, counts: [], prompt_tokens: 0, cached_tokens: 0, ideal_cached_tokens: 0,
-	judge: 0, refine: 0 };
+	judge: 0, refine: 0, preflight: 0 };
 const prefixCache = opt.prefixCache > 0 ? new PrefixCache(opt.prefixCache) : null;
 // The tokenizer of --count-tokenizer, from tests/node's pinned HF binding.
 let tokenizer = null;
@@ -231,10 +240,12 @@ function stream(res, out, scenario) {
 const server = http.createServer((req, res) => {
 	stats.requests++;
 	if (req.method === 'GET' && req.url === '/_stats') return send(res, 200, stats);
+	if (opt.apiKey !== null && req.headers.authorization !== `Bearer ${opt.apiKey}`)
+		return errorReply(res, '401');
 	if (req.method === 'GET' && req.url.endsWith('/models')) {
 		stats.models++;
 		if (opt.scenario === '401') return errorReply(res, '401');
-		return send(res, 200, { object: 'list', data: [{ id: 'fake-model', object: 'model' }] });
+		return send(res, 200, { object: 'list', data: opt.models.map((id) => ({ id, object: 'model' })) });
 	}
 	if (req.method === 'POST' && req.url === '/tokenize' && opt.tokenize) {
 		const parts = [];
@@ -262,9 +273,16 @@ const server = http.createServer((req, res) => {
 	const parts = [];
 	req.on('data', (d) => parts.push(d));
 	req.on('end', async () => {
-		stats.chat++;
 		let body;
 		const raw = Buffer.concat(parts);
+		if (req.headers['x-infty-preflight']) {
+			stats.preflight++;
+			try { body = JSON.parse(raw.toString('utf8')); } catch { body = {}; }
+			// A scenario for every request (no --match) fails the test request too.
+			if (opt.scenario !== 'ok' && !opt.match && errorReply(res, opt.scenario)) return;
+			return send(res, 200, completion(body, '0000000000000000', 'ok', 8));
+		}
+		stats.chat++;
 		try { body = JSON.parse(raw.toString('utf8')); } catch {
 			return send(res, 400, { error: { message: 'request body is not JSON', type: 'invalid_request_error' } });
 		}
@@ -282,8 +300,12 @@ const server = http.createServer((req, res) => {
 		if (body.stream) stats.streamed++;
 		const count = await promptCount(body.messages || []);
 		const pc = prefixCache ? prefixCache.admit(body.messages || []) : null;
+		stats.prompt_tokens += count;
+		// The model counts role markers too: a prompt repeated whole would
+		// show more cached tokens than it has, which no server reports.
 		if (pc) {
-			stats.prompt_tokens += count;
+			pc.cached = Math.min(pc.cached, count);
+			pc.ideal = Math.min(pc.ideal, count);
 			stats.cached_tokens += pc.cached;
 			stats.ideal_cached_tokens += pc.ideal;
 		}

@@ -834,6 +834,75 @@ static void put_rejects(FILE *o, const char *stage, const struct tally *t, int *
 	}
 }
 
+/*
+ * The summaries' checks, the judge and what the requests took, from the
+ * run's totals (stats.json): nothing when the totals do not have them (a
+ * run merged before they were summed).
+ */
+static void put_quality_and_usage(FILE *o, struct json_object *t)
+{
+	struct json_object *q = get(t, "quality"), *fl = get(q, "flags"), *j = get(t, "judge");
+	if (q && get_u(q, "checked")) {
+		uint64_t checked = get_u(q, "checked"), flagged = get_u(q, "flagged");
+		fprintf(
+		    o,
+		    "\n## Summary quality\n\nEvery summary was checked without a model (infty's "
+		    "docs/quality.md): %llu checked, %llu flagged (%.1f%%)",
+		    (unsigned long long)checked, (unsigned long long)flagged,
+		    100.0 * (double)flagged / (double)checked);
+		if (get_u(q, "rejected"))
+			fprintf(o, "; %llu traces left out by the policy",
+			        (unsigned long long)get_u(q, "rejected"));
+		fputs(". A flag marks a summary to look at, not a wrong one.\n\n"
+		      "| flag | summaries |\n| --- | ---: |\n",
+		      o);
+		if (fl) {
+			json_object_object_foreach(fl, name, v)
+			{
+				fprintf(o, "| %s | %lld |\n", name,
+				        (long long)json_object_get_int64(v));
+			}
+		}
+	}
+	if (j && get_u(j, "judged")) {
+		struct json_object *sc = get(j, "scores"), *d = get(j, "score"), *x;
+		fprintf(o,
+		        "\nThe judge (a model grading each summary on a rubric, 1 to 5) graded "
+		        "%llu summaries; %llu of them were refined at least once. Scores:\n\n"
+		        "| score | summaries |\n| ---: | ---: |\n",
+		        (unsigned long long)get_u(j, "judged"),
+		        (unsigned long long)(get_u(j, "judged") - get_u(get(j, "rounds"), "1")));
+		for (int k = 5; k >= 1; k--) {
+			char key[4];
+			snprintf(key, sizeof key, "%d", k);
+			fprintf(o, "| %d | %llu |\n", k, (unsigned long long)get_u(sc, key));
+		}
+		if (d && json_object_object_get_ex(d, "mean", &x))
+			fprintf(o, "\nMean %.2f, median %llu, lowest %llu.\n",
+			        json_object_get_double(x), (unsigned long long)get_u(d, "p50"),
+			        (unsigned long long)get_u(d, "min"));
+	}
+	struct json_object *u = get(t, "usage"), *cost = get(t, "cost"), *x;
+	if (u && get_u(u, "requests")) {
+		fprintf(
+		    o,
+		    "\n## Requests and tokens\n\nThe summaries took %llu requests: %llu prompt "
+		    "tokens (%llu served by the server's prefix cache) and %llu completion tokens",
+		    (unsigned long long)get_u(u, "requests"),
+		    (unsigned long long)get_u(u, "prompt_tokens"),
+		    (unsigned long long)get_u(u, "cached_tokens"),
+		    (unsigned long long)get_u(u, "completion_tokens"));
+		if (cost && json_object_object_get_ex(cost, "total", &x)) {
+			double v = json_object_get_double(x);
+			fprintf(o, "; at %g / %g per million prompt / completion tokens, ",
+			        json_object_get_double(get(cost, "price_in")),
+			        json_object_get_double(get(cost, "price_out")));
+			fprintf(o, v >= 100 ? "%.0f" : "%.4g", v);
+		}
+		fputs(".\n", o);
+	}
+}
+
 static void card_yaml(FILE *o, const struct run *r, const struct card *c)
 {
 	fprintf(o, "---\nlicense: %s\n", c->license);
@@ -1039,6 +1108,8 @@ static void card_body(FILE *o, struct run *r, const struct card *c)
 	            "run's `rejects.jsonl.zst` (not published here).\n"
 	          : "None: every row became instances.\n",
 	      o);
+	if (r->totals)
+		put_quality_and_usage(o, r->totals);
 
 	if (r->totals) {
 		struct json_object *t = NULL;

@@ -13,6 +13,9 @@ struct inspect_run_paths {
 	const char *rejects;    /* merged reject file to count, or NULL */
 	const char *train_name; /* what stats.json calls them (final names) */
 	const char *rejects_name;
+	/* Prices per million tokens for the cost; price_in < 0: no cost.
+	 * price_cached < 0: cached prompt tokens cost price_in. */
+	double price_in, price_out, price_cached;
 };
 
 struct json_object;
@@ -30,8 +33,10 @@ struct json_object *inspect_run_stats(const char *out, const char *stage, long s
 /*
  * Sum every shard's stats of every stage, check that each record in is a
  * record out or a reject (see inspect_run.c), and print the totals as JSON
- * to f.  Returns 0, or a negative infty_err with one line in detail (a
- * missing stats file, or the identity that does not hold).
+ * to f: the counts, what summarize's records say their requests took
+ * (usage; cost at p's prices), the summary checks' flags and the judge's
+ * figures (docs/formats.md, "Pipeline run directory").  Returns 0, or a negative infty_err with one
+ * line in detail (a missing stats file, or the identity that does not hold).
  */
 int inspect_run_totals(const struct inspect_run_paths *p, FILE *f, char *detail, size_t dlen);
 

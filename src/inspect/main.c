@@ -7,6 +7,7 @@
 #include "inspect_run.h"
 #include "inspect_dataset.h"
 #include "inspect_show.h"
+#include "inspect_status.h"
 
 #include "infty/alloc.h"
 #include "infty/cli.h"
@@ -28,9 +29,15 @@ struct opts {
 	long long n;
 	unsigned long long seed;
 	int color;
+	double price_in, price_out, price_cached; /* per million tokens; < 0: not given */
+	const char *states, *states_cmd, *follow;
+	int watch;
+	double interval;
+	long long while_pid;
 };
 
-static struct opts opt = {.n = -1, .color = -1};
+static struct opts opt = {
+    .n = -1, .color = -1, .price_in = -1, .price_out = -1, .price_cached = -1};
 
 /* Several files: the worst outcome decides the status. */
 static void raise_status(int *status, int s)
@@ -473,7 +480,15 @@ static int cmd_totals(const struct opts *o, char **files, int nfiles)
 	    .rejects = o->rejects,
 	    .train_name = train,
 	    .rejects_name = rejects,
+	    .price_in = o->price_in,
+	    .price_out = o->price_out,
+	    .price_cached = o->price_cached,
 	};
+	/* Any price given prices the run; one not given is free. */
+	if (p.price_in < 0 && (p.price_out >= 0 || p.price_cached >= 0))
+		p.price_in = 0;
+	if (p.price_out < 0)
+		p.price_out = 0;
 	int rc = inspect_run_totals(&p, stdout, detail, sizeof detail);
 	if (rc)
 		infty_die(INFTY_EXIT_STOPPED, "%s: %s", files[0], detail);
@@ -523,6 +538,13 @@ static const struct infty_option options[] = {
     INFTY_OPT_STRING(0, "train", &opt.train, "FILE", "totals: the merged training file to count"),
     INFTY_OPT_STRING('r', "rejects", &opt.rejects, "FILE",
                      "totals: the merged reject file to count"),
+    INFTY_OPT_DOUBLE(0, "price-in", &opt.price_in, "X", 0, 1e9,
+                     "totals: the cost of a million prompt tokens"),
+    INFTY_OPT_DOUBLE(0, "price-out", &opt.price_out, "X", 0, 1e9,
+                     "totals: the cost of a million completion tokens"),
+    INFTY_OPT_DOUBLE(0, "price-cached", &opt.price_cached, "X", 0, 1e9,
+                     "totals: the cost of a million prompt tokens the\n"
+                     "server's prefix cache served (default --price-in)"),
     INFTY_OPT_CALL(0, "source", &opt.source, "NAME", hub_id,
                    "dataset: where the rows came from, e.g.\n"
                    "open-r1/OpenR1-Math-220k"),
@@ -531,6 +553,23 @@ static const struct infty_option options[] = {
                    "when infty knows it; else unknown)"),
     INFTY_OPT_CALL(0, "repo", &opt.repo, "ID", hub_id,
                    "dataset: the hub repository, for the card's commands"),
+    INFTY_OPT_FLAG(0, "watch", &opt.watch, 1,
+                   "status: redraw until interrupted (a terminal), or a\n"
+                   "line per stage every --interval (a log)"),
+    INFTY_OPT_DOUBLE(0, "interval", &opt.interval, "S", 0.05, 86400,
+                     "status --watch: seconds between displays (default 1\n"
+                     "on a terminal, 30 otherwise)"),
+    INFTY_OPT_STRING(0, "states", &opt.states, "FILE",
+                     "status: the shards' states, as 'pipeline states'\n"
+                     "prints them (- = stdin), read once"),
+    INFTY_OPT_STRING(0, "states-cmd", &opt.states_cmd, "CMD",
+                     "status: a command printing the states, run at each\n"
+                     "refresh (default: the done markers as they are)"),
+    INFTY_OPT_STRING(0, "follow", &opt.follow, "FILE",
+                     "status --watch: relay the lines written to FILE above\n"
+                     "the display"),
+    INFTY_OPT_INT(0, "while", &opt.while_pid, "PID", 1, INT32_MAX,
+                  "status --watch: stop when process PID is gone"),
     INFTY_OPT_CHOICE(0, "color", &opt.color, "WHEN", colors,
                      "auto (default: on a terminal), always, never"),
     INFTY_OPT_HELP_VERSION_END(),
@@ -545,7 +584,8 @@ static const struct infty_cmd cmd = {
              "sample -n K [--seed S] [FILE...]\n"
              "report RUN -o PAGE.html [-n K] [--seed S]\n"
              "grep --id ID | --field PATH=VALUE | --field PATH~TEXT [FILE...]\n"
-             "totals OUT [--train FILE] [--rejects FILE]\n"
+             "totals OUT [--train FILE] [--rejects FILE] [--price-in X --price-out Y]\n"
+             "status OUT [--states FILE | --states-cmd CMD] [--watch [--interval S]]\n"
              "dataset [--source NAME] [--license ID] [--repo ID] OUT",
     .about = "Look inside infty's files (.jsonl, .jsonl.zst, or stdin when no FILE / '-').\n"
              "\n"
@@ -559,6 +599,8 @@ static const struct infty_cmd cmd = {
              "  grep      records whose id or field matches\n"
              "  totals    a run's totals as JSON, after checking that every record\n"
              "            is accounted for (exit 3 if not)\n"
+             "  status    a run's live numbers per stage, from its stats and its\n"
+             "            progress snapshots (make status: with the states)\n"
              "  dataset   write OUT/dataset/ from a finished run: the training file,\n"
              "            a dataset card, LLaMA-Factory's dataset_info\n",
     .options = options,
@@ -582,6 +624,18 @@ static int run_command(const char *c, char **files, int nfiles)
 		return cmd_validate(oo, files, nfiles);
 	if (!strcmp(c, "totals"))
 		return cmd_totals(oo, files, nfiles);
+	if (!strcmp(c, "status")) {
+		if (nfiles != 1)
+			infty_usage_error("status: give the run directory OUT");
+		struct inspect_status_opts so = {.out = files[0],
+		                                 .states = opt.states,
+		                                 .states_cmd = opt.states_cmd,
+		                                 .watch = opt.watch,
+		                                 .interval = opt.interval,
+		                                 .follow = opt.follow,
+		                                 .while_pid = (long)opt.while_pid};
+		return inspect_status_run(&so);
+	}
 	if (!strcmp(c, "report"))
 		return cmd_report(oo, files, nfiles);
 	if (!strcmp(c, "dataset")) {
@@ -595,7 +649,7 @@ static int run_command(const char *c, char **files, int nfiles)
 		return cmd_grep(oo, files + 1, nfiles - 1, 1, files[0]);
 	}
 	infty_usage_error("unknown command '%s' (show, stats, validate, head, sample, grep, "
-	                  "report, totals, dataset)",
+	                  "report, totals, status, dataset)",
 	                  c);
 }
 
@@ -605,7 +659,7 @@ int main(int argc, char **argv)
 	int first = infty_opts_parse(&cmd, argc, argv);
 	if (first >= argc)
 		infty_usage_error("missing command: show, stats, validate, head, sample, grep, "
-		                  "report, totals or dataset");
+		                  "report, totals, status or dataset");
 	const char *c = argv[first];
 	argc -= first;
 	argv += first;

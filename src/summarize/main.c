@@ -18,10 +18,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* .output stays NULL until parsed: --dry-run writes no records and refuses -o. */
 static struct infty_stage_config cfg = {
-    .name = "summarize", .unit = "traces", .expect = INFTY_KIND_SEGMENT, .output = "-"};
+    .name = "summarize", .unit = "traces", .expect = INFTY_KIND_SEGMENT};
 static struct sum_config c;
 static const char *input, *backend, *keyfile, *tokenizer, *quality;
+static int preflight, dry_run;
+static struct sum_estimate est = {.price_in = -1, .price_out = -1, .price_cached = -1};
 static const char **eps;
 static size_t neps, epcap;
 
@@ -137,6 +140,28 @@ static const struct infty_option options[] = {
                   "refine a summary graded below N of 5 (default 4)"),
     INFTY_OPT_INT(0, "judge-rounds", &c.judge_rounds, "K", 1, SUM_JUDGE_MAX_ROUNDS,
                   "summaries judged per segment at most (default 3)"),
+    INFTY_OPT_GROUP("Before a run:"),
+    INFTY_OPT_FLAG(0, "preflight", &preflight, 1,
+                   "check the endpoints and exit: GET /models answers,\n"
+                   "the key is accepted, the model is listed, a request\n"
+                   "of a few tokens is answered; the prompts read (exit 0,\n"
+                   "or 2 with one line per problem)"),
+    INFTY_OPT_FLAG(0, "dry-run", &dry_run, 1,
+                   "send nothing: count the requests of INPUT, their\n"
+                   "prompt tokens in both modes and what a prefix cache\n"
+                   "can reuse, the completion budget, cost and hours"),
+    INFTY_OPT_DOUBLE(0, "price-in", &est.price_in, "X", 0, 1e9,
+                     "--dry-run: the cost of a million prompt tokens"),
+    INFTY_OPT_DOUBLE(0, "price-out", &est.price_out, "X", 0, 1e9,
+                     "--dry-run: the cost of a million completion tokens"),
+    INFTY_OPT_DOUBLE(0, "price-cached", &est.price_cached, "X", 0, 1e9,
+                     "--dry-run: the cost of a million prompt tokens a\n"
+                     "prefix cache serves (default --price-in)"),
+    INFTY_OPT_DOUBLE(0, "prefill-tps", &est.prefill_tps, "N", 0, 1e12,
+                     "--dry-run: the server's prompt tokens per second"),
+    INFTY_OPT_DOUBLE(0, "decode-tps", &est.decode_tps, "N", 0, 1e12,
+                     "--dry-run: the server's generated tokens per second\n"
+                     "(all requests in flight together)"),
     INFTY_OPT_GROUP(""),
     INFTY_STAGE_OPT_END(&cfg),
 };
@@ -184,6 +209,88 @@ static int run(struct infty_stage *st, void *ctx)
 	return infty_sum_engine_run(st, &c, &so);
 }
 
+static int run_estimate(struct infty_stage *st, void *ctx)
+{
+	return infty_sum_estimate_run(st, &c, &est);
+}
+
+/* The prompt directory: --prompt-dir, $INFTY_PROMPT_DIR, or the installed one. */
+static void resolve_prompt_dir(void)
+{
+	if (!c.prompt_dir)
+		c.prompt_dir = getenv("INFTY_PROMPT_DIR");
+	if (!c.prompt_dir)
+		c.prompt_dir = infty_path_prompts();
+	if (!c.prompt_dir)
+		infty_usage_error("no prompts: give --prompt-dir DIR, or set INFTY_HOME to a "
+		                  "directory holding prompts/");
+	if (!is_dir(c.prompt_dir))
+		infty_usage_error("--prompt-dir: '%s' is not a directory", c.prompt_dir);
+}
+
+static int problems;
+
+static void report(void *ctx, const char *line)
+{
+	(void)ctx;
+	infty_warn("%s", line);
+	problems++;
+}
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	infty_sum_engine_stop();
+}
+
+/*
+ * --preflight: the prompts read, then every endpoint asked (sum_http.c).
+ * One line per problem on stderr and exit 2; a line on stdout and exit 0
+ * when all is well.
+ */
+static int run_preflight(void)
+{
+	char detail[512];
+	struct sum_prompts p = {0};
+	struct sum_judge_prompts jp = {0};
+	int openai = c.backend == SUM_BACKEND_OPENAI;
+	if (openai && infty_sum_prompts_load(&p, c.prompt_dir, detail, sizeof detail))
+		report(NULL, detail);
+	if (c.judge && infty_sum_judge_prompts_load(&jp, c.prompt_dir, detail, sizeof detail))
+		report(NULL, detail);
+	infty_sum_prompts_release(&p);
+	infty_sum_judge_prompts_release(&jp);
+	const char *models[2];
+	size_t nm = 0;
+	if (openai)
+		models[nm++] = c.model;
+	const char *jm = c.judge_model ? c.judge_model : c.model;
+	if (c.judge && (!nm || strcmp(jm, models[0])))
+		models[nm++] = jm;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_stop;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	struct sum_http *h = infty_sum_http_new(&c, NULL, NULL, NULL);
+	if (!h)
+		infty_die(INFTY_EXIT_STOPPED, "out of memory");
+	int rc = infty_sum_http_preflight(h, models, nm, c.ready_timeout, report, NULL);
+	infty_sum_http_free(h);
+	if (rc == INFTY_ECANCELED)
+		infty_die(INFTY_EXIT_STOPPED, "interrupted");
+	if (rc < 0)
+		infty_die(INFTY_EXIT_STOPPED, "%s", infty_strerror(rc));
+	if (problems)
+		return INFTY_EXIT_USAGE;
+	printf("pre-flight: %zu endpoint(s) answer; model%s %s%s%s listed and answering\n",
+	       c.n_endpoints, nm > 1 ? "s" : "", models[0], nm > 1 ? ", " : "",
+	       nm > 1 ? models[1] : "");
+	if (fflush(stdout) || ferror(stdout))
+		infty_die(INFTY_EXIT_STOPPED, "stdout: write error");
+	return INFTY_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
 	infty_sum_config_init(&c);
@@ -195,6 +302,13 @@ int main(int argc, char **argv)
 		cfg.inputs = &input;
 		cfg.n_inputs = 1;
 	}
+	if (preflight && dry_run)
+		infty_usage_error("--preflight and --dry-run are two runs: give one");
+	if (dry_run && cfg.output)
+		infty_usage_error("--dry-run writes no records (its figures go to stdout and "
+		                  "--stats): no -o");
+	if (!cfg.output)
+		cfg.output = dry_run ? NULL : "-";
 	/* Without streaming nothing arrives until the answer is whole. */
 	if (c.stall_timeout < 0)
 		c.stall_timeout = c.stream ? 60 : 300;
@@ -207,6 +321,22 @@ int main(int argc, char **argv)
 	c.endpoints = eps;
 	c.n_endpoints = neps;
 	backend = backend_choice >= 0 ? backends[backend_choice] : neps ? "openai" : "extractive";
+	if (dry_run) {
+		/* What a model would be asked: no endpoint or model is needed. */
+		if (tokenizer && c.no_tokenizer)
+			c.tokenizer = NULL;
+		resolve_prompt_dir();
+		cfg.stats_fields = infty_sum_estimate_fields;
+		cfg.fields_ctx = &est;
+		int status = infty_stage_run(&cfg, run_estimate, NULL);
+		if (status <= INFTY_EXIT_DATA) {
+			infty_sum_estimate_print(stdout, &est);
+			if (fflush(stdout) || ferror(stdout))
+				infty_die(INFTY_EXIT_STOPPED, "stdout: write error");
+		}
+		infty_free(eps);
+		return status;
+	}
 	char *key = NULL;
 	int openai = !strcmp(backend, "openai");
 	c.backend = openai ? SUM_BACKEND_OPENAI : SUM_BACKEND_EXTRACTIVE;
@@ -226,16 +356,7 @@ int main(int argc, char **argv)
 		else if (getenv("OPENAI_API_KEY") && *getenv("OPENAI_API_KEY"))
 			key = infty_strdup(getenv("OPENAI_API_KEY"));
 		c.api_key = key;
-		if (!c.prompt_dir)
-			c.prompt_dir = getenv("INFTY_PROMPT_DIR");
-		if (!c.prompt_dir)
-			c.prompt_dir = infty_path_prompts();
-		if (!c.prompt_dir)
-			infty_usage_error(
-			    "no prompts: give --prompt-dir DIR, or set INFTY_HOME to a "
-			    "directory holding prompts/");
-		if (!is_dir(c.prompt_dir))
-			infty_usage_error("--prompt-dir: '%s' is not a directory", c.prompt_dir);
+		resolve_prompt_dir();
 	} else if (neps) {
 		infty_usage_error("--backend extractive takes no --endpoint (but with --judge)");
 	}
@@ -247,6 +368,19 @@ int main(int argc, char **argv)
 	char qdetail[256];
 	if (quality && infty_sum_quality_policy_parse(&c.quality, quality, qdetail, sizeof qdetail))
 		infty_usage_error("--quality: %s", qdetail);
+	if (preflight) {
+		if (!neps)
+			infty_usage_error(
+			    "--preflight needs --endpoint URL (there is nothing to check "
+			    "offline)");
+		int status = run_preflight();
+		if (key) {
+			memset(key, 0, strlen(key));
+			infty_free(key);
+		}
+		infty_free(eps);
+		return status;
+	}
 	/* curl writes to sockets a server may close: that is an error to read,
 	 * not a reason to die. */
 	signal(SIGPIPE, SIG_IGN);

@@ -13,6 +13,8 @@
  *   sum_judge.c       the judge's and refine prompts, messages, keys; the
  *                     judge's answer
  *   sum_quality.c     the cheap checks on one summary (sum_quality.h)
+ *   sum_estimate.c    --dry-run: the requests, tokens and cost of a run, unsent
+ *                     (and sum_http.c's --preflight: the endpoints asked first)
  *
  * A request's life (sum_engine.c): key and cache lookup when its trace is
  * read; the body is built only when a transfer slot is free (prepare);
@@ -33,6 +35,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct json_object;
 
@@ -331,8 +334,12 @@ struct sum_cache;
 struct sum_cache_entry {
 	char *text; /* owned; NULL: a failure */
 	char finish_reason[24];
+	/* usage: the server's, summed over the request's attempts */
 	long prompt_tokens, completion_tokens, choice_tokens, reasoning_tokens;
+	long cached_tokens;        /* usage.prompt_tokens_details.cached_tokens, summed */
+	long answer_prompt_tokens; /* a failure: prompt_tokens of the answer that decided it */
 	int attempts;
+	struct json_object *retries; /* owned ref: retries by reason, or NULL */
 	char reason[32];
 	long status;
 	long max_tokens, summary_max_chars;
@@ -435,6 +442,19 @@ int infty_sum_http_ready(struct sum_http *h, double timeout, char *detail, size_
 size_t infty_sum_http_probe_count(struct sum_http *h, const char *model);
 enum sum_count_api infty_sum_http_count_api(const struct sum_http *h, int ep);
 
+/* One problem the pre-flight found, a line without the program's name. */
+typedef void (*sum_preflight_fn)(void *ctx, const char *line);
+/*
+ * Before a run pays for anything: for every endpoint, GET /models answers
+ * (a server loading, 502/503, is waited for up to ready_timeout seconds),
+ * the key is accepted, each of models is listed, and a request of a few
+ * tokens to each is answered.  Every problem is reported (one line each;
+ * an endpoint's first problem ends its checks).  Returns the number of
+ * problems, or INFTY_ECANCELED (stop asked) / INFTY_ENOMEM.
+ */
+int infty_sum_http_preflight(struct sum_http *h, const char *const *models, size_t nmodels,
+                             double ready_timeout, sum_preflight_fn report, void *ctx);
+
 /* Monotonic seconds. */
 double infty_sum_now(void);
 
@@ -500,6 +520,39 @@ void infty_sum_judge_key(const struct sum_config *jc, const struct sum_judge_pro
 /* The refine request's key: the summary request's key, refine.txt, summary, feedback. */
 void infty_sum_refine_key(const struct sum_judge_prompts *p, const char *summary_key,
                           const char *summary, const char *feedback, char key[72]);
+
+/* ---- sum_estimate.c -------------------------------------------------------- */
+
+struct infty_stage;
+
+/* What --dry-run found, and the prices and throughputs to apply to it. */
+struct sum_estimate {
+	double price_in, price_out, price_cached; /* per million tokens; < 0: not given */
+	double prefill_tps, decode_tps;           /* tokens per second; 0: not given */
+	uint64_t traces, requests;
+	uint64_t summary_slots;          /* update-mode requests holding the previous summary */
+	uint64_t cum_prompt, cum_repeat; /* cumulative mode: prompt tokens, shared with the
+	                                    trace's previous request */
+	uint64_t upd_prompt, upd_repeat; /* update mode, the summaries left out */
+	const char *tokenizer;           /* borrowed: the tokenizer counted with, NULL: estimate */
+	long max_tokens;
+	enum sum_mode mode;
+};
+
+/*
+ * Read st's segment records and count, for every trace, the requests a run
+ * would make and their prompt tokens in both modes (each request built as
+ * the engine builds it; update mode with an empty previous summary), and
+ * the tokens each request shares from its start with the trace's previous
+ * one (what a prefix cache can serve again).  Bad lines are rejected as
+ * the engine rejects them.  Returns as an engine; nothing is sent.
+ */
+int infty_sum_estimate_run(struct infty_stage *st, const struct sum_config *c,
+                           struct sum_estimate *out);
+/* The stats' "estimate" (a stage fields hook, ctx a struct sum_estimate). */
+int infty_sum_estimate_fields(void *ctx, struct json_object *o);
+/* The report for a person (README.md, "Before a run: the estimate"). */
+void infty_sum_estimate_print(FILE *f, const struct sum_estimate *e);
 
 /* ---- sum_engine.c ---------------------------------------------------------- */
 

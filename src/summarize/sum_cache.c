@@ -63,7 +63,9 @@ static void entry_release(struct sum_cache_entry *e)
 	infty_free(e->text);
 	infty_free(e->detail);
 	infty_free(e->excerpt);
+	json_object_put(e->retries);
 	e->text = e->detail = e->excerpt = NULL;
+	e->retries = NULL;
 }
 
 static struct slot *find(const struct sum_cache *c, const char *key)
@@ -106,6 +108,7 @@ static int insert(struct sum_cache *c, const char *key, const struct sum_cache_e
 	n.text = dup_or_null(e->text);
 	n.detail = dup_or_null(e->detail);
 	n.excerpt = dup_or_null(e->excerpt);
+	n.retries = json_object_get(e->retries);
 	if ((e->text && !n.text) || (e->detail && !n.detail) || (e->excerpt && !n.excerpt)) {
 		entry_release(&n);
 		return INFTY_ENOMEM;
@@ -149,9 +152,13 @@ static int entry_from_json(struct sum_cache *c, struct json_object *o)
 	json_object_object_get_ex(o, "usage", &u);
 	e.prompt_tokens = geti(u, "prompt_tokens");
 	e.completion_tokens = geti(u, "completion_tokens");
+	e.cached_tokens = geti(u, "cached_tokens");
 	e.choice_tokens = geti(o, "choice_tokens");
 	e.reasoning_tokens = geti(o, "reasoning_tokens");
 	e.attempts = (int)geti(o, "attempts");
+	e.answer_prompt_tokens = e.prompt_tokens;
+	if (json_object_object_get_ex(o, "retries", &f) && json_object_is_type(f, json_type_object))
+		e.retries = f; /* borrowed from o; insert() takes its own reference */
 	const char *text = gets_(o, "text"), *fr = gets_(o, "finish_reason");
 	if (text && fr) {
 		e.text = (char *)text;
@@ -167,6 +174,9 @@ static int entry_from_json(struct sum_cache *c, struct json_object *o)
 		e.max_tokens = geti(f, "max_tokens");
 		e.summary_max_chars = geti(f, "summary_max_chars");
 		e.server_count = geti(f, "server_count");
+		/* The answer that decided it; older entries have only the usage. */
+		if (json_object_object_get_ex(f, "prompt_tokens", NULL))
+			e.answer_prompt_tokens = geti(f, "prompt_tokens");
 		e.detail = (char *)gets_(f, "detail");
 		e.excerpt = (char *)gets_(f, "excerpt");
 	} else {
@@ -415,14 +425,19 @@ int infty_sum_cache_put(struct sum_cache *c, const char *key, const struct sum_c
 		if (e->server_count > 0)
 			json_object_object_add(f, "server_count",
 			                       json_object_new_int64(e->server_count));
+		json_object_object_add(f, "prompt_tokens",
+		                       json_object_new_int64(e->answer_prompt_tokens));
 		json_object_object_add(o, "failed", f);
 	}
 	json_object_object_add(u, "prompt_tokens", json_object_new_int64(e->prompt_tokens));
 	json_object_object_add(u, "completion_tokens", json_object_new_int64(e->completion_tokens));
+	json_object_object_add(u, "cached_tokens", json_object_new_int64(e->cached_tokens));
 	json_object_object_add(o, "usage", u);
 	json_object_object_add(o, "choice_tokens", json_object_new_int64(e->choice_tokens));
 	json_object_object_add(o, "reasoning_tokens", json_object_new_int64(e->reasoning_tokens));
 	json_object_object_add(o, "attempts", json_object_new_int(e->attempts));
+	if (e->retries && json_object_object_length(e->retries))
+		json_object_object_add(o, "retries", json_object_get(e->retries));
 	size_t n;
 	const char *s = json_object_to_json_string_length(
 	    o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &n);

@@ -65,6 +65,112 @@ int infty_sum_engine_stopping(void)
 
 struct trace;
 
+/*
+ * What requests took: HTTP requests made (answered or not), the server's
+ * usage summed over their answers, reasoning tokens, and the retries by
+ * reason.  One per request being made (job.sp), one per judge-and-refine
+ * loop, one per failed trace, and the run's: what its output records
+ * (engine.used), the same whether the answers came now or from the cache.
+ */
+struct spend {
+	long long requests, prompt, completion, cached, reasoning;
+	struct json_object *retries; /* owned (accumulators) or borrowed: reason -> count */
+};
+
+static void spend_release(struct spend *s)
+{
+	json_object_put(s->retries);
+	memset(s, 0, sizeof *s);
+}
+
+/* Add n retries for reason (dst owns its retries).  0 or INFTY_ENOMEM. */
+static int spend_retry(struct spend *dst, const char *reason, int64_t n)
+{
+	struct json_object *x;
+	if (!dst->retries && !(dst->retries = json_object_new_object()))
+		return INFTY_ENOMEM;
+	if (json_object_object_get_ex(dst->retries, reason, &x))
+		return json_object_set_int64(x, json_object_get_int64(x) + n) ? 0 : INFTY_ENOMEM;
+	return infty_json_add(dst->retries, reason, json_object_new_int64(n));
+}
+
+/* dst += src (dst owns its retries, src's are read).  0 or INFTY_ENOMEM. */
+static int spend_add(struct spend *dst, const struct spend *src)
+{
+	dst->requests += src->requests;
+	dst->prompt += src->prompt;
+	dst->completion += src->completion;
+	dst->cached += src->cached;
+	dst->reasoning += src->reasoning;
+	if (!src->retries)
+		return 0;
+	json_object_object_foreach(src->retries, k, v)
+	{
+		if (spend_retry(dst, k, json_object_get_int64(v)))
+			return INFTY_ENOMEM;
+	}
+	return 0;
+}
+
+/* A cache entry's spend (its retries borrowed from it). */
+static struct spend spend_of_entry(const struct sum_cache_entry *c)
+{
+	return (struct spend){c->attempts,      c->prompt_tokens,    c->completion_tokens,
+	                      c->cached_tokens, c->reasoning_tokens, c->retries};
+}
+
+/* The usage object of a summaries[] entry, a cache entry or a judge object. */
+static struct json_object *usage_json(const struct spend *s)
+{
+	struct json_object *u = json_object_new_object();
+	if (!u || infty_json_add(u, "prompt_tokens", json_object_new_int64(s->prompt)) ||
+	    infty_json_add(u, "completion_tokens", json_object_new_int64(s->completion)) ||
+	    infty_json_add(u, "cached_tokens", json_object_new_int64(s->cached))) {
+		json_object_put(u);
+		return NULL;
+	}
+	return u;
+}
+
+static long long int_at(struct json_object *o, const char *k)
+{
+	struct json_object *x;
+	return o && json_object_object_get_ex(o, k, &x) ? (long long)json_object_get_int64(x) : 0;
+}
+
+/*
+ * What a summaries[] entry records it took (docs/formats.md): with --judge,
+ * the judge object's usage (the whole loop: every summary judged, the
+ * judge's answers, the refinements); else its own request's, unless it is
+ * an extractive summary, whose usage is our estimate and cost nothing.
+ * The retries are borrowed from s.
+ */
+static struct spend spend_of_summary(struct json_object *s)
+{
+	struct json_object *jo, *u, *x;
+	struct spend sp = {0};
+	if (json_object_object_get_ex(s, "judge", &jo) &&
+	    json_object_object_get_ex(jo, "usage", &u)) {
+		sp.requests = int_at(u, "requests");
+		sp.reasoning = int_at(u, "reasoning_tokens");
+	} else if (json_object_object_get_ex(s, "backend", &x) &&
+	           !strcmp(json_object_get_string(x), "extractive")) {
+		return sp;
+	} else {
+		json_object_object_get_ex(s, "usage", &u);
+		sp.requests = int_at(s, "attempts");
+		sp.reasoning = int_at(s, "reasoning_tokens");
+		jo = s;
+	}
+	sp.prompt = int_at(u, "prompt_tokens");
+	sp.completion = int_at(u, "completion_tokens");
+	sp.cached = int_at(u, "cached_tokens");
+	if (json_object_object_get_ex(jo, "retries", &x) &&
+	    json_object_is_type(x, json_type_object))
+		sp.retries = x;
+	return sp;
+}
+
 /* An answer held while the server counts its prompt (verify). */
 struct held {
 	char *text; /* owned */
@@ -93,6 +199,7 @@ struct judging {
 	const char *stopped; /* static: why refining ended early, or NULL */
 	long base_count;     /* the summary request's prompt count */
 	char key[72];        /* the judge's or the refine request's key */
+	struct spend all;    /* every request of the loop, the summaries judged included */
 };
 
 struct job {
@@ -110,6 +217,7 @@ struct job {
 	unsigned char phase; /* enum phase */
 	struct cand *best;   /* owned, or NULL */
 	struct judging *jg;  /* owned, or NULL */
+	struct spend sp;     /* the request being made: its attempts so far */
 };
 
 struct trace {
@@ -136,7 +244,8 @@ struct trace {
 	size_t fi;
 	const char *frequest; /* static: summary, judge or refine */
 	char fdetail[256];
-	char *fexcerpt; /* owned */
+	char *fexcerpt;   /* owned */
+	struct spend fsp; /* what the failing request (and its loop) took */
 	/* input reject */
 	char *raw; /* owned raw line */
 	size_t raw_len;
@@ -179,6 +288,8 @@ struct engine {
 	uint64_t by_class[5];
 	struct json_object *reasons; /* reason -> count */
 	long long tok_prompt, tok_completion, tok_reasoning, tok_cached;
+	struct spend used; /* what the records written took (stats "usage") */
+	uint64_t settled;  /* planned summaries that are over: made, failed, or dropped */
 	/* quality: at write time (flags, checked, flagged, rejected) or as it happens */
 	uint64_t q_checked, q_flagged, q_flag[SUM_Q_NFLAGS], q_rejected;
 	uint64_t q_passed, q_exhausted, q_stale;
@@ -278,6 +389,7 @@ static void judging_free(struct judging *g)
 	json_object_put(g->cur);
 	json_object_put(g->best);
 	infty_free(g->feedback);
+	spend_release(&g->all);
 	infty_free(g);
 }
 
@@ -290,6 +402,7 @@ static void trace_free(struct trace *t)
 		held_release(&t->jobs[k].held);
 		cand_free(t->jobs[k].best);
 		judging_free(t->jobs[k].jg);
+		spend_release(&t->jobs[k].sp);
 		json_object_put(t->sums[k]);
 	}
 	infty_sum_quality_index_free(t->qix);
@@ -303,6 +416,7 @@ static void trace_free(struct trace *t)
 	infty_free(t->v.seg_len);
 	infty_free(t->v.seg_tokens);
 	infty_free(t->fexcerpt);
+	spend_release(&t->fsp);
 	infty_free(t->raw);
 	json_object_put(t->rec);
 	infty_free(t);
@@ -319,10 +433,10 @@ static void stop_as(struct engine *e, const char *why)
 /* A summaries[] entry (docs/formats.md), with the checks' flags and numbers. */
 static struct json_object *summary_entry(struct engine *e, struct job *j, const char *text,
                                          const char *backend, const char *model, const char *prompt,
-                                         const char *fr, long pt, long ct, long rt, int attempts,
+                                         const char *fr, const struct spend *sp,
                                          const struct sum_quality_result *q)
 {
-	struct json_object *s = json_object_new_object(), *u = json_object_new_object();
+	struct json_object *s = json_object_new_object(), *u = usage_json(sp);
 	struct json_object *fl = infty_sum_quality_flags_json(q), *qo = infty_sum_quality_json(q);
 	if (!s || !u || !fl || !qo) {
 		json_object_put(s);
@@ -340,12 +454,12 @@ static struct json_object *summary_entry(struct engine *e, struct job *j, const 
 	    s, "mode",
 	    json_object_new_string(e->c->mode == SUM_MODE_UPDATE ? "update" : "cumulative"));
 	json_object_object_add(s, "key", json_object_new_string(req_key(j)));
-	json_object_object_add(s, "attempts", json_object_new_int(attempts));
+	json_object_object_add(s, "attempts", json_object_new_int64(sp->requests));
 	json_object_object_add(s, "finish_reason", json_object_new_string(fr));
-	json_object_object_add(u, "prompt_tokens", json_object_new_int64(pt));
-	json_object_object_add(u, "completion_tokens", json_object_new_int64(ct));
 	json_object_object_add(s, "usage", u);
-	json_object_object_add(s, "reasoning_tokens", json_object_new_int64(rt));
+	json_object_object_add(s, "reasoning_tokens", json_object_new_int64(sp->reasoning));
+	if (sp->retries && json_object_object_length(sp->retries))
+		json_object_object_add(s, "retries", json_object_get(sp->retries));
 	json_object_object_add(s, "flags", fl);
 	json_object_object_add(s, "quality", qo);
 	return s;
@@ -450,10 +564,12 @@ static const char *pick_judge(void *ctx, const char *text, size_t len, long rt)
 
 static int start_job(struct engine *e, struct job *j);
 
-static void settle(struct job *j)
+static void settle(struct engine *e, struct job *j)
 {
 	j->settled = 1;
 	j->t->settled++;
+	e->settled++;
+	spend_release(&j->sp);
 	infty_free(j->body);
 	j->body = NULL;
 	held_release(&j->held);
@@ -501,15 +617,23 @@ static int job_done(struct engine *e, struct job *j, struct json_object *entry)
 	json_object_object_get_ex(entry, "text", &x);
 	t->sums[j->i] = entry;
 	t->texts[j->i] = (char *)json_object_get_string(x);
-	settle(j);
+	settle(e, j);
 	e->summaries++;
 	return 0;
 }
 
+/*
+ * j's trace fails (the first failure names it).  sp: what the failing
+ * request took (its own attempts, or the cache entry's); with the judge's
+ * loop it is counted with the dead letter.
+ */
 static int job_fail(struct engine *e, struct job *j, const char *cls, const char *reason,
-                    long status, const char *detail, const char *body, size_t body_len)
+                    long status, const char *detail, const char *body, size_t body_len,
+                    const struct spend *sp)
 {
 	struct trace *t = j->t;
+	if (spend_add(&t->fsp, sp) || (j->jg && spend_add(&t->fsp, &j->jg->all)))
+		return INFTY_ENOMEM;
 	if (!t->failed) {
 		t->failed = 1;
 		t->fclass = cls;
@@ -523,7 +647,7 @@ static int job_fail(struct engine *e, struct job *j, const char *cls, const char
 		if (!(t->fexcerpt = excerpt(body ? body : "", body ? body_len : 0, e->c->api_key)))
 			return INFTY_ENOMEM;
 	}
-	settle(j);
+	settle(e, j);
 	/*
 	 * The trace goes to the dead-letter file whatever its other summaries
 	 * give: those not sent yet are dropped when their slot comes (prepare),
@@ -532,13 +656,12 @@ static int job_fail(struct engine *e, struct job *j, const char *cls, const char
 	if (e->c->mode == SUM_MODE_UPDATE)
 		for (size_t k = j->i + 1; k < t->nsum; k++)
 			if (!t->jobs[k].started && !t->jobs[k].settled)
-				settle(&t->jobs[k]);
+				settle(e, &t->jobs[k]);
 	return 0;
 }
 
 static int summary_made(struct engine *e, struct job *j, const char *text, const char *backend,
-                        const char *model, const char *fr, long pt, long ct, long rt, int attempts,
-                        int exhausted);
+                        const char *model, const char *fr, const struct spend *sp, int exhausted);
 
 /*
  * Offline summaries: each trace keeps the extractive state, the key's hash
@@ -585,15 +708,15 @@ static int extractive_trace(struct engine *e, struct trace *t)
 			rc = INFTY_ENOMEM;
 			break;
 		}
-		long ct = infty_sum_count_tokens(text, strlen(text));
+		/* Our estimates: the entry's usage, never counted as spent. */
+		struct spend sp = {1, pt, infty_sum_count_tokens(text, strlen(text)), 0, 0, NULL};
 		/* One answer and no other to ask for: a retry flag can only warn. */
-		rc = summary_made(e, j, text, "extractive", "infty-extractive", "stop", pt, ct, 0,
-		                  1, 1);
+		rc = summary_made(e, j, text, "extractive", "infty-extractive", "stop", &sp, 1);
 		infty_free(text);
 		if (!rc && t->failed) {
 			/* Dead-lettered by the policy: the rest would be wasted. */
 			for (size_t k = i + 1; k < t->nsum; k++)
-				settle(&t->jobs[k]);
+				settle(e, &t->jobs[k]);
 			break;
 		}
 	}
@@ -656,13 +779,17 @@ static int failure_valid(const struct engine *e, const struct job *j,
 	    c->summary_max_chars != e->c->summary_max_chars)
 		return 0;
 	if (!strcmp(c->reason, "prompt_truncated") && c->server_count <= 0)
-		return infty_sum_truncated(e->c, c->prompt_tokens, j->prompt_count, 0, 0);
+		return infty_sum_truncated(e->c, c->answer_prompt_tokens, j->prompt_count, 0, 0);
 	return 1;
 }
 
-/* The cache entry of a permanent failure (borrows detail and excerpt). */
+/*
+ * The cache entry of a permanent failure (borrows detail and excerpt): the
+ * usage of every attempt, and pt, the prompt_tokens of the answer that
+ * decided it (a truncation is judged again by it).
+ */
 static int cache_failure(struct engine *e, struct job *j, const char *reason, long status,
-                         const char *fr, long pt, long ct, long server_count, const char *detail,
+                         const char *fr, long pt, long server_count, const char *detail,
                          const char *excerpt_text)
 {
 	if (!e->cache)
@@ -671,8 +798,11 @@ static int cache_failure(struct engine *e, struct job *j, const char *reason, lo
 	snprintf(ce.reason, sizeof ce.reason, "%s", reason);
 	snprintf(ce.finish_reason, sizeof ce.finish_reason, "%s", fr ? fr : "null");
 	ce.status = status;
-	ce.prompt_tokens = pt;
-	ce.completion_tokens = ct;
+	ce.prompt_tokens = (long)j->sp.prompt;
+	ce.completion_tokens = (long)j->sp.completion;
+	ce.cached_tokens = (long)j->sp.cached;
+	ce.answer_prompt_tokens = pt;
+	ce.retries = j->sp.retries;
 	ce.attempts = j->attempts;
 	ce.max_tokens = e->c->max_tokens;
 	ce.summary_max_chars = e->c->summary_max_chars;
@@ -692,15 +822,15 @@ static int cache_failure(struct engine *e, struct job *j, const char *reason, lo
 
 /* A permanent failure: cached (a relaunch does not pay for it again), then dead-lettered. */
 static int fail_permanent(struct engine *e, struct job *j, const char *reason, long status,
-                          const char *fr, long pt, long ct, long server_count, const char *detail,
+                          const char *fr, long pt, long server_count, const char *detail,
                           const char *body, size_t body_len)
 {
 	char *ex = excerpt(body ? body : "", body ? body_len : 0, e->c->api_key);
 	char safe[256];
 	snprintf(safe, sizeof safe, "%s", detail ? detail : "");
 	infty_sum_redact(safe, e->c->api_key);
-	int rc = ex ? cache_failure(e, j, reason, status, fr, pt, ct, server_count, safe, ex)
-	            : INFTY_ENOMEM;
+	int rc =
+	    ex ? cache_failure(e, j, reason, status, fr, pt, server_count, safe, ex) : INFTY_ENOMEM;
 	infty_free(ex);
 	if (rc)
 		return rc;
@@ -708,22 +838,25 @@ static int fail_permanent(struct engine *e, struct job *j, const char *reason, l
 		/* No better summary: the best judged one stays. */
 		j->jg->stopped = reason;
 		e->r_stopped++;
+		if (spend_add(&j->jg->all, &j->sp))
+			return INFTY_ENOMEM;
 		return judge_finish(e, j);
 	}
-	return job_fail(e, j, "permanent", reason, status, safe, body, body_len);
+	return job_fail(e, j, "permanent", reason, status, safe, body, body_len, &j->sp);
 }
 
 /* ---- made summaries, the policy, the judge ----------------------------------- */
 
-static int judge_begin(struct engine *e, struct job *j, struct json_object *entry);
+static int judge_begin(struct engine *e, struct job *j, struct json_object *entry,
+                       const struct spend *sp);
 
 /* Dead-letter j's trace by the quality policy (text: the summary that failed it). */
 static int quality_fail(struct engine *e, struct job *j, const struct sum_quality_result *r,
-                        const char *text)
+                        const char *text, const struct spend *sp)
 {
 	int f = quality_worst(&e->c->quality, r);
 	return job_fail(e, j, "quality", quality_reason_name[f], 0, r->detail[f], text,
-	                strlen(text));
+	                strlen(text), sp);
 }
 
 /*
@@ -733,9 +866,11 @@ static int quality_fail(struct engine *e, struct job *j, const struct sum_qualit
  * was kept because no candidate passed; a summary that passes now was not.
  */
 static int summary_made(struct engine *e, struct job *j, const char *text, const char *backend,
-                        const char *model, const char *fr, long pt, long ct, long rt, int attempts,
-                        int exhausted)
+                        const char *model, const char *fr, const struct spend *sp, int exhausted)
 {
+	/* An extractive summary's usage is our estimate: nothing was spent. */
+	static const struct spend nothing;
+	const struct spend *spent = strcmp(backend, "extractive") ? sp : &nothing;
 	struct sum_quality_result r;
 	int rc = quality_of(e, j->t, j->i, text, strlen(text), &r);
 	if (rc)
@@ -748,16 +883,18 @@ static int summary_made(struct engine *e, struct job *j, const char *text, const
 			/* The judged summary stays; only the refinement is lost. */
 			j->jg->stopped = quality_reason_name[quality_worst(&e->c->quality, &r)];
 			e->r_stopped++;
+			if (spend_add(&j->jg->all, spent))
+				return INFTY_ENOMEM;
 			return judge_finish(e, j);
 		}
-		return quality_fail(e, j, &r, text);
+		return quality_fail(e, j, &r, text, spent);
 	}
 	struct json_object *s =
-	    summary_entry(e, j, text, backend, model, e->prompt_hash, fr, pt, ct, rt, attempts, &r);
+	    summary_entry(e, j, text, backend, model, e->prompt_hash, fr, sp, &r);
 	if (!s)
 		return INFTY_ENOMEM;
 	if (e->c->judge)
-		return judge_begin(e, j, s);
+		return judge_begin(e, j, s, spent);
 	return job_done(e, j, s);
 }
 
@@ -769,7 +906,8 @@ static int judge_cache_valid(const struct engine *e, const struct sum_cache_entr
 	       !infty_sum_judge_parse(c->text, strlen(c->text), &sc);
 }
 
-static int judge_answered(struct engine *e, struct job *j, const char *text);
+static int judge_answered(struct engine *e, struct job *j, const char *text,
+                          const struct spend *sp);
 static int refine_begin(struct engine *e, struct job *j, const char *feedback);
 
 /* The best judged summary, with its scores, is the job's summary. */
@@ -789,13 +927,23 @@ static int judge_finish(struct engine *e, struct job *j)
 	json_object_object_add(o, "scores", sc);
 	if (g->stopped)
 		json_object_object_add(o, "refine_failed", json_object_new_string(g->stopped));
+	/* Everything the loop asked, so the entry tells what the summary cost. */
+	struct json_object *u = usage_json(&g->all);
+	if (!u || infty_json_add(u, "requests", json_object_new_int64(g->all.requests)) ||
+	    infty_json_add(u, "reasoning_tokens", json_object_new_int64(g->all.reasoning)) ||
+	    (g->all.retries && infty_json_add(u, "retries", json_object_get(g->all.retries))) ||
+	    infty_json_add(o, "usage", u)) {
+		json_object_put(o);
+		return INFTY_ENOMEM;
+	}
 	struct json_object *best = json_object_get(g->best);
 	json_object_object_add(best, "judge", o);
 	return job_done(e, j, best);
 }
 
-/* Have entry (owned) judged: from the cache, or a judge request. */
-static int judge_begin(struct engine *e, struct job *j, struct json_object *entry)
+/* Have entry (owned; sp: what it took) judged: from the cache, or a judge request. */
+static int judge_begin(struct engine *e, struct job *j, struct json_object *entry,
+                       const struct spend *sp)
 {
 	struct trace *t = j->t;
 	struct judging *g = j->jg;
@@ -807,6 +955,12 @@ static int judge_begin(struct engine *e, struct job *j, struct json_object *entr
 		g->best_score = -1;
 		g->base_count = j->prompt_count;
 	}
+	/* sp may be j->sp, which the judge's request starts again. */
+	if (spend_add(&g->all, sp)) {
+		json_object_put(entry);
+		return INFTY_ENOMEM;
+	}
+	spend_release(&j->sp);
 	json_object_put(g->cur);
 	g->cur = entry;
 	const char *text = entry_text(entry);
@@ -820,31 +974,37 @@ static int judge_begin(struct engine *e, struct job *j, struct json_object *entr
 	const struct sum_cache_entry *ce = e->cache ? infty_sum_cache_get(e->cache, g->key) : NULL;
 	if (ce && ce->text && judge_cache_valid(e, ce)) {
 		e->j_hits++;
-		return judge_answered(e, j, ce->text);
+		struct spend cs = spend_of_entry(ce);
+		return judge_answered(e, j, ce->text, &cs);
 	}
 	if (ce && !ce->text && failure_valid(e, j, ce)) {
 		e->j_hits++;
 		j->attempts = ce->attempts;
 		count_reason(e, ce->reason);
+		struct spend cs = spend_of_entry(ce);
 		return job_fail(e, j, "permanent", ce->reason, ce->status, ce->detail, ce->excerpt,
-		                ce->excerpt ? strlen(ce->excerpt) : 0);
+		                ce->excerpt ? strlen(ce->excerpt) : 0, &cs);
 	}
 	e->sent++;
 	return infty_sum_http_submit(e->http, j, SUM_ROUTE_CHAT, -1, 0,
 	                             j->prompt_count + e->c->max_tokens);
 }
 
-/* The judge graded the current summary: done, or refine it. */
-static int judge_answered(struct engine *e, struct job *j, const char *text)
+/* The judge graded the current summary (sp: what asking took): done, or refine it. */
+static int judge_answered(struct engine *e, struct job *j, const char *text, const struct spend *sp)
 {
+	static const struct spend nothing;
 	struct judging *g = j->jg;
 	struct sum_judge_score sc;
+	if (spend_add(&g->all, sp))
+		return INFTY_ENOMEM;
+	spend_release(&j->sp);
 	int rc = infty_sum_judge_parse(text, strlen(text), &sc);
 	if (rc)
 		return rc == INFTY_ENOMEM ? rc
 		                          : job_fail(e, j, "permanent", "judge_unparsed", 200,
 		                                     "the judge's answer is not the rubric's JSON",
-		                                     text, strlen(text));
+		                                     text, strlen(text), &nothing);
 	g->scores[g->rounds++] = sc.score;
 	/* Ties keep the earlier summary: a refinement must be better to replace it. */
 	if (sc.score > g->best_score) {
@@ -878,16 +1038,18 @@ static int refine_begin(struct engine *e, struct job *j, const char *feedback)
 			return rc;
 		if (infty_sum_quality_verdict(&e->c->quality, &r) < SUM_Q_RETRY || ce->exhausted) {
 			e->r_hits++;
+			struct spend cs = spend_of_entry(ce);
 			return summary_made(e, j, ce->text, "openai", e->c->model,
-			                    ce->finish_reason, ce->prompt_tokens,
-			                    ce->completion_tokens, ce->reasoning_tokens,
-			                    ce->attempts, ce->exhausted);
+			                    ce->finish_reason, &cs, ce->exhausted);
 		}
 		e->q_stale++; /* flagged under today's policy: ask again */
 	} else if (ce && !ce->text && failure_valid(e, j, ce)) {
 		e->r_hits++;
 		e->r_stopped++;
 		g->stopped = ce->reason;
+		struct spend cs = spend_of_entry(ce);
+		if (spend_add(&g->all, &cs))
+			return INFTY_ENOMEM;
 		return judge_finish(e, j);
 	}
 	e->sent++;
@@ -925,10 +1087,9 @@ static int start_job(struct engine *e, struct job *j)
 		 */
 		if (infty_sum_quality_verdict(&e->c->quality, &r) < SUM_Q_RETRY || ce->exhausted) {
 			e->cache_hits++;
+			struct spend cs = spend_of_entry(ce);
 			return summary_made(e, j, ce->text, "openai", e->c->model,
-			                    ce->finish_reason, ce->prompt_tokens,
-			                    ce->completion_tokens, ce->reasoning_tokens,
-			                    ce->attempts, ce->exhausted);
+			                    ce->finish_reason, &cs, ce->exhausted);
 		}
 		e->q_stale++;
 	}
@@ -937,8 +1098,9 @@ static int start_job(struct engine *e, struct job *j)
 		e->failure_hits++;
 		j->attempts = ce->attempts;
 		count_reason(e, ce->reason);
+		struct spend cs = spend_of_entry(ce);
 		return job_fail(e, j, "permanent", ce->reason, ce->status, ce->detail, ce->excerpt,
-		                ce->excerpt ? strlen(ce->excerpt) : 0);
+		                ce->excerpt ? strlen(ce->excerpt) : 0, &cs);
 	}
 	e->sent++;
 	return infty_sum_http_submit(e->http, j, SUM_ROUTE_CHAT, -1, 0,
@@ -1016,7 +1178,7 @@ static int prepare(void *job, const char **body, size_t *len, void *ctx)
 		return 1;
 	/* Its trace is a dead letter already: this summary would be wasted. */
 	if (j->t->failed || e->err || e->fatal) {
-		settle(j);
+		settle(e, j);
 		e->cancelled++;
 		if (!j->verifying)
 			e->sent--; /* counted when queued, never sent */
@@ -1054,15 +1216,21 @@ static double backoff(const struct sum_config *c, int retries)
 	return d * (1 - 0.25 * ((double)rand() / RAND_MAX));
 }
 
-/* An accepted answer: into the cache, then into the trace. */
-static int accept(struct engine *e, struct job *j, const char *text, const char *fr, long pt,
-                  long ct, long cht, long rt, int exhausted)
+/*
+ * An accepted answer: into the cache, then into the trace.  Its usage is
+ * what every attempt of the request took (j->sp); rt its reasoning tokens.
+ */
+static int accept(struct engine *e, struct job *j, const char *text, const char *fr, long cht,
+                  long rt, int exhausted)
 {
 	struct sum_cache_entry ce = {0};
+	j->sp.reasoning = rt;
 	ce.text = (char *)text;
 	snprintf(ce.finish_reason, sizeof ce.finish_reason, "%s", fr);
-	ce.prompt_tokens = pt, ce.completion_tokens = ct, ce.choice_tokens = cht;
+	ce.prompt_tokens = (long)j->sp.prompt, ce.completion_tokens = (long)j->sp.completion;
+	ce.cached_tokens = (long)j->sp.cached, ce.choice_tokens = cht;
 	ce.reasoning_tokens = rt, ce.attempts = j->attempts;
+	ce.retries = j->sp.retries;
 	ce.exhausted = exhausted;
 	int rc;
 	if (e->cache && (rc = infty_sum_cache_put(e->cache, req_key(j), &ce))) {
@@ -1073,23 +1241,21 @@ static int accept(struct engine *e, struct job *j, const char *text, const char 
 	}
 	e->cache_puts++;
 	if (j->phase == PH_JUDGE)
-		return judge_answered(e, j, text);
-	return summary_made(e, j, text, "openai", e->c->model, fr, pt, ct, rt, j->attempts,
-	                    exhausted);
+		return judge_answered(e, j, text, &j->sp);
+	return summary_made(e, j, text, "openai", e->c->model, fr, &j->sp, exhausted);
 }
 
 /*
  * Every candidate was passed over and one at least for its quality: keep
- * the best of those (v: the last answer, for its usage).
+ * the best of those (the usage is every attempt's, as for any answer).
  */
-static int accept_best(struct engine *e, struct job *j, const struct sum_verdict *v)
+static int accept_best(struct engine *e, struct job *j)
 {
 	struct cand *b = j->best;
 	j->best = NULL;
 	/* Its own completion tokens are not known apart: our count, with a margin. */
 	long cht = infty_sum_count_tokens(b->text, strlen(b->text)) * 2;
-	int rc =
-	    accept(e, j, b->text, "stop", v->prompt_tokens, v->completion_tokens, cht, b->rt, 1);
+	int rc = accept(e, j, b->text, "stop", cht, b->rt, 1);
 	cand_free(b);
 	return rc;
 }
@@ -1121,11 +1287,9 @@ static int on_count(struct engine *e, struct job *j, const struct sum_http_resul
 			    h->prompt_tokens, e->c->trunc_ratio, j->prompt_count);
 		count_reason(e, "prompt_truncated");
 		return fail_permanent(e, j, "prompt_truncated", 200, h->finish_reason,
-		                      h->prompt_tokens, h->completion_tokens, n > 0 ? n : 0, d, "",
-		                      0);
+		                      h->prompt_tokens, n > 0 ? n : 0, d, "", 0);
 	}
-	int rc = accept(e, j, h->text, h->finish_reason, h->prompt_tokens, h->completion_tokens,
-	                h->choice_tokens, h->reasoning_tokens, 0);
+	int rc = accept(e, j, h->text, h->finish_reason, h->choice_tokens, h->reasoning_tokens, 0);
 	held_release(h);
 	return rc;
 }
@@ -1149,6 +1313,7 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 		return;
 	}
 	j->attempts++;
+	j->sp.requests++;
 	e->done_req++;
 	e->answered[j->phase]++;
 	add_latency(e, latency);
@@ -1174,6 +1339,14 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 	e->tok_completion += v.completion_tokens;
 	e->tok_reasoning += v.reasoning_tokens;
 	e->tok_cached += v.cached_tokens;
+	j->sp.prompt += v.prompt_tokens;
+	j->sp.completion += v.completion_tokens;
+	j->sp.cached += v.cached_tokens;
+	if (v.cls == SUM_RETRY && spend_retry(&j->sp, v.reason, 1)) {
+		infty_sum_verdict_release(&v);
+		e->err = INFTY_ENOMEM;
+		return;
+	}
 	/* Only a sick server trips the breaker; a 4xx about one record does not. */
 	infty_sum_http_outcome(
 	    e->http, !(v.cls == SUM_RETRY && !v.throttle && (r->status == 0 || r->status >= 500)));
@@ -1200,13 +1373,12 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 			rc = infty_sum_http_submit(e->http, j, SUM_ROUTE_TOKENIZE, ep, 0, 0);
 			break;
 		}
-		rc = accept(e, j, v.text, v.finish_reason, v.prompt_tokens, v.completion_tokens,
-		            v.choice_tokens, v.reasoning_tokens, 0);
+		rc = accept(e, j, v.text, v.finish_reason, v.choice_tokens, v.reasoning_tokens, 0);
 		break;
 	case SUM_RETRY:
 		if (++j->retries > e->c->max_retries) {
 			rc = job_fail(e, j, "retry", v.reason, r->status, v.detail, r->body,
-			              r->body_len);
+			              r->body_len, &j->sp);
 			if (!e->c->allow_failed) {
 				/* The output cannot be published: finish the window, read no more.
 				 */
@@ -1230,12 +1402,11 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 		j->got += v.choices > 0 ? v.choices : 1;
 		if (j->got >= e->c->candidates) {
 			if (j->best) {
-				rc = accept_best(e, j, &v);
+				rc = accept_best(e, j);
 				break;
 			}
 			rc = fail_permanent(e, j, v.reason, r->status, v.finish_reason,
-			                    v.prompt_tokens, v.completion_tokens, 0, v.detail,
-			                    r->body, r->body_len);
+			                    v.prompt_tokens, 0, v.detail, r->body, r->body_len);
 			break;
 		}
 		/* The server gave fewer choices than asked: ask for the rest. */
@@ -1244,8 +1415,8 @@ static void on_done(void *job, const struct sum_http_result *r, double latency, 
 		                           j->prompt_count + e->c->max_tokens);
 		break;
 	case SUM_PERMANENT:
-		rc = fail_permanent(e, j, v.reason, r->status, v.finish_reason, v.prompt_tokens,
-		                    v.completion_tokens, 0, v.detail, r->body, r->body_len);
+		rc = fail_permanent(e, j, v.reason, r->status, v.finish_reason, v.prompt_tokens, 0,
+		                    v.detail, r->body, r->body_len);
 		break;
 	case SUM_FATAL: {
 		char safe[256];
@@ -1450,10 +1621,13 @@ static int read_one(struct engine *e)
 
 /* ---- output --------------------------------------------------------------- */
 
-/* The stats of what goes out: flags and judge scores of one summary entry. */
-static void count_written(struct engine *e, struct json_object *s)
+/* The stats of what goes out: flags, judge scores and spend of one summary entry. */
+static int count_written(struct engine *e, struct json_object *s)
 {
 	struct json_object *fl, *jo, *x;
+	struct spend sp = spend_of_summary(s);
+	if (spend_add(&e->used, &sp))
+		return INFTY_ENOMEM;
 	if (json_object_object_get_ex(s, "flags", &fl)) {
 		size_t n = json_object_array_length(fl);
 		e->q_checked++;
@@ -1476,6 +1650,7 @@ static void count_written(struct engine *e, struct json_object *s)
 			e->j_rounds[v >= 1 && v <= SUM_JUDGE_MAX_ROUNDS ? v : 0]++;
 		}
 	}
+	return 0;
 }
 
 /*
@@ -1518,13 +1693,25 @@ static int write_trace(struct engine *e, struct trace *t)
 			e->traces_retry_left++;
 		if (!strcmp(t->fclass, "quality"))
 			e->q_rejected++;
+		/* A dead letter was paid for too: its summaries made and the failure. */
+		for (size_t k = 0; k < t->nsum; k++) {
+			struct spend sp =
+			    t->sums[k] ? spend_of_summary(t->sums[k]) : (struct spend){0};
+			if (spend_add(&e->used, &sp))
+				return INFTY_ENOMEM;
+		}
+		if (spend_add(&e->used, &t->fsp))
+			return INFTY_ENOMEM;
 		return dead_letter(e, t);
 	}
 	struct json_object *arr = json_object_new_array();
 	if (!arr)
 		return INFTY_ENOMEM;
 	for (size_t k = 0; k < t->nsum; k++) {
-		count_written(e, t->sums[k]);
+		if (count_written(e, t->sums[k])) {
+			json_object_put(arr);
+			return INFTY_ENOMEM;
+		}
 		json_object_array_add(arr, t->sums[k]);
 		t->sums[k] = NULL;
 	}
@@ -1646,6 +1833,31 @@ static void quality_stats(struct engine *e, struct json_object *o)
 }
 
 /*
+ * The stats' "usage": what the records written (summaries and dead
+ * letters) say their requests took, answered in this run or an earlier
+ * one (the cache), so it is the same after any number of resumes.
+ */
+static struct json_object *used_json(const struct spend *u)
+{
+	struct json_object *o = usage_json(u), *r = json_object_new_object();
+	if (!o || !r ||
+	    infty_json_add(o, "reasoning_tokens", json_object_new_int64(u->reasoning)) ||
+	    infty_json_add(o, "requests", json_object_new_int64(u->requests))) {
+		json_object_put(o);
+		json_object_put(r);
+		return NULL;
+	}
+	if (u->retries) {
+		json_object_object_foreach(u->retries, k, v)
+		{
+			json_object_object_add(r, k, json_object_get(v));
+		}
+	}
+	json_object_object_add(o, "retries", r);
+	return o;
+}
+
+/*
  * The stage's own stats fields, made once when the run ends (finished or
  * stopped): the frame writes them after its own (stage, completed,
  * stopped_by, rejected, ...), when the engine is gone.
@@ -1705,6 +1917,7 @@ static struct json_object *stats_fields(struct engine *e)
 	json_object_object_add(x, "reasoning", json_object_new_int64(e->tok_reasoning));
 	json_object_object_add(x, "cached", json_object_new_int64(e->tok_cached));
 	json_object_object_add(o, "tokens", x);
+	json_object_object_add(o, "usage", used_json(&e->used));
 	quality_stats(e, o);
 	x = json_object_new_object();
 	json_object_object_add(x, "p50", json_object_new_double(percentile(e, 0.5)));
@@ -1734,6 +1947,7 @@ static int counters(const struct engine *e, struct json_object *o)
 	    infty_json_add(o, "traces_ok", json_object_new_int64((int64_t)e->traces_ok)) ||
 	    infty_json_add(o, "traces_failed", json_object_new_int64((int64_t)e->traces_failed)) ||
 	    infty_json_add(o, "requests_planned", json_object_new_int64((int64_t)e->planned)) ||
+	    infty_json_add(o, "requests_settled", json_object_new_int64((int64_t)e->settled)) ||
 	    infty_json_add(o, "requests_sent", json_object_new_int64((int64_t)e->sent)) ||
 	    infty_json_add(o, "requests_answered", json_object_new_int64((int64_t)e->done_req)) ||
 	    infty_json_add(o, "requests_in_flight", json_object_new_int64((int64_t)inflight)) ||
@@ -2072,6 +2286,7 @@ int infty_sum_engine_run(struct infty_stage *st, const struct sum_config *c,
 	infty_tok_ctx_free(e.tctx);
 	infty_tokenizer_free(e.tok);
 	json_object_put(e.reasons);
+	spend_release(&e.used);
 	if (rc)
 		return rc;
 	return e.traces_failed || e.rejected ? 1 : 0;

@@ -19,6 +19,7 @@
 
 #include "infty/alloc.h"
 #include "infty/error.h"
+#include "infty/jsonl.h"
 
 #include <curl/curl.h>
 #include <json-c/json.h>
@@ -906,4 +907,273 @@ size_t infty_sum_http_probe_count(struct sum_http *h, const char *model)
 enum sum_count_api infty_sum_http_count_api(const struct sum_http *h, int ep)
 {
 	return ep >= 0 && (size_t)ep < h->n_urls ? h->count_api[ep] : SUM_COUNT_NONE;
+}
+
+/* ---- pre-flight ------------------------------------------------------------ */
+
+/* A growing body of at most 4 MiB, for the pre-flight's answers. */
+struct grow_buf {
+	char *b;
+	size_t len, cap;
+};
+
+static size_t grow_body(char *p, size_t sz, size_t n, void *u)
+{
+	struct grow_buf *g = u;
+	size_t add = sz * n;
+	if (g->len + add + 1 > (4u << 20) || infty_grow(&g->b, &g->cap, g->len + add + 1, 1))
+		return 0;
+	memcpy(g->b + g->len, p, add);
+	g->len += add;
+	g->b[g->len] = '\0';
+	return add;
+}
+
+/*
+ * One blocking request (GET when body is NULL); its status, 0 with cc set
+ * when none.  hdrs: the headers to send.
+ */
+static long fetch(struct sum_http *h, const char *url, const char *body, struct curl_slist *hdrs,
+                  struct grow_buf *g, CURLcode *cc)
+{
+	CURL *e = curl_easy_init();
+	g->len = 0;
+	if (g->b)
+		g->b[0] = '\0';
+	if (!e) {
+		*cc = CURLE_OUT_OF_MEMORY;
+		return 0;
+	}
+	curl_easy_setopt(e, CURLOPT_URL, url);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, hdrs);
+	if (body)
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, grow_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, g);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(h->c->connect_timeout * 1000));
+	/* A test request of a few tokens; a server that takes longer is not well. */
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 60000L);
+	blocking_opts(e);
+	*cc = curl_easy_perform(e);
+	long status = 0;
+	curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(e);
+	return *cc ? 0 : status;
+}
+
+/* The error message of an answer: error.message, a string error, or the body's start. */
+static void answer_message(const struct grow_buf *g, char *out, size_t n)
+{
+	struct json_object *o = NULL, *x, *m;
+	const char *s = NULL;
+	if (g->len && !infty_json_parse_value(g->b, g->len, &o, NULL, 0) && o &&
+	    json_object_is_type(o, json_type_object) && json_object_object_get_ex(o, "error", &x)) {
+		if (json_object_is_type(x, json_type_string))
+			s = json_object_get_string(x);
+		else if (json_object_object_get_ex(x, "message", &m))
+			s = json_object_get_string(m);
+	}
+	if (!s && json_object_is_type(o, json_type_object) &&
+	    json_object_object_get_ex(o, "message", &m))
+		s = json_object_get_string(m);
+	snprintf(out, n, "%.200s", s ? s : g->len ? g->b : "(no body)");
+	/* One line. */
+	for (char *p = out; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	json_object_put(o);
+}
+
+/* Whether /models (in g) lists model; names the first few it lists in have. */
+static int listed(const struct grow_buf *g, const char *model, char *have, size_t n, int *parsed)
+{
+	struct json_object *o = NULL, *data;
+	int found = 0;
+	*parsed = 0;
+	*have = 0;
+	if (infty_json_parse_value(g->b, g->len, &o, NULL, 0) || !o ||
+	    !json_object_is_type(o, json_type_object) ||
+	    !json_object_object_get_ex(o, "data", &data) ||
+	    !json_object_is_type(data, json_type_array)) {
+		json_object_put(o);
+		return 0;
+	}
+	*parsed = 1;
+	size_t k, len = json_object_array_length(data), used = 0;
+	for (k = 0; k < len; k++) {
+		struct json_object *m = json_object_array_get_idx(data, k), *id;
+		if (!json_object_object_get_ex(m, "id", &id))
+			continue;
+		const char *s = json_object_get_string(id);
+		if (!strcmp(s, model))
+			found = 1;
+		if (k < 5 && used + strlen(s) + 3 < n)
+			used +=
+			    (size_t)snprintf(have + used, n - used, "%s%s", used ? ", " : "", s);
+	}
+	if (len > 5 && used + 8 < n)
+		snprintf(have + used, n - used, ", ... (%zu)", len);
+	if (!len)
+		snprintf(have, n, "none");
+	json_object_put(o);
+	return found;
+}
+
+int infty_sum_http_preflight(struct sum_http *h, const char *const *models, size_t nmodels,
+                             double ready_timeout, sum_preflight_fn report, void *ctx)
+{
+	int problems = 0;
+	char line[1024], msg[256], have[512];
+	struct grow_buf g = {0};
+	/* The test request says what it is, so a server's log (or a test's
+	 * fake) can tell it from a run's requests: the run's headers and one. */
+	struct curl_slist *ph = NULL;
+	for (struct curl_slist *x = h->hdrs; x; x = x->next) {
+		struct curl_slist *n = curl_slist_append(ph, x->data);
+		if (!n) {
+			curl_slist_free_all(ph);
+			return INFTY_ENOMEM;
+		}
+		ph = n;
+	}
+	struct curl_slist *n = curl_slist_append(ph, "X-Infty-Preflight: 1");
+	if (!n) {
+		curl_slist_free_all(ph);
+		return INFTY_ENOMEM;
+	}
+	ph = n;
+	for (size_t k = 0; k < h->n_urls; k++) {
+		const char *base = h->c->endpoints[k];
+		size_t bl = strlen(base);
+		while (bl && base[bl - 1] == '/')
+			bl--;
+		char url[2048];
+		snprintf(url, sizeof url, "%.*s/models", (int)bl, base);
+		/* A server still loading (502, 503) is waited for, as the run does. */
+		double deadline = infty_sum_now() + ready_timeout;
+		CURLcode cc;
+		long st;
+		while ((st = fetch(h, url, NULL, h->hdrs, &g, &cc)) == 503 || st == 502) {
+			if (infty_sum_engine_stopping() || infty_sum_now() > deadline)
+				break;
+			usleep(200000);
+		}
+		if (infty_sum_engine_stopping() || cc == CURLE_OUT_OF_MEMORY) {
+			infty_free(g.b);
+			curl_slist_free_all(ph);
+			return cc == CURLE_OUT_OF_MEMORY ? INFTY_ENOMEM : INFTY_ECANCELED;
+		}
+		if (!st) {
+			snprintf(line, sizeof line, "%s: cannot reach GET /models (%s)", base,
+			         curl_easy_strerror(cc));
+		} else if (st == 401 || st == 403) {
+			snprintf(line, sizeof line,
+			         "%s: the API key was refused (http %ld on GET /models); set "
+			         "INFTY_API_KEY or OPENAI_API_KEY, or give --api-key-file",
+			         base, st);
+		} else if (st != 200) {
+			answer_message(&g, msg, sizeof msg);
+			snprintf(
+			    line, sizeof line,
+			    "%s: GET /models answered http %ld (%s); is it the OpenAI-compatible "
+			    "base URL, ending in /v1?",
+			    base, st, msg);
+		} else {
+			line[0] = 0;
+		}
+		if (line[0]) {
+			infty_sum_redact(line, h->c->api_key);
+			report(ctx, line);
+			problems++;
+			continue;
+		}
+		int unlisted = 0;
+		for (size_t m = 0; m < nmodels; m++) {
+			int parsed;
+			if (!listed(&g, models[m], have, sizeof have, &parsed)) {
+				unlisted++;
+				if (parsed)
+					snprintf(
+					    line, sizeof line,
+					    "%s: model '%s' is not served there (it serves: %s)",
+					    base, models[m], have);
+				else
+					snprintf(
+					    line, sizeof line,
+					    "%s: GET /models does not list models (no \"data\" "
+					    "array); is it an OpenAI-compatible server?",
+					    base);
+				infty_sum_redact(line, h->c->api_key);
+				report(ctx, line);
+				problems++;
+			}
+		}
+		/* A model not listed fails the test request the same way: said once. */
+		if (unlisted)
+			continue;
+		/* One tiny request per model: the key, the model and the route work. */
+		char *urlc = h->urls[k];
+		for (size_t m = 0; m < nmodels; m++) {
+			struct json_object *b = json_object_new_object(),
+			                   *msgs = json_object_new_array(),
+			                   *u = json_object_new_object();
+			if (!b || !msgs || !u) {
+				json_object_put(b);
+				json_object_put(msgs);
+				json_object_put(u);
+				infty_free(g.b);
+				curl_slist_free_all(ph);
+				return INFTY_ENOMEM;
+			}
+			json_object_object_add(u, "role", json_object_new_string("user"));
+			json_object_object_add(u, "content",
+			                       json_object_new_string("Reply with the word OK."));
+			json_object_array_add(msgs, u);
+			json_object_object_add(b, "model", json_object_new_string(models[m]));
+			json_object_object_add(b, "messages", msgs);
+			json_object_object_add(b, "max_tokens", json_object_new_int(16));
+			json_object_object_add(b, "temperature", json_object_new_double(0));
+			json_object_object_add(b, "stream", json_object_new_boolean(0));
+			double t0 = infty_sum_now();
+			st = fetch(h, urlc,
+			           json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN), ph,
+			           &g, &cc);
+			json_object_put(b);
+			struct json_object *o = NULL, *ch;
+			int answered = st == 200 &&
+			               !infty_json_parse_value(g.b, g.len, &o, NULL, 0) && o &&
+			               json_object_is_type(o, json_type_object) &&
+			               json_object_object_get_ex(o, "choices", &ch) &&
+			               json_object_is_type(ch, json_type_array) &&
+			               json_object_array_length(ch) > 0;
+			json_object_put(o);
+			if (answered)
+				continue;
+			if (!st)
+				snprintf(
+				    line, sizeof line,
+				    "%s: a test request to model '%s' got no answer (%s, after "
+				    "%.1f s)",
+				    base, models[m], curl_easy_strerror(cc), infty_sum_now() - t0);
+			else if (st == 401 || st == 403)
+				snprintf(
+				    line, sizeof line,
+				    "%s: the API key was refused (http %ld on a test request); "
+				    "set INFTY_API_KEY or OPENAI_API_KEY, or give --api-key-file",
+				    base, st);
+			else {
+				answer_message(&g, msg, sizeof msg);
+				snprintf(line, sizeof line,
+				         "%s: a test request to model '%s' failed: http %ld: %s",
+				         base, models[m], st, msg);
+			}
+			infty_sum_redact(line, h->c->api_key);
+			report(ctx, line);
+			problems++;
+		}
+	}
+	infty_free(g.b);
+	curl_slist_free_all(ph);
+	return problems;
 }

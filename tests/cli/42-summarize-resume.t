@@ -6,7 +6,7 @@
 # uninterrupted run.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
-plan 17
+plan 22
 
 # 100 traces of 5 segments: 400 requests.
 python3 - "$T/in.jsonl" <<'PY'
@@ -70,4 +70,33 @@ sent=$(( $(fstat chat) - before ))
 is "$(( $(jq_py "$T/zst.json" "O['summaries']['cache_hits']") + $(jq_py "$T/zst.json" "O['requests']['sent']") ))" "$TOTAL" \
 	"zstd cache: hits + new requests = all summaries"
 same_file "$T/zout.jsonl" "$T/ref.jsonl" "zstd cache: output byte-identical"
+fake_stop
+
+# What the output says its requests took survives a resume: each summary
+# keeps its usage (cached prompt tokens of the fake's prefix cache
+# included) in the cache, and the stats' "usage" sums the records written,
+# whether answered now or earlier.
+fake_start --latency 25 --prefix-cache 100000
+S="$SUM --endpoint $EP --max-inflight $INF"
+run $S --cache "$T/u.jsonl" --stats "$T/u1.json" -o "$T/u1.jsonl" "$T/in.jsonl"
+is "$(jq_py "$T/u1.json" "(O['usage']['requests'], O['usage']['prompt_tokens'], O['usage']['cached_tokens'])")" \
+	"($(fstat chat), $(fstat prompt_tokens), $(fstat cached_tokens))" \
+	"usage: requests, prompt and cached tokens as the server counted them"
+is "$(jq_py "$T/u1.jsonl" "sum(s['usage']['cached_tokens'] for r in R for s in r['summaries'])")" \
+	"$(fstat cached_tokens)" "each summary carries its cached prompt tokens"
+run $S --cache "$T/u.jsonl" --stats "$T/u2.json" -o "$T/u2.jsonl" "$T/in.jsonl"
+is "$(jq_py "$T/u2.json" "(O['requests']['sent'], O['tokens']['prompt'], O['usage'])")" \
+	"(0, 0, $(jq_py "$T/u1.json" "O['usage']"))" "a rerun from the cache pays nothing and reports the same usage"
+# Killed half way, then resumed: the same requests and tokens as one run.
+before=$(fstat chat)
+$S --cache "$T/uk.jsonl" -o "$T/uk.jsonl.out" "$T/in.jsonl" >/dev/null 2>&1 &
+pid=$!
+while kill -0 $pid 2>/dev/null && [ "$(chat)" -lt $((before + 200)) ]; do sleep 0.01; done
+kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+run $S --cache "$T/uk.jsonl" --stats "$T/uk.json" -o "$T/uk.jsonl.out" "$T/in.jsonl"
+[ "$(jq_py "$T/uk.json" "O['summaries']['cache_hits'] > 0 < O['requests']['sent']")" = True ]
+ok $? "the resumed run took some answers from the cache and asked for the rest"
+U="(O['usage']['requests'], O['usage']['prompt_tokens'], O['usage']['completion_tokens'])"
+is "$(jq_py "$T/uk.json" "$U")" "$(jq_py "$T/u1.json" "$U")" \
+	"killed and resumed: the usage of an uninterrupted run"
 fake_stop

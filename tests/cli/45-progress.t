@@ -6,7 +6,7 @@
 # (fake) server saw.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
-plan 12
+plan 13
 
 # A slow server and one request at a time: the run lasts a few seconds.
 fake_start --latency 250 --prefix-cache 100000
@@ -25,13 +25,16 @@ rc=$?
 is "$rc" 0 "the run finishes"
 [ -s "$T/mid.json" ]; ok $? "a snapshot was there while it ran"
 is "$(jq_py "$T/mid.json" "(O['stage'], O['unit'], O['finished'], 'completed' in O, sorted(O['counters']))")" \
-	"('summarize', 'traces', False, False, ['cache_hits', 'cached_tokens', 'completion_tokens', 'failures_fatal', 'failures_permanent', 'failures_reject', 'failures_retry', 'prompt_tokens', 'requests_answered', 'requests_in_flight', 'requests_planned', 'requests_sent', 'traces_failed', 'traces_in', 'traces_ok'])" \
+	"('summarize', 'traces', False, False, ['cache_hits', 'cached_tokens', 'completion_tokens', 'failures_fatal', 'failures_permanent', 'failures_reject', 'failures_retry', 'prompt_tokens', 'requests_answered', 'requests_in_flight', 'requests_planned', 'requests_sent', 'requests_settled', 'traces_failed', 'traces_in', 'traces_ok'])" \
 	"while running: stage, unit, not finished, and summarize's counters"
 is "$(jq_py "$P" "(O['finished'], O['completed'], O['exit_status'], O['done'], O['bytes_in'] == O['bytes_total'] > 0)")" \
 	"(True, True, 0, 5, True)" "at the end: finished, completed, exit 0, every trace, every byte"
 is "$(jq_py "$P" "(O['counters']['requests_answered'], O['counters']['requests_in_flight'], O['counters']['cached_tokens'])")" \
 	"($(fstat chat), 0, $(fstat cached_tokens))" "requests answered and tokens cached: what the server saw"
 [ "$(jq_py "$P" "O['counters']['cached_tokens']")" -gt 0 ]; ok $? "the shared prefixes were cached"
+is "$(jq_py "$P" "(O['counters']['requests_settled'], O['counters']['requests_planned'])")" \
+	"($(jq_py "$IN" "sum(r['n'] - 1 for r in R)"), $(jq_py "$IN" "sum(r['n'] - 1 for r in R)"))" \
+	"every planned summary settled: the sum of n - 1"
 [ "$(jq_py "$T/mid.json" "O['done']")" -le 5 ] && [ "$(jq_py "$P" "O['updated'] >= O['started']")" = True ]
 ok $? "done grows to the end, updated after started"
 fake_stop

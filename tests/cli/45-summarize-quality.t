@@ -6,7 +6,7 @@
 # bounded, nothing paid twice on a relaunch.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
-plan 59
+plan 61
 
 # Segments long enough that the fake's two-line summaries compress them; the
 # fake's "x = N" is a number of its own (ungrounded: warn by default).
@@ -110,10 +110,12 @@ is "$(jq_py "$T/f.jsonl" "[(r['id'], r['reason']) for r in R]")" "[('q1', 'quali
 
 # --- judge and refine -------------------------------------------------------------
 J="$Q --judge --cache $T/jc.jsonl --stats $T/j.json --failed $T/jf.jsonl"
+# The judge object without its usage (checked on its own below).
+JD="{k: v for k, v in s['judge'].items() if k != 'usage'}"
 fake_start --scenario weak --match "Solve x^2"
 run $J --endpoint "$EP" -o "$T/j1.jsonl" "$IN"
 is_rc 0 "judge: exit 0"
-is "$(jq_py "$T/j1.jsonl" "[(r['id'], s['i'], s['judge']) for r in R for s in r['summaries']]")" \
+is "$(jq_py "$T/j1.jsonl" "[(r['id'], s['i'], $JD) for r in R for s in r['summaries']]")" \
 	"[('q1', 0, {'score': 5, 'rounds': 1, 'scores': [5]}), ('q1', 1, {'score': 5, 'rounds': 1, 'scores': [5]}), ('q2', 0, {'score': 5, 'rounds': 2, 'scores': [2, 5]})]" \
 	"every summary judged; the weak one refined once and passed"
 like "$(jq_py "$T/j1.jsonl" "R[1]['summaries'][0]['text']")" "Revised after review" "the refined summary replaced it"
@@ -122,11 +124,15 @@ is "$(fstat chat) $(fstat judge) $(fstat refine)" "8 4 1" "requests: 3 summaries
 is "$(jq_py "$T/j.json" "(O['judge']['judged'], O['judge']['rounds'], O['judge']['score'], O['judge']['requests'], O['judge']['refines'])")" \
 	"(3, {'1': 2, '2': 1}, {'min': 5, 'p50': 5, 'mean': 5.0, 'max': 5}, 4, 1)" "judge stats: judged, rounds, scores, requests"
 like "$(jq_py "$T/j1.jsonl" "R[1]['summaries'][0]['key']")" "^sha256:" "the refined summary names its own request"
+is "$(jq_py "$T/j1.jsonl" "[s['judge']['usage']['requests'] for r in R for s in r['summaries']]") $(jq_py "$T/j.json" "O['usage']['requests']")" \
+	"[2, 2, 4] $(fstat chat)" "judge usage: every request of the loop (summary, judge, refine, judge)"
+jusage=$(jq_py "$T/j.json" "O['usage']")
 before=$(fstat chat)
 run $J --endpoint "$EP" -o "$T/j2.jsonl" "$IN"
 is_rc 0 "judge, relaunch: exit 0"
 is "$(( $(fstat chat) - before ))" "0" "relaunch: summaries, judgements and refinements all from the cache"
 same_file "$T/j2.jsonl" "$T/j1.jsonl" "relaunch: the same output, byte for byte"
+is "$(jq_py "$T/j.json" "O['usage']")" "$jusage" "relaunch from the cache: the same usage as the run that paid"
 is "$(jq_py "$T/j.json" "(O['judge']['cache_hits'], O['judge']['requests'], O['summaries']['cache_hits'])")" \
 	"(5, 0, 3)" "relaunch stats: 5 judge/refine hits, no request"
 
@@ -134,13 +140,13 @@ is "$(jq_py "$T/j.json" "(O['judge']['cache_hits'], O['judge']['requests'], O['s
 fake_start --scenario stubborn --match "Solve x^2"
 run $Q --judge --endpoint "$EP" --stats "$T/j.json" -o "$T/j3.jsonl" "$IN"
 is_rc 0 "stubborn: exit 0"
-is "$(jq_py "$T/j3.jsonl" "R[1]['summaries'][0]['judge']")" "{'score': 2, 'rounds': 3, 'scores': [2, 2, 2]}" \
+is "$(jq_py "$T/j3.jsonl" "[$JD for s in R[1]['summaries']][0]")" "{'score': 2, 'rounds': 3, 'scores': [2, 2, 2]}" \
 	"three rounds (the default), each scored, the best kept"
 is "$(fstat judge) $(fstat refine)" "5 2" "stubborn: 3 judgements and 2 refinements for q2"
 like "$(jq_py "$T/j3.jsonl" "R[1]['summaries'][0]['text']")" "\\[stubborn\\]$" "ties keep the first summary"
 fake_start --scenario stubborn --match "Solve x^2"
 run $Q --judge --judge-rounds 2 --judge-threshold 2 --endpoint "$EP" -o "$T/j3.jsonl" "$IN"
-is "$(jq_py "$T/j3.jsonl" "R[1]['summaries'][0]['judge']")" "{'score': 2, 'rounds': 1, 'scores': [2]}" \
+is "$(jq_py "$T/j3.jsonl" "[$JD for s in R[1]['summaries']][0]")" "{'score': 2, 'rounds': 1, 'scores': [2]}" \
 	"--judge-threshold 2: a 2 passes"
 fake_start --scenario stubborn --match "Solve x^2"
 run $Q --judge --judge-rounds 2 --endpoint "$EP" -o "$T/j3.jsonl" "$IN"
@@ -185,11 +191,11 @@ is "$(jq_py "$T/j8.jsonl" "[s['judge']['rounds'] for r in R for s in r['summarie
 fake_start --scenario weak
 run infty-summarize -q --backend extractive --judge --judge-model judge-model --endpoint "$EP" \
 	--prompt-dir "$ROOT/prompts" --ready-timeout 5 --tokenizer none --stats "$T/xj.json" -o "$T/xj.jsonl" "$IN"
-is "$RC $(jq_py "$T/xj.jsonl" "[(s['backend'], s['judge']) for r in R for s in r['summaries']]")" \
+is "$RC $(jq_py "$T/xj.jsonl" "[(s['backend'], $JD) for r in R for s in r['summaries']]")" \
 	"0 [('extractive', {'score': 5, 'rounds': 1, 'scores': [5]}), ('extractive', {'score': 5, 'rounds': 1, 'scores': [5]}), ('extractive', {'score': 5, 'rounds': 1, 'scores': [5]})]" \
 	"extractive + --judge: every summary graded, one round"
-is "$(fstat judge) $(fstat refine) $(jq_py "$T/xj.json" "(O['judge']['model'], O['judge']['max_rounds'])")" \
-	"3 0 ('judge-model', 1)" "extractive + --judge: only judge requests, with the judge's model"
+is "$(fstat judge) $(fstat refine) $(jq_py "$T/xj.json" "(O['judge']['model'], O['judge']['max_rounds'], O['usage']['requests'])")" \
+	"3 0 ('judge-model', 1, 3)" "extractive + --judge: only judge requests, with the judge's model, and only they are spent"
 run infty-summarize -q --backend extractive --judge --endpoint "$EP" "$IN"
 is_rc 2 "extractive + --judge without a model: usage error"
 

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 43
+plan 47
 
 IN=$ROOT/tests/fixtures/sample.jsonl
 # The top Makefile's global settings that change how make treats the
@@ -34,7 +34,7 @@ is "$(ls "$T/sh130" | wc -l | tr -d ' '):$(zstd -dc "$T"/sh130/*.zst | sort | cm
 is "$(zstd -dc "$T/sh130/00007.jsonl.zst" | tr '\n' ' ')" '{"r":8} {"r":138} {"r":268} {"r":398} ' \
 	"row L is in shard (L-1) mod N, in order"
 
-fake_start
+fake_start --models fake-model,fake-model-2
 A=$T/a
 convert "$A" 3 -j2
 is_rc 0 "make convert with the fake endpoint succeeds"
@@ -73,12 +73,19 @@ is "$(find "$A" -path '*/done/*' -newer "$T/ref" | wc -l | tr -d ' ')" 0 "an up-
 # Kill a run in the middle of summarizing, then relaunch.
 fake_start --latency 1000
 C=$T/c
+# One request at a time: a shard's summaries take seconds, the kill lands among them.
+COPTS="$SOPTS --max-inflight 1"
 (setsid $MK convert IN="$IN" OUT="$C" SHARDS=3 ETA=96 ENDPOINT="$EP" MODEL=fake-model \
-	SUMMARIZE_OPTS="$SOPTS" -j3 >/dev/null 2>&1 &
+	SUMMARIZE_OPTS="$COPTS" -j3 >/dev/null 2>&1 &
  echo $! >"$T/make.pid")
 i=0
 while [ ! -e "$C/summarize/logs/00000.log" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
-sleep 0.3
+# Some answers in a cache, then the kill.
+i=0
+while ! find "$C/summarize/cache" -name '*.zst' -size +0 2>/dev/null | grep -q . && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
 pg=$(cat "$T/make.pid")
 kill -KILL "-$pg" 2>/dev/null || diag "could not kill process group $pg"
 # Wait until none of the killed processes is left.
@@ -90,12 +97,19 @@ seg_done=$(ls "$C/segment/done")
 touch "$T/ref2"
 sleep 0.2
 fake_start
-convert "$C" 3 -j2
+convert "$C" 3 -j2 SUMMARIZE_OPTS="$COPTS"
 is_rc 0 "relaunch after the kill succeeds"
 redone=$(cd "$C/segment/done" && for f in $seg_done; do [ "$f" -nt "$T/ref2" ] && echo "$f"; done)
 is "$redone" "" "the segment shards finished before the kill ($(echo $seg_done)) are not redone"
 sorted_train "$C" >"$T/c.sorted"
 same_file "$T/c.sorted" "$T/a.sorted" "the relaunched run gives the same instances"
+# What the summaries took, from their records: the killed and relaunched run
+# reports the totals of the uninterrupted one.
+TOT="(O['usage'], O['quality'])"
+is "$(jq_py "$C/stats.json" "$TOT")" "$(jq_py "$A/stats.json" "$TOT")" \
+	"the relaunched run's usage and flag counts are the uninterrupted run's"
+[ "$(python3 -c 'import sys,json; print(sum(json.load(open(f))["summaries"]["cache_hits"] for f in sys.argv[1:]))' "$C"/summarize/stats/*.json)" -gt 0 ]
+ok $? "(the relaunch took answers from the cache)"
 
 # A summary out of retries (server errors) keeps its shard not done; a
 # relaunch once the server is well retries it and completes the run.
@@ -104,7 +118,7 @@ D=$T/d
 convert "$D" 2
 is_rc 2 "retryable summary failures stop the run"
 like "$ERR" "failed with retryable errors" "and say that a relaunch retries them"
-fake_start
+fake_start --models fake-model,fake-model-2
 convert "$D" 2
 sorted_train "$D" >"$T/d.sorted"
 same_file "$T/d.sorted" "$T/a.sorted" "the relaunch retries them and completes"
@@ -161,6 +175,11 @@ convert "$J" 1 JUDGE=1
 is_rc 0 "JUDGE=1: the run finishes"
 is "$(head -n 1 "$J/summarize/params" | grep -c -- '--judge') $(zstd -dc "$J"/summarize/out/*.zst | python3 -c 'import sys,json; print(all("judge" in s for l in sys.stdin for s in json.loads(l)["summaries"]))')" \
 	"1 True" "JUDGE=1: --judge in summarize's params, a judge score on every summary"
+nsum=$(zstd -dc "$J"/summarize/out/*.zst | python3 -c 'import sys,json; print(sum(len(json.loads(l)["summaries"]) for l in sys.stdin))')
+is "$(jq_py "$J/stats.json" "(O['judge']['judged'], sum(O['judge']['scores'].values()), O['quality']['checked'])")" \
+	"($nsum, $nsum, $nsum)" "stats.json: every summary checked and judged"
+like "$(grep -c -e '^## Summary quality' -e '^The judge .* graded '"$nsum"' summaries' -e '^## Requests and tokens' "$J/dataset/README.md")" \
+	"^3$" "the dataset card reports the flags, the judge's scores and the requests"
 touch "$T/ref8"
 sleep 0.2
 run $MK convert OUT="$J" JUDGE=0

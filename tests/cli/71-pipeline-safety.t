@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 46
+plan 47
 
 IN=$ROOT/tests/fixtures/sample.jsonl
 MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
@@ -30,6 +30,11 @@ is_rc 0 "a run with the fake endpoint"
 is "$(models "$A")" "fake-model" "its summaries come from fake-model"
 fake_stop
 convert "$A" ENDPOINT="$EP" MODEL=fake-model-2 SUMMARIZE_OPTS="$SOPTS"
+is "$RC:$(markers "$A" merge):$(grep -c '^MODEL ?= fake-model$' "$A/config.mk")" "2:1:1" \
+	"a new MODEL with the server down: the pre-flight refuses, the finished run is left as it was"
+# Past the pre-flight (skipped, or a server that dies after it), the run
+# itself lets nothing stale pass.
+convert "$A" ENDPOINT="$EP" MODEL=fake-model-2 SUMMARIZE_OPTS="$SOPTS" PREFLIGHT=0
 [ "$RC" -ne 0 ]; ok $? "a new MODEL with the server down fails (exit $RC)"
 is "$(markers "$A" summarize):$(markers "$A" build):$(markers "$A" merge)" "0:0:0" \
 	"no summarize, build or merge shard is marked done"
@@ -37,7 +42,7 @@ is "$(ls "$A/summarize/out" | wc -l | tr -d ' ')" 0 "no summaries of the old mod
 [ ! -e "$A/train.jsonl.zst" ] && [ ! -e "$A/stats.json" ]
 ok $? "the old training file and totals are gone"
 like "$ERR" "summarize shard 0000[01] failed" "the failing stage and shard are named"
-fake_start
+fake_start --models fake-model,fake-model-2
 convert "$A" ENDPOINT="$EP" MODEL=fake-model-2 SUMMARIZE_OPTS="$SOPTS"
 is_rc 0 "the relaunch with the server back completes"
 is "$(models "$A")" "fake-model-2" "and every summary is the new model's"

@@ -12,16 +12,18 @@ IN=$ROOT/data/openr1_math_messages_sample.jsonl
 [ -f "$IN" ] || IN=$SHARED/data/openr1_math_messages_sample.jsonl
 [ -f "$IN" ] || skip_all "no OpenR1 rows (data/ or ../shared/data)"
 KILLS=${SOAK_KILLS:-10}
-plan 7
+plan 9
 
 MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
 SOPTS='--ready-timeout 5 --backoff-max 0.1 --trunc-ratio 0.5 --max-inflight 8'
 # Short segments give a few hundred summary requests from the ten rows;
 # a small in-flight cap makes summarizing the longest stage, where most
 # kills should land.
-convert() { # convert OUT EP
-	$MK convert IN="$IN" OUT="$1" SHARDS=3 ETA=256 ENDPOINT="$2" MODEL=fake-model \
-		SUMMARIZE_OPTS="$SOPTS" -j2
+convert() { # convert OUT EP [VAR=VALUE...]
+	_o=$1 _e=$2
+	shift 2
+	$MK convert IN="$IN" OUT="$_o" SHARDS=3 ETA=256 ENDPOINT="$_e" MODEL=fake-model \
+		SUMMARIZE_OPTS="$SOPTS" PRICE_IN=0.15 PRICE_OUT=0.6 -j2 "$@"
 }
 
 fake_start --latency 60 --jitter 60
@@ -30,6 +32,7 @@ convert "$T/ref" "$EP" >"$T/ref.log" 2>&1
 ok $? "the uninterrupted reference run"
 dur=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
 ref_requests=$(fstat chat)
+ref_prompt=$(fstat prompt_tokens)
 fake_stop
 
 # The soak: a fresh fake, so its counters see only this run.
@@ -39,7 +42,7 @@ k=0
 where=
 while [ $k -lt "$KILLS" ]; do
 	(setsid sh -c "$(printf '%s ' $MK) convert IN='$IN' OUT='$S' SHARDS=3 ETA=256 ENDPOINT='$EP' \
-		MODEL=fake-model SUMMARIZE_OPTS='$SOPTS' -j2" >>"$T/soak.log" 2>&1 &
+		MODEL=fake-model SUMMARIZE_OPTS='$SOPTS' PRICE_IN=0.15 PRICE_OUT=0.6 -j2" >>"$T/soak.log" 2>&1 &
 	 echo $! >"$T/pid")
 	pg=$(cat "$T/pid")
 	# Within the first 40 % of what an uninterrupted run takes, so that ten
@@ -63,6 +66,14 @@ same_file "$S/train.jsonl.zst" "$T/ref/train.jsonl.zst" "the training file is by
 same_file "$S/rejects.jsonl.zst" "$T/ref/rejects.jsonl.zst" "so are the rejects"
 is "$(jq_py "$S/stats.json" "O['accounted'], O['rows']")" "$(jq_py "$T/ref/stats.json" "O['accounted'], O['rows']")" \
 	"every row is accounted for"
+# What the summaries took, summed from their records (cache hits count what
+# they took when answered): ten kills change nothing, and the uninterrupted
+# run's figures are what its server saw.
+TOT="(O['usage'], O['quality'], O['cost'])"
+is "$(jq_py "$S/stats.json" "$TOT")" "$(jq_py "$T/ref/stats.json" "$TOT")" \
+	"the totals (requests, tokens, cost, flag counts) are the uninterrupted run's"
+is "$(jq_py "$T/ref/stats.json" "(O['usage']['requests'], O['usage']['prompt_tokens'])")" "($ref_requests, $ref_prompt)" \
+	"... which are what the server answered for it"
 is "$(find "$S" -name '*.tmp*' -o -name '.shard.*' | wc -l | tr -d ' ')" 0 "no temporary is left"
 keys=$(zstd -dcf -- "$S"/summarize/cache/*.zst | python3 -c \
 	'import sys,json,collections; c=collections.Counter(json.loads(l)["key"] for l in sys.stdin if l.strip()); print(len(c), sum(v > 1 for v in c.values()))')

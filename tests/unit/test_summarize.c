@@ -933,6 +933,70 @@ static void cache_failures(void **state)
 	rmdir(dir);
 }
 
+/*
+ * What a request took stays with its cache entry: the usage (cached prompt
+ * tokens included), the retries by reason, and for a failure the prompt
+ * tokens of the answer that decided it; an entry written before those
+ * reads as zero cached tokens and its usage's prompt tokens.
+ */
+static void cache_usage(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/test_summarize.XXXXXX";
+	assert_non_null(mkdtemp(dir));
+	char path[256], detail[256];
+	snprintf(path, sizeof path, "%s/cache.jsonl", dir);
+	struct sum_cache *c;
+	assert_int_equal(infty_sum_cache_open(&c, path, detail, sizeof detail), 0);
+	struct sum_cache_entry e = ok_entry("* ok");
+	e.prompt_tokens = 4210, e.cached_tokens = 3968, e.attempts = 3;
+	e.retries = json_tokener_parse("{\"rate_limited\": 2}");
+	assert_non_null(e.retries);
+	assert_int_equal(infty_sum_cache_put(c, "ko", &e), 0);
+	json_object_put(e.retries);
+	struct sum_cache_entry f = {.finish_reason = "stop",
+	                            .reason = "prompt_truncated",
+	                            .status = 200,
+	                            .prompt_tokens = 900,
+	                            .answer_prompt_tokens = 400,
+	                            .max_tokens = 2048,
+	                            .summary_max_chars = 16384,
+	                            .attempts = 2};
+	assert_int_equal(infty_sum_cache_put(c, "kf", &f), 0);
+	assert_int_equal(infty_sum_cache_close(c), 0);
+	/* An entry of an older version: no cached_tokens, no failed.prompt_tokens. */
+	FILE *o = fopen(path, "a");
+	assert_non_null(o);
+	fputs("{\"key\":\"old\",\"failed\":{\"class\":\"permanent\",\"reason\":\"length\","
+	      "\"finish_reason\":\"length\",\"status\":200,\"max_tokens\":2048,"
+	      "\"summary_max_chars\":16384},\"usage\":{\"prompt_tokens\":700,"
+	      "\"completion_tokens\":9},\"choice_tokens\":0,\"reasoning_tokens\":0,"
+	      "\"attempts\":1}\n",
+	      o);
+	fclose(o);
+	assert_int_equal(infty_sum_cache_open(&c, path, detail, sizeof detail), 0);
+	const struct sum_cache_entry *g = infty_sum_cache_get(c, "ko");
+	assert_non_null(g);
+	assert_int_equal(g->cached_tokens, 3968);
+	assert_int_equal(g->attempts, 3);
+	assert_non_null(g->retries);
+	struct json_object *x;
+	assert_true(json_object_object_get_ex(g->retries, "rate_limited", &x));
+	assert_int_equal(json_object_get_int64(x), 2);
+	g = infty_sum_cache_get(c, "kf");
+	assert_non_null(g);
+	assert_int_equal(g->prompt_tokens, 900);
+	assert_int_equal(g->answer_prompt_tokens, 400);
+	assert_null(g->retries);
+	g = infty_sum_cache_get(c, "old");
+	assert_non_null(g);
+	assert_int_equal(g->cached_tokens, 0);
+	assert_int_equal(g->answer_prompt_tokens, 700);
+	assert_int_equal(infty_sum_cache_close(c), 0);
+	unlink(path);
+	rmdir(dir);
+}
+
 static size_t file_size(const char *path)
 {
 	FILE *f = fopen(path, "rb");
@@ -1118,6 +1182,7 @@ int main(void)
 	    cmocka_unit_test(judge_answers),
 	    cmocka_unit_test(judge_requests),
 	    cmocka_unit_test(cache_failures),
+	    cmocka_unit_test(cache_usage),
 	    cmocka_unit_test(cache_damage_anywhere),
 	    cmocka_unit_test(cache_two_writers),
 	    cmocka_unit_test(truncation_rule),
