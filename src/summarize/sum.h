@@ -179,6 +179,12 @@ int infty_sum_keyer_begin(struct sum_keyer *k, const struct sum_keyparts *kp, co
 int infty_sum_keyer_key(struct sum_keyer *k, const struct sum_keyparts *kp,
                         const struct sum_trace_view *t, size_t i, char key[72]);
 
+/*
+ * The tokenizer.json to count prompts with: --tokenizer, else the default
+ * one when it exists and --tokenizer none was not given; NULL for none.
+ */
+const char *infty_sum_tokenizer_path(const struct sum_config *c);
+
 /* Our own estimate of the tokens in text: bytes/4 (a lower bound for Qwen). */
 long infty_sum_count_tokens(const char *text, size_t len);
 /*

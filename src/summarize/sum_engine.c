@@ -941,6 +941,27 @@ static int judge_finish(struct engine *e, struct job *j)
 	return job_done(e, j, best);
 }
 
+/*
+ * The request of job j is about to go out: a permanent failure already in
+ * the cache (ce, valid for today's settings) is replayed instead, counted
+ * in *hits, and nothing is paid again; otherwise the request is sent.
+ */
+static int replay_failure_or_send(struct engine *e, struct job *j, const struct sum_cache_entry *ce,
+                                  uint64_t *hits)
+{
+	if (ce && !ce->text && failure_valid(e, j, ce)) {
+		(*hits)++;
+		j->attempts = ce->attempts;
+		count_reason(e, ce->reason);
+		struct spend cs = spend_of_entry(ce);
+		return job_fail(e, j, "permanent", ce->reason, ce->status, ce->detail, ce->excerpt,
+		                ce->excerpt ? strlen(ce->excerpt) : 0, &cs);
+	}
+	e->sent++;
+	return infty_sum_http_submit(e->http, j, SUM_ROUTE_CHAT, -1, 0,
+	                             j->prompt_count + e->c->max_tokens);
+}
+
 /* Have entry (owned; sp: what it took) judged: from the cache, or a judge request. */
 static int judge_begin(struct engine *e, struct job *j, struct json_object *entry,
                        const struct spend *sp)
@@ -977,17 +998,7 @@ static int judge_begin(struct engine *e, struct job *j, struct json_object *entr
 		struct spend cs = spend_of_entry(ce);
 		return judge_answered(e, j, ce->text, &cs);
 	}
-	if (ce && !ce->text && failure_valid(e, j, ce)) {
-		e->j_hits++;
-		j->attempts = ce->attempts;
-		count_reason(e, ce->reason);
-		struct spend cs = spend_of_entry(ce);
-		return job_fail(e, j, "permanent", ce->reason, ce->status, ce->detail, ce->excerpt,
-		                ce->excerpt ? strlen(ce->excerpt) : 0, &cs);
-	}
-	e->sent++;
-	return infty_sum_http_submit(e->http, j, SUM_ROUTE_CHAT, -1, 0,
-	                             j->prompt_count + e->c->max_tokens);
+	return replay_failure_or_send(e, j, ce, &e->j_hits);
 }
 
 /* The judge graded the current summary (sp: what asking took): done, or refine it. */
@@ -1093,18 +1104,9 @@ static int start_job(struct engine *e, struct job *j)
 		}
 		e->q_stale++;
 	}
-	if (ce && !ce->text && failure_valid(e, j, ce)) {
-		e->cache_hits++;
+	if (ce && !ce->text && failure_valid(e, j, ce))
 		e->failure_hits++;
-		j->attempts = ce->attempts;
-		count_reason(e, ce->reason);
-		struct spend cs = spend_of_entry(ce);
-		return job_fail(e, j, "permanent", ce->reason, ce->status, ce->detail, ce->excerpt,
-		                ce->excerpt ? strlen(ce->excerpt) : 0, &cs);
-	}
-	e->sent++;
-	return infty_sum_http_submit(e->http, j, SUM_ROUTE_CHAT, -1, 0,
-	                             j->prompt_count + e->c->max_tokens);
+	return replay_failure_or_send(e, j, ce, &e->cache_hits);
 }
 
 /* ---- HTTP ----------------------------------------------------------------- */
@@ -2025,12 +2027,7 @@ static void warn(const struct engine *e, const char *a, const char *b)
 static int open_tokenizer(struct engine *e)
 {
 	const struct sum_config *c = e->c;
-	const char *path = c->tokenizer;
-	if (!path && !c->no_tokenizer) {
-		path = infty_tokenizer_default_path();
-		if (path && access(path, R_OK))
-			path = NULL;
-	}
+	const char *path = infty_sum_tokenizer_path(c);
 	if (!path)
 		return 0;
 	char td[256] = "";

@@ -186,12 +186,7 @@ static const char *view_of(struct json_object *rec, struct sum_trace_view *t, ch
 
 static int open_tokenizer(struct est *e)
 {
-	const char *path = e->c->tokenizer;
-	if (!path && !e->c->no_tokenizer) {
-		path = infty_tokenizer_default_path();
-		if (path && access(path, R_OK))
-			path = NULL;
-	}
+	const char *path = infty_sum_tokenizer_path(e->c);
 	if (!path)
 		return 0;
 	char td[256] = "";

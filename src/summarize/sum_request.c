@@ -5,6 +5,8 @@
  */
 #include "sum.h"
 
+#include "infty/tokenizer.h"
+
 #include "infty/alloc.h"
 #include "infty/error.h"
 #include "infty/hash.h"
@@ -13,6 +15,7 @@
 #include <json-c/json.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 void infty_sum_config_init(struct sum_config *c)
 {
@@ -407,6 +410,16 @@ int infty_sum_keyer_key(struct sum_keyer *k, const struct sum_keyparts *kp,
 	memcpy(key, "sha256:", 7);
 	infty_hex(d, 32, key + 7);
 	return 0;
+}
+
+const char *infty_sum_tokenizer_path(const struct sum_config *c)
+{
+	if (c->tokenizer)
+		return c->tokenizer;
+	if (c->no_tokenizer)
+		return NULL;
+	const char *path = infty_tokenizer_default_path();
+	return path && access(path, R_OK) == 0 ? path : NULL;
 }
 
 /*
