@@ -10,6 +10,7 @@
 #define INFTY_ALLOC_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 void *infty_malloc(size_t n);
 void *infty_calloc(size_t count, size_t size);
@@ -25,6 +26,12 @@ void infty_free(void *p);
  * Returns 0 or INFTY_ENOMEM (the old buffer stays valid).
  */
 int infty_grow(void *buf, size_t *cap, size_t need, size_t elem);
+
+/*
+ * All that is left of f, NUL-terminated (the NUL not counted in *len, which
+ * may be NULL); caller frees.  NULL with errno ENOMEM, or EIO on a read error.
+ */
+char *infty_read_all(FILE *f, size_t *len);
 
 /*
  * Testing: the (n+1)th allocation from now fails, and every one after it until

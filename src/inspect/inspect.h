@@ -118,6 +118,8 @@ void inspect_stats_text(struct inspect_stats *st, FILE *out);
 void inspect_stats_html(struct inspect_stats *st, char **files, int nfiles, FILE *out);
 /* The charts alone (one <section> per series), for the report page. */
 void inspect_stats_charts(struct inspect_stats *st, FILE *out);
+/* The counts by label ("segment end: paragraph", "summary flag: leak", ...) as an HTML table. */
+void inspect_stats_labels(struct inspect_stats *st, FILE *out);
 /* Text escaped for HTML element content and attribute values. */
 void inspect_html_escape(FILE *out, const char *s);
 

@@ -80,30 +80,10 @@ static char *read_file(const char *path, size_t *len)
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
-	char *buf = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (infty_grow(&buf, &cap, n + 4096 + 1, 1)) {
-			infty_free(buf);
-			fclose(f);
-			errno = ENOMEM;
-			return NULL;
-		}
-		size_t k = fread(buf + n, 1, cap - n - 1, f);
-		n += k;
-		if (k == 0)
-			break;
-	}
-	int bad = ferror(f);
+	char *buf = infty_read_all(f, len);
+	int err = errno;
 	fclose(f);
-	if (bad) {
-		infty_free(buf);
-		errno = EIO;
-		return NULL;
-	}
-	buf[n] = '\0';
-	if (len)
-		*len = n;
+	errno = err;
 	return buf;
 }
 

@@ -447,16 +447,7 @@ static void write_page(struct report *R, const char *dir, struct json_object *ro
 	        R->n_flagged + R->n_sample, R->n_flagged,
 	        R->flagged_total > R->n_flagged ? " (the first ones: cap reached)" : "",
 	        R->n_sample, (unsigned long long)R->o->seed);
-	if (R->st.n_labels) {
-		fputs("<table id=\"labels\"><tr><th>label</th><th>count</th></tr>\n", out);
-		for (size_t i = 0; i < R->st.n_labels; i++) {
-			fputs("<tr><td>", out);
-			inspect_html_escape(out, R->st.label[i]);
-			fprintf(out, "</td><td>%llu</td></tr>\n",
-			        (unsigned long long)R->st.label_count[i]);
-		}
-		fputs("</table>\n", out);
-	}
+	inspect_stats_labels(&R->st, out);
 	fputs("<h2>Traces</h2>\n<div><input id=\"search\" placeholder=\"search by id\">"
 	      "<select id=\"flag\"><option value=\"\">all traces</option>"
 	      "<option value=\"flagged\">any flag</option></select><span id=\"count\"></span>"

@@ -18,8 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* A whole number at a dotted path ("traces.in"), or -1 when absent. */
-static long long num_at(struct json_object *o, const char *path)
+long long inspect_run_num(struct json_object *o, const char *path)
 {
 	char key[64];
 	while (o && *path) {
@@ -98,7 +97,7 @@ static int sum_stage(const char *out, const char *stage, unsigned shards, const 
 		if (!o)
 			return INFTY_EIO;
 		for (size_t i = 0; i < nf; i++) {
-			long long v = num_at(o, f[i].path);
+			long long v = inspect_run_num(o, f[i].path);
 			if (v < 0) {
 				json_object_put(o);
 				return fail(detail, dlen,
@@ -343,7 +342,7 @@ int inspect_run_totals(const struct inspect_run_paths *p, FILE *f, char *detail,
 	struct json_object *run = load(path, detail, dlen);
 	if (!run)
 		return INFTY_EIO;
-	long long n = num_at(run, "total_shards");
+	long long n = inspect_run_num(run, "total_shards");
 	json_object_put(run);
 	if (n < 1)
 		return fail(detail, dlen, "%s: no total_shards", path);
@@ -355,7 +354,7 @@ int inspect_run_totals(const struct inspect_run_paths *p, FILE *f, char *detail,
 	if (!sh)
 		return INFTY_EIO;
 	for (size_t i = 0; i < 2; i++)
-		*shard_f[i].sum = num_at(sh, shard_f[i].path);
+		*shard_f[i].sum = inspect_run_num(sh, shard_f[i].path);
 	json_object_put(sh);
 	if (rows < 0 || lines < 0)
 		return fail(detail, dlen, "%s/shard/stats/all.json: no rows or lines count",

@@ -30,6 +30,9 @@ struct json_object;
 struct json_object *inspect_run_stats(const char *out, const char *stage, long shard, char *detail,
                                       size_t dlen);
 
+/* The whole number at a dotted path of a stats object ("traces.in"), or -1 when absent. */
+long long inspect_run_num(struct json_object *o, const char *path);
+
 /*
  * Sum every shard's stats of every stage, check that each record in is a
  * record out or a reject (see inspect_run.c), and print the totals as JSON

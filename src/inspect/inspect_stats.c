@@ -453,16 +453,20 @@ void inspect_stats_html(struct inspect_stats *st, char **files, int nfiles, FILE
 		    (unsigned long long)st->flagged_summaries,
 		    (unsigned long long)st->flagged_traces,
 		    (unsigned long long)st->judged_summaries);
-	if (st->n_labels) {
-		fputs("<table><tr><th>label</th><th>count</th></tr>\n", out);
-		for (size_t i = 0; i < st->n_labels; i++) {
-			fputs("<tr><td>", out);
-			inspect_html_escape(out, st->label[i]);
-			fprintf(out, "</td><td>%llu</td></tr>\n",
-			        (unsigned long long)st->label_count[i]);
-		}
-		fputs("</table>\n", out);
-	}
+	inspect_stats_labels(st, out);
 	inspect_stats_charts(st, out);
 	fputs("</body></html>\n", out);
+}
+
+void inspect_stats_labels(struct inspect_stats *st, FILE *out)
+{
+	if (!st->n_labels)
+		return;
+	fputs("<table id=\"labels\"><tr><th>label</th><th>count</th></tr>\n", out);
+	for (size_t i = 0; i < st->n_labels; i++) {
+		fputs("<tr><td>", out);
+		inspect_html_escape(out, st->label[i]);
+		fprintf(out, "</td><td>%llu</td></tr>\n", (unsigned long long)st->label_count[i]);
+	}
+	fputs("</table>\n", out);
 }

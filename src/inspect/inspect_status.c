@@ -120,21 +120,11 @@ int inspect_status_parse_states(struct status_states *s, const char *text, char 
 
 /* ---- reading the run ---------------------------------------------------------- */
 
+/* A count the snapshot does not carry (yet) counts as 0. */
 static long long num(struct json_object *o, const char *path)
 {
-	char key[64];
-	while (o && *path) {
-		const char *dot = strchr(path, '.');
-		size_t n = dot ? (size_t)(dot - path) : strlen(path);
-		if (n >= sizeof key)
-			return 0;
-		memcpy(key, path, n);
-		key[n] = 0;
-		if (!json_object_object_get_ex(o, key, &o))
-			return 0;
-		path = dot ? dot + 1 : path + n;
-	}
-	return o && json_object_is_type(o, json_type_int) ? (long long)json_object_get_int64(o) : 0;
+	long long v = inspect_run_num(o, path);
+	return v < 0 ? 0 : v;
 }
 
 static int flag(struct json_object *o, const char *k)
@@ -473,29 +463,6 @@ static double mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Read a whole stream into an owned string; NULL on failure. */
-static char *slurp(FILE *f)
-{
-	char *b = NULL;
-	size_t len = 0, cap = 0;
-	for (;;) {
-		if (infty_grow(&b, &cap, len + 4097, 1)) {
-			infty_free(b);
-			return NULL;
-		}
-		size_t got = fread(b + len, 1, 4096, f);
-		len += got;
-		if (got < 4096)
-			break;
-	}
-	if (ferror(f)) {
-		infty_free(b);
-		return NULL;
-	}
-	b[len] = 0;
-	return b;
-}
-
 /*
  * The states, from the command, the file, or (neither) the done markers as
  * they are, with no word on freshness.  0, or -1 with detail.
@@ -514,7 +481,7 @@ static int load_states(const struct inspect_status_opts *o, struct status_states
 			return -1;
 		}
 		FILE *p = popen(cmd, "r");
-		text = p ? slurp(p) : NULL;
+		text = p ? infty_read_all(p, NULL) : NULL;
 		int rc = p ? pclose(p) : -1;
 		if (!text || rc != 0) {
 			snprintf(detail, dlen, "'%s' failed (%s)", o->states_cmd,
@@ -524,7 +491,7 @@ static int load_states(const struct inspect_status_opts *o, struct status_states
 		}
 	} else if (o->states) {
 		FILE *f = strcmp(o->states, "-") ? fopen(o->states, "r") : stdin;
-		text = f ? slurp(f) : NULL;
+		text = f ? infty_read_all(f, NULL) : NULL;
 		if (f && f != stdin)
 			fclose(f);
 		if (!text) {

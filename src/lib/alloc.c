@@ -6,6 +6,7 @@
 #include "infty/error.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -84,4 +85,30 @@ int infty_grow(void *bufp, size_t *cap, size_t need, size_t elem)
 	*buf = p;
 	*cap = n;
 	return 0;
+}
+
+char *infty_read_all(FILE *f, size_t *len)
+{
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (infty_grow(&buf, &cap, n + 4096 + 1, 1)) {
+			infty_free(buf);
+			errno = ENOMEM;
+			return NULL;
+		}
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	if (ferror(f)) {
+		infty_free(buf);
+		errno = EIO;
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
 }

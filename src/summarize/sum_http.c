@@ -72,8 +72,9 @@ struct sum_http {
 	void *ctx;
 	CURLM *m;
 	struct curl_slist *hdrs;
-	char **urls;     /* owned: endpoint + "/chat/completions" */
-	char **tok_urls; /* owned: the server root + "/tokenize" */
+	char **urls;        /* owned: endpoint + "/chat/completions" */
+	char **tok_urls;    /* owned: the server root + "/tokenize" */
+	char **models_urls; /* owned: endpoint + "/models" */
 	enum sum_count_api *count_api;
 	size_t n_urls, next_url;
 	size_t inflight_bytes; /* request bodies in flight */
@@ -273,13 +274,16 @@ static int on_timer(CURLM *m, long ms, void *u)
 	return 0;
 }
 
-/* The server root of a base URL: ".../v1" loses its "/v1" (/tokenize lives beside it). */
-static char *root_url(const char *base, const char *path)
+/*
+ * path under a base URL given with or without its trailing '/'.  At the
+ * server root, ".../v1" loses its "/v1" (/tokenize lives beside it).
+ */
+static char *join_url(const char *base, const char *path, int at_root)
 {
 	size_t bl = strlen(base);
 	while (bl && base[bl - 1] == '/')
 		bl--;
-	if (bl >= 3 && !strncmp(base + bl - 3, "/v1", 3))
+	if (at_root && bl >= 3 && !strncmp(base + bl - 3, "/v1", 3))
 		bl -= 3;
 	size_t pl = strlen(path);
 	char *u = infty_malloc(bl + pl + 1);
@@ -315,24 +319,20 @@ struct sum_http *infty_sum_http_new(const struct sum_config *c, sum_http_prepare
 	size_t ne = c->n_endpoints ? c->n_endpoints : 1;
 	h->urls = infty_calloc(ne, sizeof *h->urls);
 	h->tok_urls = infty_calloc(ne, sizeof *h->tok_urls);
+	h->models_urls = infty_calloc(ne, sizeof *h->models_urls);
 	h->count_api = infty_calloc(ne, sizeof *h->count_api);
 	h->fails = infty_calloc(ne, sizeof *h->fails);
 	h->paused_until = infty_calloc(ne, sizeof *h->paused_until);
 	h->pause_len = infty_calloc(ne, sizeof *h->pause_len);
-	if (!h->m || !h->urls || !h->tok_urls || !h->count_api || !h->fails || !h->paused_until ||
-	    !h->pause_len)
+	if (!h->m || !h->urls || !h->tok_urls || !h->models_urls || !h->count_api || !h->fails ||
+	    !h->paused_until || !h->pause_len)
 		goto fail;
 	for (size_t k = 0; k < c->n_endpoints; k++) {
 		const char *base = c->endpoints[k];
-		size_t bl = strlen(base);
-		while (bl && base[bl - 1] == '/')
-			bl--;
-		if (!(h->urls[k] = infty_malloc(bl + 20)))
-			goto fail;
-		memcpy(h->urls[k], base, bl);
-		memcpy(h->urls[k] + bl, "/chat/completions", 18);
 		h->n_urls++;
-		if (!(h->tok_urls[k] = root_url(base, "/tokenize")))
+		if (!(h->urls[k] = join_url(base, "/chat/completions", 0)) ||
+		    !(h->tok_urls[k] = join_url(base, "/tokenize", 1)) ||
+		    !(h->models_urls[k] = join_url(base, "/models", 0)))
 			goto fail;
 	}
 	h->hcap = 0;
@@ -394,9 +394,11 @@ void infty_sum_http_free(struct sum_http *h)
 	for (size_t k = 0; k < h->n_urls; k++) {
 		infty_free(h->urls[k]);
 		infty_free(h->tok_urls ? h->tok_urls[k] : NULL);
+		infty_free(h->models_urls ? h->models_urls[k] : NULL);
 	}
 	infty_free(h->urls);
 	infty_free(h->tok_urls);
+	infty_free(h->models_urls);
 	infty_free(h->count_api);
 	infty_free(h->fails);
 	infty_free(h->paused_until);
@@ -792,12 +794,7 @@ int infty_sum_http_ready(struct sum_http *h, double timeout, char *detail, size_
 {
 	double deadline = infty_sum_now() + timeout;
 	for (size_t k = 0; k < h->n_urls; k++) {
-		const char *base = h->c->endpoints[k];
-		size_t bl = strlen(base);
-		while (bl && base[bl - 1] == '/')
-			bl--;
-		char url[2048];
-		snprintf(url, sizeof url, "%.*s/models", (int)bl, base);
+		const char *url = h->models_urls[k];
 		for (;;) {
 			CURL *e = curl_easy_init();
 			if (!e)
@@ -1044,12 +1041,7 @@ int infty_sum_http_preflight(struct sum_http *h, const char *const *models, size
 	}
 	ph = n;
 	for (size_t k = 0; k < h->n_urls; k++) {
-		const char *base = h->c->endpoints[k];
-		size_t bl = strlen(base);
-		while (bl && base[bl - 1] == '/')
-			bl--;
-		char url[2048];
-		snprintf(url, sizeof url, "%.*s/models", (int)bl, base);
+		const char *base = h->c->endpoints[k], *url = h->models_urls[k];
 		/* A server still loading (502, 503) is waited for, as the run does. */
 		double deadline = infty_sum_now() + ready_timeout;
 		CURLcode cc;

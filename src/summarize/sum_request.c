@@ -68,24 +68,14 @@ int infty_sum_prompt_file(const char *dir, const char *name, char **out, char *d
 		snprintf(detail, dlen, "%s: %s", path, strerror(errno));
 		return INFTY_EIO;
 	}
-	size_t cap = 0, len = 0;
-	char *buf = NULL;
-	for (;;) {
-		if (infty_grow(&buf, &cap, len + 4097, 1)) {
-			fclose(f);
-			infty_free(buf);
-			return INFTY_ENOMEM;
-		}
-		size_t got = fread(buf + len, 1, 4096, f);
-		len += got;
-		if (got < 4096)
-			break;
-	}
-	int bad = ferror(f);
+	size_t len;
+	char *buf = infty_read_all(f, &len);
+	int err = errno;
 	fclose(f);
-	if (bad) {
+	if (!buf && err == ENOMEM)
+		return INFTY_ENOMEM;
+	if (!buf) {
 		snprintf(detail, dlen, "%s: read error", path);
-		infty_free(buf);
 		return INFTY_EIO;
 	}
 	if (len && buf[len - 1] == '\n')

@@ -10,6 +10,7 @@
 #include "infty/tokenizer.h"
 #include "tok_run.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,24 +23,13 @@ static double now(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* All of stdin; exits 1 on a read error. */
+/* All of stdin; a read error or no memory stops the command (exit 3). */
 static char *slurp_stdin(size_t *len)
 {
-	size_t cap = 1 << 16, n = 0;
-	char *buf = infty_malloc(cap);
+	char *buf = infty_read_all(stdin, len);
 	if (!buf)
-		infty_die(INFTY_EXIT_DATA, "out of memory");
-	for (;;) {
-		if (n == cap && infty_grow(&buf, &cap, n + 1, 1))
-			infty_die(INFTY_EXIT_DATA, "out of memory");
-		size_t got = fread(buf + n, 1, cap - n, stdin);
-		n += got;
-		if (got == 0)
-			break;
-	}
-	if (ferror(stdin))
-		infty_die(INFTY_EXIT_STOPPED, "<stdin>: read error");
-	*len = n;
+		infty_die(INFTY_EXIT_STOPPED, "<stdin>: %s",
+		          errno == ENOMEM ? "out of memory" : "read error");
 	return buf;
 }
 

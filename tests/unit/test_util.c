@@ -1,7 +1,7 @@
 /*
  * test_util.c - the small library modules: the 64-bit hash and sharding
  * (SHA-256 has test_sha256.c), the progress reporter's output modes,
- * growable buffers and the allocation seam.
+ * growable buffers, reading a stream whole and the allocation seam.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,6 +21,7 @@
 
 #include <json.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,42 @@ static void test_grow_and_alloc_seam(void **state)
 	assert_string_equal(infty_strerror(INFTY_ETRUNCATED), "truncated zstd stream");
 }
 
+/* Bytes past any one chunk, NULs inside; EIO on a stream that cannot be read; ENOMEM. */
+static void test_read_all(void **state)
+{
+	(void)state;
+	FILE *f = tmpfile();
+	assert_non_null(f);
+	for (int i = 0; i < 10000; i++)
+		fputc(i % 7 ? 'a' + i % 26 : 0, f);
+	rewind(f);
+	size_t len = 0;
+	char *b = infty_read_all(f, &len);
+	assert_non_null(b);
+	assert_int_equal(len, 10000);
+	assert_int_equal(b[0], 0);
+	assert_int_equal(b[9999], 'a' + 9999 % 26);
+	assert_int_equal(b[len], 0);
+	infty_free(b);
+	b = infty_read_all(f, &len); /* at the end: an empty string */
+	assert_non_null(b);
+	assert_int_equal(len, 0);
+	infty_free(b);
+	rewind(f);
+	infty_alloc_fail_after(0);
+	errno = 0;
+	assert_null(infty_read_all(f, &len));
+	assert_int_equal(errno, ENOMEM);
+	infty_alloc_fail_after(-1);
+	fclose(f);
+	FILE *d = fopen(".", "r"); /* opens on Linux; every read fails with EISDIR */
+	assert_non_null(d);
+	errno = 0;
+	assert_null(infty_read_all(d, NULL));
+	assert_int_equal(errno, EIO);
+	fclose(d);
+}
+
 /* Format one reject and parse it back with our own strict parser. */
 static struct json_object *reject_back(const char *stage, const struct infty_reject *r)
 {
@@ -172,6 +209,7 @@ int main(void)
 	    cmocka_unit_test(test_shards_partition_ids),
 	    cmocka_unit_test(test_progress_modes),
 	    cmocka_unit_test(test_grow_and_alloc_seam),
+	    cmocka_unit_test(test_read_all),
 	    cmocka_unit_test(test_reject_records_stay_readable),
 	    cmocka_unit_test(test_utf8_strict),
 	};
