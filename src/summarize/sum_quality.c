@@ -1031,15 +1031,37 @@ static enum script script_of(uint32_t cp, int *letter)
 }
 
 /*
+ * Whether the run of non-blanks at s (up to len) reads as code: an
+ * identifier joined by '_', an assignment, a call f(, an attribute a.b,
+ * brackets or braces.  Its words are not function words: Python's
+ * "step5.parent = skip_loop" is no Portuguese.  Returns the run's length.
+ */
+static size_t code_run(const unsigned char *s, size_t len, int *code)
+{
+	size_t n = 0;
+	*code = 0;
+	for (; n < len && !isspace(s[n]); n++) {
+		unsigned char c = s[n], prev = n ? s[n - 1] : ' ';
+		if (strchr("_=;{}[]", c) || (c == '(' && isalnum(prev)) ||
+		    (c == '.' && isalnum(prev) && n + 1 < len && isalpha(s[n + 1])))
+			*code = 1;
+	}
+	return n;
+}
+
+/*
  * Letters per script and function words per language, over words of two
  * letters or more outside LaTeX commands (math's x, y and \frac would make
- * every trace Latin).
+ * every trace Latin) and outside code (code_run).
  */
 static void lang_add(struct lang_count *lc, const struct wordmap *m, const char *text, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)text;
-	size_t k = 0;
+	size_t k = 0, run_end = 0;
+	int in_code = 0;
 	while (k < len) {
+		if (k >= run_end && !isspace(s[k]))
+			run_end = k + code_run(s + k, len - k, &in_code);
 		if (s[k] == '\\') {
 			k++;
 			while (k < len && isalpha(s[k]))
@@ -1070,7 +1092,7 @@ static void lang_add(struct lang_count *lc, const struct wordmap *m, const char 
 				lc->script[x] += sc[x];
 		if (letters >= 2 && sc[SC_LATIN] == (long)letters)
 			lc->words++;
-		if (k - a <= 12 && sc[SC_LATIN] == (long)letters) {
+		if (k - a <= 12 && sc[SC_LATIN] == (long)letters && !in_code) {
 			char w[16];
 			for (size_t i = a; i < k; i++)
 				w[i - a] = (char)tolower(s[i]);

@@ -281,6 +281,25 @@ static void language(void **state)
 	          NULL);
 	assert_true(HAS(r, SUM_Q_LANGUAGE));
 	assert_string_equal(r.lang_summary, "zh");
+	/* Code is no language: Portuguese "da", "do", "se" in identifiers (a real
+	 * false positive on a Python trace of the corpus), while prose around code
+	 * still counts. */
+	r = check(1,
+	          "* The nodes are named as nodes={NODE1, NODE2}, etc.\n"
+	          "* root = StrictPartialOrder(nodes=[da_aci, do_loop, se_xor])\n"
+	          "* da_aci.parent = root; do_loop.parent = root; se_xor.parent = root\n"
+	          "* os_da = [da_aci, do_loop, se_xor, da_os, do_os, se_os, na_os, no_os]\n"
+	          "* ao_do = ProcessTree(operator=Operator.SEQUENCE, children=[da_os, do_os])\n"
+	          "* em_da = ProcessTree(label=\"da\", parent=ao_do); um_do.parent = em_da",
+	          NULL);
+	assert_false(HAS(r, SUM_Q_LANGUAGE));
+	r = check(1,
+	          "* Sea v la velocidad del barco y w la del río: v_barco = v.\n"
+	          "* Con los dos viajes obtenemos v - w = 6 y v + w = 14, entonces "
+	          "v = 10 y w = 4, como se ve para el barco; resolver(v, w) confirma el resultado.",
+	          NULL);
+	assert_true(HAS(r, SUM_Q_LANGUAGE));
+	assert_string_equal(r.lang_summary, "es");
 	/* Too little text to tell: no guess, no flag. */
 	r = check(1, "* v - w = 6, v + w = 14, v = 10, w = 4.", NULL);
 	assert_string_equal(r.lang_summary, "und");
