@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 47
+plan 50
 
 IN=$ROOT/tests/fixtures/sample.jsonl
 MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
@@ -88,6 +88,16 @@ run $MK convert IN="$T/nul.jsonl" OUT="$D"
 is_rc 0 "relaunch over orphan files"
 is "$(find "$D" -name '*.tmp.*' -o -name '.shard.*' | wc -l | tr -d ' ')" 0 "orphan temporaries are removed"
 like "$ERR" "removed 2 temporary files" "and the relaunch says so"
+
+# --- 5b. Stats that do not say the stage completed (an older infty's, before
+# the field) vouch for nothing: those shards are redone, the rest is not.
+cp "$D/train.jsonl.zst" "$T/d.train"
+sed -i '/"completed"/d' "$D/segment/stats/00001.json"
+run $MK convert IN="$T/nul.jsonl" OUT="$D"
+is_rc 0 "relaunch over segment stats without \"completed\""
+like "$ERR" "1 segment stats file\\(s\\) do not say the stage completed" "the relaunch says which stage it redoes"
+is "$(grep -c '"completed": true' "$D/segment/stats/00001.json"):$(cmp -s "$D/train.jsonl.zst" "$T/d.train" && echo same)" \
+	"1:same" "the shard is redone and the training file is the same"
 
 # --- 6. One huge row is rejected with a reason; the run goes on.
 python3 -c '
