@@ -278,8 +278,10 @@ const server = http.createServer((req, res) => {
 		if (req.headers['x-infty-preflight']) {
 			stats.preflight++;
 			try { body = JSON.parse(raw.toString('utf8')); } catch { body = {}; }
-			// A scenario for every request (no --match) fails the test request too.
-			if (opt.scenario !== 'ok' && !opt.match && errorReply(res, opt.scenario)) return;
+			// A scenario for every request (no --match) fails the test request
+			// too, and with --times K it is one of the first K.
+			if (opt.scenario !== 'ok' && !opt.match && stats.scripted < opt.times &&
+			    errorReply(res, opt.scenario)) { stats.scripted++; return; }
 			return send(res, 200, completion(body, '0000000000000000', 'ok', 8));
 		}
 		stats.chat++;

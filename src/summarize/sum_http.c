@@ -959,6 +959,31 @@ static long fetch(struct sum_http *h, const char *url, const char *body, struct 
 	return *cc ? 0 : status;
 }
 
+/* An error answer the run would retry (429 but not quota, 5xx, ...). */
+static int transient(struct sum_http *h, long status, const struct grow_buf *g)
+{
+	struct sum_http_result r = {.status = status,
+	                            .body = g->b ? g->b : "",
+	                            .body_len = g->len,
+	                            .retry_after = -1,
+	                            .should_retry = -1};
+	struct sum_verdict v;
+	if (infty_sum_classify(&r, h->c, 0, 0, &v))
+		return 0;
+	int retry = v.cls == SUM_RETRY;
+	infty_sum_verdict_release(&v);
+	return retry;
+}
+
+/* Sleep for s seconds; 1 (at once) when the run is being stopped. */
+static int pause_unless_stopping(double s)
+{
+	for (double end = infty_sum_now() + s; infty_sum_now() < end; usleep(50000))
+		if (infty_sum_engine_stopping())
+			return 1;
+	return infty_sum_engine_stopping();
+}
+
 /* The error message of an answer: error.message, a string error, or the body's start. */
 static void answer_message(const struct grow_buf *g, char *out, size_t n)
 {
@@ -1128,9 +1153,16 @@ int infty_sum_http_preflight(struct sum_http *h, const char *const *models, size
 			json_object_object_add(b, "temperature", json_object_new_double(0));
 			json_object_object_add(b, "stream", json_object_new_boolean(0));
 			double t0 = infty_sum_now();
-			st = fetch(h, urlc,
-			           json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN), ph,
-			           &g, &cc);
+			const char *req = json_object_to_json_string_ext(b, JSON_C_TO_STRING_PLAIN);
+			/* A transient answer (429, 5xx: what the run retries) is asked
+			 * again, 0.5, 1 and 2 s later: one hiccup is no problem to report. */
+			for (int attempt = 0;; attempt++) {
+				st = fetch(h, urlc, req, ph, &g, &cc);
+				if (!st || st == 200 || attempt == 3 || !transient(h, st, &g))
+					break;
+				if (pause_unless_stopping(0.5 * (1 << attempt)))
+					break;
+			}
 			json_object_put(b);
 			struct json_object *o = NULL, *ch;
 			int answered = st == 200 &&

@@ -7,7 +7,7 @@
 # costs one line and no run directory; PREFLIGHT=0 skips it.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
-plan 20
+plan 24
 
 PF="infty-summarize --preflight --model fake-model --prompt-dir $ROOT/prompts --ready-timeout 2"
 DOWN=http://127.0.0.1:9/v1
@@ -53,6 +53,17 @@ fake_start --scenario 404-model
 run $PF --endpoint "$EP"
 is "$RC:$ERR" "2:infty-summarize: $EP: a test request to model 'fake-model' failed: http 404: The model \`nope\` does not exist." \
 	"listed, but the test request fails: the server's own words"
+is "$(fstat preflight)" 1 "a 404 is not asked again"
+
+# What the run would retry (429, 5xx) is asked again before it is a problem.
+fake_start --scenario 500 --times 2
+run $PF --endpoint "$EP"
+is "$RC:$(fstat preflight)" "0:3" "a test request answered 500 twice passes at the third try"
+fake_start --scenario 500
+run $PF --endpoint "$EP"
+is "$RC:$ERR" "2:infty-summarize: $EP: a test request to model 'fake-model' failed: http 500: The server had an error while processing your request." \
+	"500 every time: one line"
+is "$(fstat preflight)" 4 "after four tries, no more"
 
 # make convert: the pre-flight is one of its checks.
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || { for i in 1 2 3 4 5 6; do skip "no tokenizer (make tokenizer)"; done; exit 0; }
