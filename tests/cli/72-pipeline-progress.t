@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 22
+plan 23
 
 IN=$ROOT/tests/fixtures/sample.jsonl
 MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
@@ -62,6 +62,9 @@ is "$(jq_py "$A/stats.json" "(O['usage']['requests'], O['usage']['prompt_tokens'
 	"usage: the requests and prompt tokens the server saw"
 is "$(jq_py "$A/stats.json" "abs(O['cost']['total'] - ((O['usage']['prompt_tokens'] - O['usage']['cached_tokens']) * 0.5 + O['usage']['cached_tokens'] * 0.25 + O['usage']['completion_tokens'] * 2) / 1e6) < 1e-12")" True \
 	"cost: prompt at PRICE_IN, cached at PRICE_CACHED, completion at PRICE_OUT"
+is "$(grep '^infty: summarizer:' "$T/out" | sed 's/; cost [0-9.e+-]*$/; cost/')" \
+	"$(jq_py "$A/stats.json" "'infty: summarizer: %d requests, %d prompt tokens (%d served by its prefix cache), %d completion tokens; retries: none; cost' % (O['usage']['requests'], O['usage']['prompt_tokens'], O['usage']['cached_tokens'], O['usage']['completion_tokens'])")" \
+	"make convert's closing lines say what the summarizer was asked, from the totals"
 fake_stop
 
 # make estimate: from the run's segment outputs (and at the run's prices,
