@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 47
+plan 50
 
 IN=$ROOT/tests/fixtures/sample.jsonl
 # The top Makefile's global settings that change how make treats the
@@ -197,6 +197,19 @@ is "$RC:$(find "$T/pj" -path '*/done/*' -newer "$T/ref9" | wc -l | tr -d ' ')" "
 run $MK convert IN="$IN" OUT="$T/nj" SHARDS=1 JUDGE=1
 is_rc 2 "JUDGE=1 without an endpoint: exit 2"
 like "$ERR" "pipeline: JUDGE=1 needs ENDPOINT" "... and says why"
+
+# How requests travel (in flight, timeouts, streaming) is no setting of the
+# output: changing it redoes nothing, and it reaches the tool.
+touch "$T/ref10"
+sleep 0.2
+run $MK convert OUT="$T/pj" SUMMARIZE_OPTS="$SOPTS --max-inflight 1 --stall-timeout 20 --no-stream"
+is "$RC:$(find "$T/pj" -path '*/done/*' -newer "$T/ref10" | wc -l | tr -d ' ')" "0:0" \
+	"a changed --max-inflight, --stall-timeout or --no-stream redoes nothing"
+unlike "$ERR" "settings changed" "... and says no setting changed"
+fake_start --latency 100
+rm -f "$T/pj/summarize/cache/00000.jsonl.zst"
+run $MK stage-shard OUT="$T/pj" STAGE=summarize SHARD=0 FORCE=1 ENDPOINT="$EP"
+is "$RC:$(fstat max_inflight):$(fstat streamed)" "0:1:0" "... and the tool runs with them (one request in flight, not streamed)"
 
 # missing and the shard pin.
 rm -f "$A/segment/done/00000" "$A/segment/done/00002"
