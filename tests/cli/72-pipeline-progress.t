@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 23
+plan 26
 
 IN=$ROOT/tests/fixtures/sample.jsonl
 MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
@@ -89,3 +89,30 @@ like "$ERR" "pipeline: summarize shard 0000[01] failed \(stopped\); log " "the f
 bad=$(printf '%s\n' "$ERR" | grep -v -E '^\[[0-9:]{8}\] (shard     |segment   |summarize |build     |merge     )' |
 	grep -v -E '^(pipeline: |  infty-summarize: |make(\[[0-9]+\])?: )' | head -n 3)
 is "$bad" "" "every other line is a whole display line"
+
+# Ctrl-C (SIGINT to the whole foreground group, as a terminal sends it):
+# the run stops, keeps what was answered, and says what to do next.
+fake_start --latency 500
+C=$T/c
+# A script's background job starts with SIGINT ignored, a terminal's
+# foreground job does not: python3 restores the default before make starts.
+(setsid python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' \
+	$MK convert IN="$IN" OUT="$C" SHARDS=2 ETA=96 ENDPOINT="$EP" MODEL=fake-model \
+	SUMMARIZE_OPTS="$SOPTS" INTERVAL=0 >"$T/c.out" 2>"$T/c.err" &
+ echo $! >"$T/c.pid")
+i=0
+while ! find "$C/summarize/cache" -name '*.zst' -size +0 2>/dev/null | grep -q . && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+pg=$(cat "$T/c.pid")
+kill -INT "-$pg" 2>/dev/null || diag "could not signal process group $pg"
+i=0
+while pgrep -g "$pg" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+like "$(cat "$T/c.err")" "pipeline: stopped; run the same command again to go on \(finished shards and answered requests are kept\)" \
+	"Ctrl-C: the last word says how to go on"
+[ ! -e "$C/train.jsonl.zst" ]; ok $? "... and nothing is published"
+before=$(fstat chat)
+run $MK convert IN="$IN" OUT="$C" SHARDS=2 ETA=96 ENDPOINT="$EP" MODEL=fake-model SUMMARIZE_OPTS="$SOPTS" INTERVAL=0
+is "$RC:$(fstat repeated_after_ok)" "0:0" "the same command finishes the run, asking nothing answered twice"
+fake_stop
