@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/sum-fake.sh"
 [ -f "$INFTY_TOKENIZER_DEFAULT" ] || skip_all "no tokenizer at $INFTY_TOKENIZER_DEFAULT (make tokenizer)"
-plan 26
+plan 27
 
 IN=$ROOT/tests/fixtures/sample.jsonl
 MK="make -s --no-print-directory -f $ROOT/mk/pipeline.mk INFTY_BIN=$BUILD/bin"
@@ -116,3 +116,20 @@ before=$(fstat chat)
 run $MK convert IN="$IN" OUT="$C" SHARDS=2 ETA=96 ENDPOINT="$EP" MODEL=fake-model SUMMARIZE_OPTS="$SOPTS" INTERVAL=0
 is "$RC:$(fstat repeated_after_ok)" "0:0" "the same command finishes the run, asking nothing answered twice"
 fake_stop
+
+# A run that ends at once can stop the display before its process has
+# exec'd, when a TERM is only noted by the shell and lost.  Played by a
+# display that ignores TERM for its first half second: the relaunch of a
+# finished run must still end.
+mkdir -p "$T/bin"
+for t in "$BUILD"/bin/infty-*; do ln -s "$t" "$T/bin/"; done
+rm "$T/bin/infty-inspect"
+cat >"$T/bin/infty-inspect" <<EOF
+#!/bin/sh
+case " \$* " in *" --watch "*) trap '' TERM; sleep 0.5; trap - TERM ;; esac
+exec "$BUILD/bin/infty-inspect" "\$@"
+EOF
+chmod +x "$T/bin/infty-inspect"
+run $MK convert IN="$IN" OUT="$T/e" SHARDS=2 ETA=96 INTERVAL=0
+run timeout 60 make -s --no-print-directory -f "$ROOT/mk/pipeline.mk" INFTY_BIN="$T/bin" convert OUT="$T/e" INTERVAL=0.2
+is "$RC" 0 "a display that missed the first TERM is stopped all the same"
