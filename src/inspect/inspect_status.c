@@ -176,10 +176,29 @@ static struct json_object *snapshot_of(const char *out, int stage, long k, time_
 }
 
 /* Seconds a snapshot's run has been going (at least 1, for rates). */
+/*
+ * Seconds a running shard's snapshot covers, or 0 when that is too short
+ * for a rate: the first snapshot comes with the first record, and its
+ * times are whole seconds, so "1 record in 1 s" would promise an eta of
+ * hours for a shard about to end.  From 5 s on, the error is under 20 %.
+ */
+#define RATE_MIN_SECONDS 5
 static double elapsed(struct json_object *snap)
 {
 	long long el = num(snap, "updated") - num(snap, "started");
-	return el < 1 ? 1.0 : (double)el;
+	return el < RATE_MIN_SECONDS ? 0 : (double)el;
+}
+
+/* Add a running shard's rates to g, or note that one is not measured yet. */
+static void add_rate(struct status_stage *g, double el, double units, double answers, double tokens)
+{
+	if (el <= 0) {
+		g->measuring = 1;
+		return;
+	}
+	g->rate += units / el;
+	g->req_rate += answers / el;
+	g->tok_rate += tokens / el;
 }
 
 static void count_state(struct status_stage *g, int state, int live, int bad)
@@ -226,7 +245,7 @@ void inspect_status_collect(const char *out, const struct status_states *s, time
 		g->d = (uint64_t)num(o, "done");
 		g->bytes_in = (uint64_t)num(o, "bytes_in");
 		g->bytes_total = (uint64_t)num(o, "bytes_total");
-		g->rate = (double)g->d / elapsed(o);
+		add_rate(g, elapsed(o), (double)g->d, 0, 0);
 	}
 	count_state(g, s->state[STATUS_SHARD][0], live, bad);
 	json_object_put(o);
@@ -253,7 +272,7 @@ void inspect_status_collect(const char *out, const struct status_states *s, time
 			g->d += (uint64_t)num(o, "done");
 			g->d2 += (uint64_t)num(o, "counters.traces");
 			g->rejected += (uint64_t)num(o, "rejected");
-			g->rate += (double)num(o, "done") / elapsed(o);
+			add_rate(g, elapsed(o), (double)num(o, "done"), 0, 0);
 		}
 		count_state(g, st, live, bad);
 		json_object_put(o);
@@ -305,9 +324,8 @@ void inspect_status_collect(const char *out, const struct status_states *s, time
 				snprintf(key, sizeof key, "counters.failures_%s", fail_class[c]);
 				g->fail[c] += (uint64_t)num(o, key);
 			}
-			g->rate += (double)settled / el;
-			g->req_rate += (double)num(o, "counters.requests_answered") / el;
-			g->tok_rate += (double)(pt + ct) / el;
+			add_rate(g, el, (double)settled,
+			         (double)num(o, "counters.requests_answered"), (double)(pt + ct));
 		}
 		count_state(g, st, live, bad);
 		json_object_put(o);
@@ -334,7 +352,7 @@ void inspect_status_collect(const char *out, const struct status_states *s, time
 			g->d += (uint64_t)num(o, "done");
 			g->d2 += (uint64_t)num(o, "counters.instances_out");
 			g->rejected += (uint64_t)num(o, "rejected");
-			g->rate += (double)num(o, "done") / elapsed(o);
+			add_rate(g, elapsed(o), (double)num(o, "done"), 0, 0);
 		}
 		count_state(g, st, live, bad);
 		json_object_put(o);
@@ -432,7 +450,9 @@ size_t inspect_status_line(const struct status_view *v, int stage, char *buf, si
 		    (unsigned long long)g->rejected);
 		break;
 	}
-	if (g->running) {
+	if (g->running && g->measuring) {
+		add(&l, ", measuring the rate");
+	} else if (g->running) {
 		if (stage == STATUS_SUMMARIZE)
 			add(&l, ", %.1f req/s %.0f tok/s", g->req_rate, g->tok_rate);
 		else

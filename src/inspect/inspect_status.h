@@ -58,6 +58,7 @@ struct status_stage {
 	double rate;     /* units per second of the running shards */
 	double req_rate; /* summarize: HTTP answers per second */
 	double tok_rate; /* summarize: prompt + completion tokens per second */
+	int measuring;   /* a running shard is too young for a rate: none shown */
 };
 
 struct status_view {

@@ -6,7 +6,7 @@
 # exactly what README.md, "Watching a run", describes.  Figures below are
 # worked out by hand from the files.
 . "$(dirname "$0")/lib.sh"
-plan 8
+plan 9
 
 O=$T/run
 mkdir -p "$O"/shard/stats "$O"/segment/stats "$O"/segment/progress "$O"/summarize/progress \
@@ -40,6 +40,14 @@ segment   1/2 shards, 1 running  rows 8/10 (80.0%), traces 7, rejected 1, 0.3 ro
 summarize 0/2 shards, 1 running  requests 2/6+, traces 1/4+, in flight 1, failures retry 1 reject 0 permanent 0 fatal 0, tokens prompt 1000 cached 400 completion 100, 0.4 req/s 110 tok/s, eta 20s+
 build     0/2 shards, 1 failed  records 0/?, instances 0, rejected 0" \
 	"every stage's line: done shards' stats and running shards' snapshots"
+# A shard that has just started: its first snapshot (1 row in under a
+# second) is no rate, and an eta from it would be hours for seconds of work.
+snap "$O/segment/progress/00001.json" 1 "$now" "$now" false "" '{"traces": 1}'
+run infty-inspect status "$O" --states "$T/states"
+is "$(printf '%s\n' "$OUT" | sed -n 2p)" \
+	"segment   1/2 shards, 1 running  rows 6/10 (60.0%), traces 5, rejected 1, measuring the rate" \
+	"a shard younger than 5 s: no rate and no eta yet"
+snap "$O/segment/progress/00001.json" 3 $((now - 10)) "$now" false "" '{"traces": 3}'
 
 # No run holds OUT: no snapshot counts, a failed one still says so.
 states 0 | infty-inspect status "$O" --states - >"$T/o0"
