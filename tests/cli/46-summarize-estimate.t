@@ -93,8 +93,7 @@ is "$RC:$(printf '%s\n' "$ERR" | head -n 1)" "2:infty-summarize: --preflight nee
 if command -v node >/dev/null 2>&1 && [ -f "$ROOT/tests/node/node_modules/.package-lock.json" ]; then
 	node "$ROOT/tests/fake-endpoint.mjs" --lifetime 60 --count-tokenizer "$TOKZ" >"$T/port" 2>/dev/null &
 	fpid=$!
-	i=0
-	while [ ! -s "$T/port" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	wait_for 5 test -s "$T/port"
 	infty-summarize -q --endpoint "http://127.0.0.1:$(cat "$T/port")/v1" --model fake-model \
 		--prompt-dir "$ROOT/prompts" -t "$TOKZ" --quality all=warn --no-n --candidates 1 \
 		--ready-timeout 5 --stats "$T/real.json" -o /dev/null "$T/in.jsonl" 2>/dev/null

@@ -78,19 +78,13 @@ COPTS="$SOPTS --max-inflight 1"
 (setsid $MK convert IN="$IN" OUT="$C" SHARDS=3 ETA=96 ENDPOINT="$EP" MODEL=fake-model \
 	SUMMARIZE_OPTS="$COPTS" -j3 >/dev/null 2>&1 &
  echo $! >"$T/make.pid")
-i=0
-while [ ! -e "$C/summarize/logs/00000.log" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+wait_for 10 test -e "$C/summarize/logs/00000.log"
 # Some answers in a cache, then the kill.
-i=0
-while ! find "$C/summarize/cache" -name '*.zst' -size +0 2>/dev/null | grep -q . && [ $i -lt 200 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+wait_for 10 has_cache "$C"
 pg=$(cat "$T/make.pid")
 kill -KILL "-$pg" 2>/dev/null || diag "could not kill process group $pg"
 # Wait until none of the killed processes is left.
-i=0
-while pgrep -g "$pg" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+wait_for 5 group_gone "$pg"
 [ ! -e "$C/summarize/done/00000" ]; ok $? "the killed summarize shard has no done marker"
 [ ! -e "$C/train.jsonl.zst" ]; ok $? "no training file from a killed run"
 seg_done=$(ls "$C/segment/done")

@@ -122,8 +122,7 @@ F=$T/f
 (setsid $MK convert IN="$IN" OUT="$F" SHARDS=2 ETA=96 ENDPOINT="$EP" MODEL=fake-model \
 	SUMMARIZE_OPTS="$SOPTS" -j2 >"$T/f.log" 2>&1 &
  echo $! >"$T/f.pid")
-i=0
-while [ ! -e "$F/summarize/logs/00000.log" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+wait_for 10 test -e "$F/summarize/logs/00000.log"
 convert "$F" ENDPOINT="$EP" MODEL=fake-model SUMMARIZE_OPTS="$SOPTS"
 is_rc 2 "a second make convert on the same OUT is refused"
 like "$ERR" "in use by another run \(pid [0-9]+ on" "with who holds it"
@@ -132,8 +131,7 @@ is_rc 2 "so is a stage-shard"
 run $MK status OUT="$F"
 like "$OUT" "running: pid" "status says a run is in progress"
 requests=$(fstat chat)
-i=0
-while [ -e "/proc/$(cat "$T/f.pid")" ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i + 1)); done
+wait_for 20 test ! -e "/proc/$(cat "$T/f.pid")"
 like "$(cat "$T/f.log")" "training instances" "the first run finishes undisturbed"
 is "$(fstat repeated_after_ok)" 0 "no answered request was sent twice"
 convert "$F" ENDPOINT="$EP" MODEL=fake-model SUMMARIZE_OPTS="$SOPTS"
@@ -143,12 +141,10 @@ is_rc 0 "once it ended, the OUT is free again"
 (setsid $MK convert IN="$IN" OUT="$T/g" SHARDS=2 ETA=96 ENDPOINT="$EP" MODEL=fake-model \
 	SUMMARIZE_OPTS="$SOPTS" >/dev/null 2>&1 &
  echo $! >"$T/g.pid")
-i=0
-while [ ! -e "$T/g/summarize/logs/00000.log" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+wait_for 10 test -e "$T/g/summarize/logs/00000.log"
 pg=$(cat "$T/g.pid")
 kill -KILL "-$pg" 2>/dev/null
-i=0
-while pgrep -g "$pg" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+wait_for 5 group_gone "$pg"
 convert "$T/g" ENDPOINT="$EP" MODEL=fake-model SUMMARIZE_OPTS="$SOPTS"
 is_rc 0 "after kill -9 of a run, the relaunch takes the lock and completes"
 fake_stop

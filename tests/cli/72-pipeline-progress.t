@@ -100,15 +100,10 @@ C=$T/c
 	$MK convert IN="$IN" OUT="$C" SHARDS=2 ETA=96 ENDPOINT="$EP" MODEL=fake-model \
 	SUMMARIZE_OPTS="$SOPTS" INTERVAL=0 >"$T/c.out" 2>"$T/c.err" &
  echo $! >"$T/c.pid")
-i=0
-while ! find "$C/summarize/cache" -name '*.zst' -size +0 2>/dev/null | grep -q . && [ $i -lt 200 ]; do
-	sleep 0.05
-	i=$((i + 1))
-done
+wait_for 10 has_cache "$C"
 pg=$(cat "$T/c.pid")
 kill -INT "-$pg" 2>/dev/null || diag "could not signal process group $pg"
-i=0
-while pgrep -g "$pg" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+wait_for 5 group_gone "$pg"
 like "$(cat "$T/c.err")" "pipeline: stopped; run the same command again to go on \(finished shards and answered requests are kept\)" \
 	"Ctrl-C: the last word says how to go on"
 [ ! -e "$C/train.jsonl.zst" ]; ok $? "... and nothing is published"

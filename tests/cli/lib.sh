@@ -67,4 +67,19 @@ same_file() { # same_file GOT WANT DESC
 cat_jsonl() { zstd -dcf -- "$1"; }
 # Count lines of a JSONL(.zst) file.
 count_lines() { zstd -dcf -- "$1" | wc -l | tr -d ' '; }
+# wait_for SECONDS CMD...: run CMD every 0.05 s until it succeeds, for
+# SECONDS at most (a whole number); 1 when it never did.
+wait_for() {
+	_w=$(($1 * 20))
+	shift
+	until "$@"; do
+		[ "$_w" -gt 0 ] || return 1
+		sleep 0.05
+		_w=$((_w - 1))
+	done
+}
+# No process of group $1 is left (pgrep finds none).
+group_gone() { ! pgrep -g "$1" >/dev/null 2>&1; }
+# Some summarize cache file under run $1 holds an answer.
+has_cache() { find "$1/summarize/cache" -name '*.zst' -size +0 2>/dev/null | grep -q .; }
 have_shared_data() { [ -f "$SHARED/data/corpus/reasoning_traces.jsonl.zst" ]; }

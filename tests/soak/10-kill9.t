@@ -51,8 +51,7 @@ while [ $k -lt "$KILLS" ]; do
 	# sharding and segmenting, later ones in summarizing, building, merging.
 	sleep "$(awk -v s="$k$$" -v d="$dur" 'BEGIN { srand(s); printf "%.2f", 0.3 + rand() * 0.4 * d }')"
 	kill -KILL "-$pg" 2>/dev/null
-	i=0
-	while pgrep -g "$pg" >/dev/null 2>&1 && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	wait_for 5 group_gone "$pg"
 	k=$((k + 1))
 	# Where the kill landed: the shards each stage had finished.
 	where="$where $(for st in shard segment summarize build merge; do printf '%s' "$(ls "$S/$st/done" 2>/dev/null | wc -l)"; done)"
