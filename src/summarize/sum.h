@@ -97,6 +97,23 @@ void infty_sum_config_init(struct sum_config *c);
 
 /* ---- sum_request.c --------------------------------------------------------- */
 
+/* One "{name}" of a prompt template and the len bytes that replace it. */
+struct sum_slot {
+	const char *name; /* with its braces: "{summary}" */
+	const char *value;
+	size_t len;
+};
+
+/*
+ * tpl with every slot's name replaced by its value, in one pass (a value is
+ * not searched again); other text, braces included, is kept.  An owned
+ * string, its length in *out_len when not NULL; NULL when out of memory.
+ */
+char *infty_sum_fill(const char *tpl, const struct sum_slot *slots, size_t n, size_t *out_len);
+
+/* Append {"role": role, "content": text (len bytes)} to arr: 0 or INFTY_ENOMEM. */
+int infty_sum_add_message(struct json_object *arr, const char *role, const char *text, size_t len);
+
 /* The two prompt texts and their combined hash ("sha256:<hex>"). */
 struct sum_prompts {
 	char *cumulative; /* owned: the instruction after the assistant turn */

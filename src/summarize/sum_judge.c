@@ -68,31 +68,11 @@ void infty_sum_judge_prompts_release(struct sum_judge_prompts *p)
 	p->judge = p->refine = NULL;
 }
 
-/* tpl with every "{name}" replaced by value: an owned string, or NULL. */
+/* tpl with every name replaced by value: an owned string, or NULL. */
 static char *fill(const char *tpl, const char *name, const char *value)
 {
-	size_t nl = strlen(name), vl = strlen(value), len = 0, cap = 0;
-	char *out = NULL;
-	for (const char *s = tpl; *s;) {
-		const char *add = s;
-		size_t n = 1;
-		if (!strncmp(s, name, nl)) {
-			add = value, n = vl;
-			s += nl;
-		} else {
-			s++;
-		}
-		if (infty_grow(&out, &cap, len + n + 1, 1)) {
-			infty_free(out);
-			return NULL;
-		}
-		memcpy(out + len, add, n);
-		len += n;
-	}
-	if (!out)
-		return infty_strdup("");
-	out[len] = '\0';
-	return out;
+	const struct sum_slot slot = {name, value, strlen(value)};
+	return infty_sum_fill(tpl, &slot, 1, NULL);
 }
 
 struct json_object *infty_sum_judge_messages(const struct sum_trace_view *t, size_t i,
@@ -108,31 +88,15 @@ struct json_object *infty_sum_judge_messages(const struct sum_trace_view *t, siz
 	return m;
 }
 
-static int add_turn(struct json_object *arr, const char *role, const char *text)
-{
-	struct json_object *m = json_object_new_object(), *c = json_object_new_string(text);
-	if (!m || !c || json_object_object_add(m, "role", json_object_new_string(role)) ||
-	    json_object_object_add(m, "content", c)) {
-		json_object_put(m);
-		json_object_put(c);
-		return INFTY_ENOMEM;
-	}
-	if (json_object_array_add(arr, m)) {
-		json_object_put(m);
-		return INFTY_ENOMEM;
-	}
-	return 0;
-}
-
 int infty_sum_refine_append(struct json_object *messages, const struct sum_judge_prompts *p,
                             const char *summary, const char *feedback)
 {
 	char *ask = fill(p->refine, "{feedback}", *feedback ? feedback : "(no details given)");
 	if (!ask)
 		return INFTY_ENOMEM;
-	int rc = add_turn(messages, "assistant", summary);
+	int rc = infty_sum_add_message(messages, "assistant", summary, strlen(summary));
 	if (!rc)
-		rc = add_turn(messages, "user", ask);
+		rc = infty_sum_add_message(messages, "user", ask, strlen(ask));
 	infty_free(ask);
 	return rc;
 }

@@ -124,57 +124,51 @@ void infty_sum_prompts_release(struct sum_prompts *p)
 	p->cumulative = p->update = NULL;
 }
 
-static int add_msg(struct json_object *arr, const char *role, const char *text, size_t len)
+int infty_sum_add_message(struct json_object *arr, const char *role, const char *text, size_t len)
 {
 	struct json_object *m = json_object_new_object();
 	struct json_object *content = json_object_new_string_len(text, (int)len);
 	if (!m || !content) {
 		json_object_put(m);
 		json_object_put(content);
-		return -1;
+		return INFTY_ENOMEM;
 	}
 	json_object_object_add(m, "role", json_object_new_string(role));
 	json_object_object_add(m, "content", content);
 	if (!json_object_object_get_ex(m, "role", NULL) || json_object_array_add(arr, m)) {
 		json_object_put(m);
-		return -1;
+		return INFTY_ENOMEM;
 	}
 	return 0;
 }
 
-/* Expand {question}, {summary} and {segment} in tpl into an owned string. */
-static char *fill_template(const char *tpl, const char *q, const char *sum, const char *seg,
-                           size_t seg_len, size_t *out_len)
+char *infty_sum_fill(const char *tpl, const struct sum_slot *slots, size_t n, size_t *out_len)
 {
 	size_t cap = 0, len = 0;
 	char *buf = NULL;
 	for (const char *s = tpl; *s;) {
-		const char *add = s;
-		size_t n = 1;
-		if (*s == '{') {
-			if (!strncmp(s, "{question}", 10)) {
-				add = q, n = strlen(q), s += 10;
-			} else if (!strncmp(s, "{summary}", 9)) {
-				add = sum, n = strlen(sum), s += 9;
-			} else if (!strncmp(s, "{segment}", 9)) {
-				add = seg, n = seg_len, s += 9;
-			} else {
-				s++;
+		const char *add = s++;
+		size_t step = 1;
+		for (size_t k = 0; *add == '{' && k < n; k++) {
+			size_t nl = strlen(slots[k].name);
+			if (!strncmp(add, slots[k].name, nl)) {
+				s = add + nl;
+				add = slots[k].value, step = slots[k].len;
+				break;
 			}
-		} else {
-			s++;
 		}
-		if (infty_grow(&buf, &cap, len + n + 1, 1)) {
+		if (infty_grow(&buf, &cap, len + step + 1, 1)) {
 			infty_free(buf);
 			return NULL;
 		}
-		memcpy(buf + len, add, n);
-		len += n;
+		memcpy(buf + len, add, step);
+		len += step;
 	}
 	if (!buf && !(buf = infty_strdup("")))
 		return NULL;
 	buf[len] = '\0';
-	*out_len = len;
+	if (out_len)
+		*out_len = len;
 	return buf;
 }
 
@@ -186,10 +180,15 @@ struct json_object *infty_sum_req_messages(const struct sum_trace_view *t, size_
 	if (!arr)
 		return NULL;
 	if (mode == SUM_MODE_UPDATE && i > 0) {
+		const char *sum = prev_summary ? prev_summary : "";
+		const struct sum_slot slots[] = {
+		    {"{question}", t->question, strlen(t->question)},
+		    {"{summary}", sum, strlen(sum)},
+		    {"{segment}", t->seg[i], t->seg_len[i]},
+		};
 		size_t len;
-		char *u = fill_template(p->update, t->question, prev_summary ? prev_summary : "",
-		                        t->seg[i], t->seg_len[i], &len);
-		if (!u || add_msg(arr, "user", u, len)) {
+		char *u = infty_sum_fill(p->update, slots, 3, &len);
+		if (!u || infty_sum_add_message(arr, "user", u, len)) {
 			infty_free(u);
 			json_object_put(arr);
 			return NULL;
@@ -216,9 +215,9 @@ struct json_object *infty_sum_req_messages(const struct sum_trace_view *t, size_
 		len += t->seg_len[k];
 	}
 	joined[len] = '\0';
-	int bad = add_msg(arr, "user", t->question, strlen(t->question)) ||
-	          add_msg(arr, "assistant", joined, len) ||
-	          add_msg(arr, "user", p->cumulative, strlen(p->cumulative));
+	int bad = infty_sum_add_message(arr, "user", t->question, strlen(t->question)) ||
+	          infty_sum_add_message(arr, "assistant", joined, len) ||
+	          infty_sum_add_message(arr, "user", p->cumulative, strlen(p->cumulative));
 	infty_free(joined);
 	if (bad) {
 		json_object_put(arr);
