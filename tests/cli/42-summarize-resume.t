@@ -29,14 +29,20 @@ is "$(fstat chat)" "$TOTAL" "reference run: one request per summary"
 chat() { curl -s "http://127.0.0.1:$PORT/_stats" | sed 's/.*"chat":\([0-9]*\).*/\1/'; }
 lines() { if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
-# run_until K: start a run on the shared cache, kill -9 once the fake has
-# seen K more chat requests; sets SENT (requests of that run) and PERSISTED.
-run_until() {
-	before=$(fstat chat); c0=$(lines "$T/c.jsonl")
-	$S --cache "$T/c.jsonl" -o "$T/out.jsonl" "$T/in.jsonl" >/dev/null 2>&1 &
+# kill_after K CACHE OUT: start a run with CACHE and OUT, kill -9 it once
+# the fake has seen K more chat requests; sets before (the count at start).
+kill_after() {
+	before=$(fstat chat)
+	$S --cache "$2" -o "$3" "$T/in.jsonl" >/dev/null 2>&1 &
 	pid=$!
 	while kill -0 $pid 2>/dev/null && [ "$(chat)" -lt $((before + $1)) ]; do sleep 0.01; done
 	kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+}
+# run_until K: the same on the shared cache; sets SENT (requests of that
+# run) and PERSISTED.
+run_until() {
+	c0=$(lines "$T/c.jsonl")
+	kill_after "$1" "$T/c.jsonl" "$T/out.jsonl"
 	SENT=$(( $(fstat chat) - before )); PERSISTED=$(( $(lines "$T/c.jsonl") - c0 ))
 }
 grand=0
@@ -58,11 +64,7 @@ same_file "$T/out.jsonl" "$T/ref.jsonl" "output byte-identical to the uninterrup
 [ $grand -le $((TOTAL + 3 * INF)) ]; ok $? "all runs together: $grand requests for $TOTAL summaries"
 
 # the same with the default zstd cache: frames cut by the kill are dropped
-before=$(fstat chat)
-$S --cache "$T/z.jsonl.zst" -o "$T/zout.jsonl" "$T/in.jsonl" >/dev/null 2>&1 &
-pid=$!
-while kill -0 $pid 2>/dev/null && [ "$(chat)" -lt $((before + 150)) ]; do sleep 0.01; done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+kill_after 150 "$T/z.jsonl.zst" "$T/zout.jsonl"
 run $S --cache "$T/z.jsonl.zst" --stats "$T/zst.json" -o "$T/zout.jsonl" "$T/in.jsonl"
 is_rc 0 "zstd cache: resumed run exits 0"
 sent=$(( $(fstat chat) - before ))
@@ -88,11 +90,7 @@ run $S --cache "$T/u.jsonl" --stats "$T/u2.json" -o "$T/u2.jsonl" "$T/in.jsonl"
 is "$(jq_py "$T/u2.json" "(O['requests']['sent'], O['tokens']['prompt'], O['usage'])")" \
 	"(0, 0, $(jq_py "$T/u1.json" "O['usage']"))" "a rerun from the cache pays nothing and reports the same usage"
 # Killed half way, then resumed: the same requests and tokens as one run.
-before=$(fstat chat)
-$S --cache "$T/uk.jsonl" -o "$T/uk.jsonl.out" "$T/in.jsonl" >/dev/null 2>&1 &
-pid=$!
-while kill -0 $pid 2>/dev/null && [ "$(chat)" -lt $((before + 200)) ]; do sleep 0.01; done
-kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+kill_after 200 "$T/uk.jsonl" "$T/uk.jsonl.out"
 run $S --cache "$T/uk.jsonl" --stats "$T/uk.json" -o "$T/uk.jsonl.out" "$T/in.jsonl"
 [ "$(jq_py "$T/uk.json" "O['summaries']['cache_hits'] > 0 < O['requests']['sent']")" = True ]
 ok $? "the resumed run took some answers from the cache and asked for the rest"

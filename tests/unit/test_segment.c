@@ -16,6 +16,7 @@
 #include "../../src/segment/seg_run.h"
 #include "infty/alloc.h"
 #include "infty/error.h"
+#include "scratch.h"
 
 #include <json.h>
 #include <stdio.h>
@@ -577,20 +578,6 @@ static void *no_ctx(void *arg)
 	return arg ? arg : (void *)1;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	assert_non_null(f);
-	fseek(f, 0, SEEK_END);
-	long n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	char *b = malloc((size_t)n + 1);
-	assert_int_equal(fread(b, 1, (size_t)n, f), (size_t)n);
-	b[n] = 0;
-	fclose(f);
-	return b;
-}
-
 static void stage_accounting_and_threads(void **state)
 {
 	(void)state;
@@ -648,7 +635,8 @@ static void stage_accounting_and_threads(void **state)
 	o.output = o2;
 	o.threads = 4;
 	assert_int_equal(infty_seg_run(&o, &c, &t2, detail, sizeof detail), 0);
-	char *a = slurp(o1), *b = slurp(o2);
+	size_t na, nb;
+	char *a = scratch_read(o1, &na), *b = scratch_read(o2, &nb);
 	assert_string_equal(a, b);
 	/*
 	 * Ids are unique: t0..t9 occur again as rows 50..59 and get ":" plus 8
@@ -669,7 +657,8 @@ static void stage_accounting_and_threads(void **state)
 	}
 	free(a);
 	free(b);
-	char *s = slurp(st);
+	size_t ns;
+	char *s = scratch_read(st, &ns);
 	struct json_object *js = json_tokener_parse(s);
 	assert_non_null(js);
 	struct json_object *v;
@@ -736,7 +725,8 @@ static void stage_counter_failure(void **state)
 	assert_int_equal(t.traces, 2);
 	assert_int_equal(t.rejected, 1);
 	assert_int_equal(t.rejects_by_reason[INFTY_SEG_R_TOKENIZER], 1);
-	char *r = slurp(rj);
+	size_t nr;
+	char *r = scratch_read(rj, &nr);
 	assert_non_null(strstr(r, "\"reason\":\"tokenizer\""));
 	assert_non_null(strstr(r, "\"id\":\"b\""));
 	free(r);

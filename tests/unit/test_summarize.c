@@ -16,6 +16,7 @@
 #include "../../src/summarize/sum.h"
 #include "infty/alloc.h"
 #include "infty/error.h"
+#include "scratch.h"
 
 #include <json.h>
 #include <ctype.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -304,10 +306,8 @@ static void extractive(void **state)
 static void cache_roundtrip(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/test_summarize.XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char path[256], detail[256];
-	snprintf(path, sizeof path, "%s/cache.jsonl.zst", dir);
+	const char *path = scratch_path("roundtrip.jsonl.zst");
+	char detail[256];
 	struct sum_cache *c;
 	assert_int_equal(infty_sum_cache_open(&c, path, detail, sizeof detail), 0);
 	struct sum_cache_entry e = {.text = "* one",
@@ -341,8 +341,6 @@ static void cache_roundtrip(void **state)
 	assert_int_equal(infty_sum_cache_loaded(c), 3);
 	assert_string_equal(infty_sum_cache_get(c, "k1")->text, "* one");
 	assert_int_equal(infty_sum_cache_close(c), 0);
-	unlink(path);
-	rmdir(dir);
 }
 
 static char *sse_body(const char *events, size_t step)
@@ -857,39 +855,27 @@ static void judge_requests(void **state)
 	infty_sum_judge_prompts_release(&p);
 
 	/* The prompts must hold their placeholder. */
-	char dir[] = "/tmp/test_judge.XXXXXX", path[256], detail[256];
-	assert_non_null(mkdtemp(dir));
-	snprintf(path, sizeof path, "%s/judge.txt", dir);
-	FILE *f = fopen(path, "w");
-	fputs("Grade it.\n", f);
-	fclose(f);
+	char dir[512], path[600], detail[256];
+	snprintf(dir, sizeof dir, "%s", scratch_path("judge-prompts"));
+	assert_int_equal(mkdir(dir, 0700), 0);
 	snprintf(path, sizeof path, "%s/refine.txt", dir);
-	f = fopen(path, "w");
-	fputs("Again: {feedback}\n", f);
-	fclose(f);
+	scratch_write(path, "Again: {feedback}\n", strlen("Again: {feedback}\n"));
+	snprintf(path, sizeof path, "%s/judge.txt", dir);
+	scratch_write(path, "Grade it.\n", strlen("Grade it.\n"));
 	assert_int_equal(infty_sum_judge_prompts_load(&p, dir, detail, sizeof detail),
 	                 INFTY_EINVAL);
 	assert_non_null(strstr(detail, "{summary}"));
-	snprintf(path, sizeof path, "%s/judge.txt", dir);
-	f = fopen(path, "w");
-	fputs("Grade {summary}.\n", f);
-	fclose(f);
+	scratch_write(path, "Grade {summary}.\n", strlen("Grade {summary}.\n"));
 	assert_int_equal(infty_sum_judge_prompts_load(&p, dir, detail, sizeof detail), 0);
 	assert_string_equal(p.judge, "Grade {summary}.");
 	infty_sum_judge_prompts_release(&p);
-	unlink(path);
-	snprintf(path, sizeof path, "%s/refine.txt", dir);
-	unlink(path);
-	rmdir(dir);
 }
 
 static void cache_failures(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/test_summarize.XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char path[256], detail[256];
-	snprintf(path, sizeof path, "%s/cache.jsonl", dir);
+	const char *path = scratch_path("failures.jsonl");
+	char detail[256];
 	struct sum_cache *c;
 	assert_int_equal(infty_sum_cache_open(&c, path, detail, sizeof detail), 0);
 	struct sum_cache_entry f = {.finish_reason = "length",
@@ -929,8 +915,6 @@ static void cache_failures(void **state)
 	assert_int_equal(infty_sum_cache_open(&c, path, detail, sizeof detail), 0);
 	assert_string_equal(infty_sum_cache_get(c, "kf")->text, "* ok");
 	assert_int_equal(infty_sum_cache_close(c), 0);
-	unlink(path);
-	rmdir(dir);
 }
 
 /*
@@ -942,10 +926,8 @@ static void cache_failures(void **state)
 static void cache_usage(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/test_summarize.XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char path[256], detail[256];
-	snprintf(path, sizeof path, "%s/cache.jsonl", dir);
+	const char *path = scratch_path("usage.jsonl");
+	char detail[256];
 	struct sum_cache *c;
 	assert_int_equal(infty_sum_cache_open(&c, path, detail, sizeof detail), 0);
 	struct sum_cache_entry e = ok_entry("* ok");
@@ -993,8 +975,6 @@ static void cache_usage(void **state)
 	assert_int_equal(g->cached_tokens, 0);
 	assert_int_equal(g->answer_prompt_tokens, 700);
 	assert_int_equal(infty_sum_cache_close(c), 0);
-	unlink(path);
-	rmdir(dir);
 }
 
 static size_t file_size(const char *path)
@@ -1043,11 +1023,8 @@ static size_t count_keys(const char *path, int from, int to, uint64_t *parts)
 static void cache_damage_anywhere(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/test_summarize.XXXXXX";
-	assert_non_null(mkdtemp(dir));
 	for (int z = 0; z < 2; z++) {
-		char path[256];
-		snprintf(path, sizeof path, "%s/c%d.jsonl%s", dir, z, z ? ".zst" : "");
+		const char *path = scratch_path(z ? "damage.jsonl.zst" : "damage.jsonl");
 		put_range(path, 0, 30, 10); /* three batches of 10 */
 		size_t one = file_size(path);
 		put_range(path, 30, 10, 10);
@@ -1072,19 +1049,14 @@ static void cache_damage_anywhere(void **state)
 		/* plain: one damaged line in batch 2; zstd: the whole damaged frame */
 		assert_int_equal(have, z ? 50 : 59);
 		assert_true(parts + (z ? 0 : 1) >= 1);
-		unlink(path);
 	}
-	rmdir(dir);
 }
 
 static void cache_two_writers(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/test_summarize.XXXXXX";
-	assert_non_null(mkdtemp(dir));
 	for (int z = 0; z < 2; z++) {
-		char path[256];
-		snprintf(path, sizeof path, "%s/c%d.jsonl%s", dir, z, z ? ".zst" : "");
+		const char *path = scratch_path(z ? "writers.jsonl.zst" : "writers.jsonl");
 		pid_t a = fork();
 		if (a == 0) {
 			put_range(path, 0, 3000, 7);
@@ -1103,9 +1075,7 @@ static void cache_two_writers(void **state)
 		uint64_t parts = 1;
 		assert_int_equal(count_keys(path, 0, 6000, &parts), 6000);
 		assert_int_equal(parts, 0);
-		unlink(path);
 	}
-	rmdir(dir);
 }
 
 /* ---- truncation ------------------------------------------------------------ */
@@ -1187,5 +1157,5 @@ int main(void)
 	    cmocka_unit_test(cache_two_writers),
 	    cmocka_unit_test(truncation_rule),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, scratch_setup, scratch_teardown);
 }
